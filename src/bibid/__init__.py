@@ -1,0 +1,1 @@
+"""Bibid: one login for a network of public libraries."""

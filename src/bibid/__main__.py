@@ -1,0 +1,7 @@
+"""python -m bibid: the same as the `bibid` command."""
+
+import sys
+
+from bibid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Code the three services share: settings, health checks, base templates, small helpers."""

@@ -1,0 +1,1 @@
+"""The identity service: the national login (accounts, sign-in, self-service, library API)."""

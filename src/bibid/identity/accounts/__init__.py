@@ -1,0 +1,1 @@
+"""Login accounts: the credentials the national login owns, and their lifecycle."""

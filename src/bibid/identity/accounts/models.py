@@ -1,0 +1,151 @@
+"""Login accounts and their audit trail."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+
+from . import usernames
+
+
+class AccountManager(BaseUserManager["Account"]):
+    def get_by_natural_key(self, username: str) -> Account:
+        return self.get(username_key=usernames.username_key(username))
+
+    def create_user(self, username: str, password: str | None = None, **extra) -> Account:
+        account = self.model(username=username, **extra)
+        if password:
+            account.set_password(password)
+        else:
+            account.set_unusable_password()
+        account.full_clean(exclude=["password"])
+        account.save(using=self._db)
+        return account
+
+    def create_superuser(self, username: str, password: str | None = None, **extra) -> Account:
+        """An operator of the identity admin; active at once (there is no activation mail)."""
+        now = clock.now()
+        extra.update(
+            is_staff=True, is_superuser=True, state=Account.State.ACTIVE, activated_at=now
+        )
+        return self.create_user(username, password, **extra)
+
+
+class Account(AbstractBaseUser, PermissionsMixin):
+    """A login account: one per person, usable at every library it is linked to."""
+
+    class State(models.TextChoices):
+        INACTIVE = "inactive", _("inactief")
+        ACTIVE = "active", _("actief")
+
+    # The public id is what other parties see (the OpenID Connect subject); the integer
+    # primary key never leaves this service.
+    public_id = models.UUIDField(_("publiek id"), default=uuid.uuid4, unique=True, editable=False)
+    username = models.CharField(
+        _("gebruikersnaam"),
+        max_length=usernames.MAX_LENGTH,
+        unique=True,
+        validators=[usernames.validate_username],
+    )
+    # Uniqueness that ignores case, accents and look-alike letters, enforced by the database.
+    username_key = models.CharField(max_length=usernames.KEY_MAX_LENGTH, unique=True, editable=False)
+    recovery_email = models.EmailField(_("herstel-e-mailadres"), blank=True)
+    recovery_email_confirmed_at = models.DateTimeField(
+        _("herstel-e-mailadres bevestigd op"), null=True, blank=True
+    )
+    state = models.CharField(
+        _("status"), max_length=16, choices=State.choices, default=State.INACTIVE
+    )
+    created_at = models.DateTimeField(_("aangemaakt op"), default=clock.now, editable=False)
+    activated_at = models.DateTimeField(_("geactiveerd op"), null=True, blank=True)
+    is_staff = models.BooleanField(
+        _("beheerder"),
+        default=False,
+        help_text=_("Mag in het beheer van de inlogdienst werken."),
+    )
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("inlogaccount")
+        verbose_name_plural = _("inlogaccounts")
+        indexes = [
+            # The purge looks for old inactive accounts; keep that an index range scan.
+            models.Index(fields=["state", "created_at"], name="account_state_created"),
+            models.Index(fields=["recovery_email"], name="account_recovery_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        """Only an active account can sign in (Django asks this for sessions and the admin)."""
+        return self.state == self.State.ACTIVE
+
+    def clean(self) -> None:
+        self.username = usernames.normalize(self.username)
+        self.username_key = usernames.username_key(self.username)
+        self.recovery_email = self.__class__.objects.normalize_email(self.recovery_email)
+
+    def save(self, *args, **kwargs) -> None:
+        self.username = usernames.normalize(self.username)
+        self.username_key = usernames.username_key(self.username)
+        super().save(*args, **kwargs)
+
+    def validate_unique(self, exclude=None) -> None:
+        super().validate_unique(exclude)
+        # The key is not a form field, so say so on the username: "Jan" when "jan" exists.
+        clash = (
+            Account.objects.filter(username_key=usernames.username_key(self.username))
+            .exclude(pk=self.pk)
+            .exists()
+        )
+        if clash:
+            raise ValidationError(
+                {"username": _("Deze gebruikersnaam is al in gebruik.")}, code="taken"
+            )
+
+
+class AccountEvent(models.Model):
+    """One change to an account, kept after the account is gone (the tombstone)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("aangemaakt")
+        ACTIVATED = "activated", _("geactiveerd")
+        PASSWORD_SET = "password_set", _("wachtwoord ingesteld")
+        UPDATED = "updated", _("gewijzigd")
+        BLOCK_LIFTED = "block_lifted", _("blokkade opgeheven")
+        DELETED = "deleted", _("verwijderd")
+        PURGED = "purged", _("verwijderd (niet geactiveerd)")
+
+    at = models.DateTimeField(_("tijdstip"), default=clock.now)
+    # No foreign key: the event must outlive the account it is about.
+    account_id = models.BigIntegerField(_("account-id"), null=True)
+    account_public_id = models.UUIDField(_("publiek id"))
+    username = models.CharField(_("gebruikersnaam"), max_length=usernames.MAX_LENGTH)
+    kind = models.CharField(_("soort"), max_length=32, choices=Kind.choices)
+    actor = models.CharField(_("door"), max_length=200)
+    data = models.JSONField(_("gegevens"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("accountgebeurtenis")
+        verbose_name_plural = _("accountgebeurtenissen")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["account_public_id", "-at"], name="accountevent_account_at"),
+            models.Index(fields=["kind", "at"], name="accountevent_kind_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.username}"

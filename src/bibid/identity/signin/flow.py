@@ -1,0 +1,136 @@
+"""The sign-in journey as a state machine: one decision per attempt, every attempt recorded.
+
+States (nothing is stored between them; the journey is one request):
+
+    form ──► throttled   the guard refused: wait `retry_after` seconds (no password check)
+         ├─► failed      one generic answer; the event keeps the real reason:
+         │               unknown_username | wrong_password | no_password | inactive
+         └─► signed_in   the view starts the session
+
+Never revealing whether an account exists is a step, not an afterthought: the guard is keyed
+on the typed name whether or not it exists, and every attempt that gets past the guard costs
+exactly one Argon2 verification, against a dummy hash when there is no account or no
+password, so all failures look and take the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
+
+from bibid.common import clock
+from bibid.identity.accounts.models import Account
+from bibid.identity.accounts.usernames import username_key
+
+from . import guard
+from .device import Device
+from .models import LoginEvent
+
+Reason = LoginEvent.Reason
+
+
+@dataclass(frozen=True)
+class Attempt:
+    username: str
+    password: str
+    ip: str
+    user_agent: str = ""
+    device: Device | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    reason: str
+    account: Account | None = None
+    retry_after: int | None = None
+    lanes: tuple[guard.Lane, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == Reason.OK
+
+    @property
+    def throttled(self) -> bool:
+        return self.reason == Reason.THROTTLED
+
+
+@cache
+def _dummy_hash(hasher_id: str) -> str:
+    # Made once per process with the current hasher, so a check against it costs what a
+    # check against a real hash costs.
+    return make_password(secrets.token_urlsafe(24))
+
+
+def _verify(account: Account | None, password: str) -> bool:
+    if account is not None and account.has_usable_password():
+        return account.check_password(password)
+    check_password(password, _dummy_hash(get_hasher().algorithm))
+    return False
+
+
+def lanes_for(key: str, attempt: Attempt) -> list[guard.Lane]:
+    if attempt.device is not None and attempt.device.knows(key):
+        return [guard.device_lane(attempt.device.id, key)]
+    return [guard.address_lane(attempt.ip), guard.account_lane(key)]
+
+
+def sign_in(attempt: Attempt) -> Result:
+    """Decide one attempt: throttled, failed (with its real reason) or signed in."""
+    key = username_key(attempt.username)
+    lanes = lanes_for(key, attempt)
+    denied = guard.reserve(lanes)
+    if denied is not None:
+        result = Result(Reason.THROTTLED, retry_after=denied.retry_after)
+        record(attempt, result)
+        return result
+
+    account = Account.objects.filter(username_key=key).first()
+    password_ok = _verify(account, attempt.password)
+    if account is None:
+        reason = Reason.UNKNOWN_USERNAME
+    elif not account.has_usable_password():
+        reason = Reason.NO_PASSWORD
+    elif not password_ok:
+        reason = Reason.WRONG_PASSWORD
+    elif not account.is_active:
+        reason = Reason.INACTIVE
+    else:
+        reason = Reason.OK
+        guard.succeed(lanes)
+    result = Result(reason, account=account, lanes=tuple(lanes))
+    record(attempt, result)
+    return result
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
+def record(attempt: Attempt, result: Result) -> None:
+    """Write the attempt to the log the helpdesk reads: one INSERT."""
+    LoginEvent.objects.create(
+        at=clock.now(),
+        kind=LoginEvent.Kind.LOGIN,
+        account_id=result.account.pk if result.account else None,
+        username=_printable(attempt.username, 150),
+        outcome=LoginEvent.Outcome.SUCCESS if result.ok else LoginEvent.Outcome.FAILURE,
+        reason=result.reason,
+        ip=attempt.ip or None,
+        user_agent=_printable(attempt.user_agent, 300),
+    )
+
+
+def record_logout(*, account: Account, ip: str, user_agent: str) -> None:
+    LoginEvent.objects.create(
+        at=clock.now(),
+        kind=LoginEvent.Kind.LOGOUT,
+        account_id=account.pk,
+        username=account.username,
+        outcome=LoginEvent.Outcome.SUCCESS,
+        reason=Reason.OK,
+        ip=ip or None,
+        user_agent=_printable(user_agent, 300),
+    )

@@ -1,0 +1,13 @@
+"""URLs of the sign-in context."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "signin"
+urlpatterns = [
+    path("inloggen/", views.login_view, name="login"),
+    path("uitloggen/", views.logout_view, name="logout"),
+    path("uitgelogd/", views.logged_out_view, name="logged_out"),
+]
+urlpatterns.append(path("hulp-bij-inloggen/", views.help_view, name="help"))

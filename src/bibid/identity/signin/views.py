@@ -1,0 +1,95 @@
+"""Sign-in and sign-out pages: parse the form, call the flow, render the answer."""
+
+from django.conf import settings
+from django.contrib import auth
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from bibid.common.http import client_ip, user_agent
+
+from . import device, flow
+from .forms import LoginForm
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The page to go to after signing in: only a path on this very host (no open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) and target.startswith("/") and not target.startswith("//"):
+        return target
+    return ""
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = safe_next(request)
+    if request.method == "GET" and request.user.is_authenticated and not next_url:
+        return HttpResponseRedirect(resolve_url(settings.LOGIN_REDIRECT_URL))
+
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    context = {"form": form, "next": next_url, "failed": False, "retry_after": None}
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        seen_device = device.read(request)
+        result = flow.sign_in(
+            flow.Attempt(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+                device=seen_device,
+            )
+        )
+        if result.ok:
+            auth.login(request, result.account)
+            response = HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+            device.remember(response, seen_device, result.account.username_key)
+            return response
+        if result.throttled:
+            context["retry_after"] = result.retry_after
+            status = 429
+        else:
+            context["failed"] = True
+    response = render(request, "signin/login.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(context["retry_after"])
+    return response
+
+
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """GET asks for confirmation (a link or image must not sign anyone out); POST signs out."""
+    if request.method == "POST":
+        if request.user.is_authenticated:
+            flow.record_logout(
+                account=request.user, ip=client_ip(request), user_agent=user_agent(request)
+            )
+        auth.logout(request)
+        return HttpResponseRedirect(reverse("signin:logged_out"))
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect(reverse("signin:logged_out"))
+    return render(request, "signin/logout_confirm.html")
+
+
+@never_cache
+@require_http_methods(["GET"])
+def logged_out_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "signin/logged_out.html")
+
+
+@require_http_methods(["GET"])
+def help_view(request: HttpRequest) -> HttpResponse:
+    """The patron's side of the helpdesk advice (the seed): what to try before calling."""
+    return render(request, "signin/help.html")

@@ -1,0 +1,1 @@
+"""The library service's start page."""

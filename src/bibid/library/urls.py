@@ -1,0 +1,13 @@
+"""URLs of the library service."""
+
+from django.urls import include, path
+
+from bibid.common.urls import handlers
+from bibid.common.urls import urlpatterns as common_patterns
+
+urlpatterns = [
+    *common_patterns,
+    path("", include("bibid.library.home.urls")),
+]
+
+globals().update(handlers)

@@ -1,0 +1,1 @@
+"""The reading service: the Online Bibliotheek, lending e-books and audiobooks."""

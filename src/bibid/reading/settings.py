@@ -1,0 +1,5 @@
+"""Settings of the reading service, from the environment."""
+
+from bibid.common import settings as common
+
+globals().update(common.build("reading", apps=["bibid.reading.home"]))
