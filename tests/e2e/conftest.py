@@ -1,0 +1,50 @@
+"""Fixtures for cross-service tests: a running system, HTTP helpers, a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .harness import System, start_system, stop_system
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory) -> System:
+    running = start_system(tmp_path_factory.mktemp("bibid-var"))
+    yield running
+    stop_system(running)
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not chromium_available():
+        if os.environ.get("BIBID_REQUIRE_BROWSER") == "1":
+            pytest.fail("Debian's Chromium is required (BIBID_REQUIRE_BROWSER=1) but missing")
+        pytest.skip("Debian's Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="nl-NL")
+    page = context.new_page()
+    yield page
+    context.close()
