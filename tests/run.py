@@ -61,6 +61,8 @@ def main(argv: list[str]) -> int:
     names = names or list(GROUPS)
     results: list[tuple[str, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="bibid-test-") as var_dir:
+        for service in ("identity", "library", "reading"):
+            Path(var_dir, "static", service).mkdir(parents=True)  # whitenoise wants it there
         for name in names:
             args = [sys.executable, "-m", "pytest", f"tests/{name}", *extra]
             if GROUPS[name] is None:

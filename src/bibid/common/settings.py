@@ -216,19 +216,31 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
                 "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
             },
         },
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        **_email(),
+        "MAILERS": {"default": _mailer()},
+        "DEFAULT_FROM_EMAIL": env.str("DEFAULT_FROM_EMAIL", default="Bibid <noreply@bibid.example>"),
         "LOGGING": _logging(debug),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": 1024 * 1024,
         "DATA_UPLOAD_MAX_NUMBER_FIELDS": 200,
     }
 
 
-def _email() -> dict[str, Any]:
-    url = env.str("EMAIL_URL", default="")
-    if not url:
-        return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": 1025}
-    return env.email_url_config(url)
+def _mailer() -> dict[str, Any]:
+    """Django 6.1's MAILERS entry from EMAIL_URL (smtp://user:pass@host:port, smtp+tls://...)."""
+    url = env.str("EMAIL_URL", default="smtp://127.0.0.1:1025")
+    config = env.email_url_config(url)
+    options: dict[str, Any] = {
+        "host": config.get("EMAIL_HOST") or "127.0.0.1",
+        "port": int(config.get("EMAIL_PORT") or 25),
+        "timeout": 10,
+    }
+    if config.get("EMAIL_HOST_USER"):
+        options["username"] = config["EMAIL_HOST_USER"]
+        options["password"] = config.get("EMAIL_HOST_PASSWORD", "")
+    if config.get("EMAIL_USE_TLS"):
+        options["use_tls"] = True
+    if config.get("EMAIL_USE_SSL"):
+        options["use_ssl"] = True
+    return {"BACKEND": config["EMAIL_BACKEND"], "OPTIONS": options}
 
 
 def _logging(debug: bool) -> dict[str, Any]:

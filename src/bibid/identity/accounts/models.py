@@ -104,7 +104,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
         super().save(*args, **kwargs)
 
     def validate_unique(self, exclude=None) -> None:
-        super().validate_unique(exclude)
+        super().validate_unique({*(exclude or ()), "username_key"})
         # The key is not a form field, so say so on the username: "Jan" when "jan" exists.
         clash = (
             Account.objects.filter(username_key=usernames.username_key(self.username))

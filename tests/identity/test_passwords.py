@@ -1,0 +1,33 @@
+"""Password rules (NIST 800-63B): length, common and predictable passwords; Argon2id."""
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
+from bibid.identity.accounts.models import Account
+
+
+@pytest.mark.parametrize("password", ["kort", "password", "12345678", "aaaaaaaaaaaa",
+                                      "abcdefghij", "zyxwvutsr", "x" * 257])
+def test_weak_or_overlong_passwords_are_refused(password):
+    with pytest.raises(ValidationError):
+        validate_password(password)
+
+
+@pytest.mark.parametrize("password", ["Een-lange-zin-vol-boeken", "correct horse battery",
+                                      "👨‍👩‍👧 leest graag", "Mijn bibliotheekpas ligt altijd in de la naast de voordeur, links" * 2])
+def test_long_and_unusual_passwords_are_allowed(password):
+    validate_password(password)
+
+
+def test_password_like_the_username_is_refused():
+    account = Account(username="boekenwurm2026")
+    with pytest.raises(ValidationError):
+        validate_password("boekenwurm2026", user=account)
+
+
+def test_hashes_are_argon2id_with_the_owasp_parameters(real_hasher, make_account):
+    account = make_account("hash.check", password="Een-lange-zin-vol-boeken")
+    assert account.password.startswith("argon2id$argon2id$v=19$m=19456,t=2,p=1$")
+    assert account.check_password("Een-lange-zin-vol-boeken")
+    assert not account.check_password("Een-lange-zin-vol-boekeN")
