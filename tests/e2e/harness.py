@@ -48,7 +48,7 @@ class System:
 
     def identity_shell(self, code: str) -> str:
         """Run Python in the identity service's context (operator tooling; tests set up data)."""
-        return self.bibid("identity", "shell", "-c", code)
+        return self.bibid("identity", "shell", "-v", "0", "-c", code)
 
     def create_patron(self, username: str, password: str | None, *, active: bool = True,
                       recovery_email: str = "") -> None:

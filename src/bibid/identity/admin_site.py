@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common.views import permission_denied
+
 
 class BibidAdminSite(admin.AdminSite):
     site_header = _("Bibid inlogdienst: beheer")
@@ -14,6 +16,9 @@ class BibidAdminSite(admin.AdminSite):
     index_title = _("Beheer")
 
     def login(self, request: HttpRequest, extra_context=None):
+        if request.user.is_authenticated:
+            # Signed in, but not an operator: say no instead of asking to sign in again.
+            return permission_denied(request)
         # One way in: the admin's own login form would check passwords outside the guard.
         target = request.GET.get("next") or reverse("admin:index")
         return HttpResponseRedirect(f"{reverse('signin:login')}?{urlencode({'next': target})}")

@@ -1,0 +1,57 @@
+"""Demo data: the states the seed talks about, never on a production database."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from bibid.identity.accounts.models import Account
+from bibid.identity.signin import flow
+
+pytestmark = pytest.mark.django_db
+
+
+def load(*args) -> dict:
+    out = io.StringIO()
+    call_command("load_demo", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_refused_without_demo_mode(settings):
+    settings.BIBID_DEMO = False
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("load_demo", stdout=io.StringIO())
+    assert not Account.objects.exists()
+
+
+def test_demo_patrons_are_in_the_states_they_show(settings):
+    settings.BIBID_DEMO = True
+    data = load()
+    states = {p["username"]: p["state"] for p in data["patrons"]}
+    assert states == {"anna.jansen": "active", "bram.devries": "inactive",
+                      "carla.smit": "inactive-expired", "dirk.bakker": "blocked",
+                      "eva.visser": "active"}
+    anna = next(p for p in data["patrons"] if p["username"] == "anna.jansen")
+    attempt = flow.Attempt(username="anna.jansen", password=anna["password"], ip="127.0.0.1")
+    assert flow.sign_in(attempt).ok
+    dirk = next(p for p in data["patrons"] if p["username"] == "dirk.bakker")
+    blocked = flow.Attempt(username="dirk.bakker", password=dirk["password"], ip="127.0.0.1")
+    assert flow.sign_in(blocked).throttled
+    assert data["operators"][0]["username"] == "beheer"
+
+
+def test_show_changes_nothing_and_if_empty_keeps_existing(settings):
+    settings.BIBID_DEMO = True
+    load()
+    Account.objects.filter(username="anna.jansen").update(recovery_email="changed@example.org")
+    load("--if-empty")
+    assert Account.objects.get(username="anna.jansen").recovery_email == "changed@example.org"
+    before = Account.objects.count()
+    shown = load("--show")
+    assert Account.objects.count() == before
+    assert {p["username"] for p in shown["patrons"]} >= {"anna.jansen", "dirk.bakker"}
+    load()  # a reset restores the original state
+    assert Account.objects.get(username="anna.jansen").recovery_email == "anna.jansen@example.org"

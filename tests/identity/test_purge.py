@@ -1,0 +1,93 @@
+"""Inactive accounts are deleted 24 hours after creation, in batches, each leaving a tombstone."""
+
+import io
+import pytest
+from django.core.management import call_command
+
+from bibid.identity.accounts import tasks
+from bibid.identity.accounts.actors import Actor
+from bibid.identity.accounts.models import Account, AccountEvent
+from bibid.identity.accounts.services import activate_account, purge_inactive_accounts
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def population(make_account, clock):
+    """Five old inactive accounts, one young inactive, one old active."""
+    old = [make_account(f"old.inactive{i}", password=None, active=False) for i in range(5)]
+    old_active = make_account("old.active")
+    clock.advance(hours=23)
+    young = make_account("young.inactive", password=None, active=False)
+    clock.advance(hours=1, seconds=1)  # the old ones are now 24 h + 1 s old
+    return old, young, old_active
+
+
+def test_only_inactive_accounts_older_than_a_day_are_deleted(population):
+    old, young, old_active = population
+    report = purge_inactive_accounts(actor=Actor.system("test"), batch_size=2)
+    assert (report.found, report.deleted) == (5, 5)
+    assert set(Account.objects.values_list("username", flat=True)) == {
+        "young.inactive", "old.active"}
+    tombstones = AccountEvent.objects.filter(kind=AccountEvent.Kind.PURGED)
+    assert sorted(tombstones.values_list("username", flat=True)) == sorted(a.username for a in old)
+    assert {e.account_public_id for e in tombstones} == {a.public_id for a in old}
+
+
+def test_dry_run_changes_nothing(population):
+    report = purge_inactive_accounts(actor=Actor.system("test"), dry_run=True)
+    assert (report.found, report.deleted, report.dry_run) == (5, 0, True)
+    assert Account.objects.count() == 7
+
+
+def test_an_activated_account_is_not_purged(population, clock):
+    old, _, _ = population
+    activate_account(account=old[0], actor=Actor.system("desk"))
+    purge_inactive_accounts(actor=Actor.system("test"))
+    assert Account.objects.filter(pk=old[0].pk).exists()
+
+
+def test_batches_report_progress(population):
+    seen: list[int] = []
+    purge_inactive_accounts(actor=Actor.system("test"), batch_size=2, progress=seen.append)
+    assert seen == [2, 2, 1]
+
+
+def test_command_dry_run_and_real_run(population):
+    out = io.StringIO()
+    call_command("purge_inactive", "--dry-run", stdout=out)
+    assert "5 inactive account(s)" in out.getvalue() and "dry run" in out.getvalue()
+    assert Account.objects.count() == 7
+    out = io.StringIO()
+    call_command("purge_inactive", "--batch-size", "3", "--no-progress", stdout=out)
+    assert "5 inactive account(s)" in out.getvalue() and "deleted" in out.getvalue()
+    assert Account.objects.count() == 2
+
+
+def test_command_refuses_a_nonsense_batch_size(population):
+    with pytest.raises(SystemExit):
+        call_command("purge_inactive", "--batch-size", "0", stderr=io.StringIO())
+    assert Account.objects.count() == 7
+
+
+def test_the_periodic_task_purges(population):
+    assert tasks.purge_inactive.call() == 5
+
+
+def test_the_periodic_task_is_scheduled_every_five_minutes():
+    from crontask import scheduler
+
+    jobs = {job.name: job for job in scheduler.get_jobs()}
+    assert "purge_inactive" in jobs
+    trigger = str(jobs["purge_inactive"].trigger)
+    assert "minute='*/5'" in trigger
+
+
+def test_purge_after_exactly_24_hours_not_before(make_account, clock):
+    account = make_account("edge.case", password=None, active=False)
+    clock.advance(hours=24, seconds=-1)
+    purge_inactive_accounts(actor=Actor.system("test"))
+    assert Account.objects.filter(pk=account.pk).exists()
+    clock.advance(seconds=2)
+    purge_inactive_accounts(actor=Actor.system("test"))
+    assert not Account.objects.filter(pk=account.pk).exists()
