@@ -69,3 +69,10 @@ def test_demo_mode_makes_and_keeps_a_local_key(tmp_path):
     ]
     assert keys[0] == keys[1] and len(keys[0]) >= 50
     assert oct((tmp_path / "secrets" / "identity.key").stat().st_mode)[-3:] == "600"
+
+
+def test_runs_on_the_database_the_run_asked_for():
+    from django.db import connection
+
+    expected = "postgresql" if os.environ.get("BIBID_TEST_POSTGRES_URL") else "sqlite"
+    assert connection.vendor == expected
