@@ -67,9 +67,10 @@ def main(argv: list[str]) -> int:
             args = [sys.executable, "-m", "pytest", f"tests/{name}", *extra]
             if GROUPS[name] is None:
                 args += ["-p", "no:django"]
-            print(f"\n==== {name} ({'PostgreSQL' if os.environ.get('BIBID_TEST_POSTGRES_URL') else 'SQLite'})", flush=True)
+            engine = "PostgreSQL" if os.environ.get("BIBID_TEST_POSTGRES_URL") else "SQLite"
+            print(f"\n==== {name} ({engine})", flush=True)
             started = time.monotonic()
-            code = subprocess.call(args, cwd=ROOT, env=group_env(name, var_dir))  # noqa: S603
+            code = subprocess.call(args, cwd=ROOT, env=group_env(name, var_dir))
             results.append((name, code, time.monotonic() - started))
     print("\n==== summary")
     for name, code, seconds in results:

@@ -1,11 +1,11 @@
 """bibid: the operators' command line, Django's management commands behind one entry point.
 
-    bibid up                      start everything (the embedded default, with demo data)
-    bibid demo [--show] [--json]  load or reset demo data and print every demo sign-in
-    bibid purge-inactive          delete inactive accounts older than 24 hours
-    bibid createsuperuser --service identity
-    bibid migrate|check [--service S]
-    bibid identity|library|reading <command> [...]   any management command of a service
+bibid up                      start everything (the embedded default, with demo data)
+bibid demo [--show] [--json]  load or reset demo data and print every demo sign-in
+bibid purge-inactive          delete inactive accounts older than 24 hours
+bibid createsuperuser --service identity
+bibid migrate|check [--service S]
+bibid identity|library|reading <command> [...]   any management command of a service
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def run_in_process(service: str, argv: list[str]) -> int:
 def _sub(service: str, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
         [sys.executable, "-m", "bibid", service, *argv],
-        env=_service_env(service), check=False, **kwargs,
+        env=_service_env(service),
+        check=False,
+        **kwargs,
     )
 
 
@@ -104,8 +106,13 @@ def _prepare_all(demo: str, static: bool) -> dict:
 
     with ThreadPoolExecutor(len(SERVICES)) as pool:
         parts = list(pool.map(one, SERVICES))
-    merged: dict = {"urls": {s: _url(s) for s in SERVICES}, "patrons": [], "operators": [],
-                    "staff": [], "library_clients": []}
+    merged: dict = {
+        "urls": {s: _url(s) for s in SERVICES},
+        "patrons": [],
+        "operators": [],
+        "staff": [],
+        "library_clients": [],
+    }
     for part in parts:
         for key, value in part.items():
             if isinstance(value, list):
@@ -158,8 +165,12 @@ def up(argv: list[str]) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="bibid up", description="Start the whole system.")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="web processes per service (default: the number of cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="web processes per service (default: the number of cores)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads per web process")
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--bind", default=os.environ.get("BIBID_BIND", "127.0.0.1"))
@@ -176,11 +187,26 @@ def up(argv: list[str]) -> int:
     for service in SERVICES:
         env = _service_env(service)
         web = [
-            python, "-m", "gunicorn", f"bibid.{service}.wsgi:application",
-            "--bind", f"{args.bind}:{_port(service)}",
-            "--workers", str(args.workers), "--worker-class", "gthread",
-            "--threads", str(args.threads), "--timeout", "30", "--graceful-timeout", "5",
-            "--access-logfile", "-", "--name", f"bibid-{service}",
+            python,
+            "-m",
+            "gunicorn",
+            f"bibid.{service}.wsgi:application",
+            "--bind",
+            f"{args.bind}:{_port(service)}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            "-",
+            "--name",
+            f"bibid-{service}",
         ]
         manager.add_process(f"{service}-web", shlex.join(web), env=env)
         worker = [python, "-m", "bibid", service, "db_worker", "--no-reload"]

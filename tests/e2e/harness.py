@@ -38,9 +38,14 @@ class System:
 
     def bibid(self, *args: str, input: str | None = None, check: bool = True) -> str:
         """Run a `bibid` command against this system; return its standard output."""
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "bibid", *args], env=self.env, cwd=ROOT,
-            capture_output=True, text=True, input=input, timeout=120,
+        done = subprocess.run(
+            [sys.executable, "-m", "bibid", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"bibid {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -50,8 +55,9 @@ class System:
         """Run Python in the identity service's context (operator tooling; tests set up data)."""
         return self.bibid("identity", "shell", "-v", "0", "-c", code)
 
-    def create_patron(self, username: str, password: str | None, *, active: bool = True,
-                      recovery_email: str = "") -> None:
+    def create_patron(
+        self, username: str, password: str | None, *, active: bool = True, recovery_email: str = ""
+    ) -> None:
         self.identity_shell(
             "from bibid.identity.accounts.services import create_account\n"
             "from bibid.identity.accounts.actors import Actor\n"
@@ -105,7 +111,7 @@ def wait_ready(system: System, timeout: float = 120) -> None:
             raise RuntimeError(f"services not ready: {sorted(pending)}\n{system.log_tail()}")
         for service in list(pending):
             try:
-                with urllib.request.urlopen(f"{system.urls[service]}/readyz", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"{system.urls[service]}/readyz", timeout=2) as r:
                     if r.status == 200:
                         pending.discard(service)
             except OSError:
@@ -113,8 +119,9 @@ def wait_ready(system: System, timeout: float = 120) -> None:
         time.sleep(0.3)
 
 
-def start_system(var_dir: Path, *, workers: int = 2, threads: int = 2,
-                 extra_env: dict[str, str] | None = None) -> System:
+def start_system(
+    var_dir: Path, *, workers: int = 2, threads: int = 2, extra_env: dict[str, str] | None = None
+) -> System:
     env = dict(os.environ)
     for key in list(env):
         if key.endswith("_DATABASE_URL") or key == "DJANGO_SETTINGS_MODULE":
@@ -136,9 +143,13 @@ def start_system(var_dir: Path, *, workers: int = 2, threads: int = 2,
     env.update(extra_env or {})
     log_path = var_dir / "bibid-up.log"
     log = log_path.open("w")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "bibid", "up", "--workers", str(workers), "--threads", str(threads)],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     system = System(env=env, urls=urls, log_path=log_path, process=process, databases=databases)
     try:

@@ -7,9 +7,14 @@ from .harness import ROOT
 
 
 def bibid(*args, env=None):
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bibid", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=120, check=False,
+    return subprocess.run(
+        [sys.executable, "-m", "bibid", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -45,8 +50,15 @@ def test_purge_inactive_dry_run_then_real(system):
 
 def test_createsuperuser_for_identity(system):
     env = dict(system.env, DJANGO_SUPERUSER_PASSWORD="Een-beheerder-met-een-zin")
-    done = bibid("createsuperuser", "--service", "identity", "--noinput",
-                 "--username", "operator.two", env=env)
+    done = bibid(
+        "createsuperuser",
+        "--service",
+        "identity",
+        "--noinput",
+        "--username",
+        "operator.two",
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     out = system.identity_shell(
         "from bibid.identity.accounts.models import Account\n"

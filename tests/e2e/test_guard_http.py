@@ -30,8 +30,12 @@ def post_login(base: str, username: str, password: str) -> int:
     host = urlsplit(base)
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
     body = urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password})
-    conn.request("POST", "/inloggen/", body=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies})
+    conn.request(
+        "POST",
+        "/inloggen/",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies},
+    )
     status = conn.getresponse().status
     conn.close()
     return status
@@ -39,8 +43,9 @@ def post_login(base: str, username: str, password: str) -> int:
 
 def burst(base: str, username: str) -> list[int]:
     with ThreadPoolExecutor(PARALLEL) as pool:
-        return list(pool.map(lambda _: post_login(base, username, "not-the-password"),
-                             range(PARALLEL)))
+        return list(
+            pool.map(lambda _: post_login(base, username, "not-the-password"), range(PARALLEL))
+        )
 
 
 def test_parallel_guesses_get_exactly_the_free_attempts(system):

@@ -1,11 +1,12 @@
 """The whole system as `bibid up` starts it: three services, health, demo sign-ins."""
 
 import json
+import time
 import urllib.request
 
 
 def get_json(url: str) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=5) as response:
         return response.status, json.loads(response.read())
 
 
@@ -32,3 +33,21 @@ def test_demo_show_json_lists_patrons_with_passwords_and_states(system):
 def test_demo_show_changes_nothing(system):
     again = json.loads(system.bibid("demo", "--show", "--json"))
     assert again["patrons"] == system.demo["patrons"]
+
+
+def test_the_task_worker_runs_enqueued_work(system):
+    task_id = system.identity_shell(
+        "from bibid.identity.accounts.tasks import purge_inactive\n"
+        "print(purge_inactive.enqueue().id)\n"
+    ).strip()
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        status = system.identity_shell(
+            "from bibid.identity.accounts.tasks import purge_inactive\n"
+            f"print(purge_inactive.get_result({task_id!r}).status)\n"
+        ).strip()
+        if status in {"SUCCESSFUL", "FAILED"}:
+            break
+        time.sleep(1)
+    assert status == "SUCCESSFUL"

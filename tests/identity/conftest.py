@@ -17,8 +17,10 @@ def _unit_settings(settings):
 
 @pytest.fixture
 def real_hasher(settings):
-    settings.PASSWORD_HASHERS = ["bibid.identity.accounts.hashers.Argon2idHasher",
-                                 "django.contrib.auth.hashers.Argon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "bibid.identity.accounts.hashers.Argon2idHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+    ]
 
 
 PASSWORD = "Een-lange-zin-vol-boeken"
@@ -29,11 +31,19 @@ def make_account(db):
     from bibid.identity.accounts.actors import Actor
     from bibid.identity.accounts.services import create_account
 
-    def make(username: str = "anna.jansen", *, password: str | None = PASSWORD,
-             active: bool = True, recovery_email: str = ""):
+    def make(
+        username: str = "anna.jansen",
+        *,
+        password: str | None = PASSWORD,
+        active: bool = True,
+        recovery_email: str = "",
+    ):
         return create_account(
-            username=username, password=password, active=active,
-            recovery_email=recovery_email, actor=Actor.system("test"),
+            username=username,
+            password=password,
+            active=active,
+            recovery_email=recovery_email,
+            actor=Actor.system("test"),
         )
 
     return make

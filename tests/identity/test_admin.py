@@ -1,4 +1,4 @@
-"""The identity admin for operators: one guarded way in, no passwords shown, every change audited."""
+"""The identity admin: one guarded way in, no passwords shown, every change audited."""
 
 import re
 
@@ -54,8 +54,15 @@ def test_an_operator_edit_is_recorded(admin_client, make_account):
     account = make_account("bram.devries", password=None, active=False)
     page = admin_client.get(f"/beheer/accounts/account/{account.pk}/change/")
     form = dict(re.findall(r'name="(csrfmiddlewaretoken)" value="([^"]+)"', page.text)[:1])
-    form.update({"username": "bram.devries", "state": "active", "recovery_email": "",
-                 "recovery_email_confirmed_at_0": "", "recovery_email_confirmed_at_1": ""})
+    form.update(
+        {
+            "username": "bram.devries",
+            "state": "active",
+            "recovery_email": "",
+            "recovery_email_confirmed_at_0": "",
+            "recovery_email_confirmed_at_1": "",
+        }
+    )
     response = admin_client.post(f"/beheer/accounts/account/{account.pk}/change/", form)
     assert response.status_code == 302, response.text[:2000]
     account.refresh_from_db()
@@ -72,8 +79,10 @@ def test_an_operator_sees_and_lifts_a_block(admin_client, anna):
     page = admin_client.get(f"/beheer/accounts/account/{anna.pk}/change/")
     assert "geblokkeerd tot" in page.text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    admin_client.post("/beheer/accounts/account/", {
-        "csrfmiddlewaretoken": token, "action": "lift_blocks", "_selected_action": [anna.pk]})
+    admin_client.post(
+        "/beheer/accounts/account/",
+        {"csrfmiddlewaretoken": token, "action": "lift_blocks", "_selected_action": [anna.pk]},
+    )
     assert guard.account_block(anna.username_key).blocked_until is None
     event = AccountEvent.objects.get(kind="block_lifted")
     assert event.data == {"was_blocked": True} and event.actor == "operator:beheer"
@@ -82,8 +91,9 @@ def test_an_operator_sees_and_lifts_a_block(admin_client, anna):
 def test_deleting_in_the_admin_leaves_a_tombstone(admin_client, anna):
     page = admin_client.get(f"/beheer/accounts/account/{anna.pk}/delete/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    admin_client.post(f"/beheer/accounts/account/{anna.pk}/delete/",
-                      {"csrfmiddlewaretoken": token, "post": "yes"})
+    admin_client.post(
+        f"/beheer/accounts/account/{anna.pk}/delete/", {"csrfmiddlewaretoken": token, "post": "yes"}
+    )
     assert not Account.objects.filter(pk=anna.pk).exists()
     assert AccountEvent.objects.get(kind="deleted").username == "anna.jansen"
 

@@ -31,9 +31,13 @@ def test_demo_patrons_are_in_the_states_they_show(settings):
     settings.BIBID_DEMO = True
     data = load()
     states = {p["username"]: p["state"] for p in data["patrons"]}
-    assert states == {"anna.jansen": "active", "bram.devries": "inactive",
-                      "carla.smit": "inactive-expired", "dirk.bakker": "blocked",
-                      "eva.visser": "active"}
+    assert states == {
+        "anna.jansen": "active",
+        "bram.devries": "inactive",
+        "carla.smit": "inactive-expired",
+        "dirk.bakker": "blocked",
+        "eva.visser": "active",
+    }
     anna = next(p for p in data["patrons"] if p["username"] == "anna.jansen")
     attempt = flow.Attempt(username="anna.jansen", password=anna["password"], ip="127.0.0.1")
     assert flow.sign_in(attempt).ok

@@ -14,8 +14,13 @@ Reason = LoginEvent.Reason
 
 
 def attempt(username="anna.jansen", password=PASSWORD, **kw):
-    return flow.Attempt(username=username, password=password, ip=kw.pop("ip", "192.0.2.10"),
-                        user_agent=kw.pop("user_agent", "Firefox/140"), **kw)
+    return flow.Attempt(
+        username=username,
+        password=password,
+        ip=kw.pop("ip", "192.0.2.10"),
+        user_agent=kw.pop("user_agent", "Firefox/140"),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -37,8 +42,11 @@ def test_correct_password_signs_in_and_is_recorded(anna):
     assert result.ok and result.account == anna
     event = LoginEvent.objects.get()
     assert (event.outcome, event.reason, event.account_id) == ("success", "ok", anna.pk)
-    assert (event.ip, event.user_agent, event.username) == ("192.0.2.10", "Firefox/140",
-                                                            "anna.jansen")
+    assert (event.ip, event.user_agent, event.username) == (
+        "192.0.2.10",
+        "Firefox/140",
+        "anna.jansen",
+    )
 
 
 def test_username_is_matched_ignoring_case_and_accents(make_account):
@@ -55,8 +63,9 @@ def test_username_is_matched_ignoring_case_and_accents(make_account):
         ("anna", "not a valid name!", PASSWORD, Reason.UNKNOWN_USERNAME),
     ],
 )
-def test_each_failure_keeps_its_real_reason(make_account, verifications, setup, username,
-                                            password, reason):
+def test_each_failure_keeps_its_real_reason(
+    make_account, verifications, setup, username, password, reason
+):
     if setup == "anna":
         make_account("anna.jansen")
     if setup == "inactive":
@@ -113,3 +122,16 @@ def test_old_hash_parameters_are_upgraded_on_sign_in(real_hasher, make_account, 
     assert flow.sign_in(attempt("old.hash")).ok
     account.refresh_from_db()
     assert account.password.startswith("argon2id$")
+
+
+def test_old_attempts_are_pruned_after_the_retention(anna, clock, settings):
+    from bibid.identity.signin.tasks import prune_login_events
+
+    settings.BIBID_LOGIN_EVENT_RETENTION_DAYS = 90
+    flow.sign_in(attempt())
+    clock.advance(days=89)
+    flow.sign_in(attempt())
+    assert prune_login_events.call() == 0
+    clock.advance(days=2)
+    assert prune_login_events.call() == 1
+    assert LoginEvent.objects.count() == 1

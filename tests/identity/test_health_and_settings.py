@@ -46,12 +46,18 @@ def test_headers_on_every_page(client):
 
 
 def test_without_a_secret_key_production_refuses_to_start(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"IDENTITY_SECRET_KEY", "BIBID_DEMO", "DEBUG"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"IDENTITY_SECRET_KEY", "BIBID_DEMO", "DEBUG"}
+    }
     env["BIBID_VAR_DIR"] = str(tmp_path)
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-c", "import bibid.identity.settings"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode != 0
     assert "IDENTITY_SECRET_KEY must be set" in done.stderr
@@ -61,10 +67,11 @@ def test_without_a_secret_key_production_refuses_to_start(tmp_path):
 def test_demo_mode_makes_and_keeps_a_local_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "IDENTITY_SECRET_KEY"}
     env.update(BIBID_VAR_DIR=str(tmp_path), BIBID_DEMO="1")
-    code = "from django.conf import settings; import bibid.identity.settings as s; print(s.SECRET_KEY)"
+    code = "import bibid.identity.settings as s; print(s.SECRET_KEY)"
     keys = [
-        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,  # noqa: S603
-                       text=True, check=True).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
         for _ in range(2)
     ]
     assert keys[0] == keys[1] and len(keys[0]) >= 50

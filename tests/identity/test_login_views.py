@@ -81,8 +81,11 @@ def _failure_fingerprint(response) -> tuple:
 def test_unknown_user_and_wrong_password_get_the_same_answer(anna, make_account):
     make_account("eva.visser", password=None, active=False)
     answers = {}
-    for label, username in [("unknown", "nobody.home"), ("wrong", "anna.jansen"),
-                            ("inactive", "eva.visser")]:
+    for label, username in [
+        ("unknown", "nobody.home"),
+        ("wrong", "anna.jansen"),
+        ("inactive", "eva.visser"),
+    ]:
         client = Client(enforce_csrf_checks=True)
         answers[label] = post_login(client, username, "not-the-password")
         answers[label].text = answers[label].text.replace(username, "NAME")
@@ -121,8 +124,15 @@ def test_next_on_this_host_is_followed(browser, anna, target):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)",
-     "http://testserver@evil.example/", "https://testserver/", "\\\\evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http://testserver@evil.example/",
+        "https://testserver/",
+        "\\\\evil.example",
+    ],
 )
 def test_next_elsewhere_is_ignored(browser, anna, target):
     response = post_login(browser, "anna.jansen", PASSWORD, next=target)
@@ -141,8 +151,9 @@ def test_next_elsewhere_is_ignored(browser, anna, target):
         ("anna.jansen", "pass\x00word", "tekens die niet getypt kunnen worden"),
     ],
 )
-def test_bad_input_gets_a_clear_message_and_changes_nothing(browser, anna, username, password,
-                                                            message):
+def test_bad_input_gets_a_clear_message_and_changes_nothing(
+    browser, anna, username, password, message
+):
     page = post_login(browser, username, password)
     assert page.status_code == 200
     assert message in page.text

@@ -7,15 +7,24 @@ from django.core.exceptions import ValidationError
 from bibid.identity.accounts.models import Account
 
 
-@pytest.mark.parametrize("password", ["kort", "password", "12345678", "aaaaaaaaaaaa",
-                                      "abcdefghij", "zyxwvutsr", "x" * 257])
+@pytest.mark.parametrize(
+    "password",
+    ["kort", "password", "12345678", "aaaaaaaaaaaa", "abcdefghij", "zyxwvutsr", "x" * 257],
+)
 def test_weak_or_overlong_passwords_are_refused(password):
     with pytest.raises(ValidationError):
         validate_password(password)
 
 
-@pytest.mark.parametrize("password", ["Een-lange-zin-vol-boeken", "correct horse battery",
-                                      "👨‍👩‍👧 leest graag", "Mijn bibliotheekpas ligt altijd in de la naast de voordeur, links" * 2])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Een-lange-zin-vol-boeken",
+        "correct horse battery",
+        "👨‍👩‍👧 leest graag",
+        "Mijn bibliotheekpas ligt in de la naast de voordeur, links" * 2,
+    ],
+)
 def test_long_and_unusual_passwords_are_allowed(password):
     validate_password(password)
 

@@ -1,6 +1,7 @@
 """Inactive accounts are deleted 24 hours after creation, in batches, each leaving a tombstone."""
 
 import io
+
 import pytest
 from django.core.management import call_command
 
@@ -24,11 +25,13 @@ def population(make_account, clock):
 
 
 def test_only_inactive_accounts_older_than_a_day_are_deleted(population):
-    old, young, old_active = population
+    old, _young, _old_active = population
     report = purge_inactive_accounts(actor=Actor.system("test"), batch_size=2)
     assert (report.found, report.deleted) == (5, 5)
     assert set(Account.objects.values_list("username", flat=True)) == {
-        "young.inactive", "old.active"}
+        "young.inactive",
+        "old.active",
+    }
     tombstones = AccountEvent.objects.filter(kind=AccountEvent.Kind.PURGED)
     assert sorted(tombstones.values_list("username", flat=True)) == sorted(a.username for a in old)
     assert {e.account_public_id for e in tombstones} == {a.public_id for a in old}

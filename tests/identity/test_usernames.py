@@ -7,8 +7,10 @@ from django.db import IntegrityError
 from bibid.identity.accounts.usernames import is_valid, normalize, username_key, validate_username
 
 
-@pytest.mark.parametrize("name", ["anna", "anna.jansen", "a_b-c@d.e", "12345678901234", "José",
-                                  "Ødegård", "x" * 80, "ﬁets"])
+@pytest.mark.parametrize(
+    "name",
+    ["anna", "anna.jansen", "a_b-c@d.e", "12345678901234", "José", "Ødegård", "x" * 80, "ﬁets"],
+)
 def test_valid_names(name):
     validate_username(name)
 

@@ -212,12 +212,12 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
         "STATIC_ROOT": var_dir() / "static" / service,
         "STORAGES": {
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            },
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
         },
         "MAILERS": {"default": _mailer()},
-        "DEFAULT_FROM_EMAIL": env.str("DEFAULT_FROM_EMAIL", default="Bibid <noreply@bibid.example>"),
+        "DEFAULT_FROM_EMAIL": env.str(
+            "DEFAULT_FROM_EMAIL", default="Bibid <noreply@bibid.example>"
+        ),
         "LOGGING": _logging(debug),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": 1024 * 1024,
         "DATA_UPLOAD_MAX_NUMBER_FIELDS": 200,

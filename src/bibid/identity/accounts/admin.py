@@ -28,12 +28,28 @@ class AccountAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a count(*) over millions of accounts on every search
     # No password field at all: operators never see or set a password; a patron chooses it.
     fields = (
-        "username", "public_id", "state", "recovery_email", "recovery_email_confirmed_at",
-        "created_at", "activated_at", "last_login", "block", "is_staff", "is_superuser",
-        "groups", "recent_attempts", "events",
+        "username",
+        "public_id",
+        "state",
+        "recovery_email",
+        "recovery_email_confirmed_at",
+        "created_at",
+        "activated_at",
+        "last_login",
+        "block",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "recent_attempts",
+        "events",
     )
     readonly_fields = (
-        "public_id", "created_at", "activated_at", "last_login", "block", "recent_attempts",
+        "public_id",
+        "created_at",
+        "activated_at",
+        "last_login",
+        "block",
+        "recent_attempts",
         "events",
     )
     filter_horizontal = ("groups",)
@@ -59,23 +75,33 @@ class AccountAdmin(admin.ModelAdmin):
     def recent_attempts(self, obj: Account):
         rows = recent_events(obj.pk, limit=10)
         return format_html_join(
-            "", "<div>{} · {} · {} · {}</div>",
-            ((e.at.strftime("%Y-%m-%d %H:%M:%S"), e.get_reason_display(), e.ip or "",
-              e.user_agent[:60]) for e in rows),
+            "",
+            "<div>{} · {} · {} · {}</div>",
+            (
+                (
+                    e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.get_reason_display(),
+                    e.ip or "",
+                    e.user_agent[:60],
+                )
+                for e in rows
+            ),
         ) or _("geen")
 
     @admin.display(description=_("gebeurtenissen"))
     def events(self, obj: Account):
         rows = AccountEvent.objects.filter(account_public_id=obj.public_id)[:20]
         return format_html_join(
-            "", "<div>{} · {} · {}</div>",
+            "",
+            "<div>{} · {} · {}</div>",
             ((e.at.strftime("%Y-%m-%d %H:%M:%S"), e.get_kind_display(), e.actor) for e in rows),
         ) or _("geen")
 
     def save_model(self, request, obj, form, change):
         concrete = {f.name for f in Account._meta.concrete_fields}
         services.update_account(
-            account=obj, actor=operator(request),
+            account=obj,
+            actor=operator(request),
             changed=[name for name in form.changed_data if name in concrete],
         )
 
@@ -89,8 +115,9 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.action(description=_("Blokkade opheffen"))
     def lift_blocks(self, request: HttpRequest, queryset: QuerySet):
         lifted = sum(lift_block(account=a, actor=operator(request)) for a in queryset)
-        self.message_user(request, _("%(n)d blokkade(s) opgeheven.") % {"n": lifted},
-                          messages.SUCCESS)
+        self.message_user(
+            request, _("%(n)d blokkade(s) opgeheven.") % {"n": lifted}, messages.SUCCESS
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -26,16 +26,37 @@ class Persona:
 
 
 PATRONS = [
-    Persona("anna.jansen", "Lezen-in-de-zon-2026", "active", "anna.jansen@example.org",
-            "actief, kan inloggen"),
-    Persona("bram.devries", None, "inactive", "bram.devries@example.org",
-            "inactief: wacht op activering"),
-    Persona("carla.smit", None, "inactive-expired", "carla.smit@example.org",
-            "inactief en ouder dan 24 uur: wordt binnen 5 minuten verwijderd"),
-    Persona("dirk.bakker", "Boekenkast-vol-verhalen", "blocked", "dirk.bakker@example.org",
-            "geblokkeerd na 14 verkeerde wachtwoorden (15 minuten)"),
-    Persona("eva.visser", "Fietsen-naar-de-bieb", "active", "",
-            "actief, zonder herstel-e-mailadres"),
+    Persona(
+        "anna.jansen",
+        "Lezen-in-de-zon-2026",
+        "active",
+        "anna.jansen@example.org",
+        "actief, kan inloggen",
+    ),
+    Persona(
+        "bram.devries",
+        None,
+        "inactive",
+        "bram.devries@example.org",
+        "inactief: wacht op activering",
+    ),
+    Persona(
+        "carla.smit",
+        None,
+        "inactive-expired",
+        "carla.smit@example.org",
+        "inactief en ouder dan 24 uur: wordt binnen 5 minuten verwijderd",
+    ),
+    Persona(
+        "dirk.bakker",
+        "Boekenkast-vol-verhalen",
+        "blocked",
+        "dirk.bakker@example.org",
+        "geblokkeerd na 14 verkeerde wachtwoorden (15 minuten)",
+    ),
+    Persona(
+        "eva.visser", "Fietsen-naar-de-bieb", "active", "", "actief, zonder herstel-e-mailadres"
+    ),
 ]
 OPERATORS = [Persona("beheer", "Beheer-van-Bibid-2026", "operator", "", "beheerder inlogdienst")]
 BLOCKED_FAILURES = 14
@@ -124,7 +145,11 @@ def current_state(persona: Persona) -> str:
 
 def summary() -> dict:
     def entry(p: Persona) -> dict:
-        return {"username": p.username, "password": p.password, "state": current_state(p),
-                "note": p.note}
+        return {
+            "username": p.username,
+            "password": p.password,
+            "state": current_state(p),
+            "note": p.note,
+        }
 
     return {"patrons": [entry(p) for p in PATRONS], "operators": [entry(p) for p in OPERATORS]}

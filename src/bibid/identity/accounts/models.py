@@ -32,9 +32,7 @@ class AccountManager(BaseUserManager["Account"]):
     def create_superuser(self, username: str, password: str | None = None, **extra) -> Account:
         """An operator of the identity admin; active at once (there is no activation mail)."""
         now = clock.now()
-        extra.update(
-            is_staff=True, is_superuser=True, state=Account.State.ACTIVE, activated_at=now
-        )
+        extra.update(is_staff=True, is_superuser=True, state=Account.State.ACTIVE, activated_at=now)
         return self.create_user(username, password, **extra)
 
 
@@ -55,7 +53,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
         validators=[usernames.validate_username],
     )
     # Uniqueness that ignores case, accents and look-alike letters, enforced by the database.
-    username_key = models.CharField(max_length=usernames.KEY_MAX_LENGTH, unique=True, editable=False)
+    username_key = models.CharField(
+        max_length=usernames.KEY_MAX_LENGTH, unique=True, editable=False
+    )
     recovery_email = models.EmailField(_("herstel-e-mailadres"), blank=True)
     recovery_email_confirmed_at = models.DateTimeField(
         _("herstel-e-mailadres bevestigd op"), null=True, blank=True

@@ -1,5 +1,7 @@
 """Password rules beyond Django's validators (NIST SP 800-63B, OWASP ASVS 5.0)."""
 
+from itertools import pairwise
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -37,7 +39,7 @@ class PredictablePasswordValidator:
 
     @staticmethod
     def _is_run(text: str) -> bool:
-        steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
+        steps = {ord(b) - ord(a) for a, b in pairwise(text)}
         return len(steps) == 1 and steps <= {1, -1}
 
     def get_help_text(self) -> str:

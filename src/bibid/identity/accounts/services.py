@@ -54,8 +54,9 @@ def create_account(
         account.set_unusable_password()
     account.full_clean(exclude=["password"])
     account.save()
-    record_event(account=account, kind=AccountEvent.Kind.CREATED, actor=actor,
-                 data={"state": account.state})
+    record_event(
+        account=account, kind=AccountEvent.Kind.CREATED, actor=actor, data={"state": account.state}
+    )
     return account
 
 
@@ -158,6 +159,7 @@ def update_account(*, account: Account, actor: Actor, changed: list[str]) -> Non
 @transaction.atomic
 def delete_account(*, account: Account, actor: Actor, reason: str) -> None:
     """Delete an account for good; the tombstone event stays for the libraries' feed."""
-    record_event(account=account, kind=AccountEvent.Kind.DELETED, actor=actor,
-                 data={"reason": reason})
+    record_event(
+        account=account, kind=AccountEvent.Kind.DELETED, actor=actor, data={"reason": reason}
+    )
     account.delete()

@@ -25,8 +25,19 @@ _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789") | PUNCTUATION
 # Latin letters with no canonical decomposition, folded to the letters they look like.
 _LATIN_FOLDS = str.maketrans(
     {
-        "ı": "i", "ł": "l", "ŀ": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t",
-        "æ": "ae", "œ": "oe", "þ": "th", "ĸ": "k", "ŋ": "n",
+        "ı": "i",
+        "ł": "l",
+        "ŀ": "l",
+        "ø": "o",
+        "đ": "d",
+        "ð": "d",
+        "ħ": "h",
+        "ŧ": "t",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ĸ": "k",
+        "ŋ": "n",
     }
 )
 

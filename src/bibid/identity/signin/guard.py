@@ -211,4 +211,3 @@ def lift_account_block(username_key: str) -> bool:
         .exclude(failures=0, blocked_until=0)
         .update(failures=0, blocked_until=0)
     )
-

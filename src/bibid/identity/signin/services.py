@@ -14,7 +14,9 @@ def lift_block(*, account: Account, actor: Actor) -> bool:
     """End the account's slow-down; recorded even when there was nothing to lift."""
     lifted = guard.lift_account_block(account.username_key)
     record_event(
-        account=account, kind=AccountEvent.Kind.BLOCK_LIFTED, actor=actor,
+        account=account,
+        kind=AccountEvent.Kind.BLOCK_LIFTED,
+        actor=actor,
         data={"was_blocked": lifted},
     )
     return lifted

@@ -20,9 +20,13 @@ from .forms import LoginForm
 def safe_next(request: HttpRequest) -> str:
     """The page to go to after signing in: only a path on this very host (no open redirect)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ) and target.startswith("/") and not target.startswith("//"):
+    if (
+        url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return ""
 

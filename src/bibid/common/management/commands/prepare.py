@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--static", action="store_true", help="Also collect static files.")
         parser.add_argument(
-            "--demo", choices=["none", "if-empty", "reset", "show"], default="none",
+            "--demo",
+            choices=["none", "if-empty", "reset", "show"],
+            default="none",
             help="What to do with demo data; its sign-ins are printed as JSON.",
         )
 
@@ -27,8 +29,6 @@ class Command(BaseCommand):
             if demo != "show" and not (settings.BIBID_DEMO or settings.DEBUG):
                 raise CommandError("Demo data needs BIBID_DEMO=1; refusing on this database.")
             out = io.StringIO()
-            call_command(
-                "load_demo", show=demo == "show", if_empty=demo == "if-empty", stdout=out
-            )
+            call_command("load_demo", show=demo == "show", if_empty=demo == "if-empty", stdout=out)
             result = json.loads(out.getvalue())
         self.stdout.write(json.dumps(result))

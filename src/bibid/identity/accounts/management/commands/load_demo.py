@@ -14,14 +14,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--show", action="store_true", help="Change nothing, only print.")
-        group.add_argument("--if-empty", action="store_true",
-                           help="Load only when no demo data exists yet (bibid up).")
+        group.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Load only when no demo data exists yet (bibid up).",
+        )
 
     def handle(self, *args, show: bool, if_empty: bool, **options):
         if not show and not (settings.BIBID_DEMO or settings.DEBUG):
             # Demo accounts have published passwords: never in production.
             raise CommandError("Demo data needs BIBID_DEMO=1 (or DEBUG); refusing.")
-        if not show:
-            if not (if_empty and demo.exists()):
-                demo.reset()
+        if not show and not (if_empty and demo.exists()):
+            demo.reset()
         self.stdout.write(json.dumps(demo.summary()))

@@ -34,8 +34,11 @@ class Command(BaseCommand):
                 bar.close()
         cutoff = report.cutoff.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
         if report.dry_run:
-            self.stdout.write(f"{report.found} inactive account(s) created before {cutoff} "
-                              "would be deleted (dry run, nothing deleted).")
+            self.stdout.write(
+                f"{report.found} inactive account(s) created before {cutoff} "
+                "would be deleted (dry run, nothing deleted)."
+            )
         else:
-            self.stdout.write(f"{report.deleted} inactive account(s) created before {cutoff} "
-                              "deleted.")
+            self.stdout.write(
+                f"{report.deleted} inactive account(s) created before {cutoff} deleted."
+            )
