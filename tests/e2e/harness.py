@@ -126,7 +126,16 @@ def start_system(
     for key in list(env):
         if key.endswith("_DATABASE_URL") or key == "DJANGO_SETTINGS_MODULE":
             env.pop(key)
-    env.update({"BIBID_VAR_DIR": str(var_dir), "BIBID_DEMO": "1", "PYTHONUNBUFFERED": "1"})
+    # One trusted proxy hop: tests that need their own client address send X-Forwarded-For
+    # (as a reverse proxy would); everything else is seen as 127.0.0.1.
+    env.update(
+        {
+            "BIBID_VAR_DIR": str(var_dir),
+            "BIBID_DEMO": "1",
+            "PYTHONUNBUFFERED": "1",
+            "BIBID_TRUSTED_PROXIES": "1",
+        }
+    )
     urls = {}
     for service in SERVICES:
         port = free_port()
