@@ -45,9 +45,9 @@ LOGIN_PATH = "/inloggen/"
 ACCOUNT_PAGE = "/"  # LOGIN_REDIRECT_URL (accounts:home)
 CSRF_COOKIE = "bibid_identity_csrftoken"
 SESSION_COOKIE = "bibid_identity_session"
-DEVICE_COOKIE = "bibid_identity_device"
 USER_AGENT = "bibid-bench/1 (login.py)"
 PATRONS = 50
+ROUNDS = 4
 TARGET = 0.85
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -79,72 +79,143 @@ def _pool_ready(_: int) -> int:
     return os.getpid()
 
 
-def hash_limit(total: int, processes: int) -> float:
-    """Bare Argon2id verifications per second, `total` of them in `processes` processes."""
-    password = secrets.token_urlsafe(16)
-    encoded = _argon2_hasher().hash(password)
-    shares = [total // processes + (i < total % processes) for i in range(processes)]
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-        list(pool.map(_pool_ready, range(processes)))
-        spans = list(pool.map(_verify_many, [encoded] * processes, [password] * processes,
-                              shares))
-    wall = max(end for _, end in spans) - min(start for start, _ in spans)
-    return total / wall
+class Verifiers:
+    """`processes` processes that time bare Argon2id verifications of one hash."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.password = secrets.token_urlsafe(16)
+        self.encoded = _argon2_hasher().hash(self.password)
+        context = multiprocessing.get_context("spawn")
+        self.pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context)
+        list(self.pool.map(_pool_ready, range(processes)))
+
+    def seconds(self, total: int) -> float:
+        """Wall time of `total` verifications spread over the processes."""
+        n = self.processes
+        spans = list(
+            self.pool.map(_verify_many, [self.encoded] * n, [self.password] * n, split(total, n))
+        )
+        return max(end for _, end in spans) - min(start for start, _ in spans)
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 # -- CPU accounting ------------------------------------------------------------------------
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _processes() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line) of every process we may read."""
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, CPU clock ticks, command line) of every process we may read."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError, IndexError):
             continue
-        found[int(entry.name)] = (ppid, cmdline)
+        found[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), cmdline)
     return found
 
 
-def identity_workers(root_pid: int) -> list[int]:
-    """The gunicorn worker processes of the identity service under `bibid up`."""
-    procs = _processes()
-    tree = {root_pid}
-    changed = True
-    while changed:
-        changed = False
-        for pid, (ppid, _) in procs.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                changed = True
-    def web(pid: int) -> bool:  # a gunicorn process itself, not the shell honcho starts
-        cmdline = procs.get(pid, (0, ""))[1]
-        return "gunicorn bibid.identity.wsgi" in cmdline and not cmdline.startswith("/bin/sh")
-
-    masters = {pid for pid in tree if web(pid) and not web(procs[pid][0])}
-    return sorted(pid for pid in tree if procs[pid][0] in masters)
+def _machine_busy() -> int:
+    """Busy clock ticks of all cores together, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(values) - values[3] - values[4]  # all but idle and iowait
 
 
-def machine_busy_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    total = sum(values[:8])  # without guest time, which is already in user
-    return total - idle, total
+def machine_busy_share(seconds: float) -> float:
+    """How busy the machine is (0..1 of all cores) over the next `seconds`."""
+    before, start = _machine_busy(), time.perf_counter()
+    time.sleep(seconds)
+    ticks = _machine_busy() - before
+    return ticks / CLK_TCK / ((time.perf_counter() - start) * (os.cpu_count() or 1))
+
+
+CATEGORIES = ("client", "identity web", "rest of bibid", "database", "other")
+
+
+class CpuMeter:
+    """Where the machine's CPU time went between start() and stop(), by kind of process.
+
+    client: this benchmark process; identity web: the identity gunicorn workers; rest of
+    bibid: everything else `bibid up` runs (gunicorn masters, the other two services, task
+    workers, cron); database: the PostgreSQL backends of this run and their server's own
+    processes; other: the rest of the machine's busy time (other programs, the kernel's
+    network work, processes that came and went).
+    """
+
+    def __init__(self, root_pid: int, db_tags: list[str]) -> None:
+        self.root_pid, self.db_tags = root_pid, db_tags
+        self.spent = dict.fromkeys(CATEGORIES, 0.0)
+
+    def start(self) -> None:
+        self.before, self.busy_before = _processes(), _machine_busy()
+        self.rusage_before = resource.getrusage(resource.RUSAGE_SELF)
+
+    def stop(self) -> dict[str, float]:
+        busy = _machine_busy() - self.busy_before
+        after = _processes()
+        spent = dict.fromkeys(CATEGORIES, 0.0)
+        kinds = self._classify(after)
+        for pid, (_, ticks, _) in after.items():
+            if pid in kinds and pid != os.getpid():
+                earlier = self.before.get(pid)
+                spent[kinds[pid]] += (ticks - (earlier[1] if earlier else 0)) / CLK_TCK
+        now = resource.getrusage(resource.RUSAGE_SELF)
+        spent["client"] = (
+            now.ru_utime - self.rusage_before.ru_utime + now.ru_stime - self.rusage_before.ru_stime
+        )
+        spent["other"] = max(0.0, busy / CLK_TCK - sum(spent.values()))
+        for name, seconds in spent.items():
+            self.spent[name] += seconds
+        return spent
+
+    def _classify(self, procs: dict[int, tuple[int, int, str]]) -> dict[int, str]:
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = set(), [self.root_pid]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            todo.extend(children.get(pid, ()))
+
+        def web(pid: int) -> bool:  # a gunicorn process itself, not the shell honcho starts
+            cmdline = procs[pid][2] if pid in procs else ""
+            return "gunicorn bibid.identity.wsgi" in cmdline and not cmdline.startswith("/bin/sh")
+
+        kinds = {pid: "rest of bibid" for pid in tree}
+        for pid in tree:
+            if web(pid) and web(procs[pid][0]):
+                kinds[pid] = "identity web"
+        backends = [
+            pid
+            for pid, (_, _, cmd) in procs.items()
+            if cmd.startswith("postgres:") and any(tag in cmd for tag in self.db_tags)
+        ]
+        servers = {procs[pid][0] for pid in backends}
+        for pid, (ppid, _, cmd) in procs.items():
+            if pid in backends or (ppid in servers and not _foreign_backend(cmd)):
+                kinds[pid] = "database"
+        kinds.update(dict.fromkeys(servers, "database"))
+        return kinds
+
+
+def _foreign_backend(cmdline: str) -> bool:
+    """A PostgreSQL backend serving some other database (not one of this run)."""
+    auxiliary = (
+        "checkpointer",
+        "background writer",
+        "walwriter",
+        "autovacuum",
+        "logical replication",
+        "stats",
+        "archiver",
+    )
+    return not any(name in cmdline for name in auxiliary)
 
 
 # -- the patrons' browsers -----------------------------------------------------------------
@@ -181,10 +252,10 @@ class Client:
         self.host, self.port = parts.hostname, parts.port
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        self.reconnects = 0
 
-    def request(self, method: str, path: str, *, body: str | None = None,
-                headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+    def request(
+        self, method: str, path: str, *, body: str | None = None, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
         headers = {"Host": f"{self.host}:{self.port}", "User-Agent": USER_AGENT, **headers}
         for attempt in (1, 2):
             try:
@@ -194,7 +265,6 @@ class Client:
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 # The server closed an idle keep-alive connection; only then try once more.
                 self.conn.close()
-                self.reconnects += 1
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -213,14 +283,24 @@ class Client:
 
     def log_in(self, browser: Browser) -> str | None:
         """POST the form; None on a 302 to the account page, else what went wrong."""
-        body = urlencode({"csrfmiddlewaretoken": browser.token, "username": browser.username,
-                          "password": browser.password})
-        response, _ = self.request("POST", LOGIN_PATH, body=body, headers={
-            "Cookie": browser.cookie_header(),
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": self.origin,
-            "Referer": f"{self.origin}{LOGIN_PATH}",
-        })
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": browser.token,
+                "username": browser.username,
+                "password": browser.password,
+            }
+        )
+        response, _ = self.request(
+            "POST",
+            LOGIN_PATH,
+            body=body,
+            headers={
+                "Cookie": browser.cookie_header(),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": self.origin,
+                "Referer": f"{self.origin}{LOGIN_PATH}",
+            },
+        )
         browser.take_cookies(response)
         # The patron closes the browser (or signs out) before the next sign-in: each login
         # below is a fresh sign-in, not a repeat sign-in inside a live session.
@@ -241,12 +321,10 @@ class Outcome:
     database: str
     logins: int
     seconds: float
-    limit: float
+    limit: float  # bare verifications/s
     latencies: list[float]
-    client_cpu: float  # seconds of CPU the benchmark process used while measuring
-    identity_cpu: float  # seconds of CPU the identity web workers used
-    machine_cpu: float  # busy core-seconds of the whole machine
-    workers: int
+    cpu: dict[str, float]  # CPU seconds by CATEGORIES while measuring
+    busy_before: float  # busy share of the machine just before, with nothing of ours running
     errors: list[str]
 
     @property
@@ -272,8 +350,13 @@ def create_patrons(system: harness.System, count: int) -> list[Browser]:
     return browsers
 
 
-def drive(clients: list[Client], browsers: list[Browser], total: int,
-          latencies: list[float] | None, errors: list[str]) -> None:
+def drive(
+    clients: list[Client],
+    browsers: list[Browser],
+    total: int,
+    latencies: list[float] | None,
+    errors: list[str],
+) -> None:
     """`total` logins by len(clients) threads; each thread signs in its own patrons in turn."""
     lock = threading.Lock()
     issued = 0
@@ -281,7 +364,7 @@ def drive(clients: list[Client], browsers: list[Browser], total: int,
     def worker(index: int) -> None:
         nonlocal issued
         client = clients[index]
-        mine = browsers[index::len(clients)]
+        mine = browsers[index :: len(clients)]
         turn = 0
         while True:
             with lock:
@@ -306,69 +389,96 @@ def drive(clients: list[Client], browsers: list[Browser], total: int,
             future.result()
 
 
-def run_one(label: str, args: argparse.Namespace, postgres: str | None) -> Outcome:
-    print(f"\n== {label}: hash-bound limit ({args.requests} Argon2id verifications, "
-          f"{args.concurrency} processes)", flush=True)
-    limit = hash_limit(args.requests, args.concurrency)
-    print(f"   {limit:.1f} verifications/s", flush=True)
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
 
+
+def run_one(label: str, args: argparse.Namespace, postgres: str | None) -> Outcome:
+    busy = machine_busy_share(2.0)
+    print(f"\n== {label}: machine {busy:.0%} busy beforehand", flush=True)
+    verifiers = Verifiers(args.concurrency)
     saved = os.environ.pop("BIBID_TEST_POSTGRES_URL", None)
     if postgres:
         os.environ["BIBID_TEST_POSTGRES_URL"] = postgres
     try:
         with tempfile.TemporaryDirectory(prefix="bibid-bench-") as var:
-            print(f"== {label}: starting bibid up --workers {args.workers} "
-                  f"--threads {args.threads}", flush=True)
+            print(
+                f"== {label}: starting bibid up --workers {args.workers} --threads {args.threads}",
+                flush=True,
+            )
             system = harness.start_system(Path(var), workers=args.workers, threads=args.threads)
             try:
-                return measure(label, system, args, limit)
+                return measure(label, system, verifiers, args, busy)
             finally:
                 harness.stop_system(system)
     finally:
+        verifiers.close()
         os.environ.pop("BIBID_TEST_POSTGRES_URL", None)
         if saved is not None:
             os.environ["BIBID_TEST_POSTGRES_URL"] = saved
 
 
-def measure(label: str, system: harness.System, args: argparse.Namespace,
-            limit: float) -> Outcome:
-    patrons = max(PATRONS, args.concurrency)
-    browsers = create_patrons(system, patrons)
-    base = system.urls["identity"]
-    clients = [Client(base) for _ in range(args.concurrency)]
+def measure(
+    label: str,
+    system: harness.System,
+    verifiers: Verifiers,
+    args: argparse.Namespace,
+    busy_before: float,
+) -> Outcome:
+    browsers = create_patrons(system, max(PATRONS, args.concurrency))
+    clients = [Client(system.urls["identity"]) for _ in range(args.concurrency)]
     for i, browser in enumerate(browsers):
         clients[i % len(clients)].open_login_page(browser)
 
-    # Warm-up, not counted: every patron signs in once, so that each worker process has
-    # loaded its code, templates and connections, and every browser holds the device cookie
-    # a returning patron's browser holds.
+    # Warm-up, not counted. First every patron signs in once, one at a time: their browsers
+    # then hold the device cookie a returning patron's browser holds. One at a time because
+    # a first sign-in from a browser goes through the shared per-address lane, and
+    # concurrent attempts there can be refused with 429 (see bench/README.md). Then a few
+    # concurrent logins, so that every worker process has loaded its code and connections.
     errors: list[str] = []
-    drive(clients, browsers, patrons, None, errors)
+    for i, browser in enumerate(browsers):
+        if problem := clients[i % len(clients)].log_in(browser):
+            errors.append(f"{browser.username}: {problem}")
+    drive(clients, browsers, 4 * len(clients), None, errors)
     if errors:
         raise RuntimeError(f"warm-up logins failed: {errors[:5]}\n{system.log_tail()}")
 
-    workers = identity_workers(system.process.pid)
-    print(f"== {label}: {args.requests} logins, {args.concurrency} connections, "
-          f"{len(workers)} identity workers", flush=True)
+    # Rounds of bare verifications and logins, taking turns: a shared virtual machine's
+    # speed drifts by 10-20 % within a minute, and taking turns makes both see the same
+    # machine. While the verifiers run, the system is up but idle (about 1 % of one core).
+    rounds = min(ROUNDS, args.requests)
+    meter = CpuMeter(system.process.pid, system.databases)
     latencies: list[float] = []
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    workers_before = sum(_cpu_ticks(pid) for pid in workers)
-    busy_before, _ = machine_busy_ticks()
-    start = time.perf_counter()
-    drive(clients, browsers, args.requests, latencies, errors)
-    seconds = time.perf_counter() - start
-    busy_after, _ = machine_busy_ticks()
-    workers_after = sum(_cpu_ticks(pid) for pid in workers)
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    hashing = logging_in = 0.0
+    for number, (verify, logins) in enumerate(
+        zip(split(args.requests, rounds), split(args.requests, rounds), strict=True), 1
+    ):
+        for client in clients:
+            client.conn.close()  # reconnect afresh after the pause
+        took = verifiers.seconds(verify)
+        hashing += took
+        meter.start()
+        start = time.perf_counter()
+        drive(clients, browsers, logins, latencies, errors)
+        spent = time.perf_counter() - start
+        meter.stop()
+        logging_in += spent
+        print(
+            f"== {label}: round {number}/{rounds}: {verify / took:.1f} verifications/s, "
+            f"{logins / spent:.1f} logins/s",
+            flush=True,
+        )
     for client in clients:
         client.conn.close()
-    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
-        cpu_after.ru_stime - cpu_before.ru_stime)
     return Outcome(
-        database=label, logins=len(latencies), seconds=seconds, limit=limit,
-        latencies=latencies, client_cpu=client_cpu,
-        identity_cpu=(workers_after - workers_before) / CLK_TCK,
-        machine_cpu=(busy_after - busy_before) / CLK_TCK, workers=len(workers), errors=errors,
+        database=label,
+        logins=len(latencies),
+        seconds=logging_in,
+        limit=args.requests / hashing,
+        latencies=latencies,
+        cpu=meter.spent,
+        busy_before=busy_before,
+        errors=errors,
     )
 
 
@@ -377,44 +487,93 @@ def measure(label: str, system: harness.System, args: argparse.Namespace,
 
 def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
-    print(f"\nLogin throughput: {args.requests} logins, concurrency {args.concurrency}, "
-          f"bibid up --workers {args.workers} --threads {args.threads}, {cores} cores")
-    head = (f"{'database':<11}{'logins/s':>10}{'limit/s':>10}{'ratio':>8}{'p50 ms':>9}"
-            f"{'p95 ms':>9}{'client CPU':>12}{'web CPU/login':>15}{'machine busy':>14}")
+    print(
+        f"\nLogin throughput: {args.requests} logins, concurrency {args.concurrency}, "
+        f"bibid up --workers {args.workers} --threads {args.threads}, {cores} cores"
+    )
+    head = (
+        f"{'database':<11}{'logins/s':>9}{'limit/s':>9}{'ratio':>7}"
+        f"{'p50 ms':>8}{'p95 ms':>8}{'busy before':>13}"
+    )
     print(head)
     print("-" * len(head))
     for o in outcomes:
         ordered = sorted(o.latencies) or [0.0]
         p50 = statistics.median(ordered) * 1000
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
-        client = f"{o.client_cpu / o.seconds * 100:.0f}% core"
-        web = f"{o.identity_cpu / max(o.logins, 1) * 1000:.1f} ms"
-        busy = f"{o.machine_cpu / (o.seconds * cores) * 100:.0f}%"
-        print(f"{o.database:<11}{o.rate:>10.1f}{o.limit:>10.1f}{o.ratio:>8.2f}{p50:>9.0f}"
-              f"{p95:>9.0f}{client:>12}{web:>15}{busy:>14}")
-    print(f"\nratio = logins/s / limit/s (target >= {TARGET}); limit = bare Argon2id "
-          f"(t={ARGON2['time_cost']}, m={ARGON2['memory_cost']} KiB, p={ARGON2['parallelism']}) "
-          f"verifications/s in {args.concurrency} processes;")
-    print("client CPU = this benchmark process; web CPU/login = identity gunicorn workers; "
-          "machine busy = all cores (incl. the database server).")
+        print(
+            f"{o.database:<11}{o.rate:>9.1f}{o.limit:>9.1f}{o.ratio:>7.2f}"
+            f"{p50:>8.0f}{p95:>8.0f}{o.busy_before:>13.0%}"
+        )
+    print(
+        f"\nratio = logins/s / limit/s, target >= {TARGET}. limit = bare Argon2id "
+        f"verifications/s (t={ARGON2['time_cost']}, m={ARGON2['memory_cost']} KiB, "
+        f"p={ARGON2['parallelism']}) in {args.concurrency} processes,\nmeasured in "
+        f"{ROUNDS} rounds that take turns with the logins."
+    )
+
+    print("\nCore time per login while measuring, in ms (cores x seconds / logins):")
+    names = (*CATEGORIES, "idle", "= all", "hash alone")
+    head = f"{'database':<11}" + "".join(f"{name:>15}" for name in names)
+    print(head)
+    print("-" * len(head))
     for o in outcomes:
+        per = [o.cpu[name] / max(o.logins, 1) * 1000 for name in CATEGORIES]
+        every = cores * o.seconds / max(o.logins, 1) * 1000
+        hashed = cores / o.limit * 1000
+        row = (*per, max(0.0, every - sum(per)), every, hashed)
+        print(f"{o.database:<11}" + "".join(f"{v:>15.1f}" for v in row))
+    print(
+        "client = this benchmark (its HTTP client); identity web = the identity gunicorn "
+        "workers;\nrest of bibid = all else `bibid up` runs; database = this run's "
+        "PostgreSQL processes;\nother = the rest of the machine's busy time (other "
+        "programs, kernel network work);\nhash alone = one bare verification at the "
+        "limit; ratio = hash alone / all."
+    )
+    for o in outcomes:
+        client_share = o.cpu["client"] / o.seconds
+        print(
+            f"{o.database}: the client took {client_share:.0%} of one core "
+            f"({client_share / cores:.1%} of the machine)."
+        )
+        if o.busy_before > 0.1:
+            print(
+                f"{o.database}: WARNING the machine was {o.busy_before:.0%} busy before "
+                "the run; these figures are skewed."
+            )
         if o.errors:
-            print(f"{o.database}: {len(o.errors)} failed logins, e.g. {o.errors[:3]}")
+            print(f"{o.database}: {len(o.errors)} logins FAILED, e.g. {o.errors[:3]}")
 
 
 def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 2
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=400,
-                        help="measured logins (and bare verifications) per database")
-    parser.add_argument("--concurrency", type=int, default=cores,
-                        help="parallel patrons / verifying processes (default: cores)")
-    parser.add_argument("--workers", type=int, default=cores,
-                        help="gunicorn workers per service (default: cores)")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="threads per gunicorn worker (default: 4, as bibid up)")
-    parser.add_argument("--postgres", default=os.environ.get("BIBID_TEST_POSTGRES_URL"),
-                        help="also run on PostgreSQL (default: $BIBID_TEST_POSTGRES_URL)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=400,
+        help="measured logins (and bare verifications) per database",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=cores,
+        help="parallel patrons / verifying processes (default: cores)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=cores, help="gunicorn workers per service (default: cores)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per gunicorn worker (default: 4, as bibid up)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BIBID_TEST_POSTGRES_URL"),
+        help="also run on PostgreSQL (default: $BIBID_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be at least 1")
