@@ -45,7 +45,8 @@ def test_the_sql_schedule_matches_the_policy(clock):
         assert guard.reserve(lane) is None
         row = Throttle.objects.get(key=lane[0].key)
         assert row.failures == n
-        assert row.blocked_until - clock.current.timestamp() == guard.ACCOUNT.delay(n)
+        delay = guard.ACCOUNT.delay(n)
+        assert row.blocked_until == (clock.current.timestamp() + delay if delay else 0)
         clock.advance(seconds=guard.ACCOUNT.delay(n))
 
 
@@ -145,3 +146,33 @@ def test_block_info_and_lifting(clock):
     assert guard.account_block("anna").blocked_until is None
     assert guard.reserve(lane) is None
     assert guard.lift_account_block("nobody") is False
+
+
+def test_attempts_racing_with_slightly_different_clocks_are_not_refused(clock):
+    # Two requests read the clock, then reach the row in the other order. Without a delay
+    # due, the later one must not be refused because of the earlier one's timestamp.
+    from datetime import timedelta
+
+    lanes = [guard.address_lane("192.0.2.200"), guard.account_lane("racer")]
+    t0 = clock.current
+    assert guard.reserve(lanes, at=t0 + timedelta(milliseconds=1)) is None
+    assert guard.reserve(lanes, at=t0) is None
+
+
+def data_statements(queries) -> list[str]:
+    """SQL that touches data: not transaction control (savepoints, SET LOCAL)."""
+    skip = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET LOCAL")
+    return [q["sql"] for q in queries if not q["sql"].upper().startswith(skip)]
+
+
+def test_one_statement_counts_all_lanes(clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lanes = [guard.address_lane("192.0.2.201"), guard.account_lane("counted")]
+    with CaptureQueriesContext(connection) as reserving:
+        assert guard.reserve(lanes) is None
+    assert len(data_statements(reserving.captured_queries)) == 1
+    with CaptureQueriesContext(connection) as succeeding:
+        guard.succeed(lanes)
+    assert len(data_statements(succeeding.captured_queries)) == 1

@@ -211,3 +211,18 @@ def test_help_page(browser):
 def test_unknown_page_is_a_friendly_404(browser):
     page = browser.get("/bestaat-niet/")
     assert page.status_code == 404 and "Pagina niet gevonden" in page.text
+
+
+def test_a_sign_in_costs_six_statements(browser, anna):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .test_guard import data_statements
+
+    data = {"csrfmiddlewaretoken": csrf(browser), "username": "anna.jansen", "password": PASSWORD}
+    with CaptureQueriesContext(connection) as ctx:
+        assert browser.post(LOGIN, data).status_code == 302
+    statements = data_statements(ctx.captured_queries)
+    # Count the guess, find the account, take the count back, store the session, note the
+    # last sign-in, record the attempt: nothing else, and nothing twice.
+    assert len(statements) == 6, "\n".join(statements)

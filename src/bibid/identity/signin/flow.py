@@ -16,12 +16,14 @@ password, so all failures look and take the same.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 
 from bibid.common import clock
+from bibid.common.db import quick_commit
 from bibid.identity.accounts.models import Account
 from bibid.identity.accounts.usernames import username_key
 
@@ -77,14 +79,22 @@ def lanes_for(key: str, attempt: Attempt) -> list[guard.Lane]:
     return [guard.address_lane(attempt.ip), guard.account_lane(key)]
 
 
-def sign_in(attempt: Attempt) -> Result:
-    """Decide one attempt: throttled, failed (with its real reason) or signed in."""
+def sign_in(
+    attempt: Attempt, *, on_success: Callable[[Account], None] | None = None
+) -> Result:
+    """Decide one attempt: throttled, failed (with its real reason) or signed in.
+
+    Everything written after the password check (the guard's count taken back, the session
+    that `on_success` starts, the record of the attempt) is one transaction: one commit per
+    sign-in instead of one per statement.
+    """
     key = username_key(attempt.username)
     lanes = lanes_for(key, attempt)
     denied = guard.reserve(lanes)
     if denied is not None:
         result = Result(Reason.THROTTLED, retry_after=denied.retry_after)
-        record(attempt, result)
+        with quick_commit():
+            record(attempt, result)
         return result
 
     account = Account.objects.filter(username_key=key).first()
@@ -99,9 +109,13 @@ def sign_in(attempt: Attempt) -> Result:
         reason = Reason.INACTIVE
     else:
         reason = Reason.OK
-        guard.succeed(lanes)
     result = Result(reason, account=account, lanes=tuple(lanes))
-    record(attempt, result)
+    with quick_commit():
+        if result.ok:
+            guard.succeed(lanes)
+            if on_success is not None:
+                on_success(account)
+        record(attempt, result)
     return result
 
 

@@ -2,10 +2,10 @@
 
 Why not django-axes: it checks "is this locked?" and records the failure afterwards, so N
 parallel requests all pass the check before any of them is counted. Here an attempt is
-*counted before the password is checked*, in one atomic INSERT .. ON CONFLICT DO UPDATE ..
-WHERE .. RETURNING per key: the database decides, row by row, whether the attempt may go on,
-and concurrent attempts (from any number of web processes) queue on the row. A successful
-sign-in then takes its own count back.
+*counted before the password is checked*, for all its lanes in one atomic
+INSERT .. ON CONFLICT DO UPDATE .. WHERE .. RETURNING: the database decides, row by row,
+whether the attempt may go on, and concurrent attempts (from any number of web processes)
+queue on the rows. A successful sign-in then takes its own count back.
 
 Lanes (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"):
 - account: every attempt on a username from a browser that has not signed in to it before.
@@ -28,14 +28,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils.crypto import salted_hmac
 
 from bibid.common import clock
+from bibid.common.db import quick_commit
 
 from .models import Throttle
 
 TABLE = Throttle._meta.db_table
+WINDOW = 3600  # seconds: failures are counted per hour
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,16 @@ class Policy:
     free: int  # failures in a window before any delay
     max_delay: int  # seconds, the longest wait between two failures
     cap: int = 100  # failures per window, a hard limit
-    window: int = 3600  # seconds
+
+    @property
+    def shift(self) -> int:
+        """The doubling step from which the delay is flat: 2 ** shift >= max_delay."""
+        return math.ceil(math.log2(self.max_delay))
 
     def delay(self, failures: int) -> int:
         """Seconds to wait after `failures` failures (mirrors the SQL below)."""
         if failures >= self.cap:
-            return self.window
+            return WINDOW
         if failures < self.free:
             return 0
         return min(self.max_delay, 2 ** (failures - self.free + 1))
@@ -101,85 +107,83 @@ def address_lane(ip: str) -> Lane:
     return Lane(ADDRESS, _hkey(ADDRESS, address_prefix(ip)))
 
 
-def _sql_delay(policy: Policy, n: str) -> str:
-    # 2 ** k reaches max_delay at k = ceil(log2(max_delay)); from there on the delay is flat.
-    k = math.ceil(math.log2(policy.max_delay))
-    return (
-        f"(CASE WHEN {n} < {policy.free} THEN 0 "
-        f"WHEN {n} - {policy.free} + 1 >= {k} THEN {policy.max_delay} "
-        f"ELSE (1 << ({n} - {policy.free} + 1)) END)"
-    )
+def _reserve_sql(rows: int, now: float) -> str:
+    """One statement that counts an attempt on `rows` lanes and returns the keys it may use.
 
-
-def _reserve_sql(policy: Policy, now: float) -> str:
-    # Only numbers we computed are formatted into the statement (policy constants and a
-    # float from our clock); the key is a bound parameter.
-    t = TABLE
-    expired = f"{t}.window_start <= {now - policy.window:.6f}"
+    Each row carries its policy (free, cap, max_delay, shift), so one statement serves lanes
+    of different policies; the update reads them from `excluded`, the row being proposed.
+    Only numbers we computed are formatted into the text; keys and policies are parameters.
+    """
+    t, x = TABLE, "excluded"
+    now_s = f"{now:.6f}"
+    expired = f"{t}.window_start <= {now - WINDOW:.6f}"
     n = f"(CASE WHEN {expired} THEN 1 ELSE {t}.failures + 1 END)"
-    ws = f"(CASE WHEN {expired} THEN {now:.6f} ELSE {t}.window_start END)"
+    ws = f"(CASE WHEN {expired} THEN {now_s} ELSE {t}.window_start END)"
+    delay = (
+        f"(CASE WHEN {n} - {x}.free + 1 >= {x}.shift THEN {x}.max_delay "
+        f"ELSE (1 << ({n} - {x}.free + 1)) END)"
+    )
     blocked = (
-        f"(CASE WHEN {n} >= {policy.cap} THEN {ws} + {policy.window} "
-        f"ELSE {now:.6f} + {_sql_delay(policy, n)} END)"
+        f"(CASE WHEN {n} >= {x}.cap THEN {ws} + {WINDOW} WHEN {n} < {x}.free THEN 0 "
+        f"ELSE {now_s} + {delay} END)"
     )
-    first_block = now + policy.delay(1)
+    values = ", ".join(["(%s, 1, " + now_s + ", %s, %s, %s, %s, %s)"] * rows)
     return (
-        f"INSERT INTO {t} (key, failures, window_start, blocked_until) "  # noqa: S608
-        f"VALUES (%s, 1, {now:.6f}, {first_block:.6f}) "
+        f"INSERT INTO {t} (key, failures, window_start, blocked_until, free, cap, max_delay, "  # noqa: S608
+        f"shift) VALUES {values} "
         f"ON CONFLICT (key) DO UPDATE SET failures = {n}, window_start = {ws}, "
-        f"blocked_until = {blocked} "
-        f"WHERE {t}.blocked_until <= {now:.6f} "
-        f"RETURNING failures"
+        f"blocked_until = {blocked}, free = {x}.free, cap = {x}.cap, "
+        f"max_delay = {x}.max_delay, shift = {x}.shift "
+        f"WHERE {t}.blocked_until <= {now_s} "
+        f"RETURNING key"
     )
-
-
-def _reserve_one(lane: Lane, now: float) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(_reserve_sql(lane.policy, now), [lane.key])
-        return cursor.fetchone() is not None
-
-
-def _blocked_until(lane: Lane) -> float:
-    row = Throttle.objects.filter(key=lane.key).values_list("blocked_until", flat=True).first()
-    return row or 0.0
 
 
 def reserve(lanes: list[Lane], *, at: datetime | None = None) -> Denied | None:
     """Count one attempt on every lane, pessimistically as a failure; None when it may go on.
 
-    When a later lane refuses, the lanes already counted are released again, so a refused
-    attempt costs nothing but the refusal.
+    When some lane refuses, the lanes that were counted are given their count back, so a
+    refused attempt costs nothing but the refusal.
     """
     now = (at or clock.now()).timestamp()
-    taken: list[Lane] = []
+    params: list = []
     for lane in lanes:
-        if not _reserve_one(lane, now):
-            release(taken)
-            return Denied(retry_after=max(1, math.ceil(_blocked_until(lane) - now)))
-        taken.append(lane)
-    return None
+        p = lane.policy
+        first_block = 0.0 if p.free > 1 else now + p.delay(1)
+        params += [lane.key, first_block, p.free, p.cap, p.max_delay, p.shift]
+    with quick_commit(), connection.cursor() as cursor:
+        cursor.execute(_reserve_sql(len(lanes), now), params)
+        allowed = {row[0] for row in cursor.fetchall()}
+        if len(allowed) == len(lanes):
+            return None
+        refused = [lane.key for lane in lanes if lane.key not in allowed]
+        _take_back([lane for lane in lanes if lane.key in allowed], clear=())
+        until = max(Throttle.objects.filter(key__in=refused).values_list("blocked_until", flat=True))
+    return Denied(retry_after=max(1, math.ceil(until - now)))
 
 
-def release(lanes: list[Lane]) -> None:
-    """Take back one counted attempt on lanes shared by many people (addresses).
+def _take_back(lanes: list[Lane], *, clear: tuple[str, ...]) -> None:
+    """Undo one counted attempt: lanes in `clear` start afresh, the others count one less.
 
-    A success from an address shows a real patron there, so it also ends the address's
-    wait; the account and device lanes keep their own limits.
+    Either way the lane's wait ends: the attempt that caused it did not fail.
     """
     keys = [lane.key for lane in lanes]
-    if keys:
-        Throttle.objects.filter(key__in=keys, failures__gt=0).update(
-            failures=F("failures") - 1, blocked_until=0
-        )
+    if not keys:
+        return
+    Throttle.objects.filter(key__in=keys).update(
+        failures=Case(
+            When(key__in=clear, then=0),
+            When(failures__gt=0, then=F("failures") - 1),
+            default=0,
+        ),
+        blocked_until=0,
+    )
 
 
 def succeed(lanes: list[Lane]) -> None:
-    """A correct password: clear the account or device lane, release the address lane."""
-    personal = [lane.key for lane in lanes if lane.policy is not ADDRESS]
-    shared = [lane for lane in lanes if lane.policy is ADDRESS]
-    if personal:
-        Throttle.objects.filter(key__in=personal).update(failures=0, blocked_until=0)
-    release(shared)
+    """A correct password: the account or device lane starts afresh; a shared address lane
+    only takes back this attempt (a real patron there, but others may be guessing)."""
+    _take_back(lanes, clear=tuple(lane.key for lane in lanes if lane.policy is not ADDRESS))
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def account_block(username_key: str, *, at: datetime | None = None) -> BlockInfo
         .values("failures", "window_start", "blocked_until")
         .first()
     )
-    if not row or row["window_start"] <= now - ACCOUNT.window:
+    if not row or row["window_start"] <= now - WINDOW:
         return BlockInfo(failures=0, blocked_until=None)
     until = None
     if row["blocked_until"] > now:

@@ -64,6 +64,12 @@ class Throttle(models.Model):
     failures = models.IntegerField(default=0)
     window_start = models.FloatField(default=0)
     blocked_until = models.FloatField(default=0)
+    # The lane's policy, carried by the row so that one statement can count an attempt on
+    # lanes of different policies (see guard._reserve_sql).
+    free = models.IntegerField(default=0)
+    cap = models.IntegerField(default=100)
+    max_delay = models.IntegerField(default=0)
+    shift = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("teller inlogpogingen")

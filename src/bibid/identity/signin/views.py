@@ -45,6 +45,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         seen_device = device.read(request)
+
+        def start_session(account) -> None:
+            auth.login(request, account)
+            request.session.save()  # inside the sign-in's transaction; not again at the end
+
         result = flow.sign_in(
             flow.Attempt(
                 username=form.cleaned_data["username"],
@@ -52,10 +57,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 ip=client_ip(request),
                 user_agent=user_agent(request),
                 device=seen_device,
-            )
+            ),
+            on_success=start_session,
         )
         if result.ok:
-            auth.login(request, result.account)
             response = HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
             device.remember(response, seen_device, result.account.username_key)
             return response

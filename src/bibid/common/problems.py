@@ -1,0 +1,51 @@
+"""Problems: domain errors with a stable code and a message in Dutch and English.
+
+Operations raise them; the JSON APIs render them as RFC 9457 problem details and the pages
+as a message, so the same rule gives the same words everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import override
+
+PROBLEM_BASE = "https://bibid.example/problems/"
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    code: str
+    message: str | Promise
+    field: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.text('en')}"
+
+    def text(self, language: str) -> str:
+        with override(language):
+            return str(self.message) % self.extra if self.extra else str(self.message)
+
+    def as_json(self, *, language: str = "nl") -> dict[str, Any]:
+        """The RFC 9457 body: type, title, status, detail, plus our code and both languages."""
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code.replace("_", "-"),
+            "title": self.text("en"),
+            "status": self.status,
+            "detail": self.text(language),
+            "code": self.code,
+            "messages": {"nl": self.text("nl"), "en": self.text("en")},
+        }
+        if self.field:
+            body["field"] = self.field
+        if self.extra:
+            body["data"] = {k: v for k, v in self.extra.items() if _jsonable(v)}
+        return body
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None) | list | dict)

@@ -1,0 +1,109 @@
+"""Libraries (OAuth2 clients of the login), links to their customers, and the change feed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+
+
+class Library(models.Model):
+    """A library organisation: a client of the library API (client-credentials grant)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("naam"), max_length=200)
+    application = models.OneToOneField(
+        "oauth2_provider.Application",
+        on_delete=models.PROTECT,
+        related_name="library",
+        verbose_name=_("API-client"),
+    )
+    created_at = models.DateTimeField(_("aangemaakt op"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("bibliotheek")
+        verbose_name_plural = _("bibliotheken")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Link(models.Model):
+    """One library customer linked to one login account, with what the library pushed.
+
+    A customer has at most one account per library, and an account at most one customer per
+    library (linking a partner's or child's account to the wrong actor is the mix-up the
+    seed warns about); the database enforces both.
+    """
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="links")
+    customer_ref = models.CharField(_("klantreferentie"), max_length=64)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="links"
+    )
+    linked_at = models.DateTimeField(_("gekoppeld op"), default=clock.now)
+    # The customer's card number as the library last pushed it: patrons may sign in with it.
+    card_number = models.CharField(_("pasnummer"), max_length=64, blank=True, db_index=True)
+    customer = models.JSONField(_("klantgegevens"), default=dict, blank=True)
+    rights = models.JSONField(_("rechten"), default=list, blank=True)
+    authorized_at = models.DateTimeField(_("geautoriseerd op"), null=True, blank=True)
+    # A digest of customer + rights: an identical push is recognised without a comparison
+    # of the JSON, which keeps the nightly bulk push cheap when little changed.
+    authorization_digest = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("koppeling")
+        verbose_name_plural = _("koppelingen")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["library", "customer_ref"], name="link_one_account_per_customer"
+            ),
+            models.UniqueConstraint(
+                fields=["library", "account"], name="link_one_customer_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.library_id}:{self.customer_ref}"
+
+
+class Change(models.Model):
+    """What a library must learn about its linked accounts; read in order from a cursor.
+
+    The id is the cursor: a library that was down asks for everything after the last id it
+    saw and loses nothing.
+    """
+
+    class Kind(models.TextChoices):
+        ACCOUNT_DELETED = "account_deleted", _("inlogaccount verwijderd")
+        USERNAME_CHANGED = "username_changed", _("gebruikersnaam gewijzigd")
+        LINK_REMOVED = "link_removed", _("koppeling verwijderd")
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField(default=clock.now)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    customer_ref = models.CharField(max_length=64)
+    account_public_id = models.UUIDField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["library", "id"], name="change_library_cursor")]
+
+
+class IdempotentRequest(models.Model):
+    """The stored answer to a changing request, replayed when the same key comes again."""
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True)  # null while the first one runs
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=clock.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["library", "key"], name="idempotency_key_per_library")
+        ]

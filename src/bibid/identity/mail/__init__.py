@@ -1,0 +1,1 @@
+"""E-mail to patrons: a durable outbox that the task worker drains."""
