@@ -22,7 +22,7 @@ from functools import cache
 
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 
-from bibid.common import clock
+from bibid.common import clock, fastsql
 from bibid.common.db import quick_commit
 from bibid.identity.accounts.models import Account
 from bibid.identity.accounts.usernames import username_key
@@ -113,6 +113,8 @@ def sign_in(
     with quick_commit():
         if result.ok:
             guard.succeed(lanes)
+            account.last_login = clock.now()
+            fastsql.update(Account, account.pk, last_login=account.last_login)
             if on_success is not None:
                 on_success(account)
         record(attempt, result)
@@ -125,7 +127,8 @@ def _printable(text: str, limit: int) -> str:
 
 def record(attempt: Attempt, result: Result) -> None:
     """Write the attempt to the log the helpdesk reads: one INSERT."""
-    LoginEvent.objects.create(
+    fastsql.insert(
+        LoginEvent,
         at=clock.now(),
         kind=LoginEvent.Kind.LOGIN,
         account_id=result.account.pk if result.account else None,
@@ -138,7 +141,8 @@ def record(attempt: Attempt, result: Result) -> None:
 
 
 def record_logout(*, account: Account, ip: str, user_agent: str) -> None:
-    LoginEvent.objects.create(
+    fastsql.insert(
+        LoginEvent,
         at=clock.now(),
         kind=LoginEvent.Kind.LOGOUT,
         account_id=account.pk,

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Case, F, When
 from django.utils.crypto import salted_hmac
 
 from bibid.common import clock
@@ -170,14 +169,15 @@ def _take_back(lanes: list[Lane], *, clear: tuple[str, ...]) -> None:
     keys = [lane.key for lane in lanes]
     if not keys:
         return
-    Throttle.objects.filter(key__in=keys).update(
-        failures=Case(
-            When(key__in=clear, then=0),
-            When(failures__gt=0, then=F("failures") - 1),
-            default=0,
-        ),
-        blocked_until=0,
-    )
+    marks = ", ".join(["%s"] * len(keys))
+    reset = f"WHEN key IN ({', '.join(['%s'] * len(clear))}) THEN 0 " if clear else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {TABLE} SET failures = CASE {reset}"  # noqa: S608 - placeholders only
+            f"WHEN failures > 0 THEN failures - 1 ELSE 0 END, blocked_until = 0 "
+            f"WHERE key IN ({marks})",
+            [*clear, *keys],
+        )
 
 
 def succeed(lanes: list[Lane]) -> None:
