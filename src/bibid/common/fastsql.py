@@ -49,5 +49,6 @@ def update(model: type[Model], pk: Any, **values: Any) -> int:
     """UPDATE some columns of one row by primary key; returns the number of rows changed."""
     sql = _update_sql(model, tuple(values), connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*_params(model, values), model._meta.pk.get_db_prep_value(pk, connection)])
+        key = model._meta.pk.get_db_prep_value(pk, connection)
+        cursor.execute(sql, [*_params(model, values), key])
         return cursor.rowcount

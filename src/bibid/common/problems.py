@@ -6,7 +6,8 @@ as a message, so the same rule gives the same words everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.utils.functional import Promise
@@ -21,7 +22,7 @@ class Problem(Exception):
     code: str
     message: str | Promise
     field: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = dataclass_field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.text('en')}"

@@ -92,6 +92,9 @@ class Change(models.Model):
     class Meta:
         indexes = [models.Index(fields=["library", "id"], name="change_library_cursor")]
 
+    def __str__(self) -> str:
+        return f"{self.id} {self.kind} {self.customer_ref}"
+
 
 class IdempotentRequest(models.Model):
     """The stored answer to a changing request, replayed when the same key comes again."""
@@ -107,3 +110,6 @@ class IdempotentRequest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["library", "key"], name="idempotency_key_per_library")
         ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -79,9 +79,7 @@ def lanes_for(key: str, attempt: Attempt) -> list[guard.Lane]:
     return [guard.address_lane(attempt.ip), guard.account_lane(key)]
 
 
-def sign_in(
-    attempt: Attempt, *, on_success: Callable[[Account], None] | None = None
-) -> Result:
+def sign_in(attempt: Attempt, *, on_success: Callable[[Account], None] | None = None) -> Result:
     """Decide one attempt: throttled, failed (with its real reason) or signed in.
 
     Everything written after the password check (the guard's count taken back, the session

@@ -157,7 +157,8 @@ def reserve(lanes: list[Lane], *, at: datetime | None = None) -> Denied | None:
             return None
         refused = [lane.key for lane in lanes if lane.key not in allowed]
         _take_back([lane for lane in lanes if lane.key in allowed], clear=())
-        until = max(Throttle.objects.filter(key__in=refused).values_list("blocked_until", flat=True))
+        waits = Throttle.objects.filter(key__in=refused).values_list("blocked_until", flat=True)
+        until = max(waits)
     return Denied(retry_after=max(1, math.ceil(until - now)))
 
 
