@@ -8,7 +8,10 @@ import pytest
 @pytest.fixture(autouse=True)
 def _unit_settings(settings):
     # A fast hasher in unit tests only (the brief); tests about hashing ask for the real one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "bibid.identity.libraries.hashers.HighEntropySecretHasher",
+    ]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -20,6 +23,7 @@ def real_hasher(settings):
     settings.PASSWORD_HASHERS = [
         "bibid.identity.accounts.hashers.Argon2idHasher",
         "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "bibid.identity.libraries.hashers.HighEntropySecretHasher",
     ]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+from django.http import JsonResponse
 from django.utils.functional import Promise
 from django.utils.translation import override
 
@@ -50,3 +51,14 @@ class Problem(Exception):
 
 def _jsonable(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | type(None) | list | dict)
+
+
+def problem_or_json(body: dict, status: int, headers: dict | None = None) -> JsonResponse:
+    """A JSON response; errors with the problem-details media type (RFC 9457)."""
+    content_type = "application/problem+json" if status >= 400 else "application/json"
+    return JsonResponse(body, status=status, content_type=content_type, headers=headers)
+
+
+def problem_response(problem: Problem, *, language: str = "nl",
+                     headers: dict | None = None) -> JsonResponse:
+    return problem_or_json(problem.as_json(language=language), problem.status, headers=headers)

@@ -7,8 +7,12 @@ globals().update(
         "identity",
         apps=[
             "bibid.identity.admin_site.BibidAdminConfig",
+            "oauth2_provider",
+            "ninja",
             "bibid.identity.accounts",
             "bibid.identity.signin",
+            "bibid.identity.mail",
+            "bibid.identity.libraries",
         ],
     )
 )
@@ -27,6 +31,9 @@ LOGIN_REDIRECT_URL = "accounts:home"
 PASSWORD_HASHERS = [
     "bibid.identity.accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Only for OAuth2 client secrets (see OAUTH2_PROVIDER below); never chosen for passwords,
+    # because make_password always uses the first entry.
+    "bibid.identity.libraries.hashers.HighEntropySecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -47,3 +54,23 @@ BIBID_INACTIVE_ACCOUNT_TTL_HOURS = 24
 # How long sign-in attempts are kept for the helpdesk (and then deleted: they hold addresses).
 BIBID_LOGIN_EVENT_RETENTION_DAYS = common.env.int("BIBID_LOGIN_EVENT_RETENTION_DAYS", default=90)
 BIBID_TRUSTED_PROXIES = common.env.int("BIBID_TRUSTED_PROXIES", default=0)
+
+# The library API: each library is an OAuth2 client (client-credentials grant).
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "accounts:read": "Read the login accounts linked to the library's customers",
+        "accounts:write": "Change the login accounts linked to the library's customers",
+    },
+    "DEFAULT_SCOPES": ["accounts:read"],
+    "SCOPES_BACKEND_CLASS": "bibid.identity.libraries.scopes.ClientScopes",
+    # Client secrets are 128 random characters: a fast hash is enough, and a token request
+    # must not pay the Argon2 cost meant for people's passwords.
+    "CLIENT_SECRET_HASHER": "sha256-secret",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    # RFC 9700 (OAuth 2.0 Security BCP): tokens stored hashed, only the header transport.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+}
+# A bulk push of 5,000 customers is about 2 MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

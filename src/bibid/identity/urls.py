@@ -5,10 +5,13 @@ from django.urls import include, path
 
 from bibid.common.urls import handlers
 from bibid.common.urls import urlpatterns as common_patterns
+from bibid.identity.api.api import api
 
 urlpatterns = [
     *common_patterns,
     path("beheer/", admin.site.urls),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("api/v1/", api.urls),
     path("", include("bibid.identity.signin.urls")),
     path("", include("bibid.identity.accounts.urls")),
 ]

@@ -60,6 +60,11 @@ class Account(AbstractBaseUser, PermissionsMixin):
     recovery_email_confirmed_at = models.DateTimeField(
         _("herstel-e-mailadres bevestigd op"), null=True, blank=True
     )
+    # Who set the address: the patron (confirmed through a link), or a library's staff after
+    # checking who the customer is ("library:<code>").
+    recovery_email_set_by = models.CharField(
+        _("herstel-e-mailadres ingesteld door"), max_length=100, blank=True
+    )
     state = models.CharField(
         _("status"), max_length=16, choices=State.choices, default=State.INACTIVE
     )
@@ -126,6 +131,13 @@ class AccountEvent(models.Model):
         PASSWORD_SET = "password_set", _("wachtwoord ingesteld")
         UPDATED = "updated", _("gewijzigd")
         BLOCK_LIFTED = "block_lifted", _("blokkade opgeheven")
+        LINKED = "linked", _("gekoppeld")
+        UNLINKED = "unlinked", _("ontkoppeld")
+        AUTHORIZED = "authorized", _("geautoriseerd")
+        AUTHORIZED_UNCHANGED = "authorized_unchanged", _("geautoriseerd (ongewijzigd)")
+        RECOVERY_EMAIL_SET = "recovery_email_set", _("herstel-e-mailadres ingesteld")
+        PASSWORD_RESET_SENT = "password_reset_sent", _("wachtwoordherstel verstuurd")
+        VIEWED = "viewed", _("bekeken")
         DELETED = "deleted", _("verwijderd")
         PURGED = "purged", _("verwijderd (niet geactiveerd)")
 

@@ -13,6 +13,7 @@ from bibid.common import clock
 
 from .actors import Actor
 from .models import Account, AccountEvent
+from .signals import accounts_deleting
 
 
 def record_event(
@@ -129,6 +130,8 @@ def purge_inactive_accounts(
                 )
                 for row in batch
             )
+            doomed = list(Account.objects.filter(pk__in=[row["pk"] for row in batch]))
+            accounts_deleting.send(sender=Account, accounts=doomed, reason="purged")
             Account.objects.filter(pk__in=[row["pk"] for row in batch]).delete()
         deleted += len(batch)
         if progress:
@@ -162,4 +165,5 @@ def delete_account(*, account: Account, actor: Actor, reason: str) -> None:
     record_event(
         account=account, kind=AccountEvent.Kind.DELETED, actor=actor, data={"reason": reason}
     )
+    accounts_deleting.send(sender=Account, accounts=[account], reason="deleted")
     account.delete()

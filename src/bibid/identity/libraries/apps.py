@@ -8,3 +8,10 @@ class LibrariesConfig(AppConfig):
     name = "bibid.identity.libraries"
     label = "libraries"
     verbose_name = _("Bibliotheken en koppelingen")
+
+    def ready(self) -> None:
+        from bibid.identity.accounts.signals import accounts_deleting
+
+        from .services import on_accounts_deleting
+
+        accounts_deleting.connect(on_accounts_deleting, dispatch_uid="libraries-feed")

@@ -293,11 +293,43 @@ def send_password_reset(*, library: Library, customer_ref: str, language: str = 
     return account
 
 
-def tell_libraries(account: Account, kind: str, data: dict | None = None) -> None:
-    """Put a change about an account in the feed of every library it is linked to."""
+def on_accounts_deleting(sender, *, accounts: list[Account], reason: str, **kwargs) -> None:
+    """Tell every library an account of theirs is going, before its links go with it."""
+    ids = [account.pk for account in accounts]
+    by_id = {account.pk: account for account in accounts}
     now = clock.now()
     Change.objects.bulk_create(
-        Change(library_id=found.library_id, at=now, kind=kind, customer_ref=found.customer_ref,
-               account_public_id=account.public_id, data=data or {})
-        for found in Link.objects.filter(account=account)
+        Change(library_id=found.library_id, at=now, kind=Change.Kind.ACCOUNT_DELETED,
+               customer_ref=found.customer_ref, account_public_id=by_id[found.account_id].public_id,
+               data={"reason": reason, "username": by_id[found.account_id].username})
+        for found in Link.objects.filter(account_id__in=ids)
     )
+
+
+@dataclass(frozen=True)
+class Registered:
+    library: Library
+    client_id: str
+    client_secret: str  # shown once; only its hash is stored
+
+
+@transaction.atomic
+def register_library(*, code: str, name: str, client_id: str | None = None,
+                     client_secret: str | None = None) -> Registered:
+    """Make a library organisation a client of the library API (client-credentials grant)."""
+    from oauth2_provider.generators import generate_client_id, generate_client_secret
+    from oauth2_provider.models import Application
+
+    if Library.objects.filter(code=code).exists():
+        raise Problem(409, "library_exists", _("Er is al een bibliotheek met deze code."))
+    secret = client_secret or generate_client_secret()
+    application = Application.objects.create(
+        name=f"Library API: {name}",
+        client_id=client_id or generate_client_id(),
+        client_secret=secret,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        hash_client_secret=True,
+    )
+    library = Library.objects.create(code=code, name=name, application=application)
+    return Registered(library=library, client_id=application.client_id, client_secret=secret)

@@ -49,12 +49,12 @@ def read(request: HttpRequest) -> Device | None:
     return Device(id=device_id, users=tuple(u for u in users if isinstance(u, str))[:MAX_USERS])
 
 
-def remember(response: HttpResponse, device: Device | None, username_key: str) -> None:
-    """Add a username to the browser's device cookie (most recent first, at most five)."""
-    tag = user_tag(username_key)
+def remember(response: HttpResponse, device: Device | None, *username_keys: str) -> None:
+    """Add names to the browser's device cookie (most recent first, at most five)."""
+    tags = list(dict.fromkeys(user_tag(key) for key in username_keys))
     device_id = device.id if device else secrets.token_urlsafe(16)
-    others = [u for u in (device.users if device else ()) if u != tag]
-    value = signing.dumps({"d": device_id, "u": [tag, *others][:MAX_USERS]}, salt=_SALT)
+    others = [u for u in (device.users if device else ()) if u not in tags]
+    value = signing.dumps({"d": device_id, "u": [*tags, *others][:MAX_USERS]}, salt=_SALT)
     response.set_cookie(
         COOKIE_NAME,
         value,

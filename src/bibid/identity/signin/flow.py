@@ -26,6 +26,7 @@ from bibid.common import clock, fastsql
 from bibid.common.db import quick_commit
 from bibid.identity.accounts.models import Account
 from bibid.identity.accounts.usernames import username_key
+from bibid.identity.libraries.selectors import account_by_card_number
 
 from . import guard
 from .device import Device
@@ -96,6 +97,22 @@ def sign_in(attempt: Attempt, *, on_success: Callable[[Account], None] | None = 
         return result
 
     account = Account.objects.filter(username_key=key).first()
+    if account is None and attempt.username.strip().isalnum():
+        # Patrons may sign in with their card number (domain.md, flow 1).
+        account = account_by_card_number(attempt.username.strip())
+        trusted = any(lane.policy is guard.DEVICE for lane in lanes)
+        if account is not None and not trusted:
+            # Every name an account answers to counts against the account's own lane, so a
+            # card number is not a second set of guesses at the same password.
+            extra = guard.account_lane(account.username_key)
+            denied = guard.reserve([extra])
+            if denied is not None:
+                guard.release(lanes)  # this attempt never got to the password
+                result = Result(Reason.THROTTLED, account=account, retry_after=denied.retry_after)
+                with quick_commit():
+                    record(attempt, result)
+                return result
+            lanes = [*lanes, extra]
     password_ok = _verify(account, attempt.password)
     if account is None:
         reason = Reason.UNKNOWN_USERNAME

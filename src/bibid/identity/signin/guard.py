@@ -156,7 +156,7 @@ def reserve(lanes: list[Lane], *, at: datetime | None = None) -> Denied | None:
         if len(allowed) == len(lanes):
             return None
         refused = [lane.key for lane in lanes if lane.key not in allowed]
-        _take_back([lane for lane in lanes if lane.key in allowed], clear=())
+        release([lane for lane in lanes if lane.key in allowed])
         waits = Throttle.objects.filter(key__in=refused).values_list("blocked_until", flat=True)
         until = max(waits)
     return Denied(retry_after=max(1, math.ceil(until - now)))
@@ -179,6 +179,11 @@ def _take_back(lanes: list[Lane], *, clear: tuple[str, ...]) -> None:
             f"WHERE key IN ({marks})",
             [*clear, *keys],
         )
+
+
+def release(lanes: list[Lane]) -> None:
+    """Give back the count of an attempt that was refused before its password was checked."""
+    _take_back(lanes, clear=())
 
 
 def succeed(lanes: list[Lane]) -> None:

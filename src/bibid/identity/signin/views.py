@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from bibid.common.http import client_ip, user_agent
+from bibid.identity.accounts.usernames import username_key
 
 from . import device, flow
 from .forms import LoginForm
@@ -62,7 +63,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         )
         if result.ok:
             response = HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
-            device.remember(response, seen_device, result.account.username_key)
+            # Remember the name as typed (a card number, say) as well as the username.
+            typed = username_key(form.cleaned_data["username"])
+            device.remember(response, seen_device, typed, result.account.username_key)
             return response
         if result.throttled:
             context["retry_after"] = result.retry_after

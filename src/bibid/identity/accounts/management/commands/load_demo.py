@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from bibid.identity.accounts import demo
+from bibid.identity import demo
 
 
 class Command(BaseCommand):

@@ -1,4 +1,5 @@
-"""Demo patrons of the identity service, in the states the seed's procedures talk about."""
+"""Demo data of the identity service: patrons in the states the seed talks about, and the
+demo libraries as clients of the library API."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from datetime import timedelta
 from django.db import transaction
 
 from bibid.common import clock
+from bibid.common.demo import LIBRARIES
+from bibid.identity.accounts.actors import DEMO
+from bibid.identity.accounts.models import Account, AccountEvent
+from bibid.identity.accounts.services import create_account, inactive_cutoff
+from bibid.identity.libraries.models import Library
+from bibid.identity.libraries.services import register_library
 from bibid.identity.signin import guard
 from bibid.identity.signin.models import LoginEvent, Throttle
-
-from .actors import DEMO
-from .models import Account, AccountEvent
-from .services import create_account, inactive_cutoff
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,20 @@ def reset() -> None:
     load()
 
 
+def _libraries() -> None:
+    """Register the demo libraries, with the published demo secrets (kept as a hash)."""
+    for demo in LIBRARIES:
+        library = Library.objects.filter(code=demo.code).select_related("application").first()
+        if library is None:
+            register_library(code=demo.code, name=demo.name, client_id=demo.client_id,
+                             client_secret=demo.client_secret)
+        else:
+            library.application.client_secret = demo.client_secret  # hashed on save
+            library.application.save()
+
+
 def load() -> None:
+    _libraries()
     now = clock.now()
     for persona in PATRONS:
         account = create_account(
@@ -152,4 +168,13 @@ def summary() -> dict:
             "note": p.note,
         }
 
-    return {"patrons": [entry(p) for p in PATRONS], "operators": [entry(p) for p in OPERATORS]}
+    return {
+        "patrons": [entry(p) for p in PATRONS],
+        "operators": [entry(p) for p in OPERATORS],
+        "library_clients": [
+            {"library": d.code, "name": d.name, "client_id": d.client_id,
+             "client_secret": d.client_secret,
+             "registered": Library.objects.filter(code=d.code).exists()}
+            for d in LIBRARIES
+        ],
+    }

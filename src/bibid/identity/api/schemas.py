@@ -1,0 +1,254 @@
+"""Request and response shapes of the library API (they make the OpenAPI schema)."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Field, Schema
+from pydantic import AfterValidator, StringConstraints, field_validator, model_validator
+
+CUSTOMER_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+RIGHT_CODE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+LIMIT_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+
+def _printable(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def text(max_length: int, min_length: int = 0):
+    """A trimmed string of printable characters (no NUL, no control characters)."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_printable),
+    ]
+
+
+CustomerRef = Annotated[str, StringConstraints(pattern=CUSTOMER_REF_PATTERN)]
+
+
+class ProblemOut(Schema):
+    """RFC 9457 problem details, with a stable code and the message in Dutch and English."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(examples=["customer_already_linked"])
+    messages: dict[str, str]
+    field: str | None = None
+    data: dict | None = None
+
+
+class BlockOut(Schema):
+    failures: int = Field(description="Failed attempts in the current hour.")
+    blocked_until: datetime | None = Field(description="Next attempt allowed from; null: now.")
+
+
+class AccountOut(Schema):
+    customer_ref: str
+    username: str
+    state: Literal["inactive", "active"]
+    has_password: bool
+    recovery_email: str | None
+    recovery_email_confirmed: bool
+    recovery_email_set_by: str | None = Field(
+        description="'patron' or 'library:<code>' when a library set it."
+    )
+    created_at: datetime
+    activated_at: datetime | None
+    last_login: datetime | None
+    linked_libraries: list[str] = Field(description="Names of the libraries it is linked to.")
+    block: BlockOut
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "customer_ref": "20123456", "username": "anna.jansen", "state": "active",
+        "has_password": True, "recovery_email": "anna@example.org",
+        "recovery_email_confirmed": True, "recovery_email_set_by": "patron",
+        "created_at": "2026-03-02T10:00:00+01:00", "activated_at": "2026-03-02T10:05:00+01:00",
+        "last_login": "2026-03-05T09:12:00+01:00", "linked_libraries": ["Bibliotheek Rotterdam"],
+        "block": {"failures": 0, "blocked_until": None},
+    }]}}
+
+
+class GenerateIn(Schema):
+    username: text(80) | None = Field(
+        None, description="Proposed or chosen by the patron; default: the customer reference."
+    )
+    recovery_email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    language: Literal["nl", "en"] = "nl"
+
+    @field_validator("recovery_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value:
+            try:
+                validate_email(value)
+            except DjangoValidationError as error:
+                raise ValueError("not a valid e-mail address") from error
+        return value
+
+
+class GenerateOut(Schema):
+    result: Literal["generated"]
+    activation_mail: Literal["queued", "no_address"]
+    account: AccountOut
+
+
+class LinkIn(Schema):
+    username: text(254, min_length=1)
+
+
+class ResultOut(Schema):
+    result: str = Field(description="What happened, e.g. 'linked', 'unlinked', 'activated'.")
+    account: AccountOut | None = None
+
+
+class ActivateOut(Schema):
+    result: Literal["activated", "already_active"]
+    choose_password_mail: Literal["queued", "not_needed", "no_address"]
+    account: AccountOut
+
+
+class RightIn(Schema):
+    code: Annotated[str, StringConstraints(pattern=RIGHT_CODE_PATTERN)] = Field(
+        examples=["ebooks"]
+    )
+    valid_from: date | None = None
+    valid_until: date | None = None
+    limits: dict[Annotated[str, StringConstraints(pattern=LIMIT_KEY_PATTERN)],
+                 int | bool | text(64)] = Field(
+        default_factory=dict, max_length=20, examples=[{"loans": 10, "period": "concurrent"}]
+    )
+
+    @model_validator(mode="after")
+    def _period(self) -> "RightIn":
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+
+class CustomerIn(Schema):
+    name: text(200, min_length=1)
+    birth_date: date | None = None
+    card_number: text(64) | None = None
+    subscription_type: text(100) | None = None
+    subscription_end: date | None = None
+
+
+class AuthorizeIn(Schema):
+    customer: CustomerIn
+    rights: list[RightIn] = Field(default_factory=list, max_length=50)
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "customer": {"name": "Anna Jansen", "birth_date": "1980-04-01",
+                     "card_number": "20123456", "subscription_type": "Volwassen Compleet",
+                     "subscription_end": "2027-03-01"},
+        "rights": [{"code": "ebooks", "valid_until": "2027-03-01",
+                    "limits": {"loans": 10, "period": "concurrent"}}],
+    }]}}
+
+
+class RightOut(Schema):
+    code: str
+    valid_from: date | None
+    valid_until: date | None
+    limits: dict
+
+
+class AuthorizeOut(Schema):
+    result: Literal["updated", "unchanged"]
+    authorized_at: datetime
+    rights: list[RightOut]
+
+
+class BulkItemIn(AuthorizeIn):
+    customer_ref: CustomerRef
+
+
+class BulkIn(Schema):
+    items: list[BulkItemIn] = Field(min_length=1, max_length=5000)
+
+
+class BulkItemOut(Schema):
+    customer_ref: str
+    result: Literal["updated", "unchanged", "not_linked"]
+
+
+class BulkOut(Schema):
+    counts: dict[str, int]
+    results: list[BulkItemOut]
+
+
+class EffectiveRightOut(RightOut):
+    library: str = Field(description="The library whose subscription gives this right.")
+    this_library: bool
+
+
+class RightsOut(Schema):
+    on: date
+    rights: list[EffectiveRightOut]
+
+
+class RecoveryEmailIn(Schema):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        try:
+            validate_email(value)
+        except DjangoValidationError as error:
+            raise ValueError("not a valid e-mail address") from error
+        return value
+
+
+class HistoryEventOut(Schema):
+    at: datetime
+    kind: Literal["login", "logout", "logout_detected"]
+    outcome: Literal["success", "failure"]
+    reason: str
+    address: str | None = Field(description="The network the attempt came from (/24 or /48).")
+    browser: str
+
+
+class HistoryOut(Schema):
+    events: list[HistoryEventOut]
+
+
+class AuthorizationOut(Schema):
+    customer: dict
+    rights: list[RightOut]
+    authorized_at: datetime | None
+
+
+class StatusOut(Schema):
+    """Everything a diagnosis needs about one customer's link, in one round trip."""
+
+    linked: bool
+    account: AccountOut | None
+    authorization: AuthorizationOut | None
+    effective_rights: list[EffectiveRightOut]
+    recent_events: list[HistoryEventOut]
+    failures_today: int
+
+
+class ChangeOut(Schema):
+    id: int
+    at: datetime
+    kind: Literal["account_deleted", "username_changed", "link_removed"]
+    customer_ref: str
+    account_id: UUID
+    data: dict
+
+
+class ChangesOut(Schema):
+    changes: list[ChangeOut]
+    next_after: int = Field(description="Ask again with ?after=<this> for what came next.")
+    more: bool

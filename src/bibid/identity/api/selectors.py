@@ -1,0 +1,83 @@
+"""Reads behind the library API, each in a fixed number of queries."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import date, datetime, time
+
+from django.utils import timezone
+
+from bibid.common import clock
+from bibid.identity.accounts.models import Account
+from bibid.identity.libraries.models import Library, Link
+from bibid.identity.libraries.rights import Right
+from bibid.identity.signin import guard
+from bibid.identity.signin.models import LoginEvent
+
+
+def network_of(ip: str | None) -> str | None:
+    """Staff see where an attempt came from, not the patron's exact address: /24 or /48."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def block_of(account: Account) -> dict:
+    info = guard.account_block(account.username_key)
+    return {"failures": info.failures, "blocked_until": info.blocked_until}
+
+
+def account_out(link: Link, links: list[Link]) -> dict:
+    """The account as a library may see it; `links` are all of the account's links."""
+    account = link.account
+    return {
+        "customer_ref": link.customer_ref,
+        "username": account.username,
+        "state": account.state,
+        "has_password": account.has_usable_password(),
+        "recovery_email": account.recovery_email or None,
+        "recovery_email_confirmed": account.recovery_email_confirmed_at is not None,
+        "recovery_email_set_by": account.recovery_email_set_by or None,
+        "created_at": account.created_at,
+        "activated_at": account.activated_at,
+        "last_login": account.last_login,
+        "linked_libraries": sorted({other.library.name for other in links}),
+        "block": block_of(account),
+    }
+
+
+def links_of(account: Account) -> list[Link]:
+    return list(Link.objects.filter(account=account).select_related("library"))
+
+
+def effective_rights(links: list[Link], library: Library, on: date) -> list[dict]:
+    """The union over all links of the rights valid on `on`, with where each comes from."""
+    rights = []
+    for found in sorted(links, key=lambda x: x.library.name):
+        for data in found.rights:
+            right = Right.from_json(data)
+            if right.valid_on(on):
+                rights.append({**right.as_json(), "library": found.library.name,
+                               "this_library": found.library_id == library.pk})
+    return rights
+
+
+def history(account: Account, limit: int) -> list[dict]:
+    events = LoginEvent.objects.filter(account_id=account.pk).order_by("-at", "-id")[:limit]
+    return [
+        {"at": e.at, "kind": e.kind, "outcome": e.outcome, "reason": e.reason,
+         "address": network_of(e.ip), "browser": e.user_agent}
+        for e in events
+    ]
+
+
+def failures_today(account: Account) -> int:
+    start = timezone.make_aware(datetime.combine(timezone.localdate(clock.now()), time.min))
+    return LoginEvent.objects.filter(
+        account_id=account.pk, at__gte=start, outcome=LoginEvent.Outcome.FAILURE
+    ).count()

@@ -1,0 +1,35 @@
+"""Operators' view of libraries, their links and the change feed."""
+
+from django.contrib import admin
+
+from bibid.identity.accounts.admin import ReadOnlyAdmin
+
+from .models import Change, Library, Link
+
+
+@admin.register(Library)
+class LibraryAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "application", "created_at")
+    search_fields = ("name", "code")
+    readonly_fields = ("application", "created_at")
+
+    def has_add_permission(self, request):
+        # Registered with `bibid identity add_library`, which shows the secret once.
+        return False
+
+
+@admin.register(Link)
+class LinkAdmin(ReadOnlyAdmin):
+    list_display = ("library", "customer_ref", "account", "linked_at", "authorized_at")
+    list_filter = ("library",)
+    search_fields = ("=customer_ref", "=card_number", "account__username")
+    list_select_related = ("library", "account")
+    show_full_result_count = False
+
+
+@admin.register(Change)
+class ChangeAdmin(ReadOnlyAdmin):
+    list_display = ("id", "library", "kind", "customer_ref", "at")
+    list_filter = ("library", "kind")
+    list_select_related = ("library",)
+    show_full_result_count = False
