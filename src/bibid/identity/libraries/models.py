@@ -113,3 +113,19 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class LibraryEvent(models.Model):
+    """A library's call that is about many accounts at once (a bulk push), for the audit."""
+
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=clock.now, db_index=True)
+    operation = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("bibliotheekgebeurtenis")
+        verbose_name_plural = _("bibliotheekgebeurtenissen")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.operation}"

@@ -91,7 +91,10 @@ def sign_in(attempt: Attempt, *, on_success: Callable[[Account], None] | None = 
     lanes = lanes_for(key, attempt)
     denied = guard.reserve(lanes)
     if denied is not None:
-        result = Result(Reason.THROTTLED, retry_after=denied.retry_after)
+        # Looked up only so that the helpdesk sees the refused attempt on the account; the
+        # answer is the same, and the lookup happens whether or not the account exists.
+        account = Account.objects.filter(username_key=key).first()
+        result = Result(Reason.THROTTLED, account=account, retry_after=denied.retry_after)
         with quick_commit():
             record(attempt, result)
         return result

@@ -1,0 +1,183 @@
+"""The library API in-process: query bounds, bulk, feed, scopes, secrets, card-number sign-in."""
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bibid.identity.accounts.actors import Actor
+from bibid.identity.accounts.models import Account
+from bibid.identity.accounts.services import delete_account
+from bibid.identity.libraries.models import Change, Link
+from bibid.identity.signin import flow
+from bibid.identity.signin.models import LoginEvent
+
+from .api_helpers import make_library, token_for
+from .conftest import PASSWORD
+from .test_guard import data_statements
+
+pytestmark = pytest.mark.django_db
+RIGHTS = {"customer": {"name": "Anna Jansen", "card_number": "20123"},
+          "rights": [{"code": "ebooks", "limits": {"loans": 10, "period": "concurrent"}}]}
+
+
+@pytest.fixture
+def maas(db):
+    return make_library("aan-de-maas", "Bibliotheek aan de Maas")
+
+
+@pytest.fixture
+def duin(db):
+    return make_library("duinstreek", "Bibliotheek Duinstreek")
+
+
+def linked(api, ref: str, username: str) -> Account:
+    account = Account.objects.filter(username=username).first()
+    if account is None:
+        from bibid.identity.accounts.services import create_account
+
+        account = create_account(username=username, password=PASSWORD, active=True,
+                                 actor=Actor.system("test"))
+    assert api.post(f"/customers/{ref}/link", {"username": username}).status_code == 201
+    return account
+
+
+@pytest.mark.parametrize("history_length", [1, 1000])
+def test_status_costs_the_same_queries_whatever_the_history(maas, history_length):
+    account = linked(maas, "20123", "anna.jansen")
+    LoginEvent.objects.bulk_create(
+        LoginEvent(account_id=account.pk, username="anna.jansen", outcome="failure",
+                   reason="wrong_password", ip="192.0.2.1")
+        for _ in range(history_length)
+    )
+    maas.put("/customers/20123/authorization", RIGHTS)
+    with CaptureQueriesContext(connection) as ctx:
+        response = maas.get("/customers/20123/status")
+    assert response.status_code == 200
+    assert len(response.json()["recent_events"]) == min(history_length, 20)
+    # token (1) + library (1) + link (1) + links (1) + block (1) + events (1) + count (1)
+    # + the viewed event (1): fixed, whatever the history.
+    assert len(data_statements(ctx.captured_queries)) <= 9
+
+
+def test_status_reports_failures_today_and_the_block(maas):
+    account = linked(maas, "20123", "anna.jansen")
+    for _ in range(6):
+        flow.sign_in(flow.Attempt(username="anna.jansen", password="wrong", ip="192.0.2.9"))
+    status = maas.get("/customers/20123/status").json()
+    assert status["failures_today"] == 6
+    assert status["account"]["block"]["blocked_until"] is not None
+    assert status["recent_events"][0]["reason"] == "throttled"
+    assert status["recent_events"][0]["address"] == "192.0.2.0/24"  # staff see the network
+    assert maas.post("/customers/20123/unblock").json()["result"] == "unblocked"
+    assert maas.get("/customers/20123/status").json()["account"]["block"]["blocked_until"] is None
+    assert account.username == "anna.jansen"
+
+
+def test_bulk_authorize_statements_do_not_grow_with_items(maas):
+    for i in range(30):
+        linked(maas, f"ref{i}", f"patron{i:03d}")
+    items = [{"customer_ref": f"ref{i}", **RIGHTS} for i in range(30)]
+    with CaptureQueriesContext(connection) as small:
+        assert maas.post("/authorizations", {"items": items[:3]}).status_code == 200
+    with CaptureQueriesContext(connection) as large:
+        body = maas.post("/authorizations", {"items": items}).json()
+    assert body["counts"] == {"updated": 27, "unchanged": 3, "not_linked": 0}
+    assert len(data_statements(large.captured_queries)) == len(
+        data_statements(small.captured_queries))
+
+
+def test_rights_are_the_union_of_what_valid_links_push(maas, duin):
+    linked(maas, "m1", "anna.jansen")
+    linked(duin, "d1", "anna.jansen")
+    maas.put("/customers/m1/authorization", RIGHTS)
+    duin.put("/customers/d1/authorization", {
+        "customer": {"name": "Anna Jansen"},
+        "rights": [{"code": "audiobooks", "valid_until": "2020-01-01"},  # expired
+                   {"code": "youth", "valid_from": "2020-01-01"}],
+    })
+    rights = duin.get("/customers/d1/rights").json()["rights"]
+    assert {(r["code"], r["library"], r["this_library"]) for r in rights} == {
+        ("ebooks", "Bibliotheek aan de Maas", False),
+        ("youth", "Bibliotheek Duinstreek", True),
+    }
+
+
+def test_an_account_deleted_reaches_every_linked_library_feed(maas, duin):
+    account = linked(maas, "m1", "anna.jansen")
+    linked(duin, "d1", "anna.jansen")
+    delete_account(account=account, actor=Actor.system("test"), reason="patron")
+    assert not Link.objects.exists()
+    for api, ref in ((maas, "m1"), (duin, "d1")):
+        changes = api.get("/changes").json()["changes"]
+        assert [(c["kind"], c["customer_ref"]) for c in changes] == [("account_deleted", ref)]
+        assert changes[0]["account_id"] == str(account.public_id)
+    assert Change.objects.count() == 2
+
+
+def test_changes_feed_pages_with_a_cursor(maas):
+    for i in range(5):
+        account = linked(maas, f"r{i}", f"gone.patron{i}")
+        delete_account(account=account, actor=Actor.system("test"), reason="patron")
+    first = maas.get("/changes", limit=2).json()
+    assert [c["customer_ref"] for c in first["changes"]] == ["r0", "r1"] and first["more"]
+    rest = maas.get("/changes", after=first["next_after"], limit=10).json()
+    assert [c["customer_ref"] for c in rest["changes"]] == ["r2", "r3", "r4"]
+    assert not rest["more"]
+    assert maas.get("/changes", after=rest["next_after"]).json()["changes"] == []
+
+
+def test_client_secrets_use_the_fast_hash_not_argon2(real_hasher, db):
+    from bibid.identity.libraries.services import register_library
+
+    done = register_library(code="snel", name="Snelle bibliotheek")
+    stored = done.library.application.client_secret
+    assert stored.startswith("sha256-secret$") and done.client_secret not in stored
+    from django.test import Client
+
+    started = time.perf_counter()
+    for _ in range(5):
+        assert token_for(Client(), done.client_id, done.client_secret,
+                         "accounts:read")["status"] == 200
+    assert (time.perf_counter() - started) / 5 < 10  # sanity only: no assertion on speed
+    # Patrons' passwords stay Argon2id.
+    from django.contrib.auth.hashers import make_password
+
+    assert make_password("x").startswith("argon2id$")
+
+
+def test_other_clients_cannot_get_library_scopes(db):
+    from django.test import Client
+    from oauth2_provider.models import Application
+
+    Application.objects.create(
+        name="Mijn Menu", client_id="portal", client_secret="portal-secret-" + "x" * 40,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+    token = token_for(Client(), "portal", "portal-secret-" + "x" * 40, "accounts:read")
+    assert token["status"] == 400 and token["error"] == "invalid_scope"
+
+
+def test_patron_signs_in_with_a_card_number(maas):
+    linked(maas, "20123", "anna.jansen")
+    maas.put("/customers/20123/authorization", {**RIGHTS, "customer": {
+        "name": "Anna", "card_number": "20123456"}})
+    result = flow.sign_in(flow.Attempt(username="20123456", password=PASSWORD, ip="192.0.2.3"))
+    assert result.ok and result.account.username == "anna.jansen"
+
+
+def test_a_card_number_is_not_a_second_set_of_guesses(maas):
+    linked(maas, "20123", "anna.jansen")
+    for _ in range(5):
+        flow.sign_in(flow.Attempt(username="anna.jansen", password="wrong", ip="192.0.2.4"))
+    result = flow.sign_in(flow.Attempt(username="20123", password=PASSWORD, ip="192.0.2.5"))
+    assert result.throttled  # the account's own lane is slowed down, whatever name is typed
+
+
+def test_an_ambiguous_card_number_names_no_one(maas, duin):
+    linked(maas, "555", "anna.jansen")
+    linked(duin, "555", "bram.devries")
+    result = flow.sign_in(flow.Attempt(username="555", password=PASSWORD, ip="192.0.2.6"))
+    assert result.reason == "unknown_username"
