@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
@@ -41,7 +42,24 @@ key and body gets the first answer (`Idempotent-Replayed: true`) and changes not
 accounts (deleted, renamed, unlinked), in order; keep the last `id` and nothing is lost.
 """
 
-api = NinjaAPI(
+class LibraryApi(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """Document errors with the media type they are sent with (RFC 9457), and say that
+        every operation can answer 401 and 500 with a problem."""
+        schema = super().get_openapi_schema(**kwargs)
+        problem = {"$ref": "#/components/schemas/ProblemOut"}
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(401, {"description": "No valid token"})
+                responses.setdefault(500, {"description": "Unexpected failure"})
+                for status, response in responses.items():
+                    if int(status) >= 400:
+                        response["content"] = {"application/problem+json": {"schema": problem}}
+        return schema
+
+
+api = LibraryApi(
     title="Bibid login service: library API",
     version="1",
     description=DESCRIPTION,
@@ -63,9 +81,9 @@ def on_problem(request: HttpRequest, problem: Problem):
 
 @api.exception_handler(ValidationError)
 def on_invalid(request: HttpRequest, error: ValidationError):
+    where = {"body", "path", "query", "payload", "header"}
     errors = [
-        {"field": ".".join(str(part) for part in e.get("loc", ()) if part not in ("body", "path",
-                                                                                  "query")),
+        {"field": ".".join(str(part) for part in e.get("loc", ()) if part not in where),
          "message": e.get("msg", "")}
         for e in error.errors
     ]
@@ -95,6 +113,13 @@ def on_not_found(request: HttpRequest, error: Http404):
 def on_too_big(request: HttpRequest, error: RequestDataTooBig):
     problem = Problem(413, "request_too_large",
                       _("Het verzoek is te groot; stuur minder klanten per keer."))
+    return problem_response(problem, language=_language())
+
+
+@api.exception_handler(MultiPartParserError)
+def on_unreadable(request: HttpRequest, error: MultiPartParserError):
+    problem = Problem(415, "unsupported_media_type",
+                      _("Stuur de gegevens als JSON (Content-Type: application/json)."))
     return problem_response(problem, language=_language())
 
 

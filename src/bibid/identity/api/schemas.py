@@ -7,7 +7,16 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import AfterValidator, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 CUSTOMER_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 RIGHT_CODE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -15,22 +24,56 @@ LIMIT_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 
-def _printable(value: str) -> str:
-    if any(not ch.isprintable() for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
+# No control characters (C0, DEL, C1): they are never typed by a person, and PostgreSQL
+# refuses NUL. (A pattern also refuses lone surrogates, which cannot be stored as UTF-8.)
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 
 
 def text(max_length: int, min_length: int = 0):
-    """A trimmed string of printable characters (no NUL, no control characters)."""
+    """A trimmed string without control characters, documented by its pattern."""
     return Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_printable),
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length,
+                          pattern=NO_CONTROL),
     ]
 
 
 CustomerRef = Annotated[str, StringConstraints(pattern=CUSTOMER_REF_PATTERN)]
+
+
+def _iso_text(value):
+    # A date must be written as one ("2027-03-01"): no numbers read as seconds since 1970.
+    if not isinstance(value, str):
+        raise ValueError("a date is written as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError as error:
+        raise ValueError("not a valid e-mail address") from error
+    return value
+
+
+# Checked by Django's own validator (what the rest of the system accepts), documented as
+# format: email.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=254, pattern=NO_CONTROL),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+
+
+class Input(BaseModel):
+    """Request bodies: a JSON object with known fields only (a misspelt field is an error,
+    not silently ignored), never coerced from other JSON types."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ProblemOut(Schema):
@@ -77,22 +120,14 @@ class AccountOut(Schema):
     }]}}
 
 
-class GenerateIn(Schema):
+class GenerateIn(Input):
     username: text(80) | None = Field(
         None, description="Proposed or chosen by the patron; default: the customer reference."
     )
-    recovery_email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    recovery_email: Email | None = Field(
+        None, description="Where the activation e-mail goes; without it, activate at the desk."
+    )
     language: Literal["nl", "en"] = "nl"
-
-    @field_validator("recovery_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if value:
-            try:
-                validate_email(value)
-            except DjangoValidationError as error:
-                raise ValueError("not a valid e-mail address") from error
-        return value
 
 
 class GenerateOut(Schema):
@@ -101,7 +136,7 @@ class GenerateOut(Schema):
     account: AccountOut
 
 
-class LinkIn(Schema):
+class LinkIn(Input):
     username: text(254, min_length=1)
 
 
@@ -116,14 +151,14 @@ class ActivateOut(Schema):
     account: AccountOut
 
 
-class RightIn(Schema):
+class RightIn(Input):
     code: Annotated[str, StringConstraints(pattern=RIGHT_CODE_PATTERN)] = Field(
         examples=["ebooks"]
     )
-    valid_from: date | None = None
-    valid_until: date | None = None
+    valid_from: IsoDate | None = None
+    valid_until: IsoDate | None = None
     limits: dict[Annotated[str, StringConstraints(pattern=LIMIT_KEY_PATTERN)],
-                 int | bool | text(64)] = Field(
+                 StrictInt | StrictBool | text(64)] = Field(
         default_factory=dict, max_length=20, examples=[{"loans": 10, "period": "concurrent"}]
     )
 
@@ -134,15 +169,15 @@ class RightIn(Schema):
         return self
 
 
-class CustomerIn(Schema):
+class CustomerIn(Input):
     name: text(200, min_length=1)
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     card_number: text(64) | None = None
     subscription_type: text(100) | None = None
-    subscription_end: date | None = None
+    subscription_end: IsoDate | None = None
 
 
-class AuthorizeIn(Schema):
+class AuthorizeIn(Input):
     customer: CustomerIn
     rights: list[RightIn] = Field(default_factory=list, max_length=50)
 
@@ -172,7 +207,7 @@ class BulkItemIn(AuthorizeIn):
     customer_ref: CustomerRef
 
 
-class BulkIn(Schema):
+class BulkIn(Input):
     items: list[BulkItemIn] = Field(min_length=1, max_length=5000)
 
 
@@ -196,17 +231,8 @@ class RightsOut(Schema):
     rights: list[EffectiveRightOut]
 
 
-class RecoveryEmailIn(Schema):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        try:
-            validate_email(value)
-        except DjangoValidationError as error:
-            raise ValueError("not a valid e-mail address") from error
-        return value
+class RecoveryEmailIn(Input):
+    email: Email
 
 
 class HistoryEventOut(Schema):

@@ -86,7 +86,7 @@ def account_generate(request: HttpRequest, payload: GenerateIn, ref: str = Ref):
     def run():
         done = services.generate(
             library=request.library, customer_ref=ref, username=payload.username,
-            recovery_email=payload.recovery_email, language=_language(payload.language),
+            recovery_email=payload.recovery_email or "", language=_language(payload.language),
         )
         return 201, {"result": "generated", "activation_mail": done.activation_mail,
                      "account": _account(done.link)}
