@@ -27,7 +27,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(system):
         auth=(library["client_id"], library["client_secret"]), timeout=30,
     ).json()["access_token"]
     examples = os.environ.get("BIBID_SCHEMATHESIS_EXAMPLES", "200")
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run",
          f"{system.urls['identity']}/api/v1/openapi.json",
          "--header", f"Authorization: Bearer {token}",

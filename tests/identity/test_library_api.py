@@ -181,3 +181,38 @@ def test_an_ambiguous_card_number_names_no_one(maas, duin):
     linked(duin, "555", "bram.devries")
     result = flow.sign_in(flow.Attempt(username="555", password=PASSWORD, ip="192.0.2.6"))
     assert result.reason == "unknown_username"
+
+
+def test_the_patron_hears_of_every_link(maas):
+    from bibid.identity.accounts.services import create_account
+    from bibid.identity.mail.models import OutboxMessage
+
+    create_account(username="eva.visser", password=PASSWORD, active=True,
+                   recovery_email="eva@example.org", actor=Actor.system("test"))
+    assert maas.post("/customers/e1/link", {"username": "eva.visser"}).status_code == 201
+    notice = OutboxMessage.objects.get(kind="notice")
+    assert notice.to == "eva@example.org"
+    assert notice.data == {"notice": "linked", "library": "Bibliotheek aan de Maas"}
+
+
+def test_an_operator_removing_a_link_reaches_the_feed(maas):
+    linked(maas, "m9", "anna.jansen")
+    from bibid.identity.libraries.services import remove_link
+
+    remove_link(link=Link.objects.get(customer_ref="m9"), actor=Actor.operator("beheer"))
+    changes = maas.get("/changes").json()["changes"]
+    assert [(c["kind"], c["customer_ref"], c["data"]) for c in changes] == [
+        ("link_removed", "m9", {"by": "operator:beheer"})]
+    assert maas.get("/customers/m9/account").status_code == 404
+
+
+def test_a_refused_request_does_not_keep_its_idempotency_key(maas):
+    key = {"Idempotency-Key": "retry-after-fix-1"}
+    first = maas.post("/customers/m5/password-reset", headers=key)
+    assert first.status_code == 404  # not linked yet
+    linked(maas, "m5", "anna.jansen")
+    Account.objects.filter(username="anna.jansen").update(recovery_email="anna@example.org")
+    again = maas.post("/customers/m5/password-reset", headers=key)
+    assert again.status_code == 202 and "Idempotent-Replayed" not in again.headers
+    replay = maas.post("/customers/m5/password-reset", headers=key)
+    assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"

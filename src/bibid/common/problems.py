@@ -24,6 +24,7 @@ class Problem(Exception):
     message: str | Promise
     field: str | None = None
     extra: dict[str, Any] = dataclass_field(default_factory=dict)
+    headers: dict[str, str] = dataclass_field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.text('en')}"
@@ -36,7 +37,9 @@ class Problem(Exception):
         """The RFC 9457 body: type, title, status, detail, plus our code and both languages."""
         body: dict[str, Any] = {
             "type": PROBLEM_BASE + self.code.replace("_", "-"),
-            "title": self.text("en"),
+            # The title names the kind of problem and never changes (RFC 9457 3.1.4);
+            # the detail says what happened this time, in the caller's language.
+            "title": self.code.replace("_", " ").capitalize(),
             "status": self.status,
             "detail": self.text(language),
             "code": self.code,
@@ -61,4 +64,5 @@ def problem_or_json(body: dict, status: int, headers: dict | None = None) -> Jso
 
 def problem_response(problem: Problem, *, language: str = "nl",
                      headers: dict | None = None) -> JsonResponse:
-    return problem_or_json(problem.as_json(language=language), problem.status, headers=headers)
+    return problem_or_json(problem.as_json(language=language), problem.status,
+                           headers={**problem.headers, **(headers or {})})

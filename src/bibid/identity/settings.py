@@ -14,6 +14,7 @@ globals().update(
             "bibid.identity.mail",
             "bibid.identity.libraries",
         ],
+        middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],
     )
 )
 

@@ -99,9 +99,12 @@ def on_invalid(request: HttpRequest, error: ValidationError):
 def on_unauthenticated(request: HttpRequest, error: AuthenticationError):
     problem = Problem(401, "invalid_token",
                       _("Geen geldig toegangstoken. Vraag een nieuw token aan bij /o/token/."))
-    # RFC 6750: say how to authenticate and why this token failed.
-    return problem_response(problem, language=_language(), headers={
-        "WWW-Authenticate": 'Bearer realm="bibid", error="invalid_token"'})
+    # RFC 6750 3: say how to authenticate; name the error only when a token was sent.
+    challenge = 'Bearer realm="bibid"'
+    if request.headers.get("Authorization"):
+        challenge += ', error="invalid_token"'
+    return problem_response(problem, language=_language(),
+                            headers={"WWW-Authenticate": challenge})
 
 
 @api.exception_handler(Http404)
@@ -113,7 +116,8 @@ def on_not_found(request: HttpRequest, error: Http404):
 def on_too_big(request: HttpRequest, error: RequestDataTooBig):
     problem = Problem(413, "request_too_large",
                       _("Het verzoek is te groot; stuur minder klanten per keer."))
-    return problem_response(problem, language=_language())
+    # The unread rest of the body is still on the wire: close rather than keep it alive.
+    return problem_response(problem, language=_language(), headers={"Connection": "close"})
 
 
 @api.exception_handler(MultiPartParserError)
@@ -125,7 +129,10 @@ def on_unreadable(request: HttpRequest, error: MultiPartParserError):
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, error: HttpError):
-    problem = Problem(error.status_code, "http_error", str(error))
+    if error.status_code == 400:  # the framework could not read the body as JSON
+        problem = Problem(400, "invalid_json", _("De inhoud is geen geldige JSON."))
+    else:
+        problem = Problem(error.status_code, "http_error", str(error))
     return problem_response(problem, language=_language())
 
 

@@ -42,6 +42,9 @@ class LibraryToken(HttpBearer):
                 403, "insufficient_scope",
                 _("Dit token mag dit niet; het heeft de scope %(scope)s nodig."),
                 extra={"scope": self.scope},
+                headers={"WWW-Authenticate": (
+                    f'Bearer realm="bibid", error="insufficient_scope", scope="{self.scope}"'
+                )},
             )
         request.library = library
         return library

@@ -70,6 +70,11 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
     except Exception:
         slot.delete()  # an unexpected failure: let a retry run the operation again
         raise
+    if status >= 400:
+        # A refusal changed nothing: forget the key, so that the retry after the cause is
+        # fixed (the customer linked, the address set) runs the operation for real.
+        slot.delete()
+        return _respond(status, body)
     slot.status, slot.body = status, json.loads(json.dumps(body, cls=DjangoJSONEncoder))
     slot.save(update_fields=["status", "body"])
     return _respond(status, body)

@@ -147,7 +147,7 @@ class ResultOut(Schema):
 
 class ActivateOut(Schema):
     result: Literal["activated", "already_active"]
-    choose_password_mail: Literal["queued", "not_needed", "no_address"]
+    choose_password_mail: Literal["queued", "already_sent", "not_needed", "no_address"]
     account: AccountOut
 
 

@@ -263,7 +263,7 @@ def account_status(request: HttpRequest, ref: str = Ref):
 @router.get("/changes", auth=read, operation_id="changes_list",
             response={200: ChangesOut, **ERRORS}, tags=["changes feed"],
             summary="What changed about this library's linked accounts, in order")
-def changes_list(request: HttpRequest, after: int = Query(0, ge=0),
+def changes_list(request: HttpRequest, after: int = Query(0, ge=0, le=2**63 - 1),
                  limit: int = Query(100, ge=1, le=1000)):
     """Read from a cursor: keep the last `id` seen and ask for what came after it. A
     library that was down catches up without losing anything (changes are kept 90 days)."""

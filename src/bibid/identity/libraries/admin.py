@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 
+from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.admin import ReadOnlyAdmin
 
-from .models import Change, Library, Link
+from .models import Change, Library, LibraryEvent, Link
+from .services import remove_link
 
 
 @admin.register(Library)
@@ -26,10 +28,29 @@ class LinkAdmin(ReadOnlyAdmin):
     list_select_related = ("library", "account")
     show_full_result_count = False
 
+    def has_delete_permission(self, request, obj=None):
+        # Operators may remove a wrong link; the library learns it from its changes feed.
+        return request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        remove_link(link=obj, actor=Actor.operator(request.user.get_username()))
+
+    def delete_queryset(self, request, queryset):
+        for link in queryset.select_related("library", "account"):
+            self.delete_model(request, link)
+
 
 @admin.register(Change)
 class ChangeAdmin(ReadOnlyAdmin):
     list_display = ("id", "library", "kind", "customer_ref", "at")
     list_filter = ("library", "kind")
+    list_select_related = ("library",)
+    show_full_result_count = False
+
+
+@admin.register(LibraryEvent)
+class LibraryEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "library", "operation", "data")
+    list_filter = ("library", "operation")
     list_select_related = ("library",)
     show_full_result_count = False

@@ -120,6 +120,11 @@ def link(*, library: Library, customer_ref: str, username: str) -> Link:
         raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) from error
     record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
                  data={"library": library.code, "customer": customer_ref})
+    if account.recovery_email:
+        # Linking needs only a username, so the patron hears of every link: a link made by
+        # mistake (or by a library that should not) shows up in their mailbox.
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+                account_id=account.pk, data={"notice": "linked", "library": library.name})
     return created
 
 
@@ -137,7 +142,7 @@ def unlink(*, library: Library, customer_ref: str) -> Account:
 class Activated:
     account: Account
     changed: bool  # False: it was already active
-    choose_password_mail: str  # "queued" | "not_needed" | "no_address"
+    choose_password_mail: str  # "queued" | "already_sent" | "not_needed" | "no_address"
 
 
 @transaction.atomic
@@ -152,13 +157,16 @@ def activate(*, library: Library, customer_ref: str, language: str = "nl") -> Ac
         account.save(update_fields=["state", "activated_at"])
         record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
                      actor=actor_for(library), data={"library": library.code})
-    mail = "not_needed"
-    if not account.has_usable_password():
+    if account.has_usable_password():
+        mail = "not_needed"
+    elif not account.recovery_email:
         mail = "no_address"
-        if account.recovery_email and changed:
-            enqueue(kind=OutboxMessage.Kind.CHOOSE_PASSWORD, to=account.recovery_email,
-                    account_id=account.pk, language=language, data={"library": library.name})
-            mail = "queued"
+    elif not changed:
+        mail = "already_sent"  # sent at the first activation; "send password reset" resends
+    else:
+        enqueue(kind=OutboxMessage.Kind.CHOOSE_PASSWORD, to=account.recovery_email,
+                account_id=account.pk, language=language, data={"library": library.name})
+        mail = "queued"
     return Activated(account=account, changed=changed, choose_password_mail=mail)
 
 
@@ -302,6 +310,18 @@ def send_password_reset(*, library: Library, customer_ref: str, language: str = 
     record_event(account=account, kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
                  actor=actor_for(library), data={"library": library.code})
     return account
+
+
+@transaction.atomic
+def remove_link(*, link: Link, actor: Actor) -> None:
+    """Remove a link on someone else's behalf (an operator): the library hears of it."""
+    Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_REMOVED,
+                          customer_ref=link.customer_ref,
+                          account_public_id=link.account.public_id,
+                          data={"by": str(actor)})
+    record_event(account=link.account, kind=AccountEvent.Kind.UNLINKED, actor=actor,
+                 data={"library": link.library.code, "customer": link.customer_ref})
+    link.delete()
 
 
 def on_accounts_deleting(sender, *, accounts: list[Account], reason: str, **kwargs) -> None:
