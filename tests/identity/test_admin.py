@@ -5,8 +5,8 @@ import re
 import pytest
 from django.test import Client
 
+from bibid.common.guard import lanes as guard
 from bibid.identity.accounts.models import Account, AccountEvent
-from bibid.identity.signin import guard
 
 pytestmark = pytest.mark.django_db
 OPERATOR_PASSWORD = "Beheer-van-Bibid-test"

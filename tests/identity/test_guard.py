@@ -2,8 +2,8 @@
 
 import pytest
 
-from bibid.identity.signin import guard
-from bibid.identity.signin.models import Throttle
+from bibid.common.guard import lanes as guard
+from bibid.common.guard.models import Throttle
 
 pytestmark = pytest.mark.django_db
 

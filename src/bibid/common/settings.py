@@ -137,6 +137,7 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
             "django_tasks_db",
             "crontask",
             "bibid.common",
+            "bibid.common.guard",
             *apps,
         ],
         "MIDDLEWARE": middleware,

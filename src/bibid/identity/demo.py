@@ -10,13 +10,14 @@ from django.db import transaction
 
 from bibid.common import clock
 from bibid.common.demo import LIBRARIES
+from bibid.common.guard import lanes as guard
+from bibid.common.guard.models import Throttle
 from bibid.identity.accounts.actors import DEMO
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import create_account, inactive_cutoff
 from bibid.identity.libraries.models import Library
 from bibid.identity.libraries.services import register_library
-from bibid.identity.signin import guard
-from bibid.identity.signin.models import LoginEvent, Throttle
+from bibid.identity.signin.models import LoginEvent
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from bibid.identity.signin import guard
+from bibid.common.guard import lanes as guard
 from bibid.identity.signin.selectors import recent_events
 from bibid.identity.signin.services import lift_block
 

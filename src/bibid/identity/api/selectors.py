@@ -8,10 +8,10 @@ from datetime import date, datetime, time
 from django.utils import timezone
 
 from bibid.common import clock
+from bibid.common.guard import lanes as guard
 from bibid.identity.accounts.models import Account
 from bibid.identity.libraries.models import Library, Link
 from bibid.identity.libraries.rights import Right
-from bibid.identity.signin import guard
 from bibid.identity.signin.models import LoginEvent
 
 

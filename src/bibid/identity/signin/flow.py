@@ -24,11 +24,11 @@ from django.contrib.auth.hashers import check_password, get_hasher, make_passwor
 
 from bibid.common import clock, fastsql
 from bibid.common.db import quick_commit
+from bibid.common.guard import lanes as guard
 from bibid.identity.accounts.models import Account
 from bibid.identity.accounts.usernames import username_key
 from bibid.identity.libraries.selectors import account_by_card_number
 
-from . import guard
 from .device import Device
 from .models import LoginEvent
 

@@ -2,11 +2,10 @@
 
 from django.db import transaction
 
+from bibid.common.guard import lanes as guard
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import record_event
-
-from . import guard
 
 
 @transaction.atomic

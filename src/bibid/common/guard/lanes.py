@@ -1,5 +1,8 @@
 """Guessing protection: a progressive slow-down per account, per device and per address.
 
+Shared by every sign-in of the system (patrons at the identity service, staff at the
+library service); each service keeps its own counters in its own database.
+
 Why not django-axes: it checks "is this locked?" and records the failure afterwards, so N
 parallel requests all pass the check before any of them is counted. Here an attempt is
 *counted before the password is checked*, for all its lanes in one atomic

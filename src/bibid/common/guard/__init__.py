@@ -1,0 +1,1 @@
+"""Guessing protection shared by every sign-in: counters per lane, counted atomically."""
