@@ -52,7 +52,7 @@ TARGET = 0.85
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TOKEN_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
-# The parameters of bibid.identity.accounts.hashers.Argon2idHasher.
+# The parameters of bibid.common.hashers.Argon2idHasher.
 ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 
 

@@ -21,7 +21,7 @@ def _unit_settings(settings):
 @pytest.fixture
 def real_hasher(settings):
     settings.PASSWORD_HASHERS = [
-        "bibid.identity.accounts.hashers.Argon2idHasher",
+        "bibid.common.hashers.Argon2idHasher",
         "django.contrib.auth.hashers.Argon2PasswordHasher",
         "bibid.identity.libraries.hashers.HighEntropySecretHasher",
     ]

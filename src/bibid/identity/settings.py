@@ -30,7 +30,7 @@ LOGIN_REDIRECT_URL = "accounts:home"
 # Argon2id, 19 MiB, 2 iterations, 1 lane (OWASP, ASVS 5.0 appendix C). Old hashes with other
 # parameters still verify and are upgraded on the next successful sign-in.
 PASSWORD_HASHERS = [
-    "bibid.identity.accounts.hashers.Argon2idHasher",
+    "bibid.common.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     # Only for OAuth2 client secrets (see OAUTH2_PROVIDER below); never chosen for passwords,
     # because make_password always uses the first entry.
