@@ -31,13 +31,11 @@ def test_demo_patrons_are_in_the_states_they_show(settings):
     settings.BIBID_DEMO = True
     data = load()
     states = {p["username"]: p["state"] for p in data["patrons"]}
-    assert states == {
-        "anna.jansen": "active",
-        "bram.devries": "inactive",
-        "carla.smit": "inactive-expired",
-        "dirk.bakker": "blocked",
-        "eva.visser": "active",
-    }
+    named = ("anna.jansen", "bram.devries", "carla.smit", "dirk.bakker", "eva.visser")
+    assert {name: states.pop(name) for name in named} == {
+        "anna.jansen": "active", "bram.devries": "inactive", "carla.smit": "inactive-expired",
+        "dirk.bakker": "blocked", "eva.visser": "active"}
+    assert set(states.values()) == {"active"}
     anna = next(p for p in data["patrons"] if p["username"] == "anna.jansen")
     attempt = flow.Attempt(username="anna.jansen", password=anna["password"], ip="127.0.0.1")
     assert flow.sign_in(attempt).ok
@@ -59,3 +57,19 @@ def test_show_changes_nothing_and_if_empty_keeps_existing(settings):
     assert {p["username"] for p in shown["patrons"]} >= {"anna.jansen", "dirk.bakker"}
     load()  # a reset restores the original state
     assert Account.objects.get(username="anna.jansen").recovery_email == "anna.jansen@example.org"
+
+
+def test_demo_links_and_stable_account_ids(settings):
+    from bibid.common import demo as spec
+    from bibid.identity.libraries.models import Link
+
+    settings.BIBID_DEMO = True
+    load()
+    anna = Account.objects.get(username="anna.jansen")
+    assert str(anna.public_id) == spec.account_public_id("anna.jansen")
+    assert sorted(Link.objects.filter(account=anna).values_list("library__code", "customer_ref")) \
+        == [("aan-de-maas", "2010000001"), ("duinstreek", "3020000001")]
+    child = Link.objects.get(customer_ref="2010000010")  # the father's card
+    assert child.account.username == "lotte.bos"
+    outdated = Link.objects.get(customer_ref="2010000007")
+    assert outdated.authorized_at is not None and outdated.rights == []

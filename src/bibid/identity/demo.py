@@ -1,73 +1,43 @@
-"""Demo data of the identity service: patrons in the states the seed talks about, and the
-demo libraries as clients of the library API."""
+"""Demo data of the identity service: the demo libraries as API clients, the login accounts
+of the demo customers (in the states the seed talks about) and their links.
+
+The personas are shared with the library service (bibid.common.demo); both sides agree on
+account ids without talking to each other, so `bibid up` can load them before either runs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
+from uuid import UUID
 
 from django.db import transaction
 
 from bibid.common import clock
-from bibid.common.demo import LIBRARIES
+from bibid.common import demo as spec
 from bibid.common.guard import lanes as guard
 from bibid.common.guard.models import Throttle
 from bibid.identity.accounts.actors import DEMO
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import create_account, inactive_cutoff
-from bibid.identity.libraries.models import Library
-from bibid.identity.libraries.services import register_library
+from bibid.identity.libraries.models import Change, Library, Link
+from bibid.identity.libraries.rights import Authorization
+from bibid.identity.libraries.services import _apply, register_library
 from bibid.identity.signin.models import LoginEvent
 
-
-@dataclass(frozen=True)
-class Persona:
-    username: str
-    password: str | None
-    state: str  # the state the persona demonstrates
-    recovery_email: str = ""
-    note: str = ""
-
-
-PATRONS = [
-    Persona(
-        "anna.jansen",
-        "Lezen-in-de-zon-2026",
-        "active",
-        "anna.jansen@example.org",
-        "actief, kan inloggen",
-    ),
-    Persona(
-        "bram.devries",
-        None,
-        "inactive",
-        "bram.devries@example.org",
-        "inactief: wacht op activering",
-    ),
-    Persona(
-        "carla.smit",
-        None,
-        "inactive-expired",
-        "carla.smit@example.org",
-        "inactief en ouder dan 24 uur: wordt binnen 5 minuten verwijderd",
-    ),
-    Persona(
-        "dirk.bakker",
-        "Boekenkast-vol-verhalen",
-        "blocked",
-        "dirk.bakker@example.org",
-        "geblokkeerd na 14 verkeerde wachtwoorden (15 minuten)",
-    ),
-    Persona(
-        "eva.visser", "Fietsen-naar-de-bieb", "active", "", "actief, zonder herstel-e-mailadres"
-    ),
-]
-OPERATORS = [Persona("beheer", "Beheer-van-Bibid-2026", "operator", "", "beheerder inlogdienst")]
+OPERATORS = [("beheer", "Beheer-van-Bibid-2026")]
 BLOCKED_FAILURES = 14
+# What the library pushed for Gerrit Mulder before his subscription changed (the seed's
+# "authorization out of date").
+OUTDATED = Authorization(
+    customer={"name": "Gerrit Mulder", "card_number": "2010000007",
+              "subscription_type": "Basis (alleen lenen in de bibliotheek)",
+              "subscription_end": "2026-01-31", "birth_date": "1958-11-23"},
+    rights=(),
+)
 
 
 def _usernames() -> list[str]:
-    return [p.username for p in PATRONS + OPERATORS]
+    return [a.username for a in spec.demo_accounts()] + [name for name, _ in OPERATORS]
 
 
 def exists() -> bool:
@@ -80,44 +50,61 @@ def reset() -> None:
     accounts = Account.objects.filter(username__in=_usernames())
     LoginEvent.objects.filter(account_id__in=accounts.values("pk")).delete()
     AccountEvent.objects.filter(username__in=_usernames()).delete()
-    for name in _usernames():
-        Throttle.objects.filter(key=guard.account_lane(name).key).delete()
+    Change.objects.filter(library__code__in=[lib.code for lib in spec.LIBRARIES]).delete()
+    Throttle.objects.filter(
+        key__in=[guard.account_lane(name).key for name in _usernames()]
+    ).delete()
     accounts.delete()
     load()
 
 
-def _libraries() -> None:
+def _libraries() -> dict[str, Library]:
     """Register the demo libraries, with the published demo secrets (kept as a hash)."""
-    for demo in LIBRARIES:
+    found = {}
+    for demo in spec.LIBRARIES:
         library = Library.objects.filter(code=demo.code).select_related("application").first()
         if library is None:
-            register_library(code=demo.code, name=demo.name, client_id=demo.client_id,
-                             client_secret=demo.client_secret)
+            library = register_library(code=demo.code, name=demo.name,
+                                       client_id=demo.client_id,
+                                       client_secret=demo.client_secret).library
         else:
             library.application.client_secret = demo.client_secret  # hashed on save
             library.application.save()
+        found[demo.code] = library
+    return found
 
 
 def load() -> None:
-    _libraries()
+    libraries = _libraries()
     now = clock.now()
-    for persona in PATRONS:
+    for persona in spec.demo_accounts():
         account = create_account(
             username=persona.username,
             recovery_email=persona.recovery_email,
             password=persona.password,
-            active=persona.password is not None,
+            active=persona.state == "active",
             actor=DEMO,
         )
-        if persona.recovery_email and persona.password:
-            account.recovery_email_confirmed_at = now
-            account.save(update_fields=["recovery_email_confirmed_at"])
-        if persona.state == "inactive-expired":
-            Account.objects.filter(pk=account.pk).update(created_at=now - timedelta(hours=26))
-        if persona.state == "blocked":
+        Account.objects.filter(pk=account.pk).update(
+            public_id=UUID(spec.account_public_id(persona.username)),
+            recovery_email_confirmed_at=now if persona.recovery_email and persona.password
+            else None,
+            recovery_email_set_by="patron" if persona.recovery_email else "",
+            created_at=now - timedelta(hours=26) if persona.state == "inactive-expired"
+            else now,
+        )
+        if persona.blocked:
             _block(account)
-    for persona in OPERATORS:
-        Account.objects.create_superuser(persona.username, persona.password)
+    for code, card_number, username, authorization in spec.links():
+        link = Link.objects.create(library=libraries[code], customer_ref=card_number,
+                                   card_number=card_number,
+                                   account=Account.objects.get(username=username))
+        if authorization == "outdated":
+            # Pushed ten days ago; the library's subscription changed since.
+            _apply(link, OUTDATED, now - timedelta(days=10))
+            link.save()
+    for username, password in OPERATORS:
+        Account.objects.create_superuser(username, password)
 
 
 def _block(account: Account) -> None:
@@ -146,9 +133,9 @@ def _block(account: Account) -> None:
     )
 
 
-def current_state(persona: Persona) -> str:
-    """The state a persona is in now (the inactive-expired one disappears with the purge)."""
-    account = Account.objects.filter(username=persona.username).first()
+def current_state(username: str) -> str:
+    """The state an account is in now (the inactive-expired one disappears with the purge)."""
+    account = Account.objects.filter(username=username).first()
     if account is None:
         return "deleted"
     if account.is_staff:
@@ -161,21 +148,25 @@ def current_state(persona: Persona) -> str:
 
 
 def summary() -> dict:
-    def entry(p: Persona) -> dict:
-        return {
-            "username": p.username,
-            "password": p.password,
-            "state": current_state(p),
-            "note": p.note,
-        }
-
+    notes = {c.account.username: c.note for c in spec.CUSTOMERS if c.account}
     return {
-        "patrons": [entry(p) for p in PATRONS],
-        "operators": [entry(p) for p in OPERATORS],
+        "patrons": [
+            {"username": a.username, "password": a.password, "state": current_state(a.username),
+             "note": notes.get(a.username, "")}
+            for a in spec.demo_accounts()
+        ],
+        "operators": [
+            {"username": name, "password": password, "state": current_state(name),
+             "note": "beheerder inlogdienst"}
+            for name, password in OPERATORS
+        ],
         "library_clients": [
             {"library": d.code, "name": d.name, "client_id": d.client_id,
              "client_secret": d.client_secret,
              "registered": Library.objects.filter(code=d.code).exists()}
-            for d in LIBRARIES
+            for d in spec.LIBRARIES
         ],
     }
+
+
+
