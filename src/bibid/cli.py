@@ -138,7 +138,15 @@ def _print_signins(data: dict, title: str = "Bibid is running:") -> None:
         print("\nIdentity operators (admin at /beheer/):")
         for p in data["operators"]:
             print(f"  {p['username']:<16} {p['password']}")
-    for key, title in (("staff", "Library staff"), ("library_clients", "Library API clients")):
+    if data.get("staff"):
+        print("\nLibrary staff (console at /console/ of the library service):")
+        for s in data["staff"]:
+            print(f"  {s['username']:<14} {s['password']:<27} {s['library']:<12} {s['role']}")
+    if data.get("customers"):
+        print("\nDemo customers (search them in the console by card number):")
+        for c in data["customers"]:
+            print(f"  {c['library']:<12} {c['card_number']}  {c['name']:<18} {c['state']}")
+    for key, title in (("library_clients", "Library API clients (identity's library API)"),):
         if data.get(key):
             print(f"\n{title}:")
             for row in data[key]:

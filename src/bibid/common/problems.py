@@ -25,11 +25,16 @@ class Problem(Exception):
     field: str | None = None
     extra: dict[str, Any] = dataclass_field(default_factory=dict)
     headers: dict[str, str] = dataclass_field(default_factory=dict)
+    # Ready-made texts per language (a problem another service reported), used instead of
+    # translating `message`.
+    messages: dict[str, str] = dataclass_field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.text('en')}"
 
     def text(self, language: str) -> str:
+        if self.messages:
+            return self.messages.get(language) or self.messages.get("en") or str(self.message)
         with override(language):
             return str(self.message) % self.extra if self.extra else str(self.message)
 

@@ -23,7 +23,7 @@ AUTH_USER_MODEL = "accounts.Account"
 # applies the guessing limits and records every attempt. This backend loads the signed-in
 # account for each request but refuses authenticate(), so nothing can check a password
 # around the guard (the admin's own login form included).
-AUTHENTICATION_BACKENDS = ["bibid.identity.signin.backends.SessionOnlyBackend"]
+AUTHENTICATION_BACKENDS = ["bibid.common.backends.SessionOnlyBackend"]
 LOGIN_URL = "signin:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 

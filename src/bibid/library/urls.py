@@ -1,12 +1,17 @@
 """URLs of the library service."""
 
+from django.contrib import admin
 from django.urls import include, path
 
 from bibid.common.urls import handlers
 from bibid.common.urls import urlpatterns as common_patterns
+from bibid.library.api.api import api
 
 urlpatterns = [
     *common_patterns,
+    path("beheer/", admin.site.urls),
+    path("console/", include("bibid.library.console.urls")),
+    path("api/v1/", api.urls),
     path("", include("bibid.library.home.urls")),
 ]
 

@@ -76,19 +76,6 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProblemOut(Schema):
-    """RFC 9457 problem details, with a stable code and the message in Dutch and English."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str = Field(examples=["customer_already_linked"])
-    messages: dict[str, str]
-    field: str | None = None
-    data: dict | None = None
-
-
 class BlockOut(Schema):
     failures: int = Field(description="Failed attempts in the current hour.")
     blocked_until: datetime | None = Field(description="Next attempt allowed from; null: now.")
@@ -96,6 +83,7 @@ class BlockOut(Schema):
 
 class AccountOut(Schema):
     customer_ref: str
+    account_id: UUID = Field(description="The account's public id (the OIDC subject).")
     username: str
     state: Literal["inactive", "active"]
     has_password: bool
@@ -111,7 +99,8 @@ class AccountOut(Schema):
     block: BlockOut
 
     model_config = {"json_schema_extra": {"examples": [{
-        "customer_ref": "20123456", "username": "anna.jansen", "state": "active",
+        "customer_ref": "20123456", "account_id": "0b6f3f9e-8a43-5d3e-9d55-0f1c2a3b4c5d",
+        "username": "anna.jansen", "state": "active",
         "has_password": True, "recovery_email": "anna@example.org",
         "recovery_email_confirmed": True, "recovery_email_set_by": "patron",
         "created_at": "2026-03-02T10:00:00+01:00", "activated_at": "2026-03-02T10:05:00+01:00",

@@ -37,6 +37,7 @@ def account_out(link: Link, links: list[Link]) -> dict:
     account = link.account
     return {
         "customer_ref": link.customer_ref,
+        "account_id": account.public_id,
         "username": account.username,
         "state": account.state,
         "has_password": account.has_usable_password(),

@@ -8,6 +8,7 @@ from django.utils.translation import get_language
 from ninja import Path, Query, Router, Status
 
 from bibid.common import clock
+from bibid.common.api import ProblemOut
 from bibid.identity.accounts.models import AccountEvent
 from bibid.identity.accounts.services import record_event
 from bibid.identity.libraries import services
@@ -30,7 +31,6 @@ from .schemas import (
     GenerateOut,
     HistoryOut,
     LinkIn,
-    ProblemOut,
     RecoveryEmailIn,
     ResultOut,
     RightsOut,

@@ -1,0 +1,1 @@
+"""The library service's REST API: everything the console does, for automation."""

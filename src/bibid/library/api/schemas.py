@@ -1,0 +1,135 @@
+"""Request and response shapes of the library service's REST API."""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Field, Schema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from bibid.common.api import ProblemOut
+
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+CARD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$"
+
+
+def text(max_length: int, min_length: int = 0):
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
+                                            max_length=max_length, pattern=NO_CONTROL)]
+
+
+def _email(value: str) -> str:
+    if value:
+        try:
+            validate_email(value)
+        except DjangoValidationError as error:
+            raise ValueError("not a valid e-mail address") from error
+    return value
+
+
+def _iso_text(value):
+    if not isinstance(value, str):
+        raise ValueError("a date is written as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_text)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
+                                         pattern=NO_CONTROL),
+                  AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(Input):
+    name: text(200, 1)
+    birth_date: IsoDate
+    email: Email | None = None
+    phone: text(30) | None = None
+    kind: Literal["regular", "colleague", "volunteer"] = "regular"
+    card_number: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
+        None, description="Leave out to hand out the library's next number.")
+
+
+class CustomerPatch(Input):
+    name: text(200, 1) | None = None
+    birth_date: IsoDate | None = None
+    email: Email | None = None
+    phone: text(30) | None = None
+    kind: Literal["regular", "colleague", "volunteer"] | None = None
+
+
+class MemberOut(Schema):
+    card_number: str
+    name: str
+    role: str
+
+
+class SubscriptionOut(Schema):
+    id: int
+    type: str
+    type_name: str
+    start: date
+    end: date
+    status: str
+    state: Literal["active", "ended", "cancelled", "future"]
+    members: list[MemberOut]
+
+
+class LoginLinkOut(Schema):
+    linked: bool
+    username: str | None
+    visible: bool = Field(description="False for colleagues and volunteers (privacy rule).")
+
+
+class CustomerOut(Schema):
+    card_number: str
+    name: str
+    birth_date: date
+    email: str
+    phone: str
+    kind: str
+    created_at: datetime
+    subscription: SubscriptionOut | None
+    login_account: LoginLinkOut
+
+
+class MemberIn(Input):
+    card_number: Annotated[str, StringConstraints(pattern=CARD_PATTERN)]
+    role: Literal["partner", "child"]
+
+
+class SubscriptionIn(Input):
+    card_number: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] = Field(
+        description="The main member.")
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
+    start: IsoDate | None = None
+    end: IsoDate | None = None
+    members: list[MemberIn] = Field(default_factory=list, max_length=10)
+
+
+class SubscriptionPatch(Input):
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")] | None = None
+    end: IsoDate | None = None
+    status: Literal["active", "cancelled"] | None = None
+
+
+class GenerateIn(Input):
+    username: text(80) | None = None
+    recovery_email: Email | None = None
+
+
+class LinkIn(Input):
+    username: text(254, 1)
+
+
+class OutcomeOut(Schema):
+    action: str
+    summary: str = Field(description="What happened, in plain words (the caller's language).")
+    identity: dict = Field(description="What the login service answered.")
+
+
+__all__ = ["ProblemOut"]

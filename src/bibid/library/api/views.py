@@ -1,0 +1,195 @@
+"""The library REST API's operations: the same operations the console calls."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from ninja import Path, Router, Status
+
+from bibid.common.problems import Problem
+from bibid.library.customers import selectors
+from bibid.library.customers.models import Customer
+from bibid.library.customers.services import CustomerData, create_customer, update_customer
+from bibid.library.loginaccounts import services as login
+from bibid.library.staff.permissions import Perm, require
+from bibid.library.subscriptions.models import Subscription, SubscriptionType
+from bibid.library.subscriptions.rights import current_membership, latest_membership
+from bibid.library.subscriptions.services import create_subscription, update_subscription
+
+from .auth import staff_token
+from .schemas import (
+    CARD_PATTERN,
+    CustomerIn,
+    CustomerOut,
+    CustomerPatch,
+    GenerateIn,
+    LinkIn,
+    OutcomeOut,
+    ProblemOut,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionPatch,
+)
+
+router = Router(auth=staff_token)
+Card = Path(..., pattern=CARD_PATTERN, description="The customer's card number.")
+ERRORS = {400: ProblemOut, 401: ProblemOut, 403: ProblemOut, 404: ProblemOut}
+CHANGING = {**ERRORS, 409: ProblemOut, 422: ProblemOut, 503: ProblemOut}
+
+
+def _customer(request: HttpRequest, card_number: str) -> Customer:
+    require(request.actor, Perm.VIEW)
+    found = selectors.by_card(request.actor.library, card_number)
+    if found is None:
+        raise Problem(404, "customer_not_found", _("Deze klant bestaat niet."))
+    return found
+
+
+def _subscription_out(subscription: Subscription) -> dict:
+    return {
+        "id": subscription.pk, "type": subscription.type.code,
+        "type_name": subscription.type.name, "start": subscription.start,
+        "end": subscription.end, "status": subscription.status, "state": subscription.state,
+        "members": [{"card_number": m.customer.card_number, "name": m.customer.name,
+                     "role": m.role} for m in subscription.memberships.all()],
+    }
+
+
+def _customer_out(request: HttpRequest, customer: Customer) -> dict:
+    membership = current_membership(customer) or latest_membership(customer)
+    visible = not customer.is_private or request.actor.staff.customer_id == customer.pk
+    return {
+        "card_number": customer.card_number, "name": customer.name,
+        "birth_date": customer.birth_date, "email": customer.email, "phone": customer.phone,
+        "kind": customer.kind, "created_at": customer.created_at,
+        "subscription": _subscription_out(membership.subscription) if membership else None,
+        "login_account": {
+            "linked": customer.has_login_account if visible else False,
+            "username": (customer.account_username or None) if visible else None,
+            "visible": visible,
+        },
+    }
+
+
+def _outcome(outcome) -> dict:
+    return {"action": outcome.action, "summary": outcome.summary, "identity": outcome.data}
+
+
+# -- customers and subscriptions ----------------------------------------------------------
+
+
+@router.post("/customers", operation_id="customer_create", tags=["customers"],
+             response={201: CustomerOut, **CHANGING})
+def customer_create(request: HttpRequest, payload: CustomerIn):
+    customer = create_customer(actor=request.actor, data=CustomerData(
+        name=payload.name, birth_date=payload.birth_date, email=payload.email or "",
+        phone=payload.phone or "", kind=payload.kind, card_number=payload.card_number or ""))
+    return Status(201, _customer_out(request, _customer(request, customer.card_number)))
+
+
+@router.get("/customers/{card_number}", operation_id="customer_get", tags=["customers"],
+            response={200: CustomerOut, **ERRORS})
+def customer_get(request: HttpRequest, card_number: str = Card):
+    return Status(200, _customer_out(request, _customer(request, card_number)))
+
+
+@router.patch("/customers/{card_number}", operation_id="customer_update", tags=["customers"],
+              response={200: CustomerOut, **CHANGING})
+def customer_update(request: HttpRequest, payload: CustomerPatch, card_number: str = Card):
+    found = _customer(request, card_number)
+    changes = payload.model_dump(exclude_unset=True)
+    if any(value is None for key, value in changes.items() if key in ("name", "birth_date",
+                                                                     "kind")):
+        raise Problem(400, "required_field", _("Naam, geboortedatum en soort mogen niet leeg."))
+    changes = {k: (v if v is not None else "") for k, v in changes.items()}
+    update_customer(actor=request.actor, customer=found, changes=changes)
+    return Status(200, _customer_out(request, _customer(request, card_number)))
+
+
+@router.post("/subscriptions", operation_id="subscription_create", tags=["subscriptions"],
+             response={201: SubscriptionOut, **CHANGING})
+def subscription_create(request: HttpRequest, payload: SubscriptionIn):
+    library = request.actor.library
+    main = _customer(request, payload.card_number)
+    type_ = SubscriptionType.objects.filter(library=library, code=payload.type).first()
+    if type_ is None:
+        raise Problem(400, "unknown_type", _("Dit abonnement bestaat niet."), field="type")
+    members = [(_customer(request, m.card_number), m.role) for m in payload.members]
+    subscription = create_subscription(actor=request.actor, type_=type_, main=main,
+                                       members=members, start=payload.start, end=payload.end)
+    return Status(201, _subscription_out(subscription))
+
+
+@router.patch("/subscriptions/{subscription_id}", operation_id="subscription_update",
+              tags=["subscriptions"], response={200: SubscriptionOut, **CHANGING})
+def subscription_update(request: HttpRequest, subscription_id: int, payload: SubscriptionPatch):
+    require(request.actor, Perm.EDIT_SUBSCRIPTION)
+    subscription = (Subscription.objects.filter(library=request.actor.library,
+                                                pk=subscription_id)
+                    .select_related("type").first())
+    if subscription is None:
+        raise Problem(404, "not_found", _("Niet gevonden."))
+    type_ = None
+    if payload.type:
+        type_ = SubscriptionType.objects.filter(library=request.actor.library,
+                                                code=payload.type).first()
+        if type_ is None:
+            raise Problem(400, "unknown_type", _("Dit abonnement bestaat niet."), field="type")
+    update_subscription(actor=request.actor, subscription=subscription, type_=type_,
+                        end=payload.end, status=payload.status)
+    return Status(200, _subscription_out(subscription))
+
+
+# -- the Inlogaccount menu ----------------------------------------------------------------
+
+LOGIN = {"tags": ["login account"]}
+
+
+@router.get("/customers/{card_number}/login-account", operation_id="login_account_show",
+            response={200: OutcomeOut, **CHANGING}, **LOGIN)
+def login_account_show(request: HttpRequest, card_number: str = Card):
+    return Status(200, _outcome(login.show(actor=request.actor,
+                                           customer=_customer(request, card_number))))
+
+
+@router.post("/customers/{card_number}/login-account", operation_id="login_account_generate",
+             response={201: OutcomeOut, **CHANGING}, **LOGIN)
+def login_account_generate(request: HttpRequest, payload: GenerateIn, card_number: str = Card):
+    outcome = login.generate(actor=request.actor, customer=_customer(request, card_number),
+                             username=payload.username, recovery_email=payload.recovery_email,
+                             language=(get_language() or "nl")[:2])
+    return Status(201, _outcome(outcome))
+
+
+@router.post("/customers/{card_number}/login-account/link", operation_id="login_account_link",
+             response={201: OutcomeOut, **CHANGING}, **LOGIN)
+def login_account_link(request: HttpRequest, payload: LinkIn, card_number: str = Card):
+    return Status(201, _outcome(login.link(actor=request.actor,
+                                           customer=_customer(request, card_number),
+                                           username=payload.username)))
+
+
+def _simple(name: str, operation, method: str, path: str, status: int = 200):
+    """An operation without a body: one menu item."""
+
+    def view(request: HttpRequest, card_number: str = Card):
+        return Status(status, _outcome(operation(actor=request.actor,
+                                                 customer=_customer(request, card_number))))
+
+    view.__name__ = name
+    getattr(router, method)(f"/customers/{{card_number}}/login-account{path}",
+                            operation_id=name, response={status: OutcomeOut, **CHANGING},
+                            **LOGIN)(view)
+
+
+_simple("login_account_unlink", login.unlink, "delete", "/link")
+_simple("login_account_activate", login.activate, "post", "/activate")
+_simple("login_account_authorize", login.authorize, "post", "/authorize")
+_simple("login_account_rights", login.rights, "get", "/rights")
+_simple("login_account_reset_recovery_email", login.reset_recovery_email, "post",
+        "/recovery-email")
+_simple("login_account_send_password_reset", login.send_password_reset, "post",
+        "/password-reset", 202)
+_simple("login_account_unblock", login.unblock, "post", "/unblock")
+_simple("login_account_history", login.history, "get", "/history")

@@ -1,0 +1,120 @@
+"""Forms of the staff console (Dutch labels; Django's i18n for English)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+
+
+def printable(value: str) -> None:
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in value):
+        raise ValidationError(_("Dit veld bevat tekens die niet getypt kunnen worden."),
+                              code="control_characters")
+
+
+def past_date(value) -> None:
+    if value > clock.now().date():
+        raise ValidationError(_("Deze datum ligt in de toekomst."), code="future")
+    if value.year < 1900:
+        raise ValidationError(_("Controleer het jaar."), code="too_old")
+
+
+class StaffLoginForm(forms.Form):
+    username = forms.CharField(label=_("Gebruikersnaam"), max_length=80, validators=[printable],
+                               widget=forms.TextInput(attrs={"autocomplete": "username",
+                                                             "autofocus": True}))
+    password = forms.CharField(label=_("Wachtwoord"), max_length=1024, strip=False,
+                               widget=forms.PasswordInput(
+                                   attrs={"autocomplete": "current-password"}))
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Zoek op pasnummer, naam, e-mailadres of gebruikersnaam"),
+                        max_length=200, required=False, validators=[printable],
+                        widget=forms.TextInput(attrs={"type": "search", "autofocus": True,
+                                                      "autocomplete": "off"}))
+
+
+class GenerateForm(forms.Form):
+    username = forms.CharField(
+        label=_("Gebruikersnaam"), max_length=80, required=False, validators=[printable],
+        help_text=_("Leeg laten: het pasnummer wordt de gebruikersnaam."))
+    recovery_email = forms.EmailField(
+        label=_("Herstel-e-mailadres"), required=False,
+        help_text=_("Hierheen gaat de activeringsmail. Leeg: het e-mailadres van de klant."))
+
+
+class LinkForm(forms.Form):
+    username = forms.CharField(
+        label=_("Gebruikersnaam waarmee de klant inlogt"), max_length=254, validators=[printable],
+        help_text=_("Vraag de klant om de gebruikersnaam. Let op bij gezinnen: koppel het account "
+                    "van deze persoon, niet dat van een partner of kind."))
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(label=_("Naam"), max_length=200, validators=[printable])
+    birth_date = forms.DateField(label=_("Geboortedatum"), validators=[past_date],
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+    email = forms.EmailField(label=_("E-mailadres"), required=False)
+    phone = forms.CharField(label=_("Telefoon"), max_length=30, required=False,
+                            validators=[printable])
+
+
+class MemberForm(forms.Form):
+    """A partner or child on a family subscription (an empty row is skipped)."""
+
+    role = forms.ChoiceField(label=_("Rol"), choices=[("partner", _("partner")),
+                                                      ("child", _("kind"))])
+    name = forms.CharField(label=_("Naam"), max_length=200, required=False,
+                           validators=[printable])
+    birth_date = forms.DateField(label=_("Geboortedatum"), required=False,
+                                 validators=[past_date],
+                                 widget=forms.DateInput(attrs={"type": "date"}))
+    email = forms.EmailField(label=_("E-mailadres"), required=False)
+    login_account = forms.BooleanField(label=_("Ook een inlogaccount"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("name") and not data.get("birth_date"):
+            self.add_error("birth_date", _("Vul de geboortedatum in."))
+        if data.get("birth_date") and not data.get("name"):
+            self.add_error("name", _("Vul de naam in."))
+        return data
+
+
+MemberFormSet = forms.formset_factory(MemberForm, extra=4, max_num=8, validate_max=True)
+
+
+class RegistrationForm(CustomerForm):
+    subscription_type = forms.ModelChoiceField(label=_("Abonnement"), queryset=None,
+                                               empty_label=None)
+    start = forms.DateField(label=_("Ingangsdatum"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text=_("Leeg: vandaag."))
+    login_account = forms.BooleanField(label=_("Gebruik inlogaccount"), required=False,
+                                       initial=True)
+    username = forms.CharField(label=_("Gebruikersnaam"), max_length=80, required=False,
+                               validators=[printable],
+                               help_text=_("Leeg: het pasnummer wordt de gebruikersnaam."))
+    activate_now = forms.BooleanField(
+        label=_("De klant staat aan de balie: activeer het inlogaccount direct"),
+        required=False)
+
+    def __init__(self, *args, library, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subscription_type"].queryset = library.subscription_types.filter(
+            active=True)
+        self.fields["subscription_type"].label_from_instance = (
+            lambda t: f"{t.name} (€ {t.price})")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label=_("Waarvoor is dit token?"), max_length=100,
+                           validators=[printable])
+
+

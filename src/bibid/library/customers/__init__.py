@@ -1,0 +1,1 @@
+"""Customers (actors): one person each, family members included."""

@@ -1,0 +1,65 @@
+"""A customer of one library, and what the library knows of their login account."""
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+
+
+class Customer(models.Model):
+    """One person (an actor); each family member is a customer of their own."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("klant")
+        COLLEAGUE = "colleague", _("collega")
+        VOLUNTEER = "volunteer", _("vrijwilliger")
+
+    library = models.ForeignKey("tenants.Library", on_delete=models.PROTECT,
+                                related_name="customers", verbose_name=_("bibliotheek"))
+    card_number = models.CharField(_("pasnummer"), max_length=20)
+    name = models.CharField(_("naam"), max_length=200)
+    birth_date = models.DateField(_("geboortedatum"))
+    # The library's own address: on purpose distinct from the login's recovery address.
+    email = models.EmailField(_("e-mailadres"), blank=True)
+    phone = models.CharField(_("telefoon"), max_length=30, blank=True)
+    kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices,
+                            default=Kind.REGULAR)
+    created_at = models.DateTimeField(_("ingeschreven op"), default=clock.now, editable=False)
+    updated_at = models.DateTimeField(_("gewijzigd op"), default=clock.now)
+    # The login account linked to this customer, as last known from the login service.
+    account_id = models.UUIDField(_("inlogaccount-id"), null=True, blank=True)
+    account_username = models.CharField(_("gebruikersnaam"), max_length=80, blank=True)
+    account_linked_at = models.DateTimeField(_("gekoppeld op"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("klant")
+        verbose_name_plural = _("klanten")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["library", "card_number"],
+                                    name="customer_card_unique_per_library"),
+        ]
+        indexes = [
+            models.Index(Lower("name"), "library", name="customer_name"),
+            models.Index(Lower("email"), "library", name="customer_email"),
+            models.Index(Lower("account_username"), "library", name="customer_username"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.card_number})"
+
+    @property
+    def is_private(self) -> bool:
+        """Colleagues and volunteers: staff may not see their login account (the seed)."""
+        return self.kind in (self.Kind.COLLEAGUE, self.Kind.VOLUNTEER)
+
+    @property
+    def has_login_account(self) -> bool:
+        return self.account_id is not None
+
+    def age_on(self, day) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years

@@ -1,0 +1,41 @@
+"""Finding customers: by card number, name, e-mail or login username, within one library."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from bibid.library.subscriptions.models import Membership
+
+from .models import Customer
+
+SEARCH_LIMIT = 50
+
+
+def with_details(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Everything the customer page shows, in a fixed number of queries."""
+    return queryset.select_related("library").prefetch_related(
+        Prefetch("memberships",
+                 queryset=Membership.objects.select_related("subscription__type")),
+        Prefetch("memberships__subscription__memberships",
+                 queryset=Membership.objects.select_related("customer")),
+    )
+
+
+def search(library, query: str) -> list[Customer]:
+    """Exact card number first; otherwise name, e-mail or username containing the text."""
+    text = query.strip()
+    if not text:
+        return []
+    exact = list(Customer.objects.filter(library=library, card_number=text))
+    if exact:
+        return exact
+    return list(
+        Customer.objects.filter(library=library)
+        .filter(Q(name__icontains=text) | Q(email__iexact=text) | Q(email__icontains=text)
+                | Q(account_username__iexact=text))
+        .order_by("name", "card_number")[:SEARCH_LIMIT]
+    )
+
+
+def by_card(library, card_number: str) -> Customer | None:
+    return with_details(Customer.objects.filter(library=library, card_number=card_number)).first()

@@ -1,0 +1,49 @@
+"""Following the login service's changes feed: deleted, renamed and unlinked accounts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db import transaction
+
+from bibid.library.customers.models import Customer
+from bibid.library.staff import audit
+from bibid.library.staff.permissions import Actor
+from bibid.library.tenants.models import Library
+
+from .identity import IdentityClient
+
+SYSTEM = Actor.system("feed")
+
+
+def apply_change(library: Library, change: dict) -> None:
+    """Bring the local link in line with one change (idempotent: a change seen twice is
+    harmless)."""
+    customers = Customer.objects.filter(library=library, card_number=change["customer_ref"],
+                                        account_id=UUID(str(change["account_id"])))
+    customer = customers.first()
+    if customer is None:
+        return
+    if change["kind"] in ("account_deleted", "link_removed"):
+        customers.update(account_id=None, account_username="", account_linked_at=None)
+    elif change["kind"] == "username_changed":
+        customers.update(account_username=change["data"].get("username", ""))
+    audit.record(actor=SYSTEM, action=f"feed_{change['kind']}", customer=customer,
+                 result="ok", detail={"change": change["id"], **change.get("data", {})})
+
+
+def follow(library: Library, *, client: IdentityClient | None = None) -> int:
+    """Read everything after the stored cursor, page by page; the cursor moves with each
+    page's changes in one transaction, so a crash in between repeats at most a page."""
+    client = client or IdentityClient.for_library(library)
+    seen = 0
+    while True:
+        page = client.changes_list(after=library.changes_cursor)
+        with transaction.atomic():
+            for change in page["changes"]:
+                apply_change(library, change)
+            Library.objects.filter(pk=library.pk).update(changes_cursor=page["next_after"])
+        library.changes_cursor = page["next_after"]
+        seen += len(page["changes"])
+        if not page["more"]:
+            return seen

@@ -1,0 +1,45 @@
+"""The nightly full push: every linked customer's authorization, through bulk authorize."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bibid.library.customers.models import Customer
+from bibid.library.subscriptions.rights import authorization_for
+from bibid.library.tenants.models import Library
+
+from .identity import IdentityClient
+
+BATCH = 5000
+
+
+def sync(library: Library, *, progress: Callable[[int], None] | None = None,
+         client: IdentityClient | None = None) -> dict[str, int]:
+    """Push all linked customers of a library; a customer the login service no longer has
+    a link for loses its local link."""
+    client = client or IdentityClient.for_library(library)
+    counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
+    linked = (Customer.objects.filter(library=library, account_id__isnull=False)
+              .order_by("pk").prefetch_related("memberships__subscription__type"))
+    batch: list[Customer] = []
+
+    def send() -> None:
+        items = [{"customer_ref": c.card_number, **authorization_for(c)} for c in batch]
+        answer = client.authorizations_bulk(items)
+        for key, value in answer["counts"].items():
+            counts[key] = counts.get(key, 0) + value
+        gone = [r["customer_ref"] for r in answer["results"] if r["result"] == "not_linked"]
+        if gone:
+            Customer.objects.filter(library=library, card_number__in=gone).update(
+                account_id=None, account_username="", account_linked_at=None)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for customer in linked.iterator(chunk_size=1000):
+        batch.append(customer)
+        if len(batch) == BATCH:
+            send()
+    if batch:
+        send()
+    return counts

@@ -1,0 +1,47 @@
+"""Background work: drain the push queue, follow the changes feed, sync every night."""
+
+import logging
+
+from crontask import cron
+from django.tasks import task
+
+from bibid.library.tenants.models import Library
+
+from . import feed, pushes, sync
+from .identity import IdentityError
+
+logger = logging.getLogger("bibid.tasks")
+
+
+@cron("* * * * *")
+@task
+def drain_pushes() -> dict:
+    """Push due authorizations (queued on every change; retried every minute)."""
+    return pushes.drain()
+
+
+@cron("* * * * *")
+@task
+def follow_changes() -> int:
+    """Learn from the login service which linked accounts were deleted or renamed."""
+    seen = 0
+    for library in Library.objects.all():
+        try:
+            seen += feed.follow(library)
+        except IdentityError as error:  # down: the cursor stays, the next minute catches up
+            logger.warning("changes feed of %s: %s", library.code, error)
+    return seen
+
+
+@cron("30 2 * * *")
+@task
+def nightly_sync() -> dict:
+    """Push every linked customer of every library (bulk), so nothing can drift for long."""
+    result = {}
+    for library in Library.objects.all():
+        try:
+            result[library.code] = sync.sync(library)
+        except IdentityError as error:
+            logger.warning("nightly sync of %s: %s", library.code, error)
+            result[library.code] = {"error": str(error)}
+    return result

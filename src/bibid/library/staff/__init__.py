@@ -1,0 +1,1 @@
+"""Library staff: who works in the console, in which library and role; what they did."""

@@ -1,0 +1,1 @@
+"""Subscription types, subscriptions and their members; the rights that follow from them."""

@@ -1,0 +1,1 @@
+"""Library organisations: the tenants of the library service."""
