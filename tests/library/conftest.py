@@ -53,3 +53,10 @@ def staff(demo):
                      via=via)
 
     return actor
+
+
+@pytest.fixture
+def restores_identity(live_identity):
+    """For a test that changes the demo accounts at identity: put them back afterwards."""
+    yield live_identity
+    live_identity.bibid("identity", "load_demo")

@@ -64,7 +64,7 @@ def test_generate_activate_authorize_rights(staff):
     assert {r["code"] for r in rights.data["rights"]} == {"ebooks", "audiobooks"}
 
 
-def test_link_refuses_the_family_mix_up(staff):
+def test_link_refuses_the_family_mix_up(staff, restores_identity):
     desk = staff("balie.maas")
     # Lotte's account is linked to her father; linking it to Lotte herself is refused
     # until it is unlinked from him, with the other customer named.
@@ -93,7 +93,7 @@ def test_the_colleague_rule_is_enforced_in_the_operation(staff):
         login.send_password_reset(actor=staff("nina"), customer=customer("2010000015"))
 
 
-def test_roles_limit_the_menu(staff):
+def test_roles_limit_the_menu(staff, restores_identity):
     desk = staff("balie.maas")
     for operation in (login.unblock, login.history, login.unlink):
         with pytest.raises(Problem) as refused:
@@ -112,7 +112,7 @@ def test_another_library_s_customer_is_not_found(staff):
     assert refused.value.status == 404
 
 
-def test_reset_recovery_email_to_the_library_address(staff):
+def test_reset_recovery_email_to_the_library_address(staff, restores_identity):
     desk = staff("balie.maas")
     outcome = login.reset_recovery_email(actor=desk, customer=customer("2010000013"))
     assert "m.yilmaz@example.org" in outcome.summary
