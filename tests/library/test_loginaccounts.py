@@ -181,3 +181,44 @@ def test_pushes_survive_identity_being_down(staff, live_identity):
     assert not PendingPush.objects.exists()
     rights = login.rights(actor=desk, customer=found).data["rights"]
     assert {r["limits"]["period"] for r in rights} == {"year"}  # Compact now
+
+
+def test_a_slow_identity_times_out_with_a_clear_message(staff, settings):
+    """A login service that accepts the connection and never answers: the timeout holds."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hang() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept_and_hang, daemon=True)
+    thread.start()
+    settings.BIBID_IDENTITY_TIMEOUT = 0.5
+    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS,
+                                  "identity": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+    from bibid.library.loginaccounts import identity as client_module
+
+    client_module._tokens.clear()
+    try:
+        with pytest.raises(Problem) as failed:
+            login.show(actor=staff("balie.maas"), customer=customer("2010000001"))
+        assert failed.value.code == "identity_unavailable"
+        assert "Timeout" in failed.value.text("en")
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+        client_module._tokens.clear()

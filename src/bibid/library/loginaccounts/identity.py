@@ -54,7 +54,7 @@ class IdentityUnavailable(IdentityError):
                  "probeer het over een paar minuten opnieuw.") % {"reason": self.reason}
 
 
-_tokens: dict[str, tuple[str, float]] = {}
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
 _local = threading.local()
 
@@ -87,7 +87,7 @@ class IdentityClient:
 
     def _token(self, *, fresh: bool = False) -> str:
         with _tokens_lock:
-            cached = _tokens.get(self.client_id)
+            cached = _tokens.get((self.base_url, self.client_id))
             if cached and not fresh and cached[1] > time.monotonic() + 30:
                 return cached[0]
         try:
@@ -109,7 +109,7 @@ class IdentityClient:
                                          "credentials."}, _json(response))
         body = response.json()
         with _tokens_lock:
-            _tokens[self.client_id] = (body["access_token"],
+            _tokens[(self.base_url, self.client_id)] = (body["access_token"],
                                        time.monotonic() + float(body.get("expires_in", 300)))
         return body["access_token"]
 

@@ -1,0 +1,54 @@
+"""Plain Dutch (or English) words for the codes the console shows."""
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+
+register = template.Library()
+
+REASONS = {
+    "ok": _("gelukt"),
+    "unknown_username": _("onbekende gebruikersnaam"),
+    "wrong_password": _("verkeerd wachtwoord"),
+    "inactive": _("account niet actief"),
+    "no_password": _("nog geen wachtwoord gekozen"),
+    "throttled": _("te vaak geprobeerd (even wachten)"),
+}
+KINDS = {"login": _("inloggen"), "logout": _("uitloggen"),
+         "logout_detected": _("uitgelogd (AUTHENTICATION.LOGOUT_DETECTED)")}
+ACTIONS = {
+    "staff_sign_in": _("medewerker ingelogd"),
+    "customer_create": _("klant ingeschreven"),
+    "customer_update": _("klantgegevens gewijzigd"),
+    "subscription_create": _("abonnement afgesloten"),
+    "subscription_update": _("abonnement gewijzigd"),
+    "login_show": _("inlogaccount bekeken"),
+    "login_generate": _("inlogaccount gegenereerd"),
+    "login_link": _("inlogaccount gekoppeld"),
+    "login_unlink": _("inlogaccount ontkoppeld"),
+    "login_activate": _("inlogaccount geactiveerd"),
+    "login_authorize": _("geautoriseerd"),
+    "login_rights": _("rechten bekeken"),
+    "login_recovery_email": _("herstel-e-mailadres gereset"),
+    "login_password_reset": _("wachtwoordherstel gestuurd"),
+    "login_unblock": _("gedeblokkeerd"),
+    "login_history": _("inloggeschiedenis bekeken"),
+    "login_status": _("diagnose"),
+    "feed_account_deleted": _("inlogaccount verwijderd (inlogdienst)"),
+    "feed_username_changed": _("gebruikersnaam gewijzigd (inlogdienst)"),
+    "feed_link_removed": _("koppeling verwijderd (inlogdienst)"),
+}
+
+
+@register.filter
+def reason_label(code: str) -> str:
+    return REASONS.get(code, code)
+
+
+@register.filter
+def kind_label(code: str) -> str:
+    return KINDS.get(code, code)
+
+
+@register.filter
+def action_label(code: str) -> str:
+    return ACTIONS.get(code, code)
