@@ -38,4 +38,4 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(system):
     )
     summary = done.stdout[-6000:]
     assert done.returncode == 0, summary
-    assert "14 selected / 14 total" in done.stdout
+    assert "16 selected / 16 total" in done.stdout

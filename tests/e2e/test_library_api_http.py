@@ -21,7 +21,8 @@ OPERATION_IDS = {
     "account_show", "account_generate", "account_link", "account_unlink", "account_activate",
     "account_authorize", "authorizations_bulk", "account_rights",
     "account_reset_recovery_email", "account_send_password_reset", "account_unblock",
-    "account_history", "account_status", "changes_list",
+    "account_history", "account_status", "changes_list", "library_settings_show",
+    "library_settings_update",
 }
 _NO_BODY = object()
 

@@ -33,3 +33,15 @@ def user_agent(request: HttpRequest, limit: int = 300) -> str:
     """Return the User-Agent header, cut to a size worth storing, without control characters."""
     raw = request.META.get("HTTP_USER_AGENT", "")
     return "".join(ch for ch in raw if ch.isprintable())[:limit]
+
+
+def network_of(ip: str | None) -> str | None:
+    """Where a request came from, without the exact address: its /24 (IPv4) or /48 (IPv6)."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

@@ -116,6 +116,10 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
         *(middleware_extra or []),
     ]
 
+    if os.environ.get("BIBID_TEST_CLOCK_FILE") and not (debug or demo):
+        # A movable clock is for tests of the running services, never for production.
+        raise environ.ImproperlyConfigured("BIBID_TEST_CLOCK_FILE needs DEBUG or BIBID_DEMO.")
+
     return {
         "SERVICE": service,
         "DEBUG": debug,

@@ -13,6 +13,7 @@ globals().update(
             "bibid.identity.signin",
             "bibid.identity.mail",
             "bibid.identity.libraries",
+            "bibid.identity.selfservice",
         ],
         middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],
     )
@@ -25,7 +26,6 @@ AUTH_USER_MODEL = "accounts.Account"
 # around the guard (the admin's own login form included).
 AUTHENTICATION_BACKENDS = ["bibid.common.backends.SessionOnlyBackend"]
 LOGIN_URL = "signin:login"
-LOGIN_REDIRECT_URL = "accounts:home"
 
 # Argon2id, 19 MiB, 2 iterations, 1 lane (OWASP, ASVS 5.0 appendix C). Old hashes with other
 # parameters still verify and are upgraded on the next successful sign-in.
@@ -75,3 +75,11 @@ OAUTH2_PROVIDER = {
 # A bulk push of 5,000 customers is about 2 MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+
+# Links in e-mails point here, whatever Host header a request had.
+BIBID_MAIL_DOMAIN = common.env.str("BIBID_MAIL_DOMAIN", default="bibid.example")
+if not common.env.str("EMAIL_URL", default="") and (DEBUG or BIBID_DEMO):  # noqa: F821
+    # No mail server configured in demo/development: keep mail in the dev mailbox, readable
+    # at /dev/postbus/, so a newcomer can follow activation and reset links.
+    MAILERS = {"default": {"BACKEND": "bibid.identity.mail.backends.DevMailboxBackend"}}
+LOGIN_REDIRECT_URL = "selfservice:home"

@@ -13,7 +13,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/v1/", api.urls),
     path("", include("bibid.identity.signin.urls")),
-    path("", include("bibid.identity.accounts.urls")),
+    path("", include("bibid.identity.selfservice.urls")),
 ]
 
 globals().update(handlers)

@@ -16,6 +16,7 @@ globals().update(
             "bibid.library.subscriptions",
             "bibid.library.loginaccounts",
             "bibid.library.console",
+            "bibid.library.signup",
             "bibid.library.api",
         ],
         middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],

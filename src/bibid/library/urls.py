@@ -12,6 +12,7 @@ urlpatterns = [
     path("beheer/", admin.site.urls),
     path("console/", include("bibid.library.console.urls")),
     path("api/v1/", api.urls),
+    path("aanmelden/", include("bibid.library.signup.urls")),
     path("", include("bibid.library.home.urls")),
 ]
 

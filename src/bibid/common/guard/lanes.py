@@ -224,3 +224,10 @@ def lift_account_block(username_key: str) -> bool:
         .exclude(failures=0, blocked_until=0)
         .update(failures=0, blocked_until=0)
     )
+
+
+def carry_account_lane(old_username_key: str, new_username_key: str) -> None:
+    """A renamed account keeps its guessing counters (a rename must not lift a block)."""
+    old, new = account_lane(old_username_key).key, account_lane(new_username_key).key
+    if not Throttle.objects.filter(key=new).exists():
+        Throttle.objects.filter(key=old).update(key=new)

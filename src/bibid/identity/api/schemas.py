@@ -117,10 +117,14 @@ class GenerateIn(Input):
         None, description="Where the activation e-mail goes; without it, activate at the desk."
     )
     language: Literal["nl", "en"] = "nl"
+    if_username_taken: Literal["refuse", "use_reference"] = Field(
+        "refuse", description="'use_reference': take the customer reference instead (a "
+        "self-service sign-up must not tell the visitor that a name exists).")
 
 
 class GenerateOut(Schema):
     result: Literal["generated"]
+    username_was_taken: bool = False
     activation_mail: Literal["queued", "no_address"]
     account: AccountOut
 
@@ -254,10 +258,21 @@ class StatusOut(Schema):
     failures_today: int
 
 
+class SettingsIn(Input):
+    self_service_flows: list[Literal["signup", "password_reset", "username_reminder",
+                                     "password_change", "email_change", "username_change",
+                                     "account_delete"]] = Field(max_length=7)
+
+
+class SettingsOut(Schema):
+    library: str
+    self_service_flows: list[str]
+
+
 class ChangeOut(Schema):
     id: int
     at: datetime
-    kind: Literal["account_deleted", "username_changed", "link_removed"]
+    kind: Literal["account_activated", "account_deleted", "username_changed", "link_removed"]
     customer_ref: str
     account_id: UUID
     data: dict

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import date, datetime, time
 
 from django.utils import timezone
 
 from bibid.common import clock
 from bibid.common.guard import lanes as guard
+from bibid.common.http import network_of
 from bibid.identity.accounts.models import Account
 from bibid.identity.libraries.models import Library, Link
 from bibid.identity.libraries.rights import Right
 from bibid.identity.signin.models import LoginEvent
-
-
-def network_of(ip: str | None) -> str | None:
-    """Staff see where an attempt came from, not the patron's exact address: /24 or /48."""
-    if not ip:
-        return None
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
 
 
 def block_of(account: Account) -> dict:

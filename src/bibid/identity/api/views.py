@@ -34,6 +34,8 @@ from .schemas import (
     RecoveryEmailIn,
     ResultOut,
     RightsOut,
+    SettingsIn,
+    SettingsOut,
     StatusOut,
 )
 
@@ -87,8 +89,10 @@ def account_generate(request: HttpRequest, payload: GenerateIn, ref: str = Ref):
         done = services.generate(
             library=request.library, customer_ref=ref, username=payload.username,
             recovery_email=payload.recovery_email or "", language=_language(payload.language),
+            fall_back_to_reference=payload.if_username_taken == "use_reference",
         )
         return 201, {"result": "generated", "activation_mail": done.activation_mail,
+                     "username_was_taken": done.username_was_taken,
                      "account": _account(done.link)}
 
     return idempotency.run(request, run)
@@ -258,6 +262,26 @@ def account_status(request: HttpRequest, ref: str = Ref):
         "recent_events": selectors.history(link.account, 20),
         "failures_today": selectors.failures_today(link.account),
     })
+
+
+@router.get("/settings", auth=read, operation_id="library_settings_show",
+            response={200: SettingsOut, **ERRORS}, tags=["library"],
+            summary="The library's settings at the login service")
+def library_settings_show(request: HttpRequest):
+    library = request.library
+    return Status(200, {"library": library.code,
+                        "self_service_flows": library.self_service_flows})
+
+
+@router.put("/settings", auth=write, operation_id="library_settings_update",
+            response={200: SettingsOut, **CHANGING}, tags=["library"],
+            summary="Which self-service flows this library's customers are offered")
+def library_settings_update(request: HttpRequest, payload: SettingsIn):
+    """A patron linked to several libraries is offered a flow when one of them offers it."""
+    library = services.update_settings(library=request.library,
+                                       flows=sorted(set(payload.self_service_flows)))
+    return Status(200, {"library": library.code,
+                        "self_service_flows": library.self_service_flows})
 
 
 @router.get("/changes", auth=read, operation_id="changes_list",

@@ -8,6 +8,13 @@ from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock
 
+FLOWS = ("signup", "password_reset", "username_reminder", "password_change", "email_change",
+         "username_change", "account_delete")
+
+
+def all_flows() -> list[str]:
+    return list(FLOWS)
+
 
 class Library(models.Model):
     """A library organisation: a client of the library API (client-credentials grant)."""
@@ -21,6 +28,8 @@ class Library(models.Model):
         verbose_name=_("API-client"),
     )
     created_at = models.DateTimeField(_("aangemaakt op"), default=clock.now)
+    # The self-service flows this library's customers get (the library system says which).
+    self_service_flows = models.JSONField(_("self-service"), default=all_flows, blank=True)
 
     class Meta:
         verbose_name = _("bibliotheek")
@@ -78,6 +87,7 @@ class Change(models.Model):
     """
 
     class Kind(models.TextChoices):
+        ACCOUNT_ACTIVATED = "account_activated", _("inlogaccount geactiveerd")
         ACCOUNT_DELETED = "account_deleted", _("inlogaccount verwijderd")
         USERNAME_CHANGED = "username_changed", _("gebruikersnaam gewijzigd")
         LINK_REMOVED = "link_removed", _("koppeling verwijderd")

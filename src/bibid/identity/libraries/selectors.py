@@ -20,3 +20,11 @@ def account_by_card_number(card_number: str) -> Account | None:
     if len(ids) != 1:
         return None
     return Account.objects.filter(pk=ids[0]).first()
+
+
+def flow_allowed(account: Account, flow: str) -> bool:
+    """Is this self-service flow offered to this patron? Yes without links; with links,
+    when at least one of the patron's libraries offers it (they are its customer too)."""
+    flows = [found.library.self_service_flows for found in
+             Link.objects.filter(account=account).select_related("library")]
+    return not flows or any(flow in allowed for allowed in flows)

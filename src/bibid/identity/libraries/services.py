@@ -66,12 +66,13 @@ def _refuse_account_linked_elsewhere_here(library: Library, account: Account) ->
 class Generated:
     link: Link
     activation_mail: str  # "queued" | "no_address"
+    username_was_taken: bool = False
 
 
 @transaction.atomic
 def generate(
     *, library: Library, customer_ref: str, username: str | None, recovery_email: str,
-    language: str = "nl",
+    language: str = "nl", fall_back_to_reference: bool = False,
 ) -> Generated:
     """Create an inactive account for the customer, linked to it; queue the activation mail."""
     actor = actor_for(library)
@@ -82,7 +83,14 @@ def generate(
     except Exception as error:
         raise Problem(400, "invalid_username", getattr(error, "message", str(error)),
                       field="username", extra=getattr(error, "params", None) or {}) from error
-    if Account.objects.filter(username_key=usernames.username_key(name)).exists():
+    taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
+    if taken and fall_back_to_reference and name != usernames.normalize(customer_ref):
+        name = usernames.normalize(customer_ref)
+        taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
+        fell_back = True
+    else:
+        fell_back = False
+    if taken:
         raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
                       field="username")
     try:
@@ -99,7 +107,7 @@ def generate(
         enqueue(kind=OutboxMessage.Kind.ACTIVATION, to=account.recovery_email,
                 account_id=account.pk, language=language, data={"library": library.name})
         mail = "queued"
-    return Generated(link=link, activation_mail=mail)
+    return Generated(link=link, activation_mail=mail, username_was_taken=fell_back)
 
 
 @transaction.atomic
@@ -364,3 +372,23 @@ def register_library(*, code: str, name: str, client_id: str | None = None,
     )
     library = Library.objects.create(code=code, name=name, application=application)
     return Registered(library=library, client_id=application.client_id, client_secret=secret)
+
+
+def tell_libraries(account: Account, kind: str, data: dict | None = None) -> None:
+    """Put a change about an account in the feed of every library it is linked to."""
+    now = clock.now()
+    Change.objects.bulk_create(
+        Change(library_id=found.library_id, at=now, kind=kind, customer_ref=found.customer_ref,
+               account_public_id=account.public_id, data=data or {})
+        for found in Link.objects.filter(account=account)
+    )
+
+
+@transaction.atomic
+def update_settings(*, library: Library, flows: list[str]) -> Library:
+    before = library.self_service_flows
+    library.self_service_flows = flows
+    library.save(update_fields=["self_service_flows"])
+    LibraryEvent.objects.create(library=library, operation="library_settings_update",
+                                data={"before": before, "after": flows})
+    return library

@@ -42,3 +42,21 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.to}"
+
+
+class DevMessage(models.Model):
+    """A message the dev mailbox caught (demo and development only: no mail server needed)."""
+
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300)
+    text = models.TextField()
+    html = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("bericht in de ontwikkelpostbus")
+        verbose_name_plural = _("ontwikkelpostbus")
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"

@@ -9,9 +9,11 @@ from django.db import transaction
 from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor
+from bibid.library.subscriptions.models import Membership, Subscription
 from bibid.library.tenants.models import Library
 
 from .identity import IdentityClient
+from .pushes import request_push
 
 SYSTEM = Actor.system("feed")
 
@@ -24,10 +26,22 @@ def apply_change(library: Library, change: dict) -> None:
     customer = customers.first()
     if customer is None:
         return
+    pending = Subscription.objects.filter(memberships__customer=customer,
+                                          status=Subscription.Status.PENDING)
     if change["kind"] in ("account_deleted", "link_removed"):
         customers.update(account_id=None, account_username="", account_linked_at=None)
+        if change["data"].get("reason") == "purged":
+            # A self-service sign-up whose account was never activated: the membership
+            # says so (the seed's "Inactief inlogaccount").
+            pending.update(status=Subscription.Status.LAPSED)
     elif change["kind"] == "username_changed":
         customers.update(account_username=change["data"].get("username", ""))
+    elif change["kind"] == "account_activated":
+        ids = list(pending.values_list("pk", flat=True))
+        if ids:
+            Subscription.objects.filter(pk__in=ids).update(status=Subscription.Status.ACTIVE)
+            request_push(Membership.objects.filter(subscription_id__in=ids)
+                         .values_list("customer_id", flat=True))
     audit.record(actor=SYSTEM, action=f"feed_{change['kind']}", customer=customer,
                  result="ok", detail={"change": change["id"], **change.get("data", {})})
 

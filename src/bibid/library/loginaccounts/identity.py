@@ -145,8 +145,8 @@ class IdentityClient:
         return self.call("GET", f"/customers/{ref}/account")
 
     def account_generate(self, ref: str, *, username: str | None, recovery_email: str | None,
-                         language: str = "nl") -> dict:
-        body = {"language": language}
+                         language: str = "nl", if_username_taken: str = "refuse") -> dict:
+        body = {"language": language, "if_username_taken": if_username_taken}
         if username:
             body["username"] = username
         if recovery_email:
@@ -191,6 +191,10 @@ class IdentityClient:
 
     def account_status(self, ref: str) -> dict:
         return self.call("GET", f"/customers/{ref}/status")
+
+    def library_settings_update(self, flows: list[str]) -> dict:
+        return self.call("PUT", "/settings", body={"self_service_flows": flows},
+                         idempotency_key=_key())
 
     def changes_list(self, after: int, limit: int = 500) -> dict:
         return self.call("GET", "/changes", params={"after": after, "limit": limit})

@@ -18,6 +18,7 @@ def sync(library: Library, *, progress: Callable[[int], None] | None = None,
     """Push all linked customers of a library; a customer the login service no longer has
     a link for loses its local link."""
     client = client or IdentityClient.for_library(library)
+    client.library_settings_update(list(library.self_service_flows))
     counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
     linked = (Customer.objects.filter(library=library, account_id__isnull=False)
               .order_by("pk").prefetch_related("memberships__subscription__type"))

@@ -50,6 +50,9 @@ class Subscription(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("lopend")
         CANCELLED = "cancelled", _("opgezegd")
+        # A self-service sign-up waits for the patron to activate the login account.
+        PENDING = "pending", _("wacht op activering")
+        LAPSED = "lapsed", _("niet geactiveerd")
 
     library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE,
                                 related_name="subscriptions")
@@ -76,10 +79,10 @@ class Subscription(models.Model):
 
     @property
     def state(self) -> str:
-        """active | ended | cancelled | future: what staff need to know at a glance."""
+        """active | ended | cancelled | future | pending | lapsed: at a glance."""
         today = clock.now().date()
-        if self.status == self.Status.CANCELLED:
-            return "cancelled"
+        if self.status in (self.Status.CANCELLED, self.Status.PENDING, self.Status.LAPSED):
+            return self.status
         if self.end < today:
             return "ended"
         if self.start > today:

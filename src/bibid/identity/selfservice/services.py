@@ -1,0 +1,251 @@
+"""The self-service journeys as operations. Each one: validate, write, record an event, queue
+its e-mail in the same transaction. The journeys that start from a name or an address
+("forgot ...") do the same work whether or not anything matched, and answer the same."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+from bibid.common.guard import lanes as guard
+from bibid.common.problems import Problem
+from bibid.identity.accounts import usernames
+from bibid.identity.accounts.actors import Actor
+from bibid.identity.accounts.models import Account, AccountEvent
+from bibid.identity.accounts.services import delete_account as delete_for_good
+from bibid.identity.accounts.services import record_event
+from bibid.identity.libraries.models import Change
+from bibid.identity.libraries.selectors import account_by_card_number, flow_allowed
+from bibid.identity.libraries.services import tell_libraries
+from bibid.identity.mail.models import OutboxMessage
+from bibid.identity.mail.services import enqueue
+
+from . import tokens
+from .models import SelfServiceRequest
+
+# At most three reset or reminder mails per account (or address) per hour, and twenty per
+# network address: the forms cannot be used to flood someone's mailbox.
+MAIL_PER_NAME = guard.Policy("mail", free=1000, max_delay=60, cap=3)
+MAIL_PER_NETWORK = guard.Policy("mailnet", free=1000, max_delay=60, cap=20)
+RECENT_SIGN_IN = timedelta(minutes=15)
+
+
+def _mail_allowed(name: str, ip: str) -> bool:
+    lanes = [guard.Lane(MAIL_PER_NETWORK, guard._hkey(MAIL_PER_NETWORK,
+                                                       guard.address_prefix(ip))),
+             guard.Lane(MAIL_PER_NAME, guard._hkey(MAIL_PER_NAME, name))]
+    return guard.reserve(lanes) is None
+
+
+def _find(name: str) -> Account | None:
+    account = Account.objects.filter(username_key=usernames.username_key(name)).first()
+    if account is None and name.strip().isalnum():
+        account = account_by_card_number(name.strip())
+    return account
+
+
+# -- forgot password ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_password_reset(*, name: str, ip: str, language: str) -> None:
+    """Mail a reset link to the account's stored recovery address, if there is one to mail.
+
+    The caller answers the same in every case; the record of the request is written in every
+    case, so that the work (and its time) does not depend on whether the account exists.
+    """
+    account = _find(name)
+    allowed = _mail_allowed(usernames.username_key(name), ip)
+    send = bool(allowed and account and account.recovery_email
+                and flow_allowed(account, "password_reset"))
+    SelfServiceRequest.objects.create(
+        kind=SelfServiceRequest.Kind.PASSWORD_RESET, account_id=account.pk if account else None,
+        typed=name[:150], ip=ip or None, mail_queued=send)
+    if send:
+        # Always the stored address, never anything typed (CVE-2019-19844).
+        enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=account.recovery_email,
+                account_id=account.pk, language=language)
+
+
+@transaction.atomic
+def reset_password(*, token: str, password: str) -> Account:
+    """Choose a new password from a reset link: lifts a guessing block, ends other
+    sessions (their auth hash no longer matches), voids every other outstanding link."""
+    account, _new = tokens.check(token, tokens.Purpose.PASSWORD_RESET)
+    _set_password(account, password, via="reset")
+    guard.lift_account_block(account.username_key)
+    return account
+
+
+def _set_password(account: Account, password: str, *, via: str) -> None:
+    try:
+        validate_password(password, user=account)
+    except ValidationError as error:
+        raise Problem(400, "weak_password", " ".join(error.messages), field="password") \
+            from error
+    account.set_password(password)
+    account.save(update_fields=["password"])
+    record_event(account=account, kind=AccountEvent.Kind.PASSWORD_SET,
+                 actor=Actor.patron(account), data={"via": via})
+    if account.recovery_email:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+                account_id=account.pk, data={"notice": "password_changed"})
+
+
+# -- forgot username ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_username_reminder(*, email: str, ip: str, language: str) -> None:
+    """Mail the usernames whose confirmed recovery address this is, to that stored address."""
+    allowed = _mail_allowed(email.strip().lower(), ip)
+    matches = list(Account.objects.filter(
+        recovery_email__iexact=email.strip(), recovery_email_confirmed_at__isnull=False,
+        state=Account.State.ACTIVE, is_staff=False).order_by("username"))
+    matches = [a for a in matches if flow_allowed(a, "username_reminder")]
+    by_address: dict[str, list[Account]] = {}
+    for account in matches:
+        by_address.setdefault(account.recovery_email, []).append(account)
+    SelfServiceRequest.objects.create(
+        kind=SelfServiceRequest.Kind.USERNAME_REMINDER,
+        account_id=matches[0].pk if len(matches) == 1 else None, typed=email[:150],
+        ip=ip or None, mail_queued=bool(allowed and matches))
+    if allowed:
+        for address, accounts in by_address.items():
+            enqueue(kind=OutboxMessage.Kind.USERNAME_REMINDER, to=address,
+                    account_id=accounts[0].pk, language=language,
+                    data={"usernames": [a.username for a in accounts]})
+
+
+# -- activation ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def activate(*, token: str, password: str) -> Account:
+    """The activation link: choosing a password confirms the address and activates."""
+    account, _new = tokens.check(token, tokens.Purpose.ACTIVATION)
+    was_inactive = account.state == Account.State.INACTIVE
+    now = clock.now()
+    if was_inactive:
+        account.state, account.activated_at = Account.State.ACTIVE, now
+    account.recovery_email_confirmed_at = now
+    account.recovery_email_set_by = account.recovery_email_set_by or "patron"
+    account.save(update_fields=["state", "activated_at", "recovery_email_confirmed_at",
+                                "recovery_email_set_by"])
+    _set_password(account, password, via="activation")
+    if was_inactive:
+        record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
+                     actor=Actor.patron(account), data={"via": "e-mail"})
+        tell_libraries(account, Change.Kind.ACCOUNT_ACTIVATED, {"username": account.username})
+    return account
+
+
+# -- Mijn inlogaccount -------------------------------------------------------------------
+
+
+def require_flow(account: Account, flow: str) -> None:
+    if not flow_allowed(account, flow):
+        raise Problem(403, "flow_switched_off",
+                      _("Je bibliotheek biedt dit niet aan. Vraag het aan de bibliotheek."))
+
+
+def recently_signed_in(account: Account) -> bool:
+    return bool(account.last_login and clock.now() - account.last_login < RECENT_SIGN_IN)
+
+
+def check_password(account: Account, password: str) -> None:
+    """Ask for the password again, with the same guessing limits as the sign-in page."""
+    lanes = [guard.account_lane(account.username_key)]
+    denied = guard.reserve(lanes)
+    if denied is not None:
+        raise Problem(429, "throttled", _("Te vaak een verkeerd wachtwoord. Wacht %(s)d "
+                                          "seconden en probeer het opnieuw."),
+                      field="password", extra={"s": denied.retry_after})
+    if not account.check_password(password):
+        raise Problem(400, "wrong_password", _("Dit is niet je huidige wachtwoord."),
+                      field="current_password")
+    guard.succeed(lanes)
+
+
+@transaction.atomic
+def change_password(*, account: Account, current: str, new: str) -> None:
+    require_flow(account, "password_change")
+    check_password(account, current)
+    _set_password(account, new, via="change")
+
+
+@transaction.atomic
+def request_email_change(*, account: Account, new_email: str, language: str) -> None:
+    """The new address counts only once confirmed; the old one is told now."""
+    require_flow(account, "email_change")
+    new_email = Account.objects.normalize_email(new_email.strip())
+    if new_email.lower() == (account.recovery_email or "").lower():
+        raise Problem(400, "same_email", _("Dit is al je herstel-e-mailadres."), field="email")
+    enqueue(kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new_email, account_id=account.pk,
+            language=language)
+    if account.recovery_email:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+                account_id=account.pk, language=language,
+                data={"notice": "email_change_requested", "new_email": new_email})
+
+
+@transaction.atomic
+def confirm_email_change(*, token: str) -> Account:
+    account, new_email = tokens.check(token, tokens.Purpose.EMAIL_CHANGE)
+    old = account.recovery_email
+    account.recovery_email = new_email
+    account.recovery_email_confirmed_at = clock.now()
+    account.recovery_email_set_by = "patron"
+    account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
+                                "recovery_email_set_by"])
+    record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+                 actor=Actor.patron(account), data={"via": "confirmed link"})
+    if old and old.lower() != new_email.lower():
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=old, account_id=account.pk,
+                data={"notice": "email_changed", "new_email": new_email})
+    return account
+
+
+@transaction.atomic
+def change_username(*, account: Account, new_username: str) -> None:
+    """The same rules as at creation; the libraries learn it from their changes feed."""
+    require_flow(account, "username_change")
+    name = usernames.normalize(new_username)
+    try:
+        usernames.validate_username(name)
+    except ValidationError as error:
+        raise Problem(400, error.code or "invalid_username", error.messages[0],
+                      field="username") from error
+    key = usernames.username_key(name)
+    if Account.objects.filter(username_key=key).exclude(pk=account.pk).exists():
+        raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
+                      field="username")
+    old, old_key = account.username, account.username_key
+    if name == old:
+        return
+    account.username = name
+    account.save(update_fields=["username", "username_key"])
+    guard.carry_account_lane(old_key, account.username_key)
+    record_event(account=account, kind=AccountEvent.Kind.UPDATED, actor=Actor.patron(account),
+                 data={"changed": {"username": [old, name]}})
+    tell_libraries(account, Change.Kind.USERNAME_CHANGED, {"username": name, "old": old})
+    if account.recovery_email:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+                account_id=account.pk,
+                data={"notice": "username_changed", "old_username": old, "new_username": name})
+
+
+@transaction.atomic
+def delete_account(*, account: Account, password: str) -> None:
+    """Delete the login account; the library memberships stay, the libraries are told."""
+    require_flow(account, "account_delete")
+    check_password(account, password)
+    if account.recovery_email:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email, account_id=None,
+                data={"notice": "account_deleted", "username": account.username})
+    delete_for_good(account=account, actor=Actor.patron(account), reason="patron")

@@ -1,0 +1,91 @@
+"""Tokens for links in e-mails: signed, short-lived, single use.
+
+A token names the account (its public id), the purpose, and a fingerprint of the account's
+state (password hash, recovery address, state, last sign-in). Using the link changes that
+state (a password is chosen, an address confirmed), so the same link cannot work twice;
+changing the password voids every outstanding link. Expiry is the signature's age.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from django.core import signing
+from django.utils.crypto import salted_hmac
+
+from bibid.common import clock
+from bibid.identity.accounts.models import Account
+
+
+class Purpose(StrEnum):
+    ACTIVATION = "activation"  # choose the first password, confirm the address
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
+    EMAIL_CHANGE = "email_change"
+
+
+LIFETIME = {
+    Purpose.ACTIVATION: timedelta(hours=24),
+    Purpose.PASSWORD_RESET: timedelta(minutes=30),
+    Purpose.EMAIL_CHANGE: timedelta(hours=24),
+}
+_SALT = "bibid.selfservice.token"
+
+
+class TimestampedSigner(signing.TimestampSigner):
+    """Django's timestamp signer, on our clock (so tests can move time forward)."""
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(clock.now().timestamp()))
+
+    def unsign(self, value: str, max_age=None) -> str:
+        result = signing.Signer.unsign(self, value)
+        value, timestamp = result.rsplit(self.sep, 1)
+        if max_age is not None:
+            seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else max_age
+            age = clock.now().timestamp() - signing.b62_decode(timestamp)
+            if age > seconds:
+                raise signing.SignatureExpired(f"Signature age {age} > {seconds} seconds")
+        return value
+
+
+def _fingerprint(account: Account, purpose: Purpose, extra: str = "") -> str:
+    last = account.last_login.isoformat() if account.last_login else ""
+    state = f"{account.password}|{account.recovery_email}|{account.state}|{last}|{extra}"
+    return salted_hmac(f"bibid.token.{purpose}", state, algorithm="sha256").hexdigest()[:24]
+
+
+def make(account: Account, purpose: Purpose, *, new_email: str = "") -> str:
+    payload = {"a": str(account.public_id), "p": str(purpose),
+               "f": _fingerprint(account, purpose, new_email)}
+    if new_email:
+        payload["e"] = new_email
+    return TimestampedSigner(salt=_SALT).sign_object(payload, compress=True)
+
+
+class TokenError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "expired" | "invalid" | "used"
+
+
+def check(token: str, purpose: Purpose) -> tuple[Account, str]:
+    """The account the token is for (and the new address, for an e-mail change)."""
+    if not token or len(token) > 600:
+        raise TokenError("invalid")
+    signer = TimestampedSigner(salt=_SALT)
+    try:
+        payload = signer.unsign_object(token, max_age=LIFETIME[purpose])
+    except signing.SignatureExpired:
+        raise TokenError("expired") from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise TokenError("invalid") from None
+    if not isinstance(payload, dict) or payload.get("p") != str(purpose):
+        raise TokenError("invalid")
+    account = Account.objects.filter(public_id=payload.get("a")).first()
+    if account is None:
+        raise TokenError("invalid")
+    new_email = payload.get("e", "")
+    if payload.get("f") != _fingerprint(account, purpose, new_email):
+        raise TokenError("used")
+    return account, new_email

@@ -1,0 +1,21 @@
+"""URLs of the self-service pages."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "selfservice"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("wachtwoord-vergeten/", views.forgot_password, name="forgot_password"),
+    path("gebruikersnaam-vergeten/", views.forgot_username, name="forgot_username"),
+    path("activeren/<str:token>/", views.activate, name="activate"),
+    path("wachtwoord-herstellen/<str:token>/", views.reset, name="reset"),
+    path("e-mailadres-bevestigen/<str:token>/", views.confirm_email, name="confirm_email"),
+    path("wachtwoord-wijzigen/", views.change_password, name="change_password"),
+    path("e-mailadres-wijzigen/", views.change_email, name="change_email"),
+    path("gebruikersnaam-wijzigen/", views.change_username, name="change_username"),
+    path("account-verwijderen/", views.delete_account, name="delete_account"),
+    path("dev/postbus/", views.dev_mailbox, name="dev_mailbox"),
+    path("dev/postbus/<int:pk>/", views.dev_message, name="dev_message"),
+]

@@ -1,0 +1,267 @@
+"""Self-service pages: thin; each parses a form, calls one operation, renders the answer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from bibid.common.http import client_ip, network_of
+from bibid.common.problems import Problem
+from bibid.identity.libraries.selectors import flow_allowed
+from bibid.identity.signin.selectors import recent_events
+
+from . import services, tokens
+from .forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    ChangeUsernameForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    ForgotUsernameForm,
+    NewPasswordForm,
+)
+
+FLOWS = ("password_change", "email_change", "username_change", "account_delete")
+
+
+def _language() -> str:
+    return (get_language() or "nl")[:2]
+
+
+def _show(form, problem: Problem) -> None:
+    field = problem.field if problem.field in form.fields else None
+    form.add_error(field, problem.text(_language()))
+
+
+# -- forgot password, forgot username -------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def forgot_password(request: HttpRequest) -> HttpResponse:
+    form = ForgotPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.request_password_reset(name=form.cleaned_data["name"], ip=client_ip(request),
+                                        language=_language())
+        # The same page whether or not the name exists (and whether or not a mail went).
+        return render(request, "selfservice/sent.html", {"what": "password"})
+    return render(request, "selfservice/forgot_password.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def forgot_username(request: HttpRequest) -> HttpResponse:
+    form = ForgotUsernameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.request_username_reminder(email=form.cleaned_data["email"],
+                                           ip=client_ip(request), language=_language())
+        return render(request, "selfservice/sent.html", {"what": "username"})
+    return render(request, "selfservice/forgot_username.html", {"form": form})
+
+
+# -- links from e-mails ------------------------------------------------------------------
+
+
+def _token_page(request, token: str, purpose, template: str, operation, done_title):
+    try:
+        account, _new = tokens.check(token, purpose)
+    except tokens.TokenError as error:
+        return render(request, "selfservice/bad_link.html", {"reason": error.reason},
+                      status=410 if error.reason in ("expired", "used") else 400)
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = operation(token=token, password=form.cleaned_data["password"])
+        except tokens.TokenError as error:  # used in another tab meanwhile
+            return render(request, "selfservice/bad_link.html", {"reason": error.reason},
+                          status=410)
+        except Problem as problem:
+            _show(form, problem)
+        else:
+            if request.user.is_authenticated and request.user.pk != account.pk:
+                auth.logout(request)
+            return render(request, "selfservice/done.html", {"title": done_title,
+                                                             "username": account.username})
+    return render(request, template, {"form": form, "account": account},
+                  status=400 if form.errors else 200)
+
+
+@sensitive_post_parameters("password", "password_again")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def activate(request: HttpRequest, token: str) -> HttpResponse:
+    return _token_page(request, token, tokens.Purpose.ACTIVATION, "selfservice/activate.html",
+                       services.activate, _("Je inlogaccount is klaar"))
+
+
+@sensitive_post_parameters("password", "password_again")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest, token: str) -> HttpResponse:
+    return _token_page(request, token, tokens.Purpose.PASSWORD_RESET, "selfservice/reset.html",
+                       services.reset_password, _("Je nieuwe wachtwoord is ingesteld"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button, POST confirms: a mail scanner that opens links changes nothing."""
+    try:
+        account, new_email = tokens.check(token, tokens.Purpose.EMAIL_CHANGE)
+    except tokens.TokenError as error:
+        return render(request, "selfservice/bad_link.html", {"reason": error.reason},
+                      status=410 if error.reason in ("expired", "used") else 400)
+    if request.method == "POST":
+        try:
+            services.confirm_email_change(token=token)
+        except tokens.TokenError as error:
+            return render(request, "selfservice/bad_link.html", {"reason": error.reason},
+                          status=410)
+        return render(request, "selfservice/done.html", {
+            "title": _("Je herstel-e-mailadres is bevestigd"), "username": account.username})
+    return render(request, "selfservice/confirm_email.html",
+                  {"account": account, "new_email": new_email})
+
+
+# -- Mijn inlogaccount -------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    account = request.user
+    events = recent_events(account.pk, limit=10)
+    for event in events:
+        event.network = network_of(event.ip)  # a place, not the exact address
+    return render(request, "selfservice/home.html", {
+        "account": account,
+        "events": events,
+        "flows": {flow: flow_allowed(account, flow) for flow in FLOWS},
+    })
+
+
+def _settings_page(request, flow: str, form_class, template: str, run, *, password: bool):
+    account = request.user
+    try:
+        services.require_flow(account, flow)
+    except Problem:
+        raise Http404 from None
+    needs = password and not services.recently_signed_in(account)
+    form = form_class(request.POST or None, **({"needs_password": needs} if password else {}))
+    if request.method == "POST" and form.is_valid():
+        try:
+            if needs:
+                services.check_password(account, form.cleaned_data["current_password"])
+            message = run(account, form.cleaned_data)
+        except Problem as problem:
+            _show(form, problem)
+        else:
+            messages.success(request, message)
+            return HttpResponseRedirect(reverse("selfservice:home"))
+    return render(request, template, {"form": form, "account": account},
+                  status=400 if form.errors else 200)
+
+
+@sensitive_post_parameters("current_password", "password", "password_again")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_password(request: HttpRequest) -> HttpResponse:
+    def run(account, data):
+        services.change_password(account=account, current=data["current_password"],
+                                 new=data["password"])
+        # This browser stays signed in; every other session ends (their hash is stale).
+        auth.update_session_auth_hash(request, account)
+        return _("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd.")
+
+    return _settings_page(request, "password_change", ChangePasswordForm,
+                          "selfservice/change_password.html", run, password=False)
+
+
+@sensitive_post_parameters("current_password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_email(request: HttpRequest) -> HttpResponse:
+    def run(account, data):
+        services.request_email_change(account=account, new_email=data["email"],
+                                      language=_language())
+        return _("We hebben een bevestigingslink gestuurd naar %(email)s. Je herstel-e-mailadres "
+                 "verandert pas als je die link gebruikt.") % {"email": data["email"]}
+
+    return _settings_page(request, "email_change", ChangeEmailForm,
+                          "selfservice/change_email.html", run, password=True)
+
+
+@sensitive_post_parameters("current_password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_username(request: HttpRequest) -> HttpResponse:
+    def run(account, data):
+        services.change_username(account=account, new_username=data["username"])
+        return _("Je gebruikersnaam is nu %(name)s.") % {"name": account.username}
+
+    return _settings_page(request, "username_change", ChangeUsernameForm,
+                          "selfservice/change_username.html", run, password=True)
+
+
+@sensitive_post_parameters("current_password")
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    account = request.user
+    try:
+        services.require_flow(account, "account_delete")
+    except Problem:
+        raise Http404 from None
+    form = DeleteAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_account(account=account,
+                                    password=form.cleaned_data["current_password"])
+        except Problem as problem:
+            _show(form, problem)
+        else:
+            auth.logout(request)
+            return render(request, "selfservice/deleted.html")
+    return render(request, "selfservice/delete_account.html",
+                  {"form": form, "account": account}, status=400 if form.errors else 200)
+
+
+# -- the dev mailbox (demo and development only) --------------------------------------------
+
+
+def _dev_only() -> None:
+    if not (settings.DEBUG or settings.BIBID_DEMO):
+        raise Http404
+
+
+@never_cache
+def dev_mailbox(request: HttpRequest) -> HttpResponse:
+    _dev_only()
+    from bibid.identity.mail.models import DevMessage
+
+    return render(request, "selfservice/dev_mailbox.html",
+                  {"messages_": DevMessage.objects.all()[:50]})
+
+
+@never_cache
+def dev_message(request: HttpRequest, pk: int) -> HttpResponse:
+    _dev_only()
+    from bibid.identity.mail.models import DevMessage
+
+    message = DevMessage.objects.filter(pk=pk).first()
+    if message is None:
+        raise Http404
+    return render(request, "selfservice/dev_message.html", {"message": message})

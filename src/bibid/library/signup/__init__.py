@@ -1,0 +1,1 @@
+"""Self-service lid worden: a new member signs up on the library's site."""

@@ -1,0 +1,35 @@
+"""The sign-up form."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bibid.library.console.forms import past_date, printable
+
+
+class SignupForm(forms.Form):
+    name = forms.CharField(label=_("Je naam"), max_length=200, validators=[printable],
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    birth_date = forms.DateField(label=_("Geboortedatum"), validators=[past_date],
+                                 widget=forms.DateInput(attrs={"type": "date",
+                                                               "autocomplete": "bday"}))
+    email = forms.EmailField(label=_("E-mailadres"), max_length=254,
+                             help_text=_("Hierheen sturen we de link om je inlogaccount te "
+                                         "activeren."),
+                             widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    subscription_type = forms.ModelChoiceField(label=_("Abonnement"), queryset=None,
+                                               empty_label=None, widget=forms.RadioSelect)
+    username = forms.CharField(label=_("Gebruikersnaam (mag je zelf kiezen)"), max_length=80,
+                               required=False, validators=[printable],
+                               help_text=_("4 tot 80 tekens: letters, cijfers en _ - @ . "
+                                           "Leeg laten: je pasnummer wordt je gebruikersnaam."),
+                               widget=forms.TextInput(attrs={"autocomplete": "username",
+                                                             "autocapitalize": "none"}))
+    terms = forms.BooleanField(label=_("Ik ga akkoord met de voorwaarden van de bibliotheek."),
+                               error_messages={"required": _("Ga akkoord met de voorwaarden "
+                                                             "om lid te worden.")})
+
+    def __init__(self, *args, types, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subscription_type"].queryset = types
+        self.fields["subscription_type"].label_from_instance = (
+            lambda t: f"{t.name} (€ {t.price} per jaar)")
