@@ -37,9 +37,15 @@ def live_identity(identity, settings):
 @pytest.fixture
 def demo(db, live_identity):
     """The demo libraries, staff and customers (matching identity's demo accounts)."""
+    import random
+
     from bibid.library import demo as library_demo
+    from bibid.library.tenants.models import Library
 
     library_demo.load()
+    # The identity service outlives each test's library database: hand out card numbers
+    # it has not seen yet.
+    Library.objects.update(next_card_number=random.randrange(100_000, 990_000))
     return library_demo
 
 
@@ -60,3 +66,13 @@ def restores_identity(live_identity):
     """For a test that changes the demo accounts at identity: put them back afterwards."""
     yield live_identity
     live_identity.bibid("identity", "load_demo")
+
+
+@pytest.fixture(autouse=True)
+def _dutch():
+    """Each test starts in Dutch (a request in English must not leak into the next test)."""
+    from django.utils import translation
+
+    translation.activate("nl")
+    yield
+    translation.deactivate()

@@ -73,7 +73,8 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
     except IdentityUnavailable as error:
         audit.record(actor=actor, action=action, customer=customer, result="failed",
                      detail={"identity": "unavailable", "reason": error.reason})
-        raise Problem(503, "identity_unavailable", error.message()) from error
+        raise Problem(503, "identity_unavailable", IdentityUnavailable.TEXT,
+                      extra={"reason": error.reason}) from error
     audit.record(actor=actor, action=action, customer=customer, result="ok",
                  detail={"summary": outcome.summary[:200]})
     return outcome
