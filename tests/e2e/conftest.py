@@ -24,8 +24,24 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def system(tmp_path_factory) -> System:
-    running = start_system(tmp_path_factory.mktemp("bibid-var"))
+def mailbox():
+    """A real SMTP server that every service of the test system sends to."""
+    from .harness import free_port
+    from .mailbox import start_mailbox
+
+    box = start_mailbox(free_port())
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory, mailbox) -> System:
+    var = tmp_path_factory.mktemp("bibid-var")
+    clock_file = var / "clock-offset"
+    clock_file.write_text("0")
+    running = start_system(var, extra_env={"EMAIL_URL": mailbox.url,
+                                           "BIBID_TEST_CLOCK_FILE": str(clock_file)})
+    running.clock_file = clock_file
     yield running
     stop_system(running)
 

@@ -35,6 +35,14 @@ class System:
     process: subprocess.Popen | None = None
     demo: dict = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
+    clock_file: Path | None = None
+
+    def move_clock(self, **delta: float) -> None:
+        """Move every service's clock forward (BIBID_TEST_CLOCK_FILE, test runs only)."""
+        from datetime import timedelta
+
+        current = float(self.clock_file.read_text() or 0)
+        self.clock_file.write_text(str(current + timedelta(**delta).total_seconds()))
 
     def bibid(self, *args: str, input: str | None = None, check: bool = True) -> str:
         """Run a `bibid` command against this system; return its standard output."""

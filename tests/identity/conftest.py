@@ -12,6 +12,8 @@ def _unit_settings(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "bibid.identity.libraries.hashers.HighEntropySecretHasher",
     ]
+    # Tasks run at once in unit tests (the worker's part of a request happens in-line).
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

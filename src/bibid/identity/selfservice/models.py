@@ -15,8 +15,10 @@ class SelfServiceRequest(models.Model):
     at = models.DateTimeField(default=clock.now)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     account_id = models.BigIntegerField(null=True, blank=True)
-    typed = models.CharField(max_length=150, blank=True)
+    typed = models.CharField(max_length=254, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    language = models.CharField(max_length=8, default="nl")
+    handled_at = models.DateTimeField(null=True, blank=True)
     mail_queued = models.BooleanField(default=False)
 
     class Meta:

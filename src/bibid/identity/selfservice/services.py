@@ -49,27 +49,81 @@ def _find(name: str) -> Account | None:
     return account
 
 
-# -- forgot password ----------------------------------------------------------------------
+# -- forgot password, forgot username --------------------------------------------------------
+#
+# The page only writes down the request and hands it to the task worker, the same two
+# inserts whatever was typed; looking the account up and queueing the mail happen there, so
+# neither the answer nor its timing can tell whether an account or address exists.
+
+
+def _hand_over(kind: str, typed: str, ip: str, language: str) -> SelfServiceRequest:
+    from .tasks import handle_request
+
+    request = SelfServiceRequest.objects.create(kind=kind, typed=typed[:254], ip=ip or None,
+                                                language=language[:8])
+    # The task queue is a table in this same database, so the task commits (or not)
+    # together with the request it is about.
+    handle_request.enqueue(request.pk)
+    return request
 
 
 @transaction.atomic
 def request_password_reset(*, name: str, ip: str, language: str) -> None:
-    """Mail a reset link to the account's stored recovery address, if there is one to mail.
+    _hand_over(SelfServiceRequest.Kind.PASSWORD_RESET, name, ip, language)
 
-    The caller answers the same in every case; the record of the request is written in every
-    case, so that the work (and its time) does not depend on whether the account exists.
-    """
+
+@transaction.atomic
+def request_username_reminder(*, email: str, ip: str, language: str) -> None:
+    _hand_over(SelfServiceRequest.Kind.USERNAME_REMINDER, email, ip, language)
+
+
+@transaction.atomic
+def handle(request_id: int) -> None:
+    """Do what a request asked (in the task worker); at most once per request."""
+    request = (SelfServiceRequest.objects.select_for_update()
+               .filter(pk=request_id, handled_at__isnull=True).first())
+    if request is None:
+        return
+    if request.kind == SelfServiceRequest.Kind.PASSWORD_RESET:
+        _password_reset(request)
+    else:
+        _username_reminder(request)
+    request.handled_at = clock.now()
+    request.save(update_fields=["handled_at", "account_id", "mail_queued"])
+
+
+def _password_reset(request: SelfServiceRequest) -> None:
+    """Mail a reset link to the account's stored recovery address, if there is one."""
+    name, ip = request.typed, request.ip or ""
     account = _find(name)
     allowed = _mail_allowed(usernames.username_key(name), ip)
     send = bool(allowed and account and account.recovery_email
                 and flow_allowed(account, "password_reset"))
-    SelfServiceRequest.objects.create(
-        kind=SelfServiceRequest.Kind.PASSWORD_RESET, account_id=account.pk if account else None,
-        typed=name[:150], ip=ip or None, mail_queued=send)
+    request.account_id, request.mail_queued = (account.pk if account else None), send
     if send:
         # Always the stored address, never anything typed (CVE-2019-19844).
         enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=account.recovery_email,
-                account_id=account.pk, language=language)
+                account_id=account.pk, language=request.language)
+
+
+def _username_reminder(request: SelfServiceRequest) -> None:
+    """Mail the usernames whose confirmed recovery address this is, to that stored address."""
+    email, ip = request.typed, request.ip or ""
+    allowed = _mail_allowed(email.strip().lower(), ip)
+    matches = list(Account.objects.filter(
+        recovery_email__iexact=email.strip(), recovery_email_confirmed_at__isnull=False,
+        state=Account.State.ACTIVE, is_staff=False).order_by("username"))
+    matches = [a for a in matches if flow_allowed(a, "username_reminder")]
+    by_address: dict[str, list[Account]] = {}
+    for account in matches:
+        by_address.setdefault(account.recovery_email, []).append(account)
+    request.account_id = matches[0].pk if len(matches) == 1 else None
+    request.mail_queued = bool(allowed and matches)
+    if allowed:
+        for address, accounts in by_address.items():
+            enqueue(kind=OutboxMessage.Kind.USERNAME_REMINDER, to=address,
+                    account_id=accounts[0].pk, language=request.language,
+                    data={"usernames": [a.username for a in accounts]})
 
 
 @transaction.atomic
@@ -95,31 +149,6 @@ def _set_password(account: Account, password: str, *, via: str) -> None:
     if account.recovery_email:
         enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
                 account_id=account.pk, data={"notice": "password_changed"})
-
-
-# -- forgot username ----------------------------------------------------------------------
-
-
-@transaction.atomic
-def request_username_reminder(*, email: str, ip: str, language: str) -> None:
-    """Mail the usernames whose confirmed recovery address this is, to that stored address."""
-    allowed = _mail_allowed(email.strip().lower(), ip)
-    matches = list(Account.objects.filter(
-        recovery_email__iexact=email.strip(), recovery_email_confirmed_at__isnull=False,
-        state=Account.State.ACTIVE, is_staff=False).order_by("username"))
-    matches = [a for a in matches if flow_allowed(a, "username_reminder")]
-    by_address: dict[str, list[Account]] = {}
-    for account in matches:
-        by_address.setdefault(account.recovery_email, []).append(account)
-    SelfServiceRequest.objects.create(
-        kind=SelfServiceRequest.Kind.USERNAME_REMINDER,
-        account_id=matches[0].pk if len(matches) == 1 else None, typed=email[:150],
-        ip=ip or None, mail_queued=bool(allowed and matches))
-    if allowed:
-        for address, accounts in by_address.items():
-            enqueue(kind=OutboxMessage.Kind.USERNAME_REMINDER, to=address,
-                    account_id=accounts[0].pk, language=language,
-                    data={"usernames": [a.username for a in accounts]})
 
 
 # -- activation ---------------------------------------------------------------------------
