@@ -57,3 +57,13 @@ def make_account(db):
 def anna(make_account):
     """An active patron who can sign in."""
     return make_account("anna.jansen", recovery_email="anna@example.org")
+
+
+@pytest.fixture(autouse=True)
+def _dutch():
+    """Each test starts in Dutch (a request in English must not leak into the next test)."""
+    from django.utils import translation
+
+    translation.activate("nl")
+    yield
+    translation.deactivate()

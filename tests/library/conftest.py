@@ -60,3 +60,13 @@ def restores_identity(live_identity):
     """For a test that changes the demo accounts at identity: put them back afterwards."""
     yield live_identity
     live_identity.bibid("identity", "load_demo")
+
+
+@pytest.fixture(autouse=True)
+def _dutch():
+    """Each test starts in Dutch (a request in English must not leak into the next test)."""
+    from django.utils import translation
+
+    translation.activate("nl")
+    yield
+    translation.deactivate()

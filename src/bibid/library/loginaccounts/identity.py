@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 
 
 class IdentityError(Exception):
@@ -47,11 +47,11 @@ class IdentityUnavailable(IdentityError):
     def __str__(self) -> str:
         return f"login service unavailable: {self.reason}"
 
-    def message(self, language: str | None = None) -> str:
-        from django.utils.translation import gettext as _
+    TEXT = gettext_lazy("De inlogdienst is nu niet bereikbaar (%(reason)s). Er is niets "
+                        "gewijzigd; probeer het over een paar minuten opnieuw.")
 
-        return _("De inlogdienst is nu niet bereikbaar (%(reason)s). Er is niets gewijzigd; "
-                 "probeer het over een paar minuten opnieuw.") % {"reason": self.reason}
+    def message(self, language: str | None = None) -> str:
+        return str(self.TEXT) % {"reason": self.reason}
 
 
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from bibid.common import clock
 from bibid.common.problems import Problem
@@ -73,7 +73,8 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
     except IdentityUnavailable as error:
         audit.record(actor=actor, action=action, customer=customer, result="failed",
                      detail={"identity": "unavailable", "reason": error.reason})
-        raise Problem(503, "identity_unavailable", error.message()) from error
+        raise Problem(503, "identity_unavailable", IdentityUnavailable.TEXT,
+                      extra={"reason": error.reason}) from error
     audit.record(actor=actor, action=action, customer=customer, result="ok",
                  detail={"summary": outcome.summary[:200]})
     return outcome
@@ -253,9 +254,12 @@ def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer).account_history(customer.card_number, limit)
         failures = sum(1 for e in answer["events"] if e["outcome"] == "failure")
-        return Outcome("history", _("%(n)d recente gebeurtenissen, waarvan %(f)d mislukte "
-                                    "pogingen.") % {"n": len(answer["events"]), "f": failures},
-                       answer)
+        count = len(answer["events"])
+        text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen",
+                        count) % {"n": count}
+        text += ngettext(", waarvan %(f)d mislukte poging.", ", waarvan %(f)d mislukte pogingen.",
+                         failures) % {"f": failures}
+        return Outcome("history", text, answer)
 
     return _run(actor, customer, "login_history", Perm.LOGIN_HISTORY, call)
 
