@@ -81,7 +81,10 @@ def test_customer_page_of_a_colleague_offers_nothing(demo):
 
 
 def test_menu_read_shows_identity_s_answer(demo):
-    page = signed_in("balie.maas").get("/console/klanten/2010000005/", {"toon": "gegevens"})
+    client = signed_in("balie.maas")
+    response = client.post("/console/klanten/2010000005/inlogaccount/gegevens/")
+    assert response.status_code == 302
+    page = client.get(response["Location"])
     assert "eva.visser" in page.text
     assert 'data-testid="account-data"' in page.text
 
@@ -109,7 +112,8 @@ def test_desk_cannot_use_helpdesk_items_even_by_posting(demo):
 def test_generate_with_bad_input_shows_the_form_again(demo):
     client = signed_in("balie.maas")
     response = client.post("/console/klanten/2010000006/inlogaccount/genereren/",
-                           {"username": "x" * 300, "recovery_email": "geen-adres"})
+                           {"genereer-username": "x" * 300,
+                            "genereer-recovery_email": "geen-adres"})
     assert response.status_code == 400
     assert "Voer een geldig e-mailadres in" in response.text or "e-mail" in response.text
     assert Customer.objects.get(card_number="2010000006").account_id is None
@@ -117,7 +121,9 @@ def test_generate_with_bad_input_shows_the_form_again(demo):
 
 def test_unknown_customer_and_unknown_action_are_404(demo):
     client = signed_in("balie.maas")
-    assert client.get("/console/klanten/0000/").status_code == 404
+    missing = client.get("/console/klanten/0000/")
+    assert missing.status_code == 404 and "Klant niet gevonden" in missing.text
+    assert "Uitloggen" in missing.text  # still inside the console
     assert client.get("/console/klanten/3020000002/").status_code == 404  # other library
     assert client.post("/console/klanten/2010000001/inlogaccount/opblazen/").status_code == 404
 

@@ -124,11 +124,20 @@ ACTIONS = {
 }
 
 
+class CustomerNotFound(Exception):
+    pass
+
+
 def _customer(request: HttpRequest, card_number: str):
     customer = selectors.by_card(request.user.library, card_number)
     if customer is None:
-        raise Http404
+        raise CustomerNotFound
     return customer
+
+
+def _not_found(request: HttpRequest, card_number: str) -> HttpResponse:
+    """Another library's customer is no customer: said inside the console, menu and all."""
+    return render(request, "console/not_found.html", {"card_number": card_number}, status=404)
 
 
 def _result(outcome=None, problem: Problem | None = None, action: str = "") -> dict:
@@ -141,18 +150,13 @@ def _result(outcome=None, problem: Problem | None = None, action: str = "") -> d
 
 @staff_required
 def customer(request: HttpRequest, card_number: str) -> HttpResponse:
-    found = _customer(request, card_number)
+    try:
+        found = _customer(request, card_number)
+    except CustomerNotFound:
+        return _not_found(request, card_number)
     result = request.session.pop(RESULT_KEY, None)
     if result and result.get("card") != card_number:
         result = None
-    show = request.GET.get("toon")
-    if show in READS:
-        operation, _perm = READS[show]
-        try:
-            result = _result(operation(actor=request.actor, customer=found))
-        except Problem as problem:
-            result = _result(problem=problem, action=show)
-        result["show"] = show
     return render(request, "console/customer.html", _customer_context(request, found, result))
 
 
@@ -171,8 +175,10 @@ def _customer_context(request: HttpRequest, found, result: dict | None, **extra)
     return {
         "customer": found, "membership": membership, "family": family, "private": private,
         "result": result, "menu": menu,
-        "generate_form": extra.get("generate_form") or GenerateForm(),
-        "link_form": extra.get("link_form") or LinkForm(),
+        # Prefixes: two forms on one page must not share field ids (labels would point at
+        # the wrong field).
+        "generate_form": extra.get("generate_form") or GenerateForm(prefix="genereer"),
+        "link_form": extra.get("link_form") or LinkForm(prefix="koppel"),
         "audit": AuditEvent.objects.filter(customer=found).select_related("staff")[:10],
     }
 
@@ -180,11 +186,17 @@ def _customer_context(request: HttpRequest, found, result: dict | None, **extra)
 @staff_required
 @require_POST
 def login_action(request: HttpRequest, card_number: str, action: str) -> HttpResponse:
-    """One Inlogaccount menu item that changes something; the answer shows on the page."""
-    found = _customer(request, card_number)
+    """One Inlogaccount menu item; the answer shows on the customer page (post, redirect,
+    get), so that a reload does not repeat it and asking again always asks again."""
+    try:
+        found = _customer(request, card_number)
+    except CustomerNotFound:
+        return _not_found(request, card_number)
     language = (get_language() or "nl")[:2]
     if action in ("genereren", "koppelen"):
-        form = (GenerateForm if action == "genereren" else LinkForm)(request.POST)
+        form_class, prefix = ((GenerateForm, "genereer") if action == "genereren"
+                              else (LinkForm, "koppel"))
+        form = form_class(request.POST, prefix=prefix)
         if not form.is_valid():
             extra = {"generate_form" if action == "genereren" else "link_form": form}
             return render(request, "console/customer.html",
@@ -202,12 +214,14 @@ def login_action(request: HttpRequest, card_number: str, action: str) -> HttpRes
             result = _result(outcome)
         except Problem as problem:
             result = _result(problem=problem, action=action)
-    elif action in ACTIONS:
-        operation, _perm = ACTIONS[action]
+    elif action in ACTIONS or action in READS:
+        operation, _perm = {**ACTIONS, **READS}[action]
         try:
             result = _result(operation(actor=request.actor, customer=found))
         except Problem as problem:
             result = _result(problem=problem, action=action)
+        if action in READS:
+            result["show"] = action
     else:
         raise Http404
     request.session[RESULT_KEY] = {**result, "card": card_number}

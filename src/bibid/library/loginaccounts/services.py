@@ -9,7 +9,7 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from bibid.common import clock
 from bibid.common.problems import Problem
@@ -254,9 +254,12 @@ def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer).account_history(customer.card_number, limit)
         failures = sum(1 for e in answer["events"] if e["outcome"] == "failure")
-        return Outcome("history", _("%(n)d recente gebeurtenissen, waarvan %(f)d mislukte "
-                                    "pogingen.") % {"n": len(answer["events"]), "f": failures},
-                       answer)
+        count = len(answer["events"])
+        text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen",
+                        count) % {"n": count}
+        text += ngettext(", waarvan %(f)d mislukte poging.", ", waarvan %(f)d mislukte pogingen.",
+                         failures) % {"f": failures}
+        return Outcome("history", text, answer)
 
     return _run(actor, customer, "login_history", Perm.LOGIN_HISTORY, call)
 

@@ -31,9 +31,11 @@ def _check_age(type_: SubscriptionType, customer: Customer, role: str, on: date)
     age = customer.age_on(on)
     if type_.min_age is not None and age < type_.min_age:
         raise Problem(400, "too_young", _("%(name)s is te jong voor %(type)s."),
+                      field="subscription_type",
                       extra={"name": customer.name, "type": type_.name})
     if type_.max_age is not None and age > type_.max_age:
         raise Problem(400, "too_old", _("%(name)s is te oud voor %(type)s."),
+                      field="subscription_type",
                       extra={"name": customer.name, "type": type_.name})
 
 
@@ -48,7 +50,7 @@ def create_subscription(*, actor: Actor, type_: SubscriptionType, main: Customer
         raise Problem(400, "type_not_for_sale", _("Dit abonnement wordt niet meer verkocht."))
     if members and not type_.family:
         raise Problem(400, "not_a_family_subscription",
-                      _("Bij dit abonnement horen geen gezinsleden."))
+                      _("Bij dit abonnement horen geen gezinsleden."), field="subscription_type")
     start = start or clock.now().date()
     end = end or (start + timedelta(days=365) - timedelta(days=1))
     if end < start:

@@ -52,3 +52,21 @@ def kind_label(code: str) -> str:
 @register.filter
 def action_label(code: str) -> str:
     return ACTIONS.get(code, code)
+
+
+@register.filter
+def local_time(value) -> str:
+    """An ISO time from the login service, shown in local time like every other time here."""
+    from datetime import datetime
+
+    from django.utils import formats, timezone
+
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if timezone.is_naive(moment):
+        return formats.date_format(moment, "d-m-Y H:i")
+    return formats.date_format(timezone.localtime(moment), "d-m-Y H:i")
