@@ -152,6 +152,7 @@ def test_self_service_sign_up_then_activation(page, system, mailbox):
         found = requests.get(library(system, "/api/v1/customers/") + _card_of(system, username),
                              headers={"Authorization": f"Bearer {staff['api_token']}"},
                              timeout=30).json()
+        assert "subscription" in found, found
         state = found["subscription"]["state"]
         if state == "active":
             break

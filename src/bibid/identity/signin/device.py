@@ -1,7 +1,8 @@
 """Device cookies: a browser that signed in to a username before gets its own guessing lane.
 
 The cookie is signed (it cannot be made up), names the usernames by keyed hash only (it
-reveals nothing when read), and lasts half a year. See guard.py for why it exists.
+reveals nothing when read), and lasts half a year. See bibid/common/guard/lanes.py for why it
+exists.
 """
 
 from __future__ import annotations

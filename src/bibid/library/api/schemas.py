@@ -74,8 +74,10 @@ class SubscriptionOut(Schema):
     type_name: str
     start: date
     end: date
-    status: str
-    state: Literal["active", "ended", "cancelled", "future"]
+    status: Literal["active", "cancelled", "pending", "lapsed"]
+    state: Literal["active", "ended", "cancelled", "future", "pending", "lapsed"] = Field(
+        description="At a glance: pending waits for the patron to activate the login "
+                    "account of a self-service sign-up; lapsed was never activated.")
     members: list[MemberOut]
 
 
