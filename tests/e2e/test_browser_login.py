@@ -92,8 +92,9 @@ def test_patron_signs_in_sees_the_sign_in_and_signs_out(system, new_page):
     expect(heading(page)).to_have_text("Mijn inlogaccount")
     expect(page.get_by_test_id("username")).to_have_text("anna.jansen")
     newest = page.get_by_role("table", name="Recente inlogpogingen").locator("tbody tr").first
+    # The place is the address prefix: enough to spot misuse, not the patron's exact address.
     expect(newest.locator("td")).to_have_text(
-        [re.compile(r"^\d{1,2} \S+ \d{4} \d{2}:\d{2}$"), "ingelogd", agent, "127.0.0.1"]
+        [re.compile(r"^\d{1,2} \S+ \d{4} \d{2}:\d{2}$"), "ingelogd", agent, "127.0.0.0/24"]
     )
 
     page.get_by_role("button", name="Uitloggen").click()

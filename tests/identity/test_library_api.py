@@ -216,3 +216,17 @@ def test_a_refused_request_does_not_keep_its_idempotency_key(maas):
     assert again.status_code == 202 and "Idempotent-Replayed" not in again.headers
     replay = maas.post("/customers/m5/password-reset", headers=key)
     assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_taken_name_falls_back_to_the_reference_only_when_that_is_a_valid_name(maas):
+    linked(maas, "m1", "gezin.bos")
+    # Found by schemathesis: a one-letter reference is no username, so there is no fallback.
+    short = maas.post("/customers/t/account", {"username": "gezin.bos",
+                                               "if_username_taken": "use_reference"})
+    assert short.status_code == 409 and short.json()["code"] == "username_taken"
+    assert not Link.objects.filter(customer_ref="t").exists()
+    fine = maas.post("/customers/2010000099/account", {"username": "gezin.bos",
+                                                       "if_username_taken": "use_reference"})
+    assert fine.status_code == 201, fine.json()
+    assert fine.json()["account"]["username"] == "2010000099"
+    assert fine.json()["username_was_taken"] is True

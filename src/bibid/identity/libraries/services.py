@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -69,6 +70,14 @@ class Generated:
     username_was_taken: bool = False
 
 
+def _is_valid_username(name: str) -> bool:
+    try:
+        usernames.validate_username(name)
+    except ValidationError:
+        return False
+    return True
+
+
 @transaction.atomic
 def generate(
     *, library: Library, customer_ref: str, username: str | None, recovery_email: str,
@@ -80,16 +89,18 @@ def generate(
     name = usernames.normalize(username or customer_ref)
     try:
         usernames.validate_username(name)
-    except Exception as error:
+    except ValidationError as error:
         raise Problem(400, "invalid_username", getattr(error, "message", str(error)),
                       field="username", extra=getattr(error, "params", None) or {}) from error
     taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
+    fell_back = False
     if taken and fall_back_to_reference and name != usernames.normalize(customer_ref):
-        name = usernames.normalize(customer_ref)
-        taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
-        fell_back = True
-    else:
-        fell_back = False
+        # The reference is used as the username only if it is a valid username itself;
+        # otherwise the answer stays "taken" (the chosen name is what the caller asked for).
+        fallback = usernames.normalize(customer_ref)
+        if _is_valid_username(fallback):
+            name, fell_back = fallback, True
+            taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
     if taken:
         raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
                       field="username")
