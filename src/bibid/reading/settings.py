@@ -2,4 +2,4 @@
 
 from bibid.common import settings as common
 
-globals().update(common.build("reading", apps=["bibid.reading.home"]))
+globals().update(common.build("reading", apps=["bibid.common.rp", "bibid.reading.home"]))

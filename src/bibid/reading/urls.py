@@ -7,6 +7,7 @@ from bibid.common.urls import urlpatterns as common_patterns
 
 urlpatterns = [
     *common_patterns,
+    path("", include("bibid.common.rp.urls")),
     path("", include("bibid.reading.home.urls")),
 ]
 
