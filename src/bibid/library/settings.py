@@ -18,6 +18,8 @@ globals().update(
             "bibid.library.console",
             "bibid.library.signup",
             "bibid.library.api",
+            "bibid.common.rp",
+            "bibid.library.mijnmenu",
         ],
         middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],
     )

@@ -13,6 +13,8 @@ urlpatterns = [
     path("console/", include("bibid.library.console.urls")),
     path("api/v1/", api.urls),
     path("aanmelden/", include("bibid.library.signup.urls")),
+    path("mijn/<slug:library>/", include("bibid.common.rp.urls")),
+    path("mijn/<slug:library>/", include("bibid.library.mijnmenu.urls")),
     path("", include("bibid.library.home.urls")),
 ]
 
