@@ -10,6 +10,8 @@ from bibid.identity.api.api import api
 urlpatterns = [
     *common_patterns,
     path("beheer/", admin.site.urls),
+    # Bibid's OpenID Connect views first: they take over some of DOT's paths.
+    path("o/", include("bibid.identity.oidc.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/v1/", api.urls),
     path("", include("bibid.identity.signin.urls")),

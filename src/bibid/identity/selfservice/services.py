@@ -19,6 +19,7 @@ from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import delete_account as delete_for_good
 from bibid.identity.accounts.services import record_event
+from bibid.identity.accounts.signals import password_set
 from bibid.identity.libraries.models import Change
 from bibid.identity.libraries.selectors import account_by_card_number, flow_allowed
 from bibid.identity.libraries.services import tell_libraries
@@ -136,7 +137,7 @@ def reset_password(*, token: str, password: str) -> Account:
     return account
 
 
-def _set_password(account: Account, password: str, *, via: str) -> None:
+def _set_password(account: Account, password: str, *, via: str, keep_sid: str = "") -> None:
     try:
         validate_password(password, user=account)
     except ValidationError as error:
@@ -146,6 +147,7 @@ def _set_password(account: Account, password: str, *, via: str) -> None:
     account.save(update_fields=["password"])
     record_event(account=account, kind=AccountEvent.Kind.PASSWORD_SET,
                  actor=Actor.patron(account), data={"via": via})
+    password_set.send(sender=Account, account=account, via=via, keep_sid=keep_sid)
     if account.recovery_email:
         enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
                 account_id=account.pk, data={"notice": "password_changed"})
@@ -202,10 +204,12 @@ def check_password(account: Account, password: str) -> None:
 
 
 @transaction.atomic
-def change_password(*, account: Account, current: str, new: str) -> None:
+def change_password(*, account: Account, current: str, new: str, keep_sid: str = "") -> None:
+    """`keep_sid`: the identity session making the change; it and the services signed in
+    through it stay signed in, every other session ends."""
     require_flow(account, "password_change")
     check_password(account, current)
-    _set_password(account, new, via="change")
+    _set_password(account, new, via="change", keep_sid=keep_sid)
 
 
 @transaction.atomic

@@ -178,7 +178,8 @@ def _settings_page(request, flow: str, form_class, template: str, run, *, passwo
 def change_password(request: HttpRequest) -> HttpResponse:
     def run(account, data):
         services.change_password(account=account, current=data["current_password"],
-                                 new=data["password"])
+                                 new=data["password"],
+                                 keep_sid=request.session.get("oidc_sid", ""))
         # This browser stays signed in; every other session ends (their hash is stale).
         auth.update_session_auth_hash(request, account)
         return _("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd.")

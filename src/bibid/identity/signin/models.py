@@ -16,6 +16,10 @@ class LoginEvent(models.Model):
     class Kind(models.TextChoices):
         LOGIN = "login", _("inloggen")
         LOGOUT = "logout", _("uitloggen")
+        # Reported by or about the services that sign in through the login:
+        SERVICE = "service", _("ingelogd bij dienst")
+        LOGOUT_DETECTED = "logout_detected", _("uitgelogd opgemerkt door dienst")
+        RIGHTS_MISSING = "rights_missing", _("recht ontbrak bij dienst")
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", _("gelukt")
@@ -28,6 +32,7 @@ class LoginEvent(models.Model):
         INACTIVE = "inactive", _("account niet actief")
         NO_PASSWORD = "no_password", _("nog geen wachtwoord gekozen")
         THROTTLED = "throttled", _("te veel pogingen (vertraagd)")
+        REPORTED = "reported", _("gemeld door dienst")
 
     at = models.DateTimeField(_("tijdstip"), default=clock.now)
     kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices, default=Kind.LOGIN)
@@ -39,6 +44,10 @@ class LoginEvent(models.Model):
     reason = models.CharField(_("reden"), max_length=32, choices=Reason.choices)
     ip = models.GenericIPAddressField(_("adres"), null=True, blank=True)
     user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    # Which service (OpenID Connect client) the event is about, and what it reported.
+    service = models.CharField(_("dienst"), max_length=200, blank=True, default="",
+                               db_default="")
+    details = models.JSONField(_("details"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("inlogpoging")

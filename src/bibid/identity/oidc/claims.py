@@ -1,0 +1,56 @@
+"""What a service learns about the signed-in patron, by scope (least privilege per client).
+
+- openid: `sub` (the account's public id, never the internal key) and `sid`.
+- profile: `preferred_username`.
+- libraries: the libraries the account is linked to; the customer reference (card number)
+  only for that library's own Mijn Menu.
+- rights: the rights every linked library pushed that are valid today or later, each with its
+  validity, limits and the library it comes from.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bibid.common import clock
+from bibid.identity.accounts.models import Account
+from bibid.identity.libraries.models import Link
+from bibid.identity.libraries.rights import Right
+
+CLAIM_SCOPES = {
+    "sub": "openid",
+    "sid": "openid",
+    "preferred_username": "profile",
+    "libraries": "libraries",
+    "rights": "rights",
+}
+
+
+def _current_or_future(right: Right, today: date) -> bool:
+    return right.valid_until is None or right.valid_until >= today
+
+
+def for_account(account: Account, *, library_id: int | None, sid: str = "") -> dict:
+    """All claims; the validator drops those whose scope was not granted."""
+    links = sorted(Link.objects.filter(account=account).select_related("library"),
+                   key=lambda link: link.library.name)
+    today = clock.now().date()
+    libraries, rights = [], []
+    for link in links:
+        entry = {"code": link.library.code, "name": link.library.name}
+        if library_id is not None and link.library_id == library_id:
+            entry["customer_ref"] = link.customer_ref
+        libraries.append(entry)
+        for data in link.rights:
+            right = Right.from_json(data)
+            if _current_or_future(right, today):
+                rights.append({**right.as_json(), "library": link.library.name})
+    claims = {
+        "sub": str(account.public_id),
+        "preferred_username": account.username,
+        "libraries": libraries,
+        "rights": rights,
+    }
+    if sid:
+        claims["sid"] = sid
+    return claims

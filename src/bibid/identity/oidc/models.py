@@ -1,0 +1,93 @@
+"""The services that sign in through the login (OpenID Connect clients), and the sign-ins
+each identity session gave them, so that signing out anywhere reaches all of them."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bibid.common import clock
+
+
+class Client(models.Model):
+    """What Bibid knows of a signing-in service beyond django-oauth-toolkit's Application."""
+
+    class Kind(models.TextChoices):
+        MIJN_MENU = "mijnmenu", _("Mijn Menu van een bibliotheek")
+        READING = "reading", _("Online Bibliotheek")
+        OTHER = "other", _("Andere dienst")
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="bibid_client"
+    )
+    kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices)
+    # Mijn Menu of one library: that library's customer reference may go into its tokens
+    # (no other service learns card numbers).
+    library = models.ForeignKey(
+        "libraries.Library", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="oidc_clients", verbose_name=_("bibliotheek"),
+    )
+    backchannel_logout_uri = models.URLField(
+        _("back-channel-uitloguri"), blank=True,
+        help_text=_("Waar de dienst hoort dat een sessie is beëindigd (OpenID Connect "
+                    "Back-Channel Logout). Leeg: de dienst merkt het bij de sessiecontrole."),
+    )
+
+    class Meta:
+        verbose_name = _("dienst")
+        verbose_name_plural = _("diensten")
+
+    def __str__(self) -> str:
+        return self.application.name
+
+
+class ServiceSession(models.Model):
+    """One sign-in of one service within one identity session (`sid`).
+
+    Its id is the token family of the refresh tokens issued for it, so ending it revokes
+    exactly those tokens, and every service signed in with the same `sid` is told.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sid = models.CharField(max_length=64, db_index=True)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="service_sessions"
+    )
+    application = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="+"
+    )
+    # The authorization code this sign-in was given, until it is exchanged (then deleted).
+    grant = models.OneToOneField(
+        "oauth2_provider.Grant", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    # When the identity session behind it ends by itself: refresh is refused after this.
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("aangemelde dienst")
+        verbose_name_plural = _("aangemelde diensten")
+        indexes = [models.Index(fields=["account", "ended_at"], name="servicesession_account")]
+
+    def is_live(self) -> bool:
+        return self.ended_at is None and clock.now() < self.expires_at
+
+
+class LogoutDelivery(models.Model):
+    """A back-channel logout token on its way to a service, retried until it arrives.
+
+    Self-contained (no foreign keys): it must outlive the account when that is deleted."""
+
+    sub = models.CharField(max_length=64)
+    sid = models.CharField(max_length=64)
+    client_id = models.CharField(max_length=100)
+    uri = models.URLField()
+    created_at = models.DateTimeField(default=clock.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=clock.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)

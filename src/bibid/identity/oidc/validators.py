@@ -1,0 +1,98 @@
+"""django-oauth-toolkit's validator, with Bibid's rules for signing in to services.
+
+- Redirect URIs are compared as exact strings with the registered ones. DOT's own matcher
+  parses URIs and relaxes loopback ports and host case (RFC 8252); one exact comparison
+  leaves no parser differential for `..;/`, `@`, case or look-alike tricks to exploit.
+- Every authorization belongs to the identity session (`sid`) it was given in; the tokens
+  it yields carry that session (as their refresh-token family), so ending the session
+  revokes them, and a refresh after the identity session ended is refused.
+- Claims follow the granted scopes; `sub` is the account's public id.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from oauth2_provider.models import get_grant_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from . import claims
+from .models import Client, ServiceSession
+
+
+def exact_redirect_allowed(application, uri: str) -> bool:
+    return bool(uri) and uri in application.redirect_uris.split()
+
+
+class Validator(OAuth2Validator):
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, **claims.CLAIM_SCOPES}
+
+    # -- redirect URIs --------------------------------------------------------------------
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
+        return exact_redirect_allowed(request.client, redirect_uri)
+
+    # -- the identity session behind each authorization -----------------------------------
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        with transaction.atomic():
+            grant = self._create_authorization_code(request, code)
+            ServiceSession.objects.create(
+                sid=request.sid, account=request.user, application=request.client,
+                grant=grant, expires_at=request.session_expires_at,
+            )
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        grant = get_grant_model().objects.filter(code=code, application=client).first()
+        session = ServiceSession.objects.filter(grant=grant).first() if grant else None
+        # The patron signed out (or the session expired) between the redirect and the
+        # exchange: the code is worth nothing any more.
+        if session is None or not session.is_live():
+            return False
+        request.service_session = session
+        return True
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        family = request.refresh_token_instance.token_family
+        session = ServiceSession.objects.filter(pk=family).first() if family else None
+        if session is None or not session.is_live():
+            return False
+        request.service_session = session
+        return True
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token,
+                              previous_refresh_token):
+        token = super()._create_refresh_token(request, refresh_token_code, access_token,
+                                              previous_refresh_token)
+        session = getattr(request, "service_session", None)
+        if previous_refresh_token is None and session is not None:
+            # The family is the service session: ending it revokes exactly these tokens.
+            token.token_family = session.pk
+            token.save(update_fields=["token_family"])
+        return token
+
+    # -- claims ---------------------------------------------------------------------------
+
+    def get_additional_claims(self, request):
+        session = getattr(request, "service_session", None)
+        client = Client.objects.filter(application=request.client).first() \
+            if getattr(request, "client", None) else None
+        return claims.for_account(
+            request.user,
+            library_id=client.library_id if client and client.kind == Client.Kind.MIJN_MENU
+            else None,
+            sid=session.sid if session else "",
+        )
+
+    def get_discovery_claims(self, request):
+        return ["sub", *[k for k in claims.CLAIM_SCOPES if k != "sub"], "iss", "aud", "exp",
+                "iat", "auth_time", "nonce"]
+
+    def get_userinfo_claims(self, request):
+        found = super().get_userinfo_claims(request)
+        found.pop("sid", None)  # sid belongs in ID and logout tokens
+        return found
+

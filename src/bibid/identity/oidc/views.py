@@ -1,0 +1,111 @@
+"""OpenID Connect endpoints Bibid adds to or changes in django-oauth-toolkit's."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from django.contrib.auth.hashers import check_password
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
+from oauth2_provider.models import get_application_model
+from oauth2_provider.views.oidc import ConnectDiscoveryInfoView, RPInitiatedLogoutView
+
+from bibid.common.http import client_ip, user_agent
+from bibid.common.problems import Problem, problem_response
+from bibid.identity.accounts.models import Account
+from bibid.identity.signin import flow
+
+from . import events
+from .models import Client, ServiceSession
+
+
+class DiscoveryView(ConnectDiscoveryInfoView):
+    """DOT's discovery document, plus what Bibid adds: back-channel logout with sid."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data["backchannel_logout_supported"] = True
+        data["backchannel_logout_session_supported"] = True
+        data["code_challenge_methods_supported"] = ["S256"]
+        response.content = json.dumps(data).encode()
+        return response
+
+
+class LogoutView(RPInitiatedLogoutView):
+    """RP-initiated logout with exact post-logout redirect matching and our own records.
+
+    DOT's view is exempt from CSRF protection; this one is not (a new `dispatch` without
+    the exemption): the confirmation form carries a token, so another site cannot post it.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
+        if not post_logout_redirect_uri:
+            return
+        if not application:
+            raise InvalidOIDCClientError()
+        # One exact string comparison with the registered list, as for redirect URIs.
+        if post_logout_redirect_uri not in application.post_logout_redirect_uris.split():
+            raise InvalidOIDCRedirectURIError(
+                "This client does not have this redirect uri registered.")
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None,
+                  token_user=None):
+        if self.request.user.is_authenticated:
+            flow.record_logout(account=self.request.user, ip=client_ip(self.request),
+                               user_agent=user_agent(self.request))
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+
+
+def _client_from_basic_auth(request: HttpRequest):
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        client_id, _sep, secret = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    application = get_application_model().objects.filter(client_id=client_id).first()
+    # Secrets are long and random: the fast hash is enough, and compared in constant time.
+    if application is None or not check_password(secret, application.client_secret):
+        return None
+    return application
+
+
+@csrf_exempt  # called by services with their client credentials, not by browsers
+@never_cache
+@require_POST
+def service_event(request: HttpRequest) -> HttpResponse:
+    """A service reports what happened to a patron, for the helpdesk's login history:
+    `logout_detected` (Mijn Menu noticed the identity session had ended) or
+    `rights_missing` (the Online Bibliotheek refused a loan for lack of a right).
+
+    Only about patrons who signed in to that very service: a service cannot write into the
+    history of accounts it never saw."""
+    application = _client_from_basic_auth(request)
+    if application is None or not Client.objects.filter(application=application).exists():
+        response = problem_response(Problem(401, "invalid_client",
+                                            _("Onbekende dienst of onjuist geheim.")))
+        response["WWW-Authenticate"] = 'Basic realm="bibid"'
+        return response
+    try:
+        body = json.loads(request.body or b"{}")
+        report = events.Report.parse(body)
+    except (ValueError, TypeError, KeyError) as exc:
+        return problem_response(Problem(400, "invalid_event", str(exc)))
+    account = Account.objects.filter(public_id=report.sub).first() if report.sub_ok else None
+    if account is None or not ServiceSession.objects.filter(
+            account=account, application=application).exists():
+        return problem_response(Problem(404, "unknown_patron",
+                                        _("Deze patron heeft bij deze dienst niet ingelogd.")))
+    events.record(account=account, application=application, report=report)
+    return JsonResponse({"recorded": True}, status=202)
