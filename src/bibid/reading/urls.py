@@ -9,6 +9,8 @@ urlpatterns = [
     *common_patterns,
     path("", include("bibid.common.rp.urls")),
     path("", include("bibid.reading.home.urls")),
+    path("", include("bibid.reading.catalogue.urls")),
+    path("", include("bibid.reading.loans.urls")),
 ]
 
 globals().update(handlers)

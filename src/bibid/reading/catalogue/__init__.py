@@ -1,0 +1,1 @@
+"""The Online Bibliotheek's catalogue: e-books and audiobooks, their pages and covers."""
