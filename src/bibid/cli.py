@@ -112,6 +112,7 @@ def _prepare_all(demo: str, static: bool) -> dict:
         "operators": [],
         "staff": [],
         "library_clients": [],
+        "service_clients": [],
     }
     for part in parts:
         for key, value in part.items():
@@ -146,7 +147,8 @@ def _print_signins(data: dict, title: str = "Bibid is running:") -> None:
         print("\nDemo customers (search them in the console by card number):")
         for c in data["customers"]:
             print(f"  {c['library']:<12} {c['card_number']}  {c['name']:<18} {c['state']}")
-    for key, title in (("library_clients", "Library API clients (identity's library API)"),):
+    for key, title in (("library_clients", "Library API clients (identity's library API)"),
+                       ("service_clients", "Sign-in clients (OpenID Connect)")):
         if data.get(key):
             print(f"\n{title}:")
             for row in data[key]:

@@ -237,3 +237,35 @@ def links() -> list[tuple[str, str, str, str]]:
             result.append((customer.library, customer.card_number, username,
                            customer.authorization))
     return result
+
+
+# -- Services patrons sign in to through the login (OpenID Connect clients) ---------------
+
+@dataclass(frozen=True)
+class DemoService:
+    kind: str  # "mijnmenu" | "reading"
+    name: str
+    client_id: str
+    client_secret: str
+    service: str  # which of our services runs it
+    path: str  # where its sign-in pages are mounted, e.g. "/mijn/aan-de-maas"
+    library: str = ""
+
+
+READING_SERVICE = DemoService(
+    kind="reading", name="Online Bibliotheek", client_id="online-bibliotheek",
+    client_secret="demo-secret-online-bibliotheek-" + "Vb3Nm8Qw2Er5Ty7Ui9Op4As6Df1Gh0J" * 3,
+    service="reading", path="",
+)
+
+
+def mijnmenu_service(library: DemoLibrary) -> DemoService:
+    return DemoService(
+        kind="mijnmenu", name=f"Mijn Menu {library.name}", client_id=f"mijnmenu-{library.code}",
+        client_secret=f"demo-secret-mijnmenu-{library.code}-" + "Hj4Kl7Zx2Cv5Bn8Mq1Wr3Ts6Yu9Ia0P" * 3,
+        service="library", path=f"/mijn/{library.code}", library=library.code,
+    )
+
+
+def services() -> list[DemoService]:
+    return [READING_SERVICE, *[mijnmenu_service(lib) for lib in LIBRARIES]]

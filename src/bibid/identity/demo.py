@@ -74,6 +74,22 @@ def _libraries() -> dict[str, Library]:
     return found
 
 
+def register_services() -> None:
+    """The demo's Mijn Menu per library and the Online Bibliotheek, at the public URLs the
+    services run on. Idempotent, and run by every `bibid up`: when the ports or public URLs
+    change, the registered redirect URIs follow."""
+    from django.conf import settings
+
+    from bibid.identity.oidc.services import register_service
+
+    for service in spec.services():
+        register_service(
+            kind=service.kind, name=service.name, library_code=service.library,
+            base_url=settings.BIBID_PUBLIC_URLS[service.service] + service.path,
+            client_id=service.client_id, client_secret=service.client_secret,
+        )
+
+
 def load() -> None:
     libraries = _libraries()
     now = clock.now()
@@ -105,6 +121,7 @@ def load() -> None:
             link.save()
     for username, password in OPERATORS:
         Account.objects.create_superuser(username, password)
+    register_services()
 
 
 def _block(account: Account) -> None:
@@ -165,6 +182,10 @@ def summary() -> dict:
              "client_secret": d.client_secret,
              "registered": Library.objects.filter(code=d.code).exists()}
             for d in spec.LIBRARIES
+        ],
+        "service_clients": [
+            {"service": s.name, "client_id": s.client_id, "client_secret": s.client_secret}
+            for s in spec.services()
         ],
     }
 

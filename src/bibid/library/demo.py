@@ -43,6 +43,17 @@ def reset() -> None:
     load()
 
 
+def ensure_mijnmenu_clients() -> None:
+    """Demo data from before Mijn Menu signed in through the login gets its client too."""
+    for demo in spec.LIBRARIES:
+        library = Library.objects.filter(code=demo.code).first()
+        if library is not None and not library.mijnmenu_client_id:
+            mijnmenu = spec.mijnmenu_service(demo)
+            library.mijnmenu_client_id = mijnmenu.client_id
+            library.mijnmenu_client_secret = mijnmenu.client_secret
+            library.save(update_fields=["mijnmenu_client_id", "mijnmenu_client_secret_sealed"])
+
+
 def load() -> None:
     today = clock.now().date()
     libraries = {}
@@ -51,6 +62,9 @@ def load() -> None:
                           email=f"info@{demo.code}.example", identity_client_id=demo.client_id,
                           self_service_flows=[f.value for f in Library.Flow])
         library.identity_client_secret = demo.client_secret
+        mijnmenu = spec.mijnmenu_service(demo)
+        library.mijnmenu_client_id = mijnmenu.client_id
+        library.mijnmenu_client_secret = mijnmenu.client_secret
         library.next_card_number = 1000  # the demo customers use the low numbers
         library.save()
         libraries[demo.code] = library

@@ -46,3 +46,6 @@ BIBID_TRUSTED_PROXIES = common.env.int("BIBID_TRUSTED_PROXIES", default=0)
 # Staff sessions end after a working day, and when the browser closes.
 SESSION_COOKIE_AGE = 60 * 60 * 10
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Mijn Menu signs patrons in through the login service, one OpenID Connect client per
+# library (bibid.common.rp; the credentials are stored with the library, sealed).
+BIBID_RP_CLIENT_LOADER = "bibid.library.tenants.signin.client"

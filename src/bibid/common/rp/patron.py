@@ -115,14 +115,22 @@ def login_url(request: HttpRequest) -> str:
 
 
 def patron_required(view):
-    """Sends a visitor who is not signed in to the identity service first, then back here."""
+    """Sends a visitor who is not signed in to the identity service first, then back here;
+    one whose identity session ended to the LOGOUT_DETECTED page."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        patron = get_patron(request)
-        if patron is None:
+        from . import services
+
+        if get_patron(request) is None:
             return redirect(login_url(request))
-        request.patron = patron
+        alive = services.session_alive(request)
+        if not alive:
+            # The identity session ended (signed out elsewhere, a new password, expired):
+            # sign out here too and say so (AUTHENTICATION.LOGOUT_DETECTED).
+            services.ended(request, "backchannel" if alive is None else "session_check")
+            return redirect(reverse("rp:logout_detected", kwargs=client_kwargs(request)))
+        request.patron = get_patron(request)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -230,11 +230,17 @@ class RecoveryEmailIn(Input):
 
 class HistoryEventOut(Schema):
     at: datetime
-    kind: Literal["login", "logout", "logout_detected"]
+    kind: Literal["login", "logout", "service", "logout_detected", "rights_missing",
+                  "not_linked"] = Field(description=(
+        "login/logout at the login service; service: signed in to a service through it; "
+        "logout_detected, rights_missing, not_linked: reported by a service (see `service` "
+        "and `details`)."))
     outcome: Literal["success", "failure"]
     reason: str
     address: str | None = Field(description="The network the attempt came from (/24 or /48).")
     browser: str
+    service: str = Field(default="", description="The service the event is about, if any.")
+    details: dict | None = Field(default=None, description="What the service reported.")
 
 
 class HistoryOut(Schema):

@@ -60,7 +60,8 @@ def history(account: Account, limit: int) -> list[dict]:
     events = LoginEvent.objects.filter(account_id=account.pk).order_by("-at", "-id")[:limit]
     return [
         {"at": e.at, "kind": e.kind, "outcome": e.outcome, "reason": e.reason,
-         "address": network_of(e.ip), "browser": e.user_agent}
+         "address": network_of(e.ip), "browser": e.user_agent, "service": e.service,
+         "details": e.details}
         for e in events
     ]
 

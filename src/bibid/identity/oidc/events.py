@@ -11,7 +11,8 @@ from typing import Any
 from bibid.common import clock, fastsql
 from bibid.identity.signin.models import LoginEvent
 
-KINDS = {LoginEvent.Kind.LOGOUT_DETECTED, LoginEvent.Kind.RIGHTS_MISSING}
+KINDS = {LoginEvent.Kind.LOGOUT_DETECTED, LoginEvent.Kind.RIGHTS_MISSING,
+         LoginEvent.Kind.NOT_LINKED}
 MAX_DETAILS_BYTES = 2000
 
 

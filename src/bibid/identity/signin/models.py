@@ -20,6 +20,7 @@ class LoginEvent(models.Model):
         SERVICE = "service", _("ingelogd bij dienst")
         LOGOUT_DETECTED = "logout_detected", _("uitgelogd opgemerkt door dienst")
         RIGHTS_MISSING = "rights_missing", _("recht ontbrak bij dienst")
+        NOT_LINKED = "not_linked", _("niet gekoppeld volgens dienst")
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", _("gelukt")

@@ -33,6 +33,10 @@ class Library(models.Model):
     # (encrypted with a key derived from the service's secret key), never in plain text.
     identity_client_id = models.CharField(_("client-id inlogdienst"), max_length=100)
     identity_client_secret_sealed = models.TextField(editable=False)
+    # Mijn Menu signs patrons in through the login service as this OpenID Connect client
+    # (registered there for this library); the secret is sealed like the API secret.
+    mijnmenu_client_id = models.CharField(_("client-id Mijn Menu"), max_length=100, blank=True)
+    mijnmenu_client_secret_sealed = models.TextField(blank=True, editable=False)
     # Where this library is in the login service's changes feed.
     changes_cursor = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=clock.now, editable=False)
@@ -52,6 +56,15 @@ class Library(models.Model):
     @identity_client_secret.setter
     def identity_client_secret(self, value: str) -> None:
         self.identity_client_secret_sealed = seal(value)
+
+    @property
+    def mijnmenu_client_secret(self) -> str:
+        return unseal(self.mijnmenu_client_secret_sealed) if self.mijnmenu_client_secret_sealed \
+            else ""
+
+    @mijnmenu_client_secret.setter
+    def mijnmenu_client_secret(self, value: str) -> None:
+        self.mijnmenu_client_secret_sealed = seal(value)
 
     def allows(self, flow: str) -> bool:
         return flow in (self.self_service_flows or [])

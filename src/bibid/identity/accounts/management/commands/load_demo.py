@@ -26,4 +26,6 @@ class Command(BaseCommand):
             raise CommandError("Demo data needs BIBID_DEMO=1 (or DEBUG); refusing.")
         if not show and not (if_empty and demo.exists()):
             demo.reset()
+        elif not show:
+            demo.register_services()
         self.stdout.write(json.dumps(demo.summary()))

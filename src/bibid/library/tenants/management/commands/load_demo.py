@@ -22,4 +22,6 @@ class Command(BaseCommand):
             raise CommandError("Demo data needs BIBID_DEMO=1 (or DEBUG); refusing.")
         if not show and not (if_empty and demo.exists()):
             demo.reset()
+        elif not show:
+            demo.ensure_mijnmenu_clients()
         self.stdout.write(json.dumps(demo.summary()))
