@@ -50,18 +50,17 @@ def _back(request: HttpRequest, title: Title | None = None) -> str:
 
 
 def form_patron_required(view):
-    """patron_required for the forms: without a session (it ended while the page was open),
-    the patron signs in and comes back to the page the form was on, not to an address that
-    only takes POST."""
+    """patron_required for the forms. A visitor who is not signed in (the session ended
+    while the page was open) signs in and comes back to the page the form was on, not to
+    an address that only takes POST; everything else is patron_required's."""
+    guarded = patron_required(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        patron = get_patron(request)
-        if patron is None:
+        if get_patron(request) is None:
             title = Title.objects.filter(slug=kwargs.get("slug", "")).first()
             return _login_redirect(request, _back(request, title))
-        request.patron = patron
-        return view(request, *args, **kwargs)
+        return guarded(request, *args, **kwargs)
 
     return wrapper
 
