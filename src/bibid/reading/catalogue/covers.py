@@ -54,11 +54,21 @@ def _shapes(digest: bytes, light: str, dark: str) -> list[str]:
 
 
 def _lines(text: str, width: int, most: int) -> list[str]:
-    lines = textwrap.wrap(text, width=width, break_long_words=True) or [""]
+    """Wrap between words; a word longer than a line is broken only past 1.5 lines."""
+    lines = textwrap.wrap(text, width=width, break_long_words=False) or [""]
+    if any(len(line) > width * 3 // 2 for line in lines):
+        lines = textwrap.wrap(text, width=width * 3 // 2, break_long_words=True)
     if len(lines) > most:
         lines = lines[:most]
         lines[-1] = lines[-1][: width - 1].rstrip() + "…"
     return lines
+
+
+def _font_size(lines: list[str], largest: int, room: int) -> int:
+    """Smaller type for a long line, so that it fits the panel (a serif letter is about
+    0.55 em wide)."""
+    longest = max(len(line) for line in lines)
+    return max(9, min(largest, int(room / (0.55 * max(longest, 1)))))
 
 
 def cover_svg(*, slug: str, title: str, author: str, audiobook: bool = False) -> str:
@@ -84,16 +94,18 @@ def cover_svg(*, slug: str, title: str, author: str, audiobook: bool = False) ->
         '<g font-family="Georgia, \'Times New Roman\', serif" fill="#1b1f24" '
         'text-anchor="middle">',
     ]
-    y = 168
+    size = _font_size(title_lines, 17, WIDTH - 48)
+    y = 164 + size
     for line in title_lines:
-        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="17" font-weight="700">'
+        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="{size}" font-weight="700">'
                      f"{_text(line)}</text>")
-        y += 21
+        y += size + 4
     y = max(y + 8, 246)
+    small = _font_size(author_lines, 12, WIDTH - 48)
     for line in author_lines:
-        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="12" fill="#3d434b">'
+        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="{small}" fill="#3d434b">'
                      f"{_text(line)}</text>")
-        y += 15
+        y += small + 3
     parts.append("</g>")
     if audiobook:
         parts.append(f'<g transform="translate({WIDTH - 30} 30)"><circle r="18" fill="#fbfaf7"/>'

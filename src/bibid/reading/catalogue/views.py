@@ -52,6 +52,7 @@ def render_title(request: HttpRequest, title: Title, *, problem: Problem | None 
     if patron is not None:
         loan = loans.states(patron.sub, [title.pk]).get(title.pk)
         if loan is not None:
+            loan.title = title  # already read: the buttons name it
             renew_problem = loan_rules.check_renew(sub=patron.sub, loan=loan, now=clock.now())
     return render(request, "catalogue/detail.html", {
         "title": title, "loan": loan, "renew_problem": renew_problem,
