@@ -56,10 +56,11 @@ def own_loan(sub: str, loan_id: int) -> Loan | None:
 
 def usages(sub: str, rights: Sequence[PatronRight], *,
            now: datetime | None = None) -> list[rules.Usage]:
-    """How much of each valid right the patron uses, e-books first."""
+    """How much of each valid lending right the patron uses, e-books first (rights for
+    other services, if identity reports any, are not ours to show)."""
     now = now or clock.now()
     today = timezone.localdate(now)
-    valid = [r for r in rights if r.valid_on(today)]
+    valid = [r for r in rights if r.code in rules.RIGHT_NAMES and r.valid_on(today)]
     if not valid:
         return []
     loans = recent(sub, now=now)
