@@ -13,6 +13,20 @@ from bibid.identity.signin import flow
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _demo_provider_settings(settings):
+    """What demo mode gives the provider (settings.py computes it at start-up, and unit
+    tests start in production mode): plain-http redirect URIs and a signing key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": key,
+                                "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"]}
+
+
 def load(*args) -> dict:
     out = io.StringIO()
     call_command("load_demo", *args, stdout=out)

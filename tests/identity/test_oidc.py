@@ -473,8 +473,6 @@ def test_implicit_and_hybrid_response_types_are_refused(anna, rp):
 
 
 @pytest.mark.parametrize("signed_in_first", [True, False])
-@pytest.mark.xfail(strict=True, reason="BUG: prompt=none (advertised in prompt_values_supported)"
-                   " ends in a 500: the validator lacks validate_silent_login/authorization")
 def test_prompt_none_is_answered_not_a_server_error(anna, rp, signed_in_first):
     client = browser(raise_request_exception=False) if signed_in_first \
         else Client(raise_request_exception=False)
@@ -493,9 +491,6 @@ def test_prompt_none_is_advertised(client):
     assert "none" in data["prompt_values_supported"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: error responses of the authorization endpoint lack "
-                   "`iss` (RFC 9207 section 2), though authorization_response_iss_parameter_"
-                   "supported is advertised")
 def test_error_responses_name_the_issuer_too(anna, rp, settings):
     auth = authorize(browser(), rp, code_challenge=None)
     assert auth.query.get("error") == "invalid_request"
@@ -580,9 +575,6 @@ def test_a_code_is_worthless_once_the_identity_session_expired(rp, code, clock):
 # -- DOT's own pages that a patron must not reach --------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: identity/urls.py includes all of oauth2_provider."
-                   "urls, so any signed-in patron can register OAuth clients at "
-                   "/o/applications/register/")
 def test_patrons_cannot_register_their_own_oauth_clients(anna):
     from oauth2_provider.models import Application
 

@@ -58,8 +58,6 @@ def test_discovery_ignores_the_host_header(client, settings):
     assert "evil.example" not in json.dumps(data)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the deprecated trailing-slash discovery path "
-                   "(DOT's own view) lacks Bibid's back-channel additions")
 def test_discovery_with_a_trailing_slash_says_the_same(client):
     plain = client.get("/o/.well-known/openid-configuration").json()
     slash = client.get("/o/.well-known/openid-configuration/")
@@ -124,8 +122,6 @@ def test_inactive_keys_load_newest_first(tmp_path):
     assert keys.load(tmp_path, allow_generated=False) == ("active", ["newer", "older"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: keys.rotate names a retired key by the second; "
-                   "two rotations within one second overwrite the first retired key")
 def test_two_quick_rotations_keep_both_retired_keys(tmp_path):
     keys.rotate(tmp_path, keep_seconds=3600)
     first = (tmp_path / "active.pem").read_text()

@@ -227,9 +227,6 @@ def test_deleting_the_account_ends_all_and_the_deliveries_outlive_it(anna, rp):
     assert userinfo(tokens["access_token"]).status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: signing in as another patron in the same browser "
-                   "flushes the identity session without user_logged_out: the first patron's "
-                   "service sessions stay live")
 def test_another_patron_signing_in_over_a_session_ends_its_services(anna, make_account, rp):
     make_account("bram.devries")
     here = browser()

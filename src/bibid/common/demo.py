@@ -262,7 +262,8 @@ READING_SERVICE = DemoService(
 def mijnmenu_service(library: DemoLibrary) -> DemoService:
     return DemoService(
         kind="mijnmenu", name=f"Mijn Menu {library.name}", client_id=f"mijnmenu-{library.code}",
-        client_secret=f"demo-secret-mijnmenu-{library.code}-" + "Hj4Kl7Zx2Cv5Bn8Mq1Wr3Ts6Yu9Ia0P" * 3,
+        client_secret=(f"demo-secret-mijnmenu-{library.code}-"
+                       + "Hj4Kl7Zx2Cv5Bn8Mq1Wr3Ts6Yu9Ia0P" * 3),
         service="library", path=f"/mijn/{library.code}", library=library.code,
     )
 

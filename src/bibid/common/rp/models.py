@@ -22,9 +22,15 @@ class SignIn(models.Model):
             models.Index(fields=["session_key", "client_key"], name="rp_signin_session"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.client_key}:{self.sub}:{self.created_at:%Y-%m-%d %H:%M}"
+
 
 class SeenLogoutToken(models.Model):
     """Logout tokens already accepted (by `jti`): a replayed one is refused."""
 
     jti = models.CharField(max_length=200, unique=True)
     expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.jti

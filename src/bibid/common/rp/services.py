@@ -217,5 +217,5 @@ def report_event(request: HttpRequest, kind: str, details: dict[str, Any], *,
             "sub": sub, "kind": kind, "details": details,
             "browser": user_agent(request), "address": client_ip(request),
         })
-    except Exception:  # noqa: BLE001 - a report must never break the patron's page
+    except Exception:
         log.exception("could not queue the %s report", kind)

@@ -46,22 +46,28 @@ def load(directory: Path, *, allow_generated: bool) -> tuple[str, list[str]]:
         if not allow_generated:
             return "", []
         _write_private(active, _new_pem())
-    inactive = sorted((directory / "inactive").glob("*.pem"), reverse=True)
+    inactive = sorted((directory / "inactive").glob("*.pem"), key=_retired_at, reverse=True)
     return active.read_text(), [p.read_text() for p in inactive]
+
+
+def _retired_at(path: Path) -> float:
+    """When a key was retired (seconds), from its file name: nanoseconds since the epoch."""
+    stamp = int(path.stem) if path.stem.isdigit() else 0
+    return stamp / 1e9 if stamp > 10**12 else float(stamp)
 
 
 def rotate(directory: Path, *, keep_seconds: int) -> tuple[int, int]:
     """Make a new active key; keep the old one as inactive; drop inactive keys older than
     `keep_seconds` (nothing they signed is still valid). Returns (kept, dropped)."""
     active = directory / "active.pem"
-    now = time.time()
+    now = time.time_ns() / 1e9
     if active.exists():
-        _write_private(directory / "inactive" / f"{int(now)}.pem", active.read_bytes())
+        # Nanoseconds: two rotations within a second must not overwrite a retired key.
+        _write_private(directory / "inactive" / f"{time.time_ns()}.pem", active.read_bytes())
     _write_private(active, _new_pem())
     kept = dropped = 0
     for path in (directory / "inactive").glob("*.pem"):
-        retired_at = int(path.stem) if path.stem.isdigit() else 0
-        if now - retired_at > keep_seconds:
+        if now - _retired_at(path) > keep_seconds:
             path.unlink()
             dropped += 1
         else:

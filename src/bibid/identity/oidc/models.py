@@ -73,6 +73,9 @@ class ServiceSession(models.Model):
         verbose_name_plural = _("aangemelde diensten")
         indexes = [models.Index(fields=["account", "ended_at"], name="servicesession_account")]
 
+    def __str__(self) -> str:
+        return f"{self.application_id}:{self.account_id}:{self.created_at:%Y-%m-%d %H:%M}"
+
     def is_live(self) -> bool:
         return self.ended_at is None and clock.now() < self.expires_at
 
@@ -91,3 +94,6 @@ class LogoutDelivery(models.Model):
     next_attempt_at = models.DateTimeField(default=clock.now, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.client_id} → {self.uri}"

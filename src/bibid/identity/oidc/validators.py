@@ -31,6 +31,17 @@ class Validator(OAuth2Validator):
     def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
         return exact_redirect_allowed(request.client, redirect_uri)
 
+    # -- prompt=none -----------------------------------------------------------------------
+
+    def validate_silent_login(self, request) -> bool:
+        # The authorization view lets only signed-in patrons this far; a patron who is not
+        # signed in gets `login_required` from DOT before any validation.
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        # Every registered service skips the consent page (they are the libraries' own).
+        return bool(request.client and request.client.skip_authorization)
+
     # -- the identity session behind each authorization -----------------------------------
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth.hashers import check_password
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views import AuthorizationView as DotAuthorizationView
 from oauth2_provider.views.oidc import ConnectDiscoveryInfoView, RPInitiatedLogoutView
 
 from bibid.common.http import client_ip, user_agent
@@ -36,6 +39,19 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         data["code_challenge_methods_supported"] = ["S256"]
         response.content = json.dumps(data).encode()
         return response
+
+
+class AuthorizationView(DotAuthorizationView):
+    """DOT's authorization endpoint; every redirect back to a client carries `iss`, error
+    responses too (RFC 9207 2: a client must be able to tell which server answered)."""
+
+    def redirect(self, redirect_to, application):
+        parts = urlsplit(redirect_to)
+        params = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.scheme in ("http", "https") and not any(k == "iss" for k, _v in params):
+            params.append(("iss", oauth2_settings.oidc_issuer(self.request)))
+            redirect_to = urlunsplit(parts._replace(query=urlencode(params)))
+        return super().redirect(redirect_to, application)
 
 
 class LogoutView(RPInitiatedLogoutView):

@@ -48,6 +48,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         seen_device = device.read(request)
 
         def start_session(account) -> None:
+            if request.user.is_authenticated and request.user.pk != account.pk:
+                # Someone else was signed in here (a shared library computer): sign them
+                # out properly, so the services they signed in to are told as well.
+                auth.logout(request)
             auth.login(request, account)
             request.session.save()  # inside the sign-in's transaction; not again at the end
 
