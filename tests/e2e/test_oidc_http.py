@@ -470,3 +470,31 @@ def test_service_events_need_the_services_own_credentials(system):
                         auth=(client["client_id"], client["client_secret"]))
     assert bad.status_code == 400
     assert json.loads(bad.text)["code"] == "invalid_event"
+
+
+# -- the relying party's tokens over time ----------------------------------------------------
+
+
+def test_tabs_refreshing_at_once_stay_signed_in(system):
+    """Ten minutes on, the access token has expired; four tabs of the Online Bibliotheek
+    ask at once. They take turns on the sign-in's row: one refreshes, the others use its
+    new tokens. Replaying the spent refresh token would make identity revoke them all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reading = system.urls["reading"]
+    username, password, _ = new_patron(system, rights=[])
+    browser = requests.Session()
+    sign_in_at_identity(browser, system.urls["identity"], username, password)
+    first = browser.get(f"{reading}/leenplank/", timeout=TIMEOUT)
+    assert first.url == f"{reading}/leenplank/" and username in first.text
+    system.move_clock(minutes=11)
+
+    def tab(_):
+        return browser.get(f"{reading}/leenplank/", allow_redirects=False, timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(tab, range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.headers for a in answers]
+    system.move_clock(minutes=2)  # past the next session check: still signed in
+    again = browser.get(f"{reading}/leenplank/", allow_redirects=False, timeout=TIMEOUT)
+    assert again.status_code == 200 and username in again.text

@@ -129,6 +129,9 @@ def identity_calls(monkeypatch):
 
     monkeypatch.setattr(rp_services, "refresh_rights", refresh_rights)
     monkeypatch.setattr(rp_services, "report_event", report_event)
+    # The sign-in's own session check (tokens, back channel) is tested over real HTTP in
+    # tests/e2e/test_oidc_http.py and test_browser_oidc.py; here the session is alive.
+    monkeypatch.setattr(rp_services, "session_alive", lambda request: True)
     return calls
 
 

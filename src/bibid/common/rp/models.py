@@ -11,6 +11,13 @@ class SignIn(models.Model):
     sid = models.CharField(max_length=64)
     sub = models.CharField(max_length=64)
     session_key = models.CharField(max_length=64)
+    # The tokens, sealed (encrypted with the service's key), here rather than in the
+    # session: two tabs refreshing at once take turns on this row, so the second uses the
+    # first one's new tokens instead of replaying a spent refresh token (which identity
+    # treats as theft and answers by revoking them all).
+    tokens_sealed = models.TextField(blank=True)
+    expires_at = models.BigIntegerField(default=0)  # of the access token, epoch seconds
+    checked_at = models.BigIntegerField(default=0)  # last confirmed live at identity
     created_at = models.DateTimeField(default=clock.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     # "backchannel" (identity told us), "session_check" (we noticed), "signed_out_here"

@@ -1,8 +1,8 @@
 """What a relying party's pages ask of the identity service after sign-in.
 
-The tokens live in the patron's session at this service, next to the patron. Rights are
-read from the ID token at sign-in, and again from userinfo whenever a page needs them fresh
-(`refresh_rights`, before every loan): a library's new authorization counts at once,
+The patron lives in this service's session; the tokens in a SignIn row (sealed). Rights
+are read from the ID token at sign-in, and again from userinfo whenever a page needs them
+fresh (`refresh_rights`, before every loan): a library's new authorization counts at once,
 without waiting for a token to expire (the seed's "authorize, then check again").
 Whether the identity session still exists is checked at most once a minute while the
 patron uses the pages (`session_alive`), besides the back-channel logout identity sends.
@@ -10,16 +10,19 @@ patron uses the pages (`session_alive`), besides the back-channel logout identit
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import requests
+from django.db import transaction
 from django.http import HttpRequest
 
 from bibid.common import clock
 from bibid.common.http import client_ip, user_agent
+from bibid.common.sealing import seal, unseal
 
 from . import clients
 from .models import SignIn
@@ -34,8 +37,8 @@ class IdentityUnavailable(Exception):
     """Identity did not answer: keep what we know, and say nothing is certain."""
 
 
-def tokens_key(request: HttpRequest) -> str:
-    return session_key(request).replace("rp_patron", "rp_tokens", 1)
+def signin_key(request: HttpRequest) -> str:
+    return session_key(request).replace("rp_patron", "rp_signin", 1)
 
 
 def patron_from_claims(claims: dict[str, Any]) -> Patron:
@@ -48,32 +51,56 @@ def patron_from_claims(claims: dict[str, Any]) -> Patron:
     )
 
 
+def _now() -> int:
+    return int(clock.now().timestamp())
+
+
+def _tokens(signin: SignIn) -> dict:
+    return json.loads(unseal(signin.tokens_sealed)) if signin.tokens_sealed else {}
+
+
+def _store(signin: SignIn, tokens: dict, *, expires_at: int, checked: bool) -> None:
+    signin.tokens_sealed = seal(json.dumps(tokens))
+    signin.expires_at = expires_at
+    fields = ["tokens_sealed", "expires_at"]
+    if checked:
+        signin.checked_at = _now()
+        fields.append("checked_at")
+    signin.save(update_fields=fields if signin.pk else None)
+
+
 def start(request: HttpRequest, config: clients.ClientConfig, token: dict) -> Patron:
     """After a good callback: a new session key (no fixation), the patron, the tokens."""
     claims = dict(token["userinfo"])
     request.session.cycle_key()
     patron = patron_from_claims(claims)
     set_patron(request, patron)
-    request.session[tokens_key(request)] = {
-        "access_token": token["access_token"], "refresh_token": token.get("refresh_token"),
-        "expires_at": int(token.get("expires_at") or 0), "id_token": token.get("id_token"),
-        "sid": str(claims.get("sid") or ""), "checked_at": clock.now().timestamp(),
-    }
     request.session.save()
-    SignIn.objects.create(client_key=config.key, sid=str(claims.get("sid") or ""),
-                          sub=patron.sub, session_key=request.session.session_key)
+    signin = SignIn(client_key=config.key, sid=str(claims.get("sid") or ""), sub=patron.sub,
+                    session_key=request.session.session_key)
+    _store(signin, {k: token.get(k) for k in ("access_token", "refresh_token", "id_token")},
+           expires_at=int(token.get("expires_at") or 0), checked=True)
+    request.session[signin_key(request)] = signin.pk
     return patron
 
 
-def end_here(request: HttpRequest, reason: str) -> dict | None:
-    """Forget the patron and tokens in this session; returns the tokens that were there."""
-    tokens = request.session.pop(tokens_key(request), None)
+def _signin(request: HttpRequest, *, for_update: bool = False) -> SignIn | None:
+    pk = request.session.get(signin_key(request))
+    if not pk:
+        return None
+    rows = SignIn.objects.select_for_update() if for_update else SignIn.objects
+    return rows.filter(pk=pk, session_key=request.session.session_key).first()
+
+
+def end_here(request: HttpRequest, reason: str) -> dict:
+    """Forget the patron in this session, end its sign-in; returns the tokens it had."""
+    signin = _signin(request)
+    tokens = _tokens(signin) if signin else {}
+    if signin is not None and signin.ended_at is None:
+        SignIn.objects.filter(pk=signin.pk).update(ended_at=clock.now(), end_reason=reason,
+                                                   tokens_sealed="")
+    request.session.pop(signin_key(request), None)
     forget_patron(request)
-    if request.session.session_key:
-        SignIn.objects.filter(session_key=request.session.session_key,
-                              client_key=clients.for_request(request).key,
-                              ended_at__isnull=True).update(ended_at=clock.now(),
-                                                            end_reason=reason)
     return tokens
 
 
@@ -84,7 +111,7 @@ def _metadata(config: clients.ClientConfig) -> dict:
         raise IdentityUnavailable from exc
 
 
-def _refresh(request: HttpRequest, config: clients.ClientConfig, tokens: dict) -> dict | None:
+def _refresh(config: clients.ClientConfig, signin: SignIn, tokens: dict) -> dict | None:
     """New tokens from the refresh token; None when identity refuses (session over)."""
     if not tokens.get("refresh_token"):
         return None
@@ -101,24 +128,34 @@ def _refresh(request: HttpRequest, config: clients.ClientConfig, tokens: dict) -
     if response.status_code != 200:
         raise IdentityUnavailable(f"token endpoint answered {response.status_code}")
     data = response.json()
-    tokens = {**tokens, "access_token": data["access_token"],
+    tokens = {"access_token": data["access_token"],
               "refresh_token": data.get("refresh_token", tokens["refresh_token"]),
-              "expires_at": int(clock.now().timestamp()) + int(data.get("expires_in", 0))}
-    request.session[tokens_key(request)] = tokens
+              "id_token": data.get("id_token") or tokens.get("id_token")}
+    _store(signin, tokens, expires_at=_now() + int(data.get("expires_in", 0)), checked=False)
     return tokens
+
+
+def _fresh_tokens(config: clients.ClientConfig, request: HttpRequest, *,
+                  force: bool = False) -> dict | None:
+    """A usable access token, refreshed if it (nearly) expired or `force`. One request at a
+    time per sign-in: the row lock makes a second tab wait and then use the new tokens."""
+    with transaction.atomic():
+        signin = _signin(request, for_update=True)
+        if signin is None or signin.ended_at is not None:
+            return None
+        tokens = _tokens(signin)
+        if force or signin.expires_at <= _now() + 5:
+            return _refresh(config, signin, tokens)
+        return tokens
 
 
 def _userinfo(request: HttpRequest) -> dict | None:
     """The claims as identity has them now; None when the identity session has ended."""
     config = clients.for_request(request)
-    tokens = request.session.get(tokens_key(request))
-    if not tokens:
-        return None
-    if tokens.get("expires_at", 0) <= clock.now().timestamp() + 5:
-        tokens = _refresh(request, config, tokens)
+    tokens = _fresh_tokens(config, request)
+    for attempt in (1, 2):
         if tokens is None:
             return None
-    for attempt in (1, 2):
         try:
             response = requests.get(
                 _metadata(config)["userinfo_endpoint"], timeout=TIMEOUT,
@@ -127,17 +164,14 @@ def _userinfo(request: HttpRequest) -> dict | None:
         except requests.RequestException as exc:
             raise IdentityUnavailable from exc
         if response.status_code == 200:
-            tokens["checked_at"] = clock.now().timestamp()
-            request.session[tokens_key(request)] = tokens
+            SignIn.objects.filter(pk=request.session.get(signin_key(request))).update(
+                checked_at=_now())
             return response.json()
-        if response.status_code != 401 or attempt == 2:
-            break
-        tokens = _refresh(request, config, tokens)  # revoked or expired early: try once
-        if tokens is None:
-            return None
-    if response.status_code == 401:
-        return None
-    raise IdentityUnavailable(f"userinfo answered {response.status_code}")
+        if response.status_code != 401:
+            raise IdentityUnavailable(f"userinfo answered {response.status_code}")
+        if attempt == 1:  # revoked or expired early: one refresh, then give up
+            tokens = _fresh_tokens(config, request, force=True)
+    return None
 
 
 def refresh_rights(request: HttpRequest) -> Patron | None:
@@ -167,19 +201,14 @@ def refresh_rights(request: HttpRequest) -> Patron | None:
 def session_alive(request: HttpRequest) -> bool | None:
     """Is the identity session behind this patron still there? Told by the back channel
     (the SignIn row ended), or asked of identity at most once a minute. True: yes;
-    False: ended (identity said so, or the tokens are gone); None: told by the back channel.
+    False: ended (identity said so, or the sign-in is gone); None: told by the back channel.
     """
-    tokens = request.session.get(tokens_key(request))
-    if not tokens or not request.session.session_key:
-        return False
-    config = clients.for_request(request)
-    signin = SignIn.objects.filter(session_key=request.session.session_key,
-                                   client_key=config.key).order_by("-created_at").first()
+    signin = _signin(request)
     if signin is None:
         return False
     if signin.ended_at is not None:
         return None
-    if clock.now().timestamp() - tokens.get("checked_at", 0) < CHECK_EVERY.total_seconds():
+    if _now() - signin.checked_at < CHECK_EVERY.total_seconds():
         return True
     patron = get_patron(request)
     try:
@@ -189,7 +218,8 @@ def session_alive(request: HttpRequest) -> bool | None:
         return True  # an outage of the login is not a sign-out
     if claims is None or patron is None or str(claims.get("sub")) != patron.sub:
         return False
-    set_patron(request, patron_from_claims(claims))
+    set_patron(request, replace(patron_from_claims(claims),
+                                username=claims.get("preferred_username") or patron.username))
     return True
 
 
