@@ -21,7 +21,8 @@ globals().update(
             "bibid.common.rp",
             "bibid.library.mijnmenu",
         ],
-        middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],
+        middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware",
+                          "bibid.common.rp.middleware.SessionCheckMiddleware"],
     )
 )
 

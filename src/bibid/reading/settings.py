@@ -8,7 +8,7 @@ globals().update(common.build("reading", apps=[
     "bibid.reading.catalogue",
     "bibid.reading.loans",
     "bibid.reading.home",
-]))
+], middleware_extra=["bibid.common.rp.middleware.SessionCheckMiddleware"]))
 
 # Every page shows who is signed in (or where to sign in).
 TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # noqa: F821 - set just above

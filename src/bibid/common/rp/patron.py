@@ -122,14 +122,13 @@ def patron_required(view):
     def wrapper(request: HttpRequest, *args, **kwargs):
         from . import services
 
+        services.check_session(request)  # done already when the middleware is installed
         if get_patron(request) is None:
+            if getattr(request, "rp_logout_detected", False):
+                # The identity session ended (signed out elsewhere, a new password,
+                # expired): say so (AUTHENTICATION.LOGOUT_DETECTED), not just "sign in".
+                return redirect(reverse("rp:logout_detected", kwargs=client_kwargs(request)))
             return redirect(login_url(request))
-        alive = services.session_alive(request)
-        if not alive:
-            # The identity session ended (signed out elsewhere, a new password, expired):
-            # sign out here too and say so (AUTHENTICATION.LOGOUT_DETECTED).
-            services.ended(request, "backchannel" if alive is None else "session_check")
-            return redirect(reverse("rp:logout_detected", kwargs=client_kwargs(request)))
         request.patron = get_patron(request)
         return view(request, *args, **kwargs)
 

@@ -223,6 +223,21 @@ def session_alive(request: HttpRequest) -> bool | None:
     return True
 
 
+def check_session(request: HttpRequest) -> None:
+    """Once per request: if the patron's identity session has ended, sign out here and
+    remember that it happened (`request.rp_logout_detected`) for the LOGOUT_DETECTED page."""
+    if getattr(request, "rp_checked", False):
+        return
+    request.rp_checked = True
+    request.rp_logout_detected = False
+    if get_patron(request) is None:
+        return
+    alive = session_alive(request)
+    if not alive:
+        ended(request, "backchannel" if alive is None else "session_check")
+        request.rp_logout_detected = True
+
+
 def ended(request: HttpRequest, reason: str) -> None:
     """The identity session is gone: sign out here too and tell identity for the helpdesk."""
     patron = get_patron(request)
