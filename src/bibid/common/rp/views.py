@@ -8,6 +8,7 @@ import logging
 import secrets
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client.errors import OAuthError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from joserfc.errors import JoseError
 
 from bibid.common import clock
 
@@ -78,14 +80,11 @@ def callback(request: HttpRequest, **kwargs) -> HttpResponse:
         log.info("sign-in refused: %s", exc.error)
         return _problem(request, 400, _("Inloggen is niet gelukt"),
                         _("De inlogpoging was verlopen of klopte niet. Begin opnieuw."))
-    except (requests.RequestException, ValueError) as exc:
+    except (AuthlibBaseError, JoseError, requests.RequestException, ValueError,
+            KeyError) as exc:
+        # An answer from identity that does not check out (the ID token's signature, issuer,
+        # audience, nonce or expiry; a broken token response) or identity unreachable.
         log.warning("sign-in failed: %s", type(exc).__name__)
-        return _problem(request, 400, _("Inloggen is niet gelukt"),
-                        _("De inlogdienst gaf een antwoord dat niet klopte. Begin opnieuw."))
-    except Exception as exc:  # joserfc/authlib errors about the ID token
-        if type(exc).__module__.split(".")[0] not in ("joserfc", "authlib"):
-            raise
-        log.info("ID token refused: %s", type(exc).__name__)
         return _problem(request, 400, _("Inloggen is niet gelukt"),
                         _("De inlogdienst gaf een antwoord dat niet klopte. Begin opnieuw."))
     if "userinfo" not in token:
