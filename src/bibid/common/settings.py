@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.utils.csp import CSP
@@ -38,6 +39,16 @@ def public_url(service: str) -> str:
     """The URL patrons and other services use to reach a service; never taken from a request."""
     default = f"http://127.0.0.1:{service_port(service)}"
     return env.str(env_name(service, "PUBLIC_URL"), default=default).rstrip("/")
+
+
+def _sibling_origins(service: str) -> list[str]:
+    origins = []
+    for other in SERVICES:
+        parts = urlsplit(public_url(other))
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if other != service and origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def _secret_key(service: str, *, allow_generated: bool) -> str:
@@ -215,7 +226,13 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
             "object-src": [CSP.NONE],
             "base-uri": [CSP.NONE],
             "frame-ancestors": [CSP.NONE],
-            "form-action": [CSP.SELF],
+            # Forms may post here only, but a sign-in or sign-out form's answer is a chain of
+            # redirects between our services (identity's sign-in → authorize → the service's
+            # callback; a service's sign-out → identity's logout → back), and Chromium holds
+            # every hop of that chain to form-action. So: ourselves and our sibling services,
+            # exact origins, plus origins an operator adds for other registered services.
+            "form-action": [CSP.SELF, *_sibling_origins(service),
+                            *env.list("BIBID_CSP_FORM_ACTION_EXTRA", default=[])],
         },
         "STATIC_URL": "/static/",
         "STATIC_ROOT": var_dir() / "static" / service,

@@ -75,7 +75,9 @@ def _links(request: HttpRequest) -> dict[str, str]:
         # The login service's own pages for the account (password, e-mail, username); it
         # asks the patron to sign in there if needed.
         "account_url": f"{urls['identity']}/",
-        "reading_url": f"{urls['reading']}/",
+        # Through its sign-in: the patron arrives signed in (single sign-on, no password),
+        # instead of on a public start page with an "Inloggen" link.
+        "reading_url": f"{urls['reading']}/inloggen/?next=/",
         "logout_url": reverse("rp:logout", kwargs={"library": request.library.code}),
     }
 
