@@ -119,8 +119,9 @@ def run(*, actor: Actor, customer: Customer, problem: str, username: str | None 
         if allowed else {}
     ctx = context.load(customer, problem=problem, typed_username=username, allowed=allowed,
                        status=status)
-    results = {name: REGISTRY[name]().run(ctx)
-               for name in dict.fromkeys(engine.check_names(procedure))}
+    # Not allowed: only the colleague rule speaks; nothing about the account is read.
+    names = dict.fromkeys(engine.check_names(procedure)) if allowed else ["colleague_rule"]
+    results = {name: REGISTRY[name]().run(ctx) for name in names}
     seen: set[str] = set()
     findings = []
     for finding in in_seed_order([f for found in results.values() for f in found]):
