@@ -211,7 +211,7 @@ def test_the_links_sign_out_manage_account_and_online_library(client, people, se
     text = client.get(url(MAAS)).text
     assert 'href="https://login.example/" data-testid="manage-account">Inlogaccount beheren' \
         in text
-    assert 'href="https://online.example/"' in text
+    assert 'href="https://online.example/inloggen/?next=/"' in text  # arrives signed in
     assert f'<form method="post" action="/mijn/{MAAS}/uitloggen/">' in text
     assert 'name="csrfmiddlewaretoken"' in text
 
