@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from itertools import pairwise
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -266,9 +267,10 @@ URLS = ("/console/helpdesk/schema/", "/console/helpdesk/schema/cannot-login/",
 
 @pytest.mark.parametrize("url", URLS)
 def test_anonymous_visitors_go_to_the_console_sign_in(db, url):
-    response = Client().get(url)
+    response = Client().get(url + "?case=7")
     assert response.status_code == 302
-    assert response["Location"] == f"/console/inloggen/?next={url}"
+    # The whole address comes back after signing in, the case too.
+    assert response["Location"] == f"/console/inloggen/?{urlencode({'next': url + '?case=7'})}"
 
 
 def test_the_list_shows_every_definition(demo):

@@ -191,6 +191,8 @@ class DiagnosisOut(Schema):
 
 class FixIn(DiagnosisIn):
     code: str = Field(max_length=40, description="The finding whose fix to carry out.")
+    case: int | None = Field(default=None, ge=1, description=(
+        "The diagnosis (its `case`) the fix comes from: the fix is recorded on it."))
 
 
 class FixDoneOut(Schema):

@@ -12,6 +12,7 @@ from bibid.library.customers import selectors
 from bibid.library.customers.models import Customer
 from bibid.library.customers.services import CustomerData, create_customer, update_customer
 from bibid.library.helpdesk import diagnosis
+from bibid.library.helpdesk.models import Case
 from bibid.library.loginaccounts import services as login
 from bibid.library.staff.permissions import Perm, require
 from bibid.library.subscriptions.models import Subscription, SubscriptionType
@@ -223,7 +224,9 @@ def diagnosis_run(request: HttpRequest, payload: DiagnosisIn, card_number: str =
              summary="Carry out the fix a diagnosis offers, then diagnose again", **HELPDESK)
 def diagnosis_fix(request: HttpRequest, payload: FixIn, card_number: str = Card):
     customer = _customer(request, card_number)
+    case = Case.objects.filter(pk=payload.case, customer=customer).first() \
+        if payload.case else None
     done, after = diagnosis.apply_fix(actor=request.actor, customer=customer,
                                       problem=payload.problem, code=payload.code,
-                                      username=payload.username)
+                                      username=payload.username, case=case)
     return Status(200, {"done": _outcome(done), "diagnosis": after.as_json()})

@@ -53,6 +53,7 @@ class FixForm(forms.Form):
     code = forms.CharField(max_length=40, validators=[RegexValidator(r"^[a-z][a-z-]*$")])
     username = forms.CharField(max_length=254, required=False, validators=[printable])
     bevestig = forms.BooleanField(required=False)
+    case = forms.IntegerField(required=False, min_value=1)  # the diagnosis on the page
 
 
 class AnswerForm(forms.Form):

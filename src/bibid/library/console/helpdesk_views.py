@@ -177,8 +177,10 @@ def fix(request: HttpRequest, card_number: str) -> HttpResponse:
                          error=_("Vink eerst aan dat je het hebt gecontroleerd; er is niets "
                                  "gewijzigd."))
     try:
+        seen = Case.objects.filter(pk=data["case"], customer=found).first() \
+            if data["case"] else None
         done, after = helpdesk.apply_fix(actor=request.actor, customer=found, problem=problem,
-                                         code=code, username=username)
+                                         code=code, username=username, case=seen)
     except Problem as refused:
         if refused.code != "no_such_fix":
             return _refused(request, found, refused, problem=problem, username=username or "")

@@ -9,7 +9,7 @@ from django.contrib import auth
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -46,7 +46,8 @@ def staff_required(view):
     def wrapper(request: HttpRequest, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return HttpResponseRedirect(f"{reverse('console:login')}?next={request.path}")
+            return HttpResponseRedirect(
+                f"{reverse('console:login')}?{urlencode({'next': request.get_full_path()})}")
         if user.library_id is None:
             return render(request, "bibid/error.html", {"status": 403}, status=403)
         request.actor = Actor(user, via="console")

@@ -210,10 +210,18 @@ def _carry_out(actor: Actor, customer: Customer, fix: Fix) -> accounts.Outcome:
 
 
 def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
-              username: str | None = None) -> tuple[accounts.Outcome, Diagnosis]:
+              username: str | None = None, case: Case | None = None,
+              ) -> tuple[accounts.Outcome, Diagnosis]:
     """Carry out the fix of finding `code`, as a fresh diagnosis offers it now (never what
-    a form says it should be), then diagnose again and record whether the cause is gone."""
-    before = run(actor=actor, customer=customer, problem=problem, username=username)
+    a form says it should be), then diagnose again and record whether the cause is gone.
+
+    `case`: the diagnosis the staff member saw (of this customer and problem): the fix is
+    recorded on it; without one, the fresh diagnosis is recorded as the case."""
+    if case is not None and (case.customer_id != customer.pk or case.problem != problem):
+        case = None
+    before = run(actor=actor, customer=customer, problem=problem, username=username,
+                 record=case is None)
+    before.case = case or before.case
     finding = next((f for f in before.findings if f.code == code), None)
     if before.outcome == Case.Outcome.NOT_ALLOWED or finding is None or finding.fix is None:
         raise Problem(409, "no_such_fix", gettext_lazy(
