@@ -277,22 +277,7 @@ def every_walk(definition) -> list[list[engine.PathStep]]:
     return walks
 
 
-# Known: cannot-login loops. Answering try_now "Nee", mail_received "Nee" and ask_address
-# "Ja, ingevuld" leads reset_recovery -> browser -> try_now -> reset_self -> mail_received ->
-# ask_address -> reset_recovery again: answers are per node, so the walk never ends.
-LOOPING = {"cannot-login": "try_now/mail_received/ask_address form a cycle"}
-
-
-def walk_params():
-    for definition_id in sorted(definitions.all_definitions()):
-        marks = ()
-        if definition_id in LOOPING:
-            marks = pytest.mark.xfail(raises=engine.WalkError, strict=True,
-                                      reason=LOOPING[definition_id])
-        yield pytest.param(definition_id, marks=marks)
-
-
-@pytest.mark.parametrize("definition_id", list(walk_params()))
+@pytest.mark.parametrize("definition_id", sorted(definitions.all_definitions()))
 def test_every_walk_reaches_an_end(definition_id):
     definition = definitions.get(definition_id)
     walks = every_walk(definition)
