@@ -616,12 +616,10 @@ def test_fix_for_a_cause_that_is_gone_is_refused(world: World):
 # -- found while writing these ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: password_failures counts 'today' by the UTC date (ctx.now.date() and the event's "
-    "UTC timestamp) while it tells the staff member 'vandaag' with Dutch times, and identity's "
-    "failures_today uses the Europe/Amsterdam date: failures made just after midnight in the "
-    "Netherlands (23:00-24:00 UTC in winter) are forgotten an hour later"))
 def test_wrong_passwords_just_after_dutch_midnight_count_as_today(world: World, system):
+    """'Vandaag' is the Dutch day, as identity's failures_today counts it (password_failures
+    compared UTC dates at first: failures between 00:00 and 01:00 in Amsterdam, in winter,
+    were forgotten an hour later)."""
     made = all_in_order(world)
     # Move the services' clock to 23:20 UTC (00:20 or 01:20 in Amsterdam, the next day).
     now = datetime.now(UTC) + timedelta(seconds=float(system.clock_file.read_text() or 0))
@@ -635,7 +633,8 @@ def test_wrong_passwords_just_after_dutch_midnight_count_as_today(world: World, 
             world.wrong_password(made.patron.username)
         system.move_clock(hours=1)  # 00:20 UTC: still the same day in Amsterdam
         shift += 3600
-        status = world.identity_now().ok(world.identity_now().status(made.card))
+        identity = world.identity_now()  # a token of this (moved) hour
+        status = identity.ok(identity.status(made.card))
         assert status["failures_today"] == 2  # identity: same (Dutch) day
         diagnosis = Desk.ok(world.desk.diagnose(made.card, CL))
         assert codes(diagnosis)[0] == "password-failures", codes(diagnosis)
@@ -643,13 +642,17 @@ def test_wrong_passwords_just_after_dutch_midnight_count_as_today(world: World, 
         system.move_clock(seconds=-shift)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (privacy, across libraries): the typed username may be a card number, and identity's "
-    "status resolves it over the links of ALL libraries (account_by_card_number), so staff of "
-    "Bibliotheek aan de Maas who type a Duinstreek card number for one of their own customers "
-    "learn that card's account username (no-login-account: 'de klant typt 3020000002; dat is "
-    "inlogaccount piet.hendriks') and get a one-click account_link to it"))
 def test_another_librarys_card_number_names_no_account(world: World):
+    """A card number works as a username, but only this library's: staff of Bibliotheek aan
+    de Maas who type a Duinstreek card number learn nothing about that card's account (at
+    first identity looked card numbers up over every library's links and named it, with a
+    one-click account_link to it)."""
     card = world.member()
     diagnosis = Desk.ok(world.desk.diagnose(card, CL, "3020000002"))  # Piet, Duinstreek only
     assert "piet.hendriks" not in json.dumps(diagnosis), diagnosis["findings"][0]
+    assert codes(diagnosis)[0] == "no-login-account"
+    assert diagnosis["findings"][0]["fix"]["operation"] == "account_generate"
+    # The customer's own card number is the linked account.
+    made = all_in_order(world)
+    own = Desk.ok(world.desk.diagnose(made.card, CL, made.card))
+    assert codes(own) == ["no-problem-found"], own["findings"]
