@@ -263,16 +263,25 @@ class World:
         return browser
 
     def report_logout_detected(self, card: str, client_id: str = MIJN_MENU) -> None:
-        """What Mijn Menu's worker sends when it notices the identity session ended."""
+        """What Mijn Menu's worker sends when its session check finds the identity session
+        gone without having been told (no back-channel logout): the browser's doing."""
         sub = self.identity.ok(self.identity.show(card))["account_id"]
         client = service_client(self.system, client_id)
         answer = requests.post(
             f"{self.system.urls['identity']}/o/service-events/", timeout=TIMEOUT,
             auth=(client["client_id"], client["client_secret"]),
-            json={"sub": str(sub), "kind": "logout_detected", "details": {"reason": "backchannel"},
+            json={"sub": str(sub), "kind": "logout_detected",
+                  "details": {"reason": "session_check"},
                   "browser": "Mozilla/5.0 (Windows NT 10.0) Chrome/99.0 AdBlock",
                   "address": "192.0.2.17"})
         assert answer.status_code == 202, answer.text
+
+    def signed_in_at_reading(self, patron: Patron) -> requests.Session:
+        browser = self.browser_at(patron)
+        reading = self.system.urls["reading"]
+        shelf = browser.get(f"{reading}/leenplank/", timeout=TIMEOUT)
+        assert shelf.url == f"{reading}/leenplank/" and patron.username in shelf.text
+        return browser
 
     def sign_out_under_the_online_bibliotheek(self, patron: Patron) -> None:
         """A real LOGOUT_DETECTED: signed in at the Online Bibliotheek, signed out at identity

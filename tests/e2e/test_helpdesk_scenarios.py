@@ -24,7 +24,7 @@ import pytest
 
 from bibid.library.helpdesk.findings import ORDER
 
-from .scenarios import HELPDESK, Desk, Made, World, days_ago, tag
+from .scenarios import HELPDESK, READING, Desk, Made, World, days_ago, tag
 
 PASSWORD_RESET_SUBJECT = "Een nieuw wachtwoord"
 # What the desk may not do (helpdesk and managers may): lift a block, unlink a family member.
@@ -293,6 +293,13 @@ def logout_detected_reported_by_mijn_menu(w: World) -> Made:
     return made
 
 
+def logout_detected_reported_by_the_online_bibliotheek(w: World) -> Made:
+    made = all_in_order(w)
+    w.signed_in_at_reading(made.patron)
+    w.report_logout_detected(made.card, client_id=READING)
+    return made
+
+
 def signed_out_under_the_online_bibliotheek(w: World) -> Made:
     made = all_in_order(w)
     w.sign_out_under_the_online_bibliotheek(made.patron)
@@ -409,8 +416,12 @@ SCENARIOS = [
 
     S("LOGOUT_DETECTED reported by Mijn Menu", logout_detected_reported_by_mijn_menu, LD, None,
       "browser-interference", None),
+    S("LOGOUT_DETECTED reported by the Online Bibliotheek",
+      logout_detected_reported_by_the_online_bibliotheek, CL, None, "browser-interference",
+      None),
+    # Signing out elsewhere is an ordinary sign-out (a back-channel logout), not the browser.
     S("signed out under the Online Bibliotheek", signed_out_under_the_online_bibliotheek, CL,
-      None, "browser-interference", None),
+      None, "no-problem-found", None),
 
     S("all in order", all_in_order, CL, None, "no-problem-found", None),
     S("recovery address in other capitals, types own name in capitals",

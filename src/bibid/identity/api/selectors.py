@@ -79,11 +79,14 @@ def typed_username(library: Library, link: Link | None, typed: str) -> dict:
     its state and today's failures. A library may already link by username, so this tells
     it nothing it could not learn; it never names customers of other libraries."""
     from bibid.identity.accounts.usernames import username_key
-    from bibid.identity.libraries.selectors import account_by_card_number
 
     account = Account.objects.filter(username_key=username_key(typed)).first()
-    if account is None and typed.strip().isdigit():
-        account = account_by_card_number(typed.strip())
+    if account is None and typed.strip():
+        # A card number signs in too, but only this library's card numbers are looked up:
+        # another library's customer must not be named to this one.
+        here_link = Link.objects.filter(library=library, card_number=typed.strip()) \
+            .select_related("account").first()
+        account = here_link.account if here_link else None
     if account is None:
         return {"username": typed, "exists": False, "is_linked_account": False,
                 "linked_here_to": None, "username_of_account": None, "state": None,

@@ -275,9 +275,10 @@ class PasswordFailures(Check):
     name = "password_failures"
 
     def run(self, ctx):
+        today = timezone.localdate(ctx.now)  # the library's day, not UTC's
         failures = [e for e in ctx.status.get("recent_events") or []
                     if e.get("kind") == "login" and e.get("reason") == "wrong_password"
-                    and datetime.fromisoformat(str(e["at"])).date() == ctx.today]
+                    and timezone.localdate(datetime.fromisoformat(str(e["at"]))) == today]
         if not failures:
             return []
         first, last = failures[-1]["at"], failures[0]["at"]
@@ -335,8 +336,11 @@ class BrowserInterference(Check):
     name = "browser_interference"
 
     def run(self, ctx):
+        # A report after a back-channel logout is an ordinary sign-out elsewhere (another
+        # service, a new password on another device): not the browser's doing.
         reports = [e for e in ctx.status.get("recent_events") or []
-                   if e.get("kind") == "logout_detected"]
+                   if e.get("kind") == "logout_detected"
+                   and (e.get("details") or {}).get("reason") != "backchannel"]
         if not reports:
             return []
         latest = reports[0]

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from bibid.common import clock
 from bibid.library.customers.models import Customer
@@ -45,7 +46,7 @@ class Context:
 
     @property
     def today(self) -> date:
-        return self.now.date()
+        return timezone.localdate(self.now)  # the library's day (Europe/Amsterdam)
 
     @property
     def linked(self) -> bool:
@@ -85,10 +86,10 @@ def load(customer: Customer, *, problem: str, typed_username: str | None, allowe
     return Context(
         customer=customer, problem=problem, now=now, typed_username=typed_username,
         allowed=allowed, status=status,
-        membership=current_membership(customer, now.date()),
+        membership=current_membership(customer, timezone.localdate(now)),
         latest=latest_membership(customer),
         family=family,
         purged_at=purge[0] if purge else None,
         purged_username=(purge[1] or {}).get("username", "") if purge else "",
-        expected=authorization_for(customer, now.date()),
+        expected=authorization_for(customer, timezone.localdate(now)),
     )
