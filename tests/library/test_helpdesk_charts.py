@@ -113,7 +113,7 @@ def test_edge_labels_say_in_orde_gevonden_codes_and_answers():
     assert labels[("subscription", "renew")] == "gevonden"
     assert labels[("username", "relink")] == "linked-to-other-family-member"
     assert labels[("recovery", "ask_address")] == "no-email-address"
-    assert labels[("ask_address", "reset_recovery")] == "Ja, ingevuld"
+    assert labels[("ask_address", "new_address")] == "Ja, ingevuld"
     assert labels[("generate", "active")] == ""
     svg = charts.render_svg(definitions.get("cannot-login"))
     for text in ("in orde", "gevonden", "no-email-address", "Ja, ingevuld", "Legenda"):
@@ -142,29 +142,22 @@ def test_the_walked_path_is_highlighted_and_the_stop_outlined():
     assert "hier stopte" not in charts.render_svg(definition)
 
 
-def test_back_edges_are_drawn_at_the_side_and_can_be_on_the_path():
-    definition = definitions.get("cannot-login")
-    root = parse(charts.render_svg(definition))
-    back = {key for key, p in drawn_edges(root).items() if "back" in classes(p)}
-    assert back == {"ask_address>reset_recovery"}
+def test_back_edges_are_drawn_at_the_side():
+    # cannot-login has no cycle since version 2 (a walk with fixed answers could not end).
+    assert not [k for k, p in drawn_edges(parse(charts.render_svg(
+        definitions.get("cannot-login")))).items() if "back" in classes(p)]
+    definition = tricky()
     placed = chart_layout.layout(list(definition.nodes),
                                  {n: (100.0, 40.0) for n in definition.nodes},
                                  definition.start,
                                  [(s, t, 0.0) for s, t, _label in charts.edges(definition)])
-    route = placed.routes[("ask_address", "reset_recovery")]
+    route = placed.routes[("ask", "first")]
     boxes = placed.boxes
-    low, high = boxes["reset_recovery"].rank, boxes["ask_address"].rank
+    low, high = boxes["first"].rank, boxes["ask"].rank
     spanned = [b for b in boxes.values() if low <= b.rank <= high]
     assert route.back and low < high
     assert route.lane > max(b.right for b in spanned) or route.lane < min(b.left for b in
                                                                            spanned)
-    # The walk that follows it: no e-mail address, the customer gives one.
-    path = engine.walk(definition, {"recovery_email": [finding("no-email-address")]},
-                       answers={"ask_address": "Ja, ingevuld"})
-    assert [p.node for p in path][-3:] == ["recovery", "ask_address", "reset_recovery"]
-    edges = drawn_edges(parse(charts.render_svg(definition, path=path)))
-    assert "on-path" in classes(edges["ask_address>reset_recovery"])
-    assert "on-path" in classes(edges["recovery>ask_address"])
 
 
 def test_a_loop_back_to_the_start_is_a_back_edge():
@@ -319,7 +312,8 @@ def test_a_case_of_ones_own_library_shows_its_path(demo):
         {"colleague", "subscription", "account", "generate"}
     Case.objects.filter(pk=case.pk).update(procedure_version=0)
     older = client.get(f"/console/helpdesk/schema/cannot-login/?case={case.pk}")
-    assert "Deze zaak volgde versie 0 van het schema; dit is versie 1." in older.text
+    current = definitions.get("cannot-login").version
+    assert f"Deze zaak volgde versie 0 van het schema; dit is versie {current}." in older.text
     # Asked on another procedure's chart, the case goes to its own.
     moved = client.get(f"/console/helpdesk/schema/no-ebook-rights/?case={case.pk}")
     assert moved.status_code == 302
