@@ -3,6 +3,8 @@
 bibid up                      start everything (the embedded default, with demo data)
 bibid demo [--show] [--json]  load or reset demo data and print every demo sign-in
 bibid purge-inactive          delete inactive accounts older than 24 hours
+bibid diagnose --library L --card N --problem P [--username U] [--json]
+                              the helpdesk's diagnosis of a customer's login problem
 bibid createsuperuser --service identity
 bibid migrate|check [--service S]
 bibid identity|library|reading <command> [...]   any management command of a service
@@ -19,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 SERVICES = ("identity", "library", "reading")
 DEFAULT_PORTS = {"identity": 8000, "library": 8001, "reading": 8002}
-SHORTCUTS = {"purge-inactive": ("identity", "purge_inactive")}
+SHORTCUTS = {"purge-inactive": ("identity", "purge_inactive"),
+             "diagnose": ("library", "diagnose")}
 PER_SERVICE = ("migrate", "check", "showmigrations", "createsuperuser")
 
 

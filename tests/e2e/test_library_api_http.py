@@ -347,7 +347,7 @@ def test_the_whole_life_of_a_link(identity, lib_a):
 
     assert lib_a.ok(lib_a.unlink(ref)) == {"result": "unlinked", "account": None}
     assert_problem(lib_a.show(ref), 404, "not_linked")
-    assert_problem(lib_a.status(ref), 404, "not_linked")
+    assert lib_a.ok(lib_a.status(ref))["linked"] is False  # the diagnosis reads that too
     assert_problem(lib_a.unlink(ref), 404, "not_linked")
     # Unlinking keeps the account: the customer can be linked to it again by its username.
     relinked = lib_a.ok(lib_a.link(ref, ref.upper()), 201)
@@ -427,8 +427,11 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
     for name, operation in operations.items():
         for target in (ref, second):
             theirs, nowhere = operation(target), operation(new_ref("nowhere"))
-            expected = "account_not_found" if name == "link" else "not_linked"
-            assert_problem(theirs, 404, expected)
+            if name == "status":  # answers "not linked" in a 200, the same for both
+                assert theirs.status_code == 200 and theirs.json()["linked"] is False
+            else:
+                expected = "account_not_found" if name == "link" else "not_linked"
+                assert_problem(theirs, 404, expected)
             assert theirs.status_code == nowhere.status_code, name
             assert theirs.headers["Content-Type"] == nowhere.headers["Content-Type"], name
             assert theirs.json() == nowhere.json(), name

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account
-from bibid.identity.accounts.services import delete_account
+from bibid.identity.accounts.services import create_account, delete_account
 from bibid.identity.libraries.models import Change, Link
 from bibid.identity.signin import flow
 from bibid.identity.signin.models import LoginEvent
@@ -230,3 +230,24 @@ def test_a_taken_name_falls_back_to_the_reference_only_when_that_is_a_valid_name
     assert fine.status_code == 201, fine.json()
     assert fine.json()["account"]["username"] == "2010000099"
     assert fine.json()["username_was_taken"] is True
+
+
+def test_status_of_a_customer_without_link_and_the_username_they_type(maas):
+    """The diagnosis's one round trip: what the typed name points at, linked or not."""
+    anna = linked(maas, "20123", "anna.jansen")
+    other = create_account(username="piet.typt", password=PASSWORD, active=False,
+                           actor=Actor.system("test"))
+    unlinked = maas.get("/customers/99999/status", username="anna.jansen").json()
+    assert unlinked["linked"] is False and unlinked["account"] is None
+    assert unlinked["typed"] == {
+        "username": "anna.jansen", "exists": True, "is_linked_account": False,
+        "linked_here_to": "20123", "username_of_account": "anna.jansen", "state": "active",
+        "failures_today": 0}
+    own = maas.get("/customers/20123/status", username="ANNA.Jansen").json()["typed"]
+    assert own["is_linked_account"] is True
+    elsewhere = maas.get("/customers/20123/status", username="piet.typt").json()["typed"]
+    assert elsewhere["exists"] and not elsewhere["is_linked_account"]
+    assert elsewhere["linked_here_to"] is None and elsewhere["state"] == "inactive"
+    nobody = maas.get("/customers/20123/status", username="niemand").json()["typed"]
+    assert nobody["exists"] is False and nobody["username_of_account"] is None
+    assert anna.pk != other.pk

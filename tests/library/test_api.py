@@ -16,6 +16,7 @@ OPERATION_IDS = {
     "login_account_link", "login_account_unlink", "login_account_activate",
     "login_account_authorize", "login_account_rights", "login_account_reset_recovery_email",
     "login_account_send_password_reset", "login_account_unblock", "login_account_history",
+    "diagnosis_run", "diagnosis_fix",
 }
 
 

@@ -17,6 +17,7 @@ globals().update(
             "bibid.library.loginaccounts",
             "bibid.library.console",
             "bibid.library.signup",
+            "bibid.library.helpdesk",
             "bibid.library.api",
             "bibid.common.rp",
             "bibid.library.mijnmenu",

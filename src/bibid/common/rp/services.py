@@ -174,6 +174,14 @@ def _userinfo(request: HttpRequest) -> dict | None:
     return None
 
 
+def _keep(request: HttpRequest, patron: Patron, claims: dict[str, Any]) -> Patron:
+    """Store the patron as identity now describes them (the username as known if absent)."""
+    fresh = replace(patron_from_claims(claims),
+                    username=claims.get("preferred_username") or patron.username)
+    set_patron(request, fresh)
+    return fresh
+
+
 def refresh_rights(request: HttpRequest) -> Patron | None:
     """Read the patron's rights again at identity (userinfo), store and return them.
 
@@ -192,10 +200,7 @@ def refresh_rights(request: HttpRequest) -> Patron | None:
     if claims is None or str(claims.get("sub")) != patron.sub:
         ended(request, "session_check")
         return None
-    fresh = replace(patron_from_claims(claims),
-                    username=claims.get("preferred_username") or patron.username)
-    set_patron(request, fresh)
-    return fresh
+    return _keep(request, patron, claims)
 
 
 def session_alive(request: HttpRequest) -> bool | None:
@@ -218,8 +223,7 @@ def session_alive(request: HttpRequest) -> bool | None:
         return True  # an outage of the login is not a sign-out
     if claims is None or patron is None or str(claims.get("sub")) != patron.sub:
         return False
-    set_patron(request, replace(patron_from_claims(claims),
-                                username=claims.get("preferred_username") or patron.username))
+    _keep(request, patron, claims)
     return True
 
 

@@ -253,6 +253,17 @@ class AuthorizationOut(Schema):
     authorized_at: datetime | None
 
 
+class TypedUsernameOut(Schema):
+    username: str = Field(description="As typed.")
+    exists: bool
+    is_linked_account: bool = Field(description="It is the account linked to this customer.")
+    linked_here_to: str | None = Field(
+        description="The customer of this library that account is linked to, if any.")
+    username_of_account: str | None
+    state: Literal["active", "inactive"] | None
+    failures_today: int
+
+
 class StatusOut(Schema):
     """Everything a diagnosis needs about one customer's link, in one round trip."""
 
@@ -262,6 +273,7 @@ class StatusOut(Schema):
     effective_rights: list[EffectiveRightOut]
     recent_events: list[HistoryEventOut]
     failures_today: int
+    typed: TypedUsernameOut | None = None
 
 
 class SettingsIn(Input):

@@ -71,3 +71,31 @@ def failures_today(account: Account) -> int:
     return LoginEvent.objects.filter(
         account_id=account.pk, at__gte=start, outcome=LoginEvent.Outcome.FAILURE
     ).count()
+
+
+def typed_username(library: Library, link: Link | None, typed: str) -> dict:
+    """What the name a customer types points at, as the calling library may see it: which
+    account (linked to this customer, to another customer of this library, or elsewhere),
+    its state and today's failures. A library may already link by username, so this tells
+    it nothing it could not learn; it never names customers of other libraries."""
+    from bibid.identity.accounts.usernames import username_key
+
+    account = Account.objects.filter(username_key=username_key(typed)).first()
+    if account is None and typed.strip():
+        # A card number signs in too, but only this library's card numbers are looked up:
+        # another library's customer must not be named to this one.
+        here_link = Link.objects.filter(library=library, card_number=typed.strip()) \
+            .select_related("account").first()
+        account = here_link.account if here_link else None
+    if account is None:
+        return {"username": typed, "exists": False, "is_linked_account": False,
+                "linked_here_to": None, "username_of_account": None, "state": None,
+                "failures_today": 0}
+    here = Link.objects.filter(library=library, account=account).values_list(
+        "customer_ref", flat=True).first()
+    return {
+        "username": typed, "exists": True,
+        "is_linked_account": link is not None and link.account_id == account.pk,
+        "linked_here_to": here, "username_of_account": account.username,
+        "state": account.state, "failures_today": failures_today(account),
+    }

@@ -12,7 +12,7 @@ from bibid.common.api import ProblemOut
 from bibid.identity.accounts.models import AccountEvent
 from bibid.identity.accounts.services import record_event
 from bibid.identity.libraries import services
-from bibid.identity.libraries.models import Change
+from bibid.identity.libraries.models import Change, Link
 from bibid.identity.libraries.rights import Authorization, Right
 from bibid.identity.signin.services import lift_block
 
@@ -244,12 +244,23 @@ def account_history(request: HttpRequest, ref: str = Ref,
 @router.get("/customers/{ref}/status", auth=read, operation_id="account_status",
             response={200: StatusOut, **ERRORS},
             summary="Everything a diagnosis needs, in one call")
-def account_status(request: HttpRequest, ref: str = Ref):
+def account_status(request: HttpRequest, ref: str = Ref,
+                   username: str | None = Query(None, max_length=254, description=(
+                       "The username (or card number) the customer says they type: the "
+                       "answer says which account that is, if any, and whether it is the "
+                       "linked one or linked to another customer of this library."))):
     """The link, account, authorization (and when it was pushed), effective rights, block,
     recovery e-mail state and the last attempts: a fixed number of queries, however long
-    the account's history."""
+    the account's history. A customer without a link answers `linked: false` (what a
+    customer of another library looks like too)."""
     library = request.library
-    link = services.get_link(library, ref)
+    link = Link.objects.select_related("account").filter(
+        library=library, customer_ref=ref).first()
+    typed = selectors.typed_username(library, link, username) if username else None
+    if link is None:
+        return Status(200, {"linked": False, "account": None, "authorization": None,
+                            "effective_rights": [], "recent_events": [],
+                            "failures_today": 0, "typed": typed})
     links = selectors.links_of(link.account)
     today = clock.now().date()
     _viewed(link, library, "status")
@@ -261,6 +272,7 @@ def account_status(request: HttpRequest, ref: str = Ref):
         "effective_rights": selectors.effective_rights(links, library, today),
         "recent_events": selectors.history(link.account, 20),
         "failures_today": selectors.failures_today(link.account),
+        "typed": typed,
     })
 
 

@@ -135,3 +135,66 @@ class OutcomeOut(Schema):
 
 
 __all__ = ["ProblemOut"]
+
+
+class DiagnosisIn(Schema):
+    problem: Literal["cannot-login", "no-ebook-rights", "logout-detected", "inactive-account"]
+    username: str | None = Field(
+        default=None, max_length=254,
+        description="The username (or card number) the customer says they type.")
+
+
+class FixOut(Schema):
+    operation: str = Field(description="The login service's library API operationId.")
+    label: str
+    one_click: bool
+    args: dict
+    allowed: bool = Field(description="Whether the calling staff member may carry it out.")
+
+
+class FindingOut(Schema):
+    code: Literal[
+        "not-allowed-colleague", "subscription-inactive", "no-login-account",
+        "login-account-deleted", "login-account-inactive", "wrong-username",
+        "other-account-in-use", "linked-to-other-family-member", "authorization-outdated",
+        "subscription-without-ebooks", "login-blocked", "password-failures",
+        "recovery-email-missing", "recovery-email-differs", "no-email-address",
+        "browser-interference", "no-problem-found"]
+    step: str = Field(description="The step of the seed procedure this comes from.")
+    summary: str
+    evidence: list[str]
+    fix: FixOut | None
+    question: str
+
+
+class PathStepOut(Schema):
+    node: str
+    kind: str
+    result: str
+
+
+class DiagnosisCustomerOut(Schema):
+    card_number: str
+    name: str
+    library: str
+
+
+class DiagnosisOut(Schema):
+    problem: str
+    customer: DiagnosisCustomerOut
+    outcome: Literal["fix-available", "ask-customer", "no-problem-found", "not-allowed"]
+    findings: list[FindingOut] = Field(description="In the seed's order; the first is the cause.")
+    path: list[PathStepOut] = Field(description="The way through the procedure's flowchart.")
+    procedure: dict
+    case: int | None
+
+
+class FixIn(DiagnosisIn):
+    code: str = Field(max_length=40, description="The finding whose fix to carry out.")
+    case: int | None = Field(default=None, ge=1, description=(
+        "The diagnosis (its `case`) the fix comes from: the fix is recorded on it."))
+
+
+class FixDoneOut(Schema):
+    done: OutcomeOut
+    diagnosis: DiagnosisOut = Field(description="The diagnosis run again after the fix.")

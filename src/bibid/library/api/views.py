@@ -11,6 +11,8 @@ from bibid.common.problems import Problem
 from bibid.library.customers import selectors
 from bibid.library.customers.models import Customer
 from bibid.library.customers.services import CustomerData, create_customer, update_customer
+from bibid.library.helpdesk import diagnosis
+from bibid.library.helpdesk.models import Case
 from bibid.library.loginaccounts import services as login
 from bibid.library.staff.permissions import Perm, require
 from bibid.library.subscriptions.models import Subscription, SubscriptionType
@@ -23,6 +25,10 @@ from .schemas import (
     CustomerIn,
     CustomerOut,
     CustomerPatch,
+    DiagnosisIn,
+    DiagnosisOut,
+    FixDoneOut,
+    FixIn,
     GenerateIn,
     LinkIn,
     OutcomeOut,
@@ -193,3 +199,34 @@ _simple("login_account_send_password_reset", login.send_password_reset, "post",
         "/password-reset", 202)
 _simple("login_account_unblock", login.unblock, "post", "/unblock")
 _simple("login_account_history", login.history, "get", "/history")
+
+
+# -- the helpdesk ------------------------------------------------------------------------
+
+HELPDESK = {"tags": ["helpdesk"]}
+
+
+@router.post("/customers/{card_number}/diagnosis", operation_id="diagnosis_run",
+             response={200: DiagnosisOut, **CHANGING}, summary="Diagnose a login problem",
+             **HELPDESK)
+def diagnosis_run(request: HttpRequest, payload: DiagnosisIn, card_number: str = Card):
+    """Run the seed's procedure for this customer: the findings in the seed's order (the
+    first is the cause), with evidence and the fix or the question to ask. Colleagues and
+    volunteers give the outcome `not-allowed`, and nothing else."""
+    customer = _customer(request, card_number)
+    return Status(200, diagnosis.run(actor=request.actor, customer=customer,
+                                     problem=payload.problem,
+                                     username=payload.username).as_json())
+
+
+@router.post("/customers/{card_number}/diagnosis/fix", operation_id="diagnosis_fix",
+             response={200: FixDoneOut, **CHANGING},
+             summary="Carry out the fix a diagnosis offers, then diagnose again", **HELPDESK)
+def diagnosis_fix(request: HttpRequest, payload: FixIn, card_number: str = Card):
+    customer = _customer(request, card_number)
+    case = Case.objects.filter(pk=payload.case, customer=customer).first() \
+        if payload.case else None
+    done, after = diagnosis.apply_fix(actor=request.actor, customer=customer,
+                                      problem=payload.problem, code=payload.code,
+                                      username=payload.username, case=case)
+    return Status(200, {"done": _outcome(done), "diagnosis": after.as_json()})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import helpdesk_views, views
 
 app_name = "console"
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
     path("klanten/<str:card_number>/", views.customer, name="customer"),
     path("klanten/<str:card_number>/inlogaccount/<slug:action>/", views.login_action,
          name="login_action"),
+    path("klanten/<str:card_number>/helpdesk/", helpdesk_views.diagnose,
+         name="helpdesk_diagnose"),
+    path("klanten/<str:card_number>/helpdesk/oplossen/", helpdesk_views.fix, name="helpdesk_fix"),
+    path("klanten/<str:card_number>/helpdesk/zaken/<int:case>/antwoord/", helpdesk_views.answer,
+         name="helpdesk_answer"),
     path("lid-worden/", views.register, name="register"),
     path("tokens/", views.api_tokens, name="tokens"),
 ]

@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -46,7 +47,9 @@ def staff_required(view):
     def wrapper(request: HttpRequest, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return HttpResponseRedirect(f"{reverse('console:login')}?next={request.path}")
+            # The whole address (a chart's ?case= too), encoded as Django's own login
+            # redirect does: slashes kept, the query's ? and & escaped.
+            return redirect_to_login(request.get_full_path(), reverse("console:login"))
         if user.library_id is None:
             return render(request, "bibid/error.html", {"status": 403}, status=403)
         request.actor = Actor(user, via="console")

@@ -189,8 +189,9 @@ class IdentityClient:
     def account_history(self, ref: str, limit: int = 50) -> dict:
         return self.call("GET", f"/customers/{ref}/history", params={"limit": limit})
 
-    def account_status(self, ref: str) -> dict:
-        return self.call("GET", f"/customers/{ref}/status")
+    def account_status(self, ref: str, username: str | None = None) -> dict:
+        params = {"username": username} if username else None
+        return self.call("GET", f"/customers/{ref}/status", params=params)
 
     def library_settings_update(self, flows: list[str]) -> dict:
         return self.call("PUT", "/settings", body={"self_service_flows": flows},

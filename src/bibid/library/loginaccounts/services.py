@@ -264,11 +264,12 @@ def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     return _run(actor, customer, "login_history", Perm.LOGIN_HISTORY, call)
 
 
-def status(*, actor: Actor, customer: Customer) -> dict:
-    """Everything about the link in one call (the helpdesk's diagnosis reads this)."""
+def status(*, actor: Actor, customer: Customer, username: str | None = None) -> dict:
+    """Everything about the link in one call (the helpdesk's diagnosis reads this), and
+    what the username the customer types points at."""
     return _run(actor, customer, "login_status", Perm.DIAGNOSE,
                 lambda: Outcome("status", "", _client(customer).account_status(
-                    customer.card_number))).data
+                    customer.card_number, username))).data
 
 
 def _state(account: dict) -> str:

@@ -1,0 +1,231 @@
+"""The helpdesk in the staff console: diagnose a customer's login problem, carry out the fix
+it offers, answer its questions. Thin: each view parses, calls one helpdesk operation and
+renders the diagnosis; every change is a POST, and a refusal is a page, never a 500."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bibid.common.problems import Problem
+from bibid.library.helpdesk import diagnosis as helpdesk
+from bibid.library.helpdesk.models import Case
+
+from .helpdesk_forms import LABELS, AnswerForm, DiagnoseForm, FixForm
+from .views import CustomerNotFound, _customer, _not_found, staff_required
+
+TEMPLATE = "console/helpdesk_diagnosis.html"
+
+
+def _language() -> str:
+    return (get_language() or "nl")[:2]
+
+
+def _status(problem: Problem) -> int:
+    # A page says what went wrong with the status it has; anything of the login service's
+    # own making is "unavailable" here, so the console never answers 500 for it.
+    return problem.status if 400 <= problem.status < 500 else 503
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+# -- what the page shows -------------------------------------------------------------------
+
+
+def _step_result(step, node) -> str:
+    if step.kind == "check":
+        return _("in orde") if step.result == "ok" else _("niet in orde")
+    if step.kind == "action":
+        return _("nu te doen") if step.result == "fix" else _("gedaan")
+    if step.kind == "question":
+        return _("vraag het de klant") if step.result == "ask" else \
+            _("antwoord: %(a)s") % {"a": step.result}
+    if step.kind == "end":
+        return _("opgelost") if step.result == "solved" else _("doorzetten naar de helpdesk")
+    return _("advies")
+
+
+def _chart(found: helpdesk.Diagnosis) -> dict | None:
+    """The flowchart with this case's path (helpdesk.charts); left out while that part of
+    the service is not there."""
+    if found.case is None:
+        return None
+    query = f"?case={found.case.pk}"
+    try:
+        svg = reverse("helpdesk:chart_svg", args=[found.procedure.id]) + query
+        page = reverse("helpdesk:chart", args=[found.procedure.id]) + query
+    except NoReverseMatch:
+        return None
+    return {"svg": svg, "page": page, "alt": _(
+        "Stroomschema %(title)s, met de gevolgde stappen gemarkeerd; dezelfde stappen staan "
+        "hierboven als lijst.") % {"title": found.procedure.title}}
+
+
+def _context(found, result: helpdesk.Diagnosis | None, *, problem: str = "",
+             username: str = "", done=None, fixed: str = "", error: str = "",
+             needs_confirm: bool = False, form: DiagnoseForm | None = None) -> dict:
+    context = {
+        "customer": found, "diagnosis": result, "done": done, "fixed": fixed, "error": error,
+        "needs_confirm": needs_confirm,
+        "label": LABELS.get(problem, ""),
+        "form": form or DiagnoseForm(initial={"username": username}),
+    }
+    if result is None:
+        return context
+    nodes = result.procedure.nodes
+    steps = [{"node": s.node, "title": nodes[s.node].title, "kind": s.kind,
+              "result": _step_result(s, nodes[s.node]),
+              "text": nodes[s.node].text if s.kind == "advice" else "",
+              "last": i == len(result.path) - 1}
+             for i, s in enumerate(result.path)]
+    last = result.path[-1] if result.path else None
+    question = nodes[last.node] if last and last.kind == "question" and \
+        last.result == "ask" and result.case is not None else None
+    cause = result.cause
+    next_fix = None
+    if last and last.kind == "action" and last.result == "fix" and not (cause and cause.fix):
+        # The cause is for the customer to act on, but the path stops at a fix further on
+        # (say: tell the username, then authorize): offer that one.
+        operation = nodes[last.node].operation
+        finding = next((f for f in result.findings if f.fix and f.fix.operation == operation),
+                       None)
+        if finding is not None:
+            next_fix = {"finding": finding, "allowed": result.may_fix.get(finding.code, False)}
+    context.update({
+        "label": LABELS.get(result.problem, result.problem),
+        "cause": cause, "others": result.findings[1:],
+        "may_fix": bool(cause and cause.fix and result.may_fix.get(cause.code)),
+        "steps": steps, "question": question, "next_fix": next_fix,
+        "question_node": last.node if question else "",
+        "chart": _chart(result),
+        "username": result.typed_username or "",
+        "after_fix": done is not None,
+    })
+    return context
+
+
+def _page(request: HttpRequest, found, result, status: int = 200, **extra) -> HttpResponse:
+    return render(request, TEMPLATE, _context(found, result, **extra), status=status)
+
+
+def _refused(request: HttpRequest, found, refused: Problem, **extra) -> HttpResponse:
+    if refused.status == 404:
+        return _not_found(request, found.card_number)
+    return _page(request, found, None, status=_status(refused), error=refused.text(_language()),
+                 **extra)
+
+
+def _found(request: HttpRequest, card_number: str):
+    try:
+        return _customer(request, card_number)
+    except CustomerNotFound:
+        return None
+
+
+# -- the three posts -------------------------------------------------------------------------
+
+
+@staff_required
+@require_POST
+def diagnose(request: HttpRequest, card_number: str) -> HttpResponse:
+    """One of the Helpdesk box's buttons: run the procedure, show the cause and the fix."""
+    found = _found(request, card_number)
+    if found is None:
+        return _not_found(request, card_number)
+    form = DiagnoseForm(request.POST)
+    if not form.is_valid():
+        return _page(request, found, None, status=400, error=_form_errors(form), form=form)
+    problem, username = form.cleaned_data["problem"], form.cleaned_data["username"]
+    try:
+        result = helpdesk.run(actor=request.actor, customer=found, problem=problem,
+                              username=username or None)
+    except Problem as refused:
+        return _refused(request, found, refused, problem=problem, username=username)
+    return _page(request, found, result, problem=problem, username=username)
+
+
+@staff_required
+@require_POST
+def fix(request: HttpRequest, card_number: str) -> HttpResponse:
+    """The fix button: carry out what a fresh diagnosis offers, then show it again."""
+    found = _found(request, card_number)
+    if found is None:
+        return _not_found(request, card_number)
+    form = FixForm(request.POST)
+    if not form.is_valid():
+        return _page(request, found, None, status=400, error=_form_errors(form))
+    data = form.cleaned_data
+    problem, code, username = data["problem"], data["code"], data["username"] or None
+    if not data["bevestig"]:
+        # A fix that moves an account between people needs the staff member's tick first;
+        # without one, look (not recorded as a case) whether this fix is such a one.
+        try:
+            now = helpdesk.run(actor=request.actor, customer=found, problem=problem,
+                               username=username, record=False)
+        except Problem as refused:
+            return _refused(request, found, refused, problem=problem, username=username or "")
+        finding = next((f for f in now.findings if f.code == code), None)
+        if finding is not None and finding.fix is not None and not finding.fix.one_click:
+            return _page(request, found, now, status=400, needs_confirm=True,
+                         problem=problem, username=username or "",
+                         error=_("Vink eerst aan dat je het hebt gecontroleerd; er is niets "
+                                 "gewijzigd."))
+    try:
+        seen = Case.objects.filter(pk=data["case"], customer=found).first() \
+            if data["case"] else None
+        done, after = helpdesk.apply_fix(actor=request.actor, customer=found, problem=problem,
+                                         code=code, username=username, case=seen)
+    except Problem as refused:
+        if refused.code != "no_such_fix":
+            return _refused(request, found, refused, problem=problem, username=username or "")
+        # The message says the diagnosis was done again: show it.
+        try:
+            now = helpdesk.run(actor=request.actor, customer=found, problem=problem,
+                               username=username)
+        except Problem as again:
+            return _refused(request, found, again, problem=problem, username=username or "")
+        return _page(request, found, now, status=409, error=refused.text(_language()),
+                     problem=problem, username=username or "")
+    return _page(request, found, after, done=done, fixed=_fix_label(done),
+                 problem=problem, username=username or "")
+
+
+def _fix_label(done) -> str:
+    return {
+        "activate": _("Activeer inlogaccount"), "authorize": _("Autoriseer inlogaccount"),
+        "generate": _("Genereer inlogaccount"), "link": _("Koppel inlogaccount"),
+        "recovery_email": _("Reset herstel-e-mailadres"),
+        "password_reset": _("Stuur wachtwoord-resetmail"), "unblock": _("Hef de blokkade op"),
+    }.get(done.action, done.action)
+
+
+@staff_required
+@require_POST
+def answer(request: HttpRequest, card_number: str, case: int) -> HttpResponse:
+    """An answer button of the next question: resume the case's path there."""
+    found = _found(request, card_number)
+    if found is None:
+        return _not_found(request, card_number)
+    # A case of another customer (or library) is no case here.
+    record = Case.objects.filter(pk=case, customer=found).first()
+    if record is None:
+        return _not_found(request, card_number)
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        return _page(request, found, None, status=400, error=_form_errors(form),
+                     problem=record.problem, username=record.typed_username)
+    try:
+        result = helpdesk.answer(actor=request.actor, case=record,
+                                 node=form.cleaned_data["node"],
+                                 label=form.cleaned_data["label"])
+    except Problem as refused:
+        return _refused(request, found, refused, problem=record.problem,
+                        username=record.typed_username)
+    return _page(request, found, result, problem=record.problem,
+                 username=record.typed_username)
