@@ -27,7 +27,7 @@ from bibid.common.problems import Problem, problem_response
 from bibid.identity.accounts.models import Account
 from bibid.identity.signin import flow
 
-from . import events
+from . import events, sessions
 from .models import Client, ServiceSession
 
 
@@ -102,7 +102,28 @@ class LogoutView(RPInitiatedLogoutView):
     """
 
     def dispatch(self, request, *args, **kwargs):
+        self.hint_sid = ""
         return super().dispatch(request, *args, **kwargs)
+
+    def validate_logout_request_user(self, id_token_hint, client_id):
+        id_token = super().validate_logout_request_user(id_token_hint, client_id)
+        if id_token is not None:
+            # DOT has just checked the hint's signature and claims; only its sid is read here.
+            payload = id_token_hint.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            self.hint_sid = str(claims.get("sid", ""))
+        return id_token
+
+    def must_prompt(self, token_user):
+        # RP-Initiated Logout 1.0, 2: the OP MUST ask when the ID token "does not belong to
+        # the current OP session with the RP". DOT only compares the user, so a hint from
+        # the same patron's other browser (an old tab, a shared PC's service) signed this
+        # browser out without a word. The sid says which browser the token came from.
+        if not self.request.user.is_authenticated:
+            return False  # nothing to sign out of here (DOT's rule)
+        if super().must_prompt(token_user):
+            return True
+        return not self.hint_sid or self.hint_sid != sessions.current_sid(self.request)
 
     def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
         if not post_logout_redirect_uri:
