@@ -37,9 +37,7 @@ RECENT_SIGN_IN = timedelta(minutes=15)
 
 
 def _mail_allowed(name: str, ip: str) -> bool:
-    lanes = [guard.Lane(MAIL_PER_NETWORK, guard._hkey(MAIL_PER_NETWORK,
-                                                       guard.address_prefix(ip))),
-             guard.Lane(MAIL_PER_NAME, guard._hkey(MAIL_PER_NAME, name))]
+    lanes = [guard.network_lane(MAIL_PER_NETWORK, ip), guard.lane(MAIL_PER_NAME, name)]
     return guard.reserve(lanes) is None
 
 

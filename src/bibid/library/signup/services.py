@@ -53,8 +53,7 @@ def types_for_signup(library: Library) -> list[SubscriptionType]:
 def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
     if not library.allows(Library.Flow.SIGNUP):
         raise Problem(404, "signup_off", _("Deze bibliotheek heeft geen online aanmelding."))
-    lane = guard.Lane(SIGNUPS_PER_NETWORK, guard._hkey(SIGNUPS_PER_NETWORK,
-                                                      guard.address_prefix(ip)))
+    lane = guard.network_lane(SIGNUPS_PER_NETWORK, ip)
     if guard.reserve([lane]) is not None:
         raise Problem(429, "too_many_signups", _("Er zijn vanaf dit netwerk te veel aanmeldingen "
                                                   "gedaan. Probeer het later opnieuw of kom langs "
