@@ -7,6 +7,7 @@ mismatches, and forged, replayed or misaddressed logout tokens at the services."
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -498,3 +499,40 @@ def test_tabs_refreshing_at_once_stay_signed_in(system):
     system.move_clock(minutes=2)  # past the next session check: still signed in
     again = browser.get(f"{reading}/leenplank/", allow_redirects=False, timeout=TIMEOUT)
     assert again.status_code == 200 and username in again.text
+
+
+USERINFO_LINE = re.compile(r'^\S+ identity-web\s+\|.*"GET /o/userinfo/')
+
+
+def userinfo_calls_after(system, start: int, at_least: int) -> int:
+    """GET /o/userinfo/ lines identity logged after byte `start` (the log is written a
+    moment after the answer: wait for `at_least`, then a little longer for any more)."""
+    def count() -> int:
+        with system.log_path.open("rb") as fh:
+            fh.seek(start)
+            lines = fh.read().decode(errors="replace").splitlines()
+        return sum(1 for line in lines if USERINFO_LINE.match(line))
+
+    deadline = time.monotonic() + 10
+    while count() < at_least and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    return count()
+
+
+def test_a_mijn_menu_page_asks_identity_for_the_rights_once(system):
+    """The page reads the patron's rights at identity on every view; when the once-a-minute
+    session check falls in the same request, that one reading serves both."""
+    anna = next(p for p in system.demo["patrons"] if p["username"] == "anna.jansen")
+    browser = requests.Session()
+    sign_in_at_identity(browser, system.urls["identity"], anna["username"], anna["password"])
+    home = f"{system.urls['library']}/mijn/aan-de-maas/"
+    first = browser.get(home, timeout=TIMEOUT)  # signs in at Mijn Menu on the way
+    assert first.url == home and first.status_code == 200, first.url
+    for check_due in (False, True):
+        if check_due:
+            system.move_clock(seconds=61)
+        start = system.log_path.stat().st_size
+        page = browser.get(home, allow_redirects=False, timeout=TIMEOUT)
+        assert page.status_code == 200, page.status_code
+        assert userinfo_calls_after(system, start, 1) == 1, check_due

@@ -588,3 +588,77 @@ def test_patrons_cannot_register_their_own_oauth_clients(anna):
         "allowed_origins": "", "algorithm": "RS256",
     })
     assert not Application.objects.filter(client_id="phish").exists()
+
+
+# -- signing in again: prompt=login and max_age (OIDC Core 3.1.2.1) --------------------------
+
+
+def sign_in_again(client: Client, auth: Authorization) -> Authorization:
+    """The sign-in page a service's prompt=login or max_age sent the browser to: the form
+    (even though the browser is signed in), then back to the authorization endpoint."""
+    assert auth.response.status_code == 302 and auth.location.startswith("/inloggen/?next=")
+    next_url = parse_qs(urlsplit(auth.location).query)["next"][0]
+    next_query = parse_qs(urlsplit(next_url).query)
+    assert "prompt" not in next_query and "max_age" not in next_query
+    form = client.get(auth.location)
+    assert form.status_code == 200 and 'name="password"' in form.text
+    done = client.post("/inloggen/", {"username": "anna.jansen", "password": PASSWORD,
+                                      "next": next_url})
+    assert done.status_code == 302 and done["Location"] == next_url, done["Location"]
+    response = client.get(next_url)
+    location = response.get("Location", "")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    return Authorization(response=response, params=auth.params, verifier=auth.verifier,
+                         query=query)
+
+
+def auth_time(rp: Rp, auth: Authorization) -> int:
+    tokens = exchange(rp, auth.code, auth.verifier)
+    assert tokens.status_code == 200, tokens.content
+    return verified(tokens.json()["id_token"])[1]["auth_time"]
+
+
+def test_prompt_login_asks_for_the_password_again(anna, rp, clock):
+    client = browser()
+    clock.advance(minutes=5)
+    auth = authorize(client, rp, prompt="login")
+    assert auth.code is None
+    again = sign_in_again(client, auth)
+    assert again.code and again.query["state"] == auth.params["state"]
+    assert auth_time(rp, again) == int(clock().timestamp())
+
+
+@pytest.mark.parametrize("max_age", ["0", "600"])
+def test_max_age_older_than_the_sign_in_means_signing_in_again(anna, rp, clock, max_age):
+    client = browser()
+    clock.advance(minutes=20)
+    auth = authorize(client, rp, max_age=max_age)
+    assert auth.code is None
+    again = sign_in_again(client, auth)  # no loop, not even for max_age=0
+    assert again.code
+    assert int(clock().timestamp()) - auth_time(rp, again) <= int(max_age)
+
+
+def test_max_age_already_met_gives_the_code_at_once(anna, rp, clock):
+    client = browser()
+    clock.advance(minutes=5)
+    auth = authorize(client, rp, max_age="3600")
+    assert auth.code
+    assert int(clock().timestamp()) - auth_time(rp, auth) == 300
+
+
+def test_max_age_with_prompt_none_answers_login_required(anna, rp, clock):
+    client = browser()
+    clock.advance(minutes=20)
+    auth = authorize(client, rp, max_age="60", prompt="none")
+    assert auth.location.startswith(rp.redirect_uri + "?")
+    assert auth.query["error"] == "login_required" and auth.code is None
+    assert auth.query["state"] == auth.params["state"]
+
+
+@pytest.mark.parametrize("max_age", ["", "-5", "abc", "٣", "1e3"])
+def test_a_malformed_max_age_is_ignored(anna, rp, clock, max_age):
+    client = browser()
+    clock.advance(minutes=20)
+    auth = authorize(client, rp, max_age=max_age)
+    assert auth.response.status_code == 302 and auth.code, auth.location

@@ -503,6 +503,25 @@ def test_someone_elses_id_token_hint_asks_first(anna, make_account, rp):
     assert signed_in(here)
 
 
+def test_the_same_patron_s_token_from_another_browser_asks_first(anna, rp):
+    """An ID token of the patron's other browser (an old tab's service, the library PC) is
+    not this browser's session: ask before signing this one out."""
+    elsewhere = browser()
+    old = sign_in_to(rp, elsewhere)
+    here = browser()
+    sign_in_to(rp, here)
+    page = here.get("/o/logout/", {"id_token_hint": old["id_token"],
+                                   "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    assert page.status_code == 200 and "<form" in page.text
+    assert signed_in(here) and signed_in(elsewhere)
+    assert ServiceSession.objects.filter(ended_at__isnull=True).count() == 2
+    # This browser's own token signs it out at once, and only it.
+    own = sign_in_to(rp, here)
+    done = here.get("/o/logout/", {"id_token_hint": own["id_token"],
+                                   "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    assert done.status_code == 302 and not signed_in(here) and signed_in(elsewhere)
+
+
 def test_rp_initiated_logout_when_already_signed_out(anna, rp):
     here = browser()
     tokens = sign_in_to(rp, here)

@@ -40,3 +40,15 @@ def test_hashes_are_argon2id_with_the_owasp_parameters(real_hasher, make_account
     assert account.password.startswith("argon2id$argon2id$v=19$m=19456,t=2,p=1$")
     assert account.check_password("Een-lange-zin-vol-boeken")
     assert not account.check_password("Een-lange-zin-vol-boekeN")
+
+
+def test_too_short_is_said_in_the_patron_s_language():
+    """Django 6.1's own "too short" text has no Dutch translation; ours does."""
+    from django.utils import translation
+
+    for language, text in (("nl", "Een wachtwoord heeft minstens 8 tekens."),
+                           ("en", "A password has at least 8 characters.")):
+        with translation.override(language), pytest.raises(ValidationError) as refused:
+            validate_password("kort")
+        assert text in refused.value.messages, refused.value.messages
+        assert refused.value.error_list[0].code == "password_too_short"

@@ -162,6 +162,46 @@ def test_activation_link_chooses_a_password_and_activates(make_account, client):
     assert client.get(path).status_code == 410
 
 
+def test_a_reset_link_activates_a_never_activated_account_and_confirms_the_address(
+        make_account, client):
+    """The link reached the patron at the recovery address, as an activation link would."""
+    from bibid.identity.accounts.models import AccountEvent
+    from bibid.identity.libraries.models import Change, Link
+    from bibid.identity.libraries.services import register_library
+
+    account = make_account("nooit.actief", password=None, active=False,
+                           recovery_email="nooit@example.org")
+    library = register_library(code="duinrand", name="Bibliotheek Duinrand").library
+    Link.objects.create(library=library, account=account, customer_ref="2000000000001")
+    client.post("/wachtwoord-vergeten/", {"name": "nooit.actief"})
+    path = path_of(OutboxMessage.objects.get(kind="password_reset"))
+    assert client.post(path, {"password": NEW, "password_again": NEW}).status_code == 200
+    account.refresh_from_db()
+    assert account.state == "active" and account.activated_at is not None
+    assert account.recovery_email_confirmed_at is not None
+    assert sign_in_ok("nooit.actief", NEW)
+    assert AccountEvent.objects.filter(account_id=account.pk, kind="activated",
+                                       data={"via": "password reset"}).count() == 1
+    assert list(Change.objects.filter(library=library).values_list("kind", flat=True)) == [
+        "account_activated"]
+
+
+def test_a_reset_link_confirms_an_address_staff_set(anna, client):
+    """After "Reset herstel-e-mailadres" the address is unconfirmed; a reset link used at it
+    confirms it again, so "Gebruikersnaam vergeten" reaches it."""
+    Account.objects.filter(pk=anna.pk).update(recovery_email_confirmed_at=None)
+    client.post("/gebruikersnaam-vergeten/", {"email": "anna@example.org"})
+    assert not OutboxMessage.objects.filter(kind="username_reminder").exists()
+    client.post("/wachtwoord-vergeten/", {"name": "anna.jansen"})
+    client.post(path_of(OutboxMessage.objects.get(kind="password_reset")),
+                {"password": NEW, "password_again": NEW})
+    anna.refresh_from_db()
+    assert anna.state == "active" and anna.recovery_email_confirmed_at is not None
+    client.post("/gebruikersnaam-vergeten/", {"email": "anna@example.org"})
+    assert OutboxMessage.objects.get(kind="username_reminder").data["usernames"] == [
+        "anna.jansen"]
+
+
 def test_activation_link_lasts_24_hours(make_account, client, clock):
     from bibid.identity.mail.services import enqueue
 
@@ -222,6 +262,28 @@ def test_change_email_needs_the_new_address_confirmed(anna, clock):
     assert OutboxMessage.objects.filter(kind="notice", data__notice="email_changed",
                                         to="anna@example.org").exists()
     assert client.post(path).status_code == 410
+
+
+def test_signing_in_again_keeps_the_e_mail_link_a_new_password_voids_it(anna):
+    client = signed_in("anna.jansen")
+    assert client.post("/e-mailadres-wijzigen/", {"email": "nieuw@example.org"}).status_code \
+        == 302
+    path = path_of(OutboxMessage.objects.get(kind="email_change"))
+    phone = signed_in("anna.jansen")  # the patron signs in on the phone before clicking
+    assert phone.get(path).status_code == 200
+    # A reset link requested before that sign-in is void (the sign-in proves the patron
+    # holds the account; an old reset link in a mailbox is one less way in).
+    Client().post("/wachtwoord-vergeten/", {"name": "anna.jansen"})
+    reset = path_of(OutboxMessage.objects.get(kind="password_reset"))
+    signed_in("anna.jansen")
+    assert Client().get(reset).status_code == 410
+    assert phone.get(path).status_code == 200
+    anna.refresh_from_db()
+    anna.set_password("Iets-heel-anders-gekozen")
+    anna.save()
+    assert phone.get(path).status_code == 410
+    anna.refresh_from_db()
+    assert anna.recovery_email == "anna@example.org"
 
 
 def test_change_username_follows_the_rules_and_tells_the_libraries(anna, make_account):

@@ -99,10 +99,29 @@ def test_an_inactive_account_shows_cause_evidence_and_the_fix(demo):
         "login-account-inactive", "balie.maas", "console")
 
 
-def test_the_fix_activates_and_the_diagnosis_after_it_shows_that(demo, restores_identity):
+@pytest.fixture
+def status_calls(monkeypatch):
+    """Counts the status calls to the (real) login service."""
+    from bibid.library.loginaccounts.identity import IdentityClient
+
+    calls = []
+    real = IdentityClient.account_status
+
+    def counted(self, ref, username=None):
+        calls.append(ref)
+        return real(self, ref, username)
+
+    monkeypatch.setattr(IdentityClient, "account_status", counted)
+    return calls
+
+
+def test_the_fix_activates_and_the_diagnosis_after_it_shows_that(demo, restores_identity,
+                                                                  status_calls):
     client = signed_in("balie.maas")
     page = fix(client, BRAM, "login-account-inactive")
     assert page.status_code == 200, page.text[:2000]
+    # One status call for the fresh diagnosis the fix is taken from, one to show it worked.
+    assert len(status_calls) == 2, status_calls
     done = section(page.text, "done")
     assert "Gedaan: Activeer inlogaccount" in done
     assert "Het inlogaccount is geactiveerd" in section(page.text, "done-summary")
@@ -255,6 +274,7 @@ def test_moving_an_account_between_family_members_needs_the_tick(demo, restores_
     refused = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos")
     assert refused.status_code == 400
     assert "Vink eerst aan" in section(refused.text, "error")
+    assert 'name="bevestig"' in section(refused.text, "fix")  # the tick box, to try again
     assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
     done = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos",
                bevestig="1")

@@ -26,7 +26,7 @@ SEED_FLOWS = {
     "Self-service emailadres wijzigen", "Self-service gebruikersnaam wijzigen",
     "Self-service account verwijderen", "Balie: lid worden",
 }
-FLOW_KINDS = {"system", "patron", "question", "advice", "end"}
+FLOW_KINDS = {"system", "patron", "staff", "question", "advice", "end"}
 
 
 def all_of(kind: str) -> dict[str, definitions.Definition]:
@@ -61,6 +61,19 @@ def test_flow_nodes_are_complete(flow_id):
         assert node.step.strip() and node.title.strip() and node.text.strip(), name
         assert len(node.title) <= 60, (name, node.title)
         assert node.check is None and node.operation is None, name
+        # Who does a step is its kind: a staff member's step is not drawn as the patron's.
+        doer = node.title.split()[0]
+        if node.kind in ("patron", "staff"):
+            assert doer == {"patron": "Klant", "staff": "Medewerker"}[node.kind], (name, doer)
+
+
+def test_the_desk_flow_draws_the_staff_member_s_steps_as_staff():
+    from bibid.library.helpdesk import charts
+
+    flow = definitions.get("balie-lid-worden")
+    assert {n.kind for n in flow.nodes.values()} >= {"staff", "system", "question"}
+    svg = charts.render_svg(flow)
+    assert "de medewerker doet iets" in svg and charts.COLOURS["staff"][0] in svg
 
 
 # -- broken definitions are refused, with a clear message ----------------------------------
@@ -167,7 +180,7 @@ def test_procedure_with_a_system_node_is_refused(tmp_path):
     text = flow_text().replace("kind: flow", "kind: procedure")
     text = text.replace("kind: patron", "kind: system")
     message = refused(write(tmp_path, "stroom", text))
-    assert "system/patron nodes belong in process flows" in message
+    assert "system/patron/staff nodes belong in process flows" in message
 
 
 def test_yaml_syntax_error_is_refused(tmp_path):

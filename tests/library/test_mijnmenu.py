@@ -81,7 +81,7 @@ def _subscribe(main: Customer, type_code: str, *, start: date, end: date,
 
 @pytest.fixture
 def people() -> Personas:
-    today = clock.now().date()
+    today = clock.today()
     start, end = today - timedelta(days=100), today + timedelta(days=265)
     maas = _library(MAAS, "Bibliotheek aan de Maas", "2010")
     duin = _library(DUIN, "Bibliotheek Duinstreek", "3020")
@@ -220,7 +220,7 @@ def test_an_ended_subscription_is_said_plainly(client, people):
     sign_in(client, MAAS, patron_of(people.hanna))
     page = client.get(url(MAAS))
     assert page.status_code == 200
-    ended = clock.now().date() - timedelta(days=35)
+    ended = clock.today() - timedelta(days=35)
     assert f"Je abonnement is afgelopen op {ended:%d-%m-%Y}." in page.text
     assert "Afgelopen" in page.text
     assert "Je kunt nu niet lenen in de Online Bibliotheek" in page.text
@@ -242,7 +242,7 @@ def test_a_subscription_without_online_lending(client, people):
 
 
 def test_older_subscriptions_are_listed_too(client, people):
-    today = clock.now().date()
+    today = clock.today()
     _subscribe(people.marieke, "compact", start=today - timedelta(days=800),
                end=today - timedelta(days=436))
     sign_in(client, MAAS, patron_of(people.marieke))

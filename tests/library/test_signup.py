@@ -108,3 +108,19 @@ def test_a_library_without_online_sign_up_has_no_form(demo):
     Library.objects.filter(code="duinstreek").update(self_service_flows=["password_reset"])
     assert Client().get("/aanmelden/duinstreek/").status_code == 404
     assert "Bibliotheek Duinstreek" not in Client().get("/aanmelden/").text
+
+
+def test_sign_up_at_half_past_midnight_on_29_february(demo, live_identity, clock):
+    """The library's day, not UTC's (still the 28th there), and a leap day has no
+    counterpart next year: the subscription runs 365 days as one sold at the desk does."""
+    from datetime import UTC, date, datetime
+
+    from bibid.library.subscriptions.services import default_end
+
+    clock.current = datetime(2028, 2, 28, 23, 30, tzinfo=UTC)  # 00:30 in Amsterdam
+    data = form(compleet())
+    response = Client().post("/aanmelden/aan-de-maas/", data)
+    assert response.status_code == 200, response.status_code
+    subscription = Customer.objects.get(name=data["name"]).memberships.get().subscription
+    assert (subscription.start, subscription.end) == (date(2028, 2, 29), date(2029, 2, 27))
+    assert default_end(date(2026, 3, 1)) == date(2027, 2, 28)  # the desk's rule, unchanged

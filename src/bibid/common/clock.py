@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -41,6 +41,13 @@ def now() -> datetime:
         return _override()
     offset = _file_offset()
     return timezone.now() + timedelta(seconds=offset) if offset else timezone.now()
+
+
+def today() -> date:
+    """The library's calendar day (TIME_ZONE, Europe/Amsterdam), not UTC's: between midnight
+    and one or two o'clock at night UTC still says yesterday, and subscriptions, rights and
+    ages go by the day people live in."""
+    return timezone.localdate(now())
 
 
 def set_clock(func: Callable[[], datetime] | None) -> None:

@@ -55,7 +55,7 @@ def ensure_mijnmenu_clients() -> None:
 
 
 def load() -> None:
-    today = clock.now().date()
+    today = clock.today()
     libraries = {}
     for demo in spec.LIBRARIES:
         library = Library(code=demo.code, name=demo.name, card_prefix=PREFIXES[demo.code],

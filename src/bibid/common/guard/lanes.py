@@ -97,6 +97,17 @@ def address_prefix(ip: str) -> str:
     return str(addr)
 
 
+def lane(policy: Policy, value: str) -> Lane:
+    """The lane of `policy` for `value` (a name, an address prefix): for limits of other
+    features (mails per name, sign-ups per network) on the same mechanism."""
+    return Lane(policy, _hkey(policy, value))
+
+
+def network_lane(policy: Policy, ip: str) -> Lane:
+    """The lane of `policy` for the network an address belongs to (IPv6: its /64)."""
+    return lane(policy, address_prefix(ip))
+
+
 def account_lane(username_key: str) -> Lane:
     return Lane(ACCOUNT, _hkey(ACCOUNT, username_key))
 

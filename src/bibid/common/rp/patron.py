@@ -63,7 +63,7 @@ class Patron:
     libraries: tuple[dict[str, str], ...] = ()  # [{"code", "name", "customer_ref"}] of this client
 
     def rights_on(self, day: date | None = None) -> list[PatronRight]:
-        today = day or clock.now().date()
+        today = day or clock.today()
         return [r for r in self.rights if r.valid_on(today)]
 
     def as_session(self) -> dict[str, Any]:

@@ -179,6 +179,7 @@ def _keep(request: HttpRequest, patron: Patron, claims: dict[str, Any]) -> Patro
     fresh = replace(patron_from_claims(claims),
                     username=claims.get("preferred_username") or patron.username)
     set_patron(request, fresh)
+    request.rp_rights_fresh = True  # read at identity during this request
     return fresh
 
 
@@ -192,6 +193,10 @@ def refresh_rights(request: HttpRequest) -> Patron | None:
     patron = get_patron(request)
     if patron is None:
         return None
+    if getattr(request, "rp_rights_fresh", False):
+        # The once-a-minute session check of this same request has just read them: a second
+        # userinfo call would only double the load on identity.
+        return patron
     try:
         claims = _userinfo(request)
     except IdentityUnavailable as exc:

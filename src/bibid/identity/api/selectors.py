@@ -67,7 +67,7 @@ def history(account: Account, limit: int) -> list[dict]:
 
 
 def failures_today(account: Account) -> int:
-    start = timezone.make_aware(datetime.combine(timezone.localdate(clock.now()), time.min))
+    start = timezone.make_aware(datetime.combine(clock.today(), time.min))
     return LoginEvent.objects.filter(
         account_id=account.pk, at__gte=start, outcome=LoginEvent.Outcome.FAILURE
     ).count()

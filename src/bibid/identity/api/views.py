@@ -186,7 +186,7 @@ def account_rights(request: HttpRequest, ref: str = Ref):
     """The account's effective rights today (from every library it is linked to) and where
     each comes from."""
     link = services.get_link(request.library, ref)
-    today = clock.now().date()
+    today = clock.today()
     _viewed(link, request.library, "rights")
     return Status(200, {"on": today, "rights": selectors.effective_rights(
         selectors.links_of(link.account), request.library, today)})
@@ -262,7 +262,7 @@ def account_status(request: HttpRequest, ref: str = Ref,
                             "effective_rights": [], "recent_events": [],
                             "failures_today": 0, "typed": typed})
     links = selectors.links_of(link.account)
-    today = clock.now().date()
+    today = clock.today()
     _viewed(link, library, "status")
     return Status(200, {
         "linked": True,

@@ -34,7 +34,7 @@ def for_account(account: Account, *, library_id: int | None, sid: str = "") -> d
     """All claims; the validator drops those whose scope was not granted."""
     links = sorted(Link.objects.filter(account=account).select_related("library"),
                    key=lambda link: link.library.name)
-    today = clock.now().date()
+    today = clock.today()
     libraries, rights = [], []
     for link in links:
         entry = {"code": link.library.code, "name": link.library.name}

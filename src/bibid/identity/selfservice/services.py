@@ -37,9 +37,7 @@ RECENT_SIGN_IN = timedelta(minutes=15)
 
 
 def _mail_allowed(name: str, ip: str) -> bool:
-    lanes = [guard.Lane(MAIL_PER_NETWORK, guard._hkey(MAIL_PER_NETWORK,
-                                                       guard.address_prefix(ip))),
-             guard.Lane(MAIL_PER_NAME, guard._hkey(MAIL_PER_NAME, name))]
+    lanes = [guard.network_lane(MAIL_PER_NETWORK, ip), guard.lane(MAIL_PER_NAME, name)]
     return guard.reserve(lanes) is None
 
 
@@ -132,7 +130,14 @@ def reset_password(*, token: str, password: str) -> Account:
     """Choose a new password from a reset link: lifts a guessing block, ends other
     sessions (their auth hash no longer matches), voids every other outstanding link."""
     account, _new = tokens.check(token, tokens.Purpose.PASSWORD_RESET)
+    # The link reached the patron at the recovery address, so using it proves that address as
+    # much as the activation link does: it confirms the address (so "Gebruikersnaam vergeten"
+    # can use it again after staff reset it) and activates an account that was never
+    # activated (otherwise the patron's new password would still say "Onjuiste inlog").
+    was_inactive = _confirm_address(account)
     _set_password(account, password, via="reset")
+    if was_inactive:
+        _activated(account, via="password reset")
     guard.lift_account_block(account.username_key)
     return account
 
@@ -160,6 +165,16 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
 def activate(*, token: str, password: str) -> Account:
     """The activation link: choosing a password confirms the address and activates."""
     account, _new = tokens.check(token, tokens.Purpose.ACTIVATION)
+    was_inactive = _confirm_address(account)
+    _set_password(account, password, via="activation")
+    if was_inactive:
+        _activated(account, via="e-mail")
+    return account
+
+
+def _confirm_address(account: Account) -> bool:
+    """A link sent to the recovery address was used: confirm the address and activate the
+    account if it was inactive. Returns whether it was inactive."""
     was_inactive = account.state == Account.State.INACTIVE
     now = clock.now()
     if was_inactive:
@@ -168,12 +183,13 @@ def activate(*, token: str, password: str) -> Account:
     account.recovery_email_set_by = account.recovery_email_set_by or "patron"
     account.save(update_fields=["state", "activated_at", "recovery_email_confirmed_at",
                                 "recovery_email_set_by"])
-    _set_password(account, password, via="activation")
-    if was_inactive:
-        record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
-                     actor=Actor.patron(account), data={"via": "e-mail"})
-        tell_libraries(account, Change.Kind.ACCOUNT_ACTIVATED, {"username": account.username})
-    return account
+    return was_inactive
+
+
+def _activated(account: Account, *, via: str) -> None:
+    record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
+                 actor=Actor.patron(account), data={"via": via})
+    tell_libraries(account, Change.Kind.ACCOUNT_ACTIVATED, {"username": account.username})
 
 
 # -- Mijn inlogaccount -------------------------------------------------------------------

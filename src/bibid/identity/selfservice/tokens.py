@@ -1,9 +1,10 @@
 """Tokens for links in e-mails: signed, short-lived, single use.
 
 A token names the account (its public id), the purpose, and a fingerprint of the account's
-state (password hash, recovery address, state, last sign-in). Using the link changes that
-state (a password is chosen, an address confirmed), so the same link cannot work twice;
-changing the password voids every outstanding link. Expiry is the signature's age.
+state (password hash, recovery address, state, and for the links that set a password the last
+sign-in). Using the link changes that state (a password is chosen, an address confirmed), so
+the same link cannot work twice; changing the password voids every outstanding link. Expiry is
+the signature's age.
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ class TimestampedSigner(signing.TimestampSigner):
 
 
 def _fingerprint(account: Account, purpose: Purpose, extra: str = "") -> str:
-    last = account.last_login.isoformat() if account.last_login else ""
+    # A sign-in voids an open reset link (as Django's own reset tokens do): the patron has
+    # shown they hold the account, and a forgotten link in a mailbox is one less way in.
+    # A confirmation link for a new address is not voided by it: the patron asked for the
+    # change while signed in and often signs in again (on the phone) before clicking; the
+    # link can only confirm the address it names, and stays single use because confirming
+    # changes the recovery address in this fingerprint.
+    last = ""
+    if purpose != Purpose.EMAIL_CHANGE and account.last_login:
+        last = account.last_login.isoformat()
     state = f"{account.password}|{account.recovery_email}|{account.state}|{last}|{extra}"
     return salted_hmac(f"bibid.token.{purpose}", state, algorithm="sha256").hexdigest()[:24]
 

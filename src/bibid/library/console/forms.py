@@ -18,7 +18,7 @@ def printable(value: str) -> None:
 
 
 def past_date(value) -> None:
-    if value > clock.now().date():
+    if value > clock.today():
         raise ValidationError(_("Deze datum ligt in de toekomst."), code="future")
     if value.year < 1900:
         raise ValidationError(_("Controleer het jaar."), code="too_old")

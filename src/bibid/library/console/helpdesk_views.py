@@ -162,25 +162,17 @@ def fix(request: HttpRequest, card_number: str) -> HttpResponse:
         return _page(request, found, None, status=400, error=_form_errors(form))
     data = form.cleaned_data
     problem, code, username = data["problem"], data["code"], data["username"] or None
-    if not data["bevestig"]:
-        # A fix that moves an account between people needs the staff member's tick first;
-        # without one, look (not recorded as a case) whether this fix is such a one.
-        try:
-            now = helpdesk.run(actor=request.actor, customer=found, problem=problem,
-                               username=username, record=False)
-        except Problem as refused:
-            return _refused(request, found, refused, problem=problem, username=username or "")
-        finding = next((f for f in now.findings if f.code == code), None)
-        if finding is not None and finding.fix is not None and not finding.fix.one_click:
-            return _page(request, found, now, status=400, needs_confirm=True,
-                         problem=problem, username=username or "",
-                         error=_("Vink eerst aan dat je het hebt gecontroleerd; er is niets "
-                                 "gewijzigd."))
     try:
         seen = Case.objects.filter(pk=data["case"], customer=found).first() \
             if data["case"] else None
+        # A fix that moves an account between people needs the staff member's tick first.
         done, after = helpdesk.apply_fix(actor=request.actor, customer=found, problem=problem,
-                                         code=code, username=username, case=seen)
+                                         code=code, username=username, case=seen,
+                                         confirmed=data["bevestig"])
+    except helpdesk.ConfirmFirst as wait:
+        return _page(request, found, wait.diagnosis, status=400, needs_confirm=True,
+                     problem=problem, username=username or "",
+                     error=wait.text(_language()))
     except Problem as refused:
         if refused.code != "no_such_fix":
             return _refused(request, found, refused, problem=problem, username=username or "")

@@ -50,7 +50,7 @@ def create_customer(*, actor: Actor, data: CustomerData,
                     library: Library | None = None) -> Customer:
     require(actor, Perm.REGISTER)
     library = _library_of(actor, library)
-    if data.birth_date > clock.now().date():
+    if data.birth_date > clock.today():
         raise Problem(400, "birth_date_in_future", _("De geboortedatum ligt in de toekomst."),
                       field="birth_date")
     card = data.card_number or next_card_number(library)

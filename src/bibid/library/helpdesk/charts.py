@@ -37,8 +37,9 @@ COLOURS = {
     "escalate": ("#fee2e2", "#b91c1c"),
     "system": ("#e0f2fe", "#0369a1"),
     "patron": ("#fce7f3", "#be185d"),
+    "staff": ("#ffedd5", "#c2410c"),
 }
-KINDS = ("check", "action", "question", "advice", "system", "patron", "end")
+KINDS = ("check", "action", "question", "advice", "system", "patron", "staff", "end")
 
 
 def _kind_labels(flow: bool) -> dict[str, str]:
@@ -46,6 +47,7 @@ def _kind_labels(flow: bool) -> dict[str, str]:
         "check": _("controle (automatisch)"), "action": _("actie (medewerker bevestigt)"),
         "question": _("vraag aan de klant"), "advice": _("advies aan de klant"),
         "system": _("het systeem doet iets"), "patron": _("de klant doet iets"),
+        "staff": _("de medewerker doet iets"),
         "solved": _("einde: gelukt") if flow else _("einde: opgelost"),
         "escalate": _("einde: niet gelukt") if flow else _("einde: doorzetten"),
     }
@@ -132,7 +134,7 @@ def _shape(kind: str, x: float, y: float, w: float, h: float, attrs: str) -> str
         return (f'<path d="M{_n(x)},{_n(y)} H{_n(x + w - f)} L{_n(x + w)},{_n(y + f)} '
                 f'V{_n(y + h)} H{_n(x)} Z M{_n(x + w - f)},{_n(y)} V{_n(y + f)} '
                 f'H{_n(x + w)}" {attrs}/>')
-    radius = {"end": h / 2, "action": 8.0, "patron": 8.0}.get(kind, 0.0)
+    radius = {"end": h / 2, "action": 8.0, "patron": 8.0, "staff": 8.0}.get(kind, 0.0)
     return (f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" '
             f'rx="{_n(radius)}" {attrs}/>')
 

@@ -13,8 +13,8 @@ A definition is a graph of nodes, each citing the seed step it comes from:
 
 Procedures (`procedures/*.yaml`, kind "procedure") are what the helpdesk walks; process flows
 (`flows/*.yaml`, kind "flow") describe how the system behaves, so staff can explain a flow;
-flow nodes may use `step` kinds "system" (the system does something) and "patron" (the
-patron does something) next to question and end.
+flow nodes may use `step` kinds "system" (the system does something), "patron" (the
+patron does something) and "staff" (a staff member does something) next to question and end.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ OPERATIONS = {
 }
 
 
+# The kinds only a process flow has: who does this step.
+FLOW_STEPS = ("system", "patron", "staff")
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str
@@ -44,7 +48,7 @@ class Answer(BaseModel):
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["check", "action", "question", "advice", "end", "system", "patron"]
+    kind: Literal["check", "action", "question", "advice", "end", "system", "patron", "staff"]
     step: str = Field(min_length=1, description="The seed step this node comes from.")
     title: str = Field(min_length=1, description="Short Dutch label, drawn in the chart.")
     text: str = ""  # longer Dutch text (advice, question, what the system does)
@@ -66,6 +70,7 @@ class Node(BaseModel):
             "advice": ("next",),
             "system": ("next",),
             "patron": ("next",),
+            "staff": ("next",),
             "end": ("result",),
         }.get(self.kind, ())
         missing = [name for name in need if getattr(self, name) in (None, "")]
@@ -114,9 +119,9 @@ class Definition(BaseModel):
             raise ValueError(f"unreachable nodes: {', '.join(unreachable)}")
         if not any(n.kind == "end" for n in self.nodes.values()):
             raise ValueError("a definition needs at least one end")
-        if self.kind == "procedure" and any(n.kind in ("system", "patron")
+        if self.kind == "procedure" and any(n.kind in FLOW_STEPS
                                             for n in self.nodes.values()):
-            raise ValueError("system/patron nodes belong in process flows")
+            raise ValueError("system/patron/staff nodes belong in process flows")
         return self
 
 

@@ -209,14 +209,27 @@ def _carry_out(actor: Actor, customer: Customer, fix: Fix) -> accounts.Outcome:
     return simple[operation](actor=actor, customer=customer)
 
 
+class ConfirmFirst(Problem):
+    """The fix moves an account between people and the staff member has not ticked that they
+    checked who is who; nothing was changed. Carries the fresh diagnosis to show again."""
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(400, "confirm_first", gettext_lazy(
+            "Vink eerst aan dat je het hebt gecontroleerd; er is niets gewijzigd."))
+        self.diagnosis = diagnosis
+
+
 def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
               username: str | None = None, case: Case | None = None,
-              ) -> tuple[accounts.Outcome, Diagnosis]:
+              confirmed: bool = True) -> tuple[accounts.Outcome, Diagnosis]:
     """Carry out the fix of finding `code`, as a fresh diagnosis offers it now (never what
     a form says it should be), then diagnose again and record whether the cause is gone.
 
     `case`: the diagnosis the staff member saw (of this customer and problem): the fix is
-    recorded on it; without one, the fresh diagnosis is recorded as the case."""
+    recorded on it; without one, the fresh diagnosis is recorded as the case.
+    `confirmed`: whether the person asked for a fix that is not one click (the console's
+    tick box); the fresh diagnosis decides whether it was needed, so a click costs two status
+    calls to identity (before and after), not a third to look ahead."""
     if case is not None and (case.customer_id != customer.pk or case.problem != problem):
         case = None
     before = run(actor=actor, customer=customer, problem=problem, username=username,
@@ -226,6 +239,8 @@ def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
     if before.outcome == Case.Outcome.NOT_ALLOWED or finding is None or finding.fix is None:
         raise Problem(409, "no_such_fix", gettext_lazy(
             "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."))
+    if not confirmed and not finding.fix.one_click:
+        raise ConfirmFirst(before)
     with transaction.atomic():
         done = _carry_out(actor, customer, finding.fix)
     after = run(actor=actor, customer=customer, problem=problem, username=username)

@@ -63,7 +63,7 @@ def walk(definition: Definition, results: dict[str, list[Finding]], *,
         elif node.kind == "end":
             path.append(PathStep(name, node.kind, node.result or "end"))
             return path
-        else:  # advice, and a flow's system/patron steps
+        else:  # advice, and a flow's system/patron/staff steps
             path.append(PathStep(name, node.kind, node.kind))
             name = node.next
     raise WalkError(f"{definition.id}: the walk did not end within {limit} steps")

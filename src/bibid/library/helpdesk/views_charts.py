@@ -19,11 +19,12 @@ RESULTS = {
     "ok": _("in orde"), "fix": _("oplossing aangeboden"), "done": _("uitgevoerd"),
     "ask": _("gevraagd aan de klant"), "advice": _("advies gegeven"),
     "solved": _("opgelost"), "escalate": _("doorzetten"),
-    "system": _("het systeem"), "patron": _("de klant"),
+    "system": _("het systeem"), "patron": _("de klant"), "staff": _("de medewerker"),
 }
 KINDS = {
     "check": _("controle"), "action": _("actie"), "question": _("vraag"),
     "advice": _("advies"), "end": _("einde"), "system": _("systeem"), "patron": _("klant"),
+    "staff": _("medewerker"),
 }
 
 

@@ -93,7 +93,7 @@ def _line(membership: Membership) -> SubscriptionLine:
 def overview(customer: Customer, *, on: date | None = None) -> Overview:
     """The patron's membership as the library has it (customer loaded by
     customer_of_account: no further queries)."""
-    today = on or clock.now().date()
+    today = on or clock.today()
     memberships = sorted(customer.memberships.all(),
                          key=lambda m: (m.subscription.end, m.subscription.start, m.pk),
                          reverse=True)

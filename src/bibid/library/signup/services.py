@@ -29,6 +29,7 @@ from bibid.library.loginaccounts.identity import (
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor
 from bibid.library.subscriptions.models import Membership, Subscription, SubscriptionType
+from bibid.library.subscriptions.services import default_end
 from bibid.library.tenants.models import Library
 
 SIGNUPS_PER_NETWORK = guard.Policy("signup", free=1000, max_delay=60, cap=10)
@@ -52,13 +53,12 @@ def types_for_signup(library: Library) -> list[SubscriptionType]:
 def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
     if not library.allows(Library.Flow.SIGNUP):
         raise Problem(404, "signup_off", _("Deze bibliotheek heeft geen online aanmelding."))
-    lane = guard.Lane(SIGNUPS_PER_NETWORK, guard._hkey(SIGNUPS_PER_NETWORK,
-                                                      guard.address_prefix(ip)))
+    lane = guard.network_lane(SIGNUPS_PER_NETWORK, ip)
     if guard.reserve([lane]) is not None:
         raise Problem(429, "too_many_signups", _("Er zijn vanaf dit netwerk te veel aanmeldingen "
                                                   "gedaan. Probeer het later opnieuw of kom langs "
                                                   "in de bibliotheek."))
-    today = clock.now().date()
+    today = clock.today()
     age = today.year - application.birth_date.year - (
         (today.month, today.day) < (application.birth_date.month, application.birth_date.day))
     type_ = application.type
@@ -71,7 +71,7 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
             library=library, card_number=next_card_number(library), name=application.name,
             birth_date=application.birth_date, email=application.email)
         subscription = Subscription.objects.create(
-            library=library, type=type_, start=today, end=today.replace(year=today.year + 1),
+            library=library, type=type_, start=today, end=default_end(today),
             status=Subscription.Status.PENDING)
         Membership.objects.create(subscription=subscription, customer=customer,
                                   role=Membership.Role.MAIN)

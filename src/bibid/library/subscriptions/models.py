@@ -74,13 +74,13 @@ class Subscription(models.Model):
         return f"{self.type} {self.start:%d-%m-%Y} - {self.end:%d-%m-%Y}"
 
     def is_current(self, on: date | None = None) -> bool:
-        day = on or clock.now().date()
+        day = on or clock.today()
         return self.status == self.Status.ACTIVE and self.start <= day <= self.end
 
     @property
     def state(self) -> str:
         """active | ended | cancelled | future | pending | lapsed: at a glance."""
-        today = clock.now().date()
+        today = clock.today()
         if self.status in (self.Status.CANCELLED, self.Status.PENDING, self.Status.LAPSED):
             return self.status
         if self.end < today:

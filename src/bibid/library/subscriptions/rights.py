@@ -12,7 +12,7 @@ from .models import Membership, Subscription
 
 def current_membership(customer: Customer, on: date | None = None) -> Membership | None:
     """The membership that counts today: a running subscription; the latest if several."""
-    day = on or clock.now().date()
+    day = on or clock.today()
     memberships = [
         m for m in customer.memberships.all()
         if m.subscription.status == Subscription.Status.ACTIVE

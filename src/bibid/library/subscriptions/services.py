@@ -39,6 +39,12 @@ def _check_age(type_: SubscriptionType, customer: Customer, role: str, on: date)
                       extra={"name": customer.name, "type": type_.name})
 
 
+def default_end(start: date) -> date:
+    """A subscription sold without an end date runs 365 days, the start day included: the
+    same at the desk and online, and on 29 February too."""
+    return start + timedelta(days=364)
+
+
 @transaction.atomic
 def create_subscription(*, actor: Actor, type_: SubscriptionType, main: Customer,
                         members: list[tuple[Customer, str]] = (), start: date | None = None,
@@ -51,8 +57,8 @@ def create_subscription(*, actor: Actor, type_: SubscriptionType, main: Customer
     if members and not type_.family:
         raise Problem(400, "not_a_family_subscription",
                       _("Bij dit abonnement horen geen gezinsleden."), field="subscription_type")
-    start = start or clock.now().date()
-    end = end or (start + timedelta(days=365) - timedelta(days=1))
+    start = start or clock.today()
+    end = end or default_end(start)
     if end < start:
         raise Problem(400, "end_before_start", _("De einddatum ligt voor de ingangsdatum."))
     _check_age(type_, main, Membership.Role.MAIN, start)
