@@ -51,7 +51,9 @@ def sign_up(system, walk: Walk, http, *, username: str, address: str, type_label
     walk.at("fill_form")
     form = http.get(f"{library}/aanmelden/{LIBRARY}/", timeout=TIMEOUT)
     return submit(http, f"{library}/aanmelden/{LIBRARY}/", {
-        "name": f"Nieuw Lid {username}", "birth_date": birth_date, "email": address,
+        # Named after the address, not the username: a taken name like "anna.jansen" in the
+        # customer's name would make the console's search for "Jansen" find two customers.
+        "name": f"Nieuw Lid {address.split('@')[0]}", "birth_date": birth_date, "email": address,
         "subscription_type": option(form.text, "subscription_type", type_label),
         "username": username, "terms": "on"})
 

@@ -53,10 +53,12 @@ class AuthorizationView(DotAuthorizationView):
         # at most that many seconds ago, or sign in again; DOT ignores max_age. A service asks
         # this before something sensitive, so "signed in this morning" must not pass for
         # "just now". Treated as prompt=login, which DOT handles once the request is valid.
-        # A max_age that is not a whole number of seconds is ignored, as if absent: the spec
-        # defines no error for it, and a broken service should not lock patrons out.
+        # A max_age that is not a whole number of seconds (at most ten digits, so that int()
+        # never meets a giant) is ignored, as if absent: the spec defines no error for it,
+        # and a broken service should not lock patrons out.
         max_age = request.GET.get("max_age", "")
-        if max_age.isascii() and max_age.isdigit() and self._signed_in_before(int(max_age)):
+        if (max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
+                and self._signed_in_before(int(max_age))):
             if "none" in request.GET.get("prompt", "").split():
                 # The service asked not to show a page: answer login_required (DOT's
                 # not-signed-in answer, which checks client and redirect URI first).

@@ -127,8 +127,9 @@ def _username_reminder(request: SelfServiceRequest) -> None:
 
 @transaction.atomic
 def reset_password(*, token: str, password: str) -> Account:
-    """Choose a new password from a reset link: lifts a guessing block, ends other
-    sessions (their auth hash no longer matches), voids every other outstanding link."""
+    """Choose a new password from a reset link: confirms the recovery address, activates a
+    never-activated account, lifts a guessing block, ends other sessions (their auth hash no
+    longer matches), voids every other outstanding link."""
     account, _new = tokens.check(token, tokens.Purpose.PASSWORD_RESET)
     # The link reached the patron at the recovery address, so using it proves that address as
     # much as the activation link does: it confirms the address (so "Gebruikersnaam vergeten"
