@@ -427,7 +427,11 @@ def test_uitloggen_at_identity_ends_every_service(system):
     assert out.status_code == 302
     walk.at("identity_ends")
     assert not signed_in(system, http)
-    assert [e["kind"] for e in history(system, ref)][:1] == ["logout"]
+    # The newest sign-in or sign-out is this one. The services' own reports (Mijn Menu's
+    # not_linked for this patron, who is no customer there) are queued and may arrive later.
+    kinds = [e["kind"] for e in history(system, ref) if e["kind"] in ("login", "logout",
+                                                                      "service")]
+    assert kinds[:1] == ["logout"], kinds
     walk.at("backchannel")
     sent = eventually(lambda: (d := deliveries(system, username)) and
                       all(x["delivered_at"] for x in d) and d, "back-channel logouts", 60)
