@@ -11,8 +11,10 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SERVICES = ("identity", "library", "reading")
@@ -125,6 +127,18 @@ def wait_ready(system: System, timeout: float = 120) -> None:
             except OSError:
                 pass
         time.sleep(0.3)
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float) -> Any:
+    """Poll until check() returns something truthy (task workers deliver asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.5)
 
 
 def start_system(

@@ -11,7 +11,6 @@ patron linked at Bibliotheek aan de Maas (card 2010000001); her password is neve
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from . import harness
 from .oidc import library_api, new_patron
 
 pytestmark = pytest.mark.browser
@@ -100,14 +100,7 @@ def chromium_agent(browser: Browser) -> str:
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = POLL_SECONDS) -> Any:
     """Poll until check() returns something truthy (workers deliver asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.5)
+    return harness.eventually(check, what, timeout)
 
 
 def sign_in_form(page: Page, system, username: str, password: str) -> None:

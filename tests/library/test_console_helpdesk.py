@@ -11,13 +11,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from bibid.common import demo as spec
 from bibid.library.customers.models import Customer
 from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import AuditEvent
 
+from .test_console import signed_in
+
 pytestmark = pytest.mark.django_db
-PASSWORDS = {s.username: s.password for s in spec.STAFF}
 ANNA, BRAM, DIRK, GERRIT, JEROEN, LOTTE, NINA = (
     "2010000001", "2010000002", "2010000004", "2010000007", "2010000010", "2010000012",
     "2010000014")
@@ -31,14 +31,6 @@ def _pushed(demo):
     from bibid.library.loginaccounts import pushes
 
     pushes.drain()
-
-
-def signed_in(username: str) -> Client:
-    client = Client()
-    response = client.post("/console/inloggen/", {"username": username,
-                                                  "password": PASSWORDS[username]})
-    assert response.status_code == 302, response.content[:500]
-    return client
 
 
 def diagnose(client: Client, card: str, problem: str = "cannot-login", username: str = ""):

@@ -17,11 +17,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import requests
 
 from bibid.library.helpdesk import definitions, engine
 
+from .. import harness
 from ..oidc import TIMEOUT, csrf_of, library_api
 
 PASSWORD = "Een-zin-vol-boeken-en-thee"
@@ -79,14 +79,7 @@ class Walk:
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = POLL) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.5)
+    return harness.eventually(check, what, timeout)
 
 
 def browser() -> requests.Session:
