@@ -23,12 +23,16 @@ class Purpose(StrEnum):
     ACTIVATION = "activation"  # choose the first password, confirm the address
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
     EMAIL_CHANGE = "email_change"
+    # "Dit was ik niet": undo a library's change of the recovery address (sent to the
+    # previous address); void once the address changes again.
+    UNDO_LIBRARY_CHANGE = "undo_library_change"
 
 
 LIFETIME = {
     Purpose.ACTIVATION: timedelta(hours=24),
     Purpose.PASSWORD_RESET: timedelta(minutes=30),
     Purpose.EMAIL_CHANGE: timedelta(hours=24),
+    Purpose.UNDO_LIBRARY_CHANGE: timedelta(days=7),
 }
 _SALT = "bibid.selfservice.token"
 
