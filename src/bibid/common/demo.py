@@ -14,6 +14,7 @@ class DemoLibrary:
     name: str
     client_id: str
     client_secret: str
+    card_prefix: str  # the card numbers it hands out; registered at identity as its range
 
 
 LIBRARIES = (
@@ -22,12 +23,14 @@ LIBRARIES = (
         name="Bibliotheek aan de Maas",
         client_id="demo-aan-de-maas",
         client_secret="demo-secret-aan-de-maas-" + "Rk7tQ2vX9pLm4Wn8Zc3Hb6Jy1Ds5Fg0A" * 3,
+        card_prefix="2010",
     ),
     DemoLibrary(
         code="duinstreek",
         name="Bibliotheek Duinstreek",
         client_id="demo-duinstreek",
         client_secret="demo-secret-duinstreek-" + "Pq5Nw2Er8Ty4Ui7Op1As3Df6Gh9Jk0L" * 3,
+        card_prefix="3020",
     ),
 )
 

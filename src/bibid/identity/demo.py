@@ -65,11 +65,15 @@ def _libraries() -> dict[str, Library]:
         library = Library.objects.filter(code=demo.code).select_related("application").first()
         if library is None:
             library = register_library(code=demo.code, name=demo.name,
+                                       card_prefixes=[demo.card_prefix],
                                        client_id=demo.client_id,
                                        client_secret=demo.client_secret).library
         else:
             library.application.client_secret = demo.client_secret  # hashed on save
             library.application.save()
+            if library.card_prefixes != [demo.card_prefix]:
+                Library.objects.filter(pk=library.pk).update(card_prefixes=[demo.card_prefix])
+                library.card_prefixes = [demo.card_prefix]
         found[demo.code] = library
     return found
 

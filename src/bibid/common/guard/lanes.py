@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
+from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from bibid.common import clock
@@ -234,6 +235,22 @@ def lift_account_block(username_key: str) -> bool:
         Throttle.objects.filter(key=account_lane(username_key).key)
         .exclude(failures=0, blocked_until=0)
         .update(failures=0, blocked_until=0)
+    )
+
+
+def lift_account_delay(username_key: str, *, at: datetime | None = None) -> bool:
+    """End the current wait of an account's lane, keeping its failures and its hourly cap.
+
+    For staff who help a patron at the desk: the next attempt may go at once, but the count
+    stands, so the attempt after a wrong one waits again (longer), and a lane at the cap
+    stays closed until its hour is over. Unlike lift_account_block, an unblock loop gives a
+    guesser nothing. True when there was a wait to lift.
+    """
+    now = (at or clock.now()).timestamp()
+    return bool(
+        Throttle.objects.filter(key=account_lane(username_key).key, blocked_until__gt=now,
+                                failures__lt=F("cap"))
+        .update(blocked_until=0)
     )
 
 

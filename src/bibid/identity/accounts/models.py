@@ -65,6 +65,20 @@ class Account(AbstractBaseUser, PermissionsMixin):
     recovery_email_set_by = models.CharField(
         _("herstel-e-mailadres ingesteld door"), max_length=100, blank=True
     )
+    # When a library changes the recovery address of an account the patron activated, the
+    # confirmed address before it is kept here: it was told, can undo the change for 7 days,
+    # and gets the reset links until the new address is confirmed or 24 hours have passed.
+    previous_recovery_email = models.EmailField(
+        _("vorig herstel-e-mailadres"), blank=True
+    )
+    recovery_email_set_at = models.DateTimeField(
+        _("herstel-e-mailadres ingesteld op"), null=True, blank=True
+    )
+    # Set by the patron's "Dit was ik niet": libraries may not change the recovery address,
+    # send resets or lift blocks until the patron allows it again in Mijn inlogaccount.
+    library_changes_frozen_at = models.DateTimeField(
+        _("wijzigingen door bibliotheken bevroren op"), null=True, blank=True
+    )
     state = models.CharField(
         _("status"), max_length=16, choices=State.choices, default=State.INACTIVE
     )
@@ -92,6 +106,12 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def activated_by_patron(self) -> bool:
+        """The patron holds the account: a password of their own. Until then the library
+        that generated it owns it (it may set the recovery address freely)."""
+        return self.state == self.State.ACTIVE and self.has_usable_password()
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]
@@ -137,6 +157,10 @@ class AccountEvent(models.Model):
         AUTHORIZED_UNCHANGED = "authorized_unchanged", _("geautoriseerd (ongewijzigd)")
         RECOVERY_EMAIL_SET = "recovery_email_set", _("herstel-e-mailadres ingesteld")
         PASSWORD_RESET_SENT = "password_reset_sent", _("wachtwoordherstel verstuurd")
+        LINK_REQUESTED = "link_requested", _("koppeling gevraagd")
+        LINK_CONFIRMED = "link_confirmed", _("koppeling bevestigd door de klant")
+        CHANGE_UNDONE = "change_undone", _("wijziging door bibliotheek teruggedraaid")
+        FREEZE_LIFTED = "freeze_lifted", _("bibliotheken mogen weer wijzigen")
         VIEWED = "viewed", _("bekeken")
         DELETED = "deleted", _("verwijderd")
         PURGED = "purged", _("verwijderd (niet geactiveerd)")

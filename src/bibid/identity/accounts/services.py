@@ -27,7 +27,7 @@ def record_event(
         username=account.username,
         kind=kind,
         actor=str(actor),
-        data=data or {},
+        data={**(data or {}), **({"by": actor.by} if actor.by else {})},
     )
 
 

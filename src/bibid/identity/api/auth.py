@@ -47,7 +47,27 @@ class LibraryToken(HttpBearer):
                 )},
             )
         request.library = library
+        request.library_actor = actor_from_headers(request, library)
         return library
+
+
+ROLES = {"desk", "helpdesk", "manager", "system"}
+
+
+def actor_from_headers(request: HttpRequest, library: Library):
+    """The library as actor, with the staff member it says acted (Bibid-Acting-Role and
+    Bibid-Acting-Staff). Identity cannot check them; it records them so that the patron
+    sees which role did what. An unknown role or an unprintable reference is dropped, never
+    an error: a library system that does not send them still works."""
+    from bibid.identity.libraries.services import actor_for
+
+    role = request.headers.get("Bibid-Acting-Role", "").strip().lower()
+    staff = request.headers.get("Bibid-Acting-Staff", "").strip()
+    if role not in ROLES:
+        role = ""
+    if not (staff.isprintable() and len(staff) <= 64):
+        staff = ""
+    return actor_for(library, role=role, staff=staff)
 
 
 read = LibraryToken(READ)

@@ -130,7 +130,23 @@ class GenerateOut(Schema):
 
 
 class LinkIn(Input):
-    username: text(254, min_length=1)
+    username: text(254) | None = Field(
+        None, description="The name the patron signs in with. Leave out to let the patron "
+        "choose the account on the handover page.")
+
+
+class LinkRequestOut(Schema):
+    result: Literal["confirmation_needed"]
+    request_id: UUID
+    expires_at: datetime
+    handover_url: str = Field(description="The page where the patron signs in to agree.")
+
+
+class LinkConfirmIn(Input):
+    request_id: UUID
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")] | \
+        None = Field(None, description="The code the patron received by e-mail; leave out "
+                     "after the patron agreed on the handover page.")
 
 
 class ResultOut(Schema):
@@ -254,14 +270,17 @@ class AuthorizationOut(Schema):
 
 
 class TypedUsernameOut(Schema):
+    """About a name that is neither linked to this customer nor to another customer of this
+    library, nothing is said: `exists`, `state` and `failures_today` are null."""
+
     username: str = Field(description="As typed.")
-    exists: bool
+    exists: bool | None = Field(description="Only said for accounts linked at this library.")
     is_linked_account: bool = Field(description="It is the account linked to this customer.")
     linked_here_to: str | None = Field(
         description="The customer of this library that account is linked to, if any.")
     username_of_account: str | None
     state: Literal["active", "inactive"] | None
-    failures_today: int
+    failures_today: int | None
 
 
 class StatusOut(Schema):

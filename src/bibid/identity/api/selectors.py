@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock
 from bibid.common.guard import lanes as guard
@@ -73,29 +74,46 @@ def failures_today(account: Account) -> int:
     ).count()
 
 
-def typed_username(library: Library, link: Link | None, typed: str) -> dict:
-    """What the name a customer types points at, as the calling library may see it: which
-    account (linked to this customer, to another customer of this library, or elsewhere),
-    its state and today's failures. A library may already link by username, so this tells
-    it nothing it could not learn; it never names customers of other libraries."""
-    from bibid.identity.accounts.usernames import username_key
+# Look-ups of names that are not the asking library's own: enough for a helpdesk (a few
+# hundred a day at a large library), too few to map the country's usernames.
+LOOKUPS_PER_LIBRARY = guard.Policy("lookup", free=100000, max_delay=60, cap=600)
 
-    account = Account.objects.filter(username_key=username_key(typed)).first()
-    if account is None and typed.strip():
-        # A card number signs in too, but only this library's card numbers are looked up:
-        # another library's customer must not be named to this one.
-        here_link = Link.objects.filter(library=library, card_number=typed.strip()) \
+
+def typed_username(library: Library, link: Link | None, typed: str) -> dict:
+    """What the name a customer types points at, as far as the calling library may know.
+
+    Minimal disclosure (docs/security/library-api-rules.md, L5): the library learns whether
+    the name is the account linked to this customer, or linked to another customer of its
+    own; about any other name it learns nothing (not whether it exists, nor its state or
+    failures). Such look-ups are limited per library and recorded for the operators.
+    """
+    from bibid.common.problems import Problem
+    from bibid.identity.accounts.usernames import username_key
+    from bibid.identity.libraries.models import LibraryEvent
+
+    name = typed.strip()
+    account = Account.objects.filter(username_key=username_key(name)).first() if name else None
+    if account is None and name:
+        # A card number signs in too; only this library's own card numbers are looked up.
+        here_link = Link.objects.filter(library=library, card_number=name) \
             .select_related("account").first()
         account = here_link.account if here_link else None
-    if account is None:
-        return {"username": typed, "exists": False, "is_linked_account": False,
-                "linked_here_to": None, "username_of_account": None, "state": None,
-                "failures_today": 0}
-    here = Link.objects.filter(library=library, account=account).values_list(
-        "customer_ref", flat=True).first()
-    return {
-        "username": typed, "exists": True,
-        "is_linked_account": link is not None and link.account_id == account.pk,
-        "linked_here_to": here, "username_of_account": account.username,
-        "state": account.state, "failures_today": failures_today(account),
-    }
+    is_linked = account is not None and link is not None and link.account_id == account.pk
+    here = None
+    if account is not None and not is_linked:
+        here = Link.objects.filter(library=library, account=account).values_list(
+            "customer_ref", flat=True).first()
+    if is_linked or here:
+        return {"username": typed, "exists": True, "is_linked_account": is_linked,
+                "linked_here_to": here, "username_of_account": account.username,
+                "state": account.state, "failures_today": failures_today(account)}
+    if guard.reserve([guard.lane(LOOKUPS_PER_LIBRARY, library.code)]) is not None:
+        raise Problem(429, "too_many_requests",
+                      _("Deze bibliotheek heeft het afgelopen uur te veel gebruikersnamen "
+                        "opgezocht. Probeer het later opnieuw."))
+    LibraryEvent.objects.create(library=library, operation="username_lookup",
+                                data={"customer": link.customer_ref if link else None,
+                                      "typed": typed[:254]})
+    return {"username": typed, "exists": None, "is_linked_account": False,
+            "linked_here_to": None, "username_of_account": None, "state": None,
+            "failures_today": None}

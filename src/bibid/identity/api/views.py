@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import get_language
 from ninja import Path, Query, Router, Status
 
@@ -11,10 +12,9 @@ from bibid.common import clock
 from bibid.common.api import ProblemOut
 from bibid.identity.accounts.models import AccountEvent
 from bibid.identity.accounts.services import record_event
-from bibid.identity.libraries import services
+from bibid.identity.libraries import linking, services
 from bibid.identity.libraries.models import Change, Link
 from bibid.identity.libraries.rights import Authorization, Right
-from bibid.identity.signin.services import lift_block
 
 from . import idempotency, selectors
 from .auth import read, write
@@ -30,7 +30,9 @@ from .schemas import (
     GenerateIn,
     GenerateOut,
     HistoryOut,
+    LinkConfirmIn,
     LinkIn,
+    LinkRequestOut,
     RecoveryEmailIn,
     ResultOut,
     RightsOut,
@@ -42,16 +44,17 @@ from .schemas import (
 router = Router(tags=["login accounts"])
 Ref = Path(..., pattern=CUSTOMER_REF_PATTERN, description="The library's own customer reference.")
 ERRORS = {400: ProblemOut, 401: ProblemOut, 403: ProblemOut, 404: ProblemOut}
-CHANGING = {**ERRORS, 409: ProblemOut, 413: ProblemOut, 422: ProblemOut}
+CHANGING = {**ERRORS, 409: ProblemOut, 413: ProblemOut, 422: ProblemOut, 423: ProblemOut}
 
 
 def _language(payload_language: str | None = None) -> str:
     return payload_language or (get_language() or "nl")[:2]
 
 
-def _viewed(link, library, what: str) -> None:
+def _viewed(request: HttpRequest, link, what: str) -> None:
     record_event(account=link.account, kind=AccountEvent.Kind.VIEWED,
-                 actor=services.actor_for(library), data={"library": library.code, "what": what})
+                 actor=request.library_actor,
+                 data={"library": request.library.code, "what": what})
 
 
 def _account(link) -> dict:
@@ -74,7 +77,7 @@ def _authorization(payload: AuthorizeIn) -> Authorization:
             summary="Show login account (Toon inlogaccount gegevens)")
 def account_show(request: HttpRequest, ref: str = Ref):
     link = services.get_link(request.library, ref)
-    _viewed(link, request.library, "account")
+    _viewed(request, link, "account")
     return Status(200, _account(link))
 
 
@@ -90,6 +93,7 @@ def account_generate(request: HttpRequest, payload: GenerateIn, ref: str = Ref):
             library=request.library, customer_ref=ref, username=payload.username,
             recovery_email=payload.recovery_email or "", language=_language(payload.language),
             fall_back_to_reference=payload.if_username_taken == "use_reference",
+            actor=request.library_actor,
         )
         return 201, {"result": "generated", "activation_mail": done.activation_mail,
                      "username_was_taken": done.username_was_taken,
@@ -99,16 +103,36 @@ def account_generate(request: HttpRequest, payload: GenerateIn, ref: str = Ref):
 
 
 @router.post("/customers/{ref}/link", auth=write, operation_id="account_link",
-             response={201: ResultOut, **CHANGING},
-             summary="Link an existing login account (Koppel inlogaccount)")
+             response={202: LinkRequestOut, **CHANGING, 429: ProblemOut},
+             summary="Ask to link an existing login account (Koppel inlogaccount)")
 def account_link(request: HttpRequest, payload: LinkIn, ref: str = Ref):
-    """Link the account the customer signs in with, found by its username. Refused when the
-    customer already has one, or when the account is linked to another customer of this
-    library (the partner/child mix-up)."""
+    """Open a link request: the patron must agree, by the code mailed to the account's
+    confirmed recovery address or by signing in on `handover_url`; then call
+    `/link/confirm`. The answer is the same whether or not the username exists."""
 
     def run():
-        link = services.link(library=request.library, customer_ref=ref,
-                             username=payload.username)
+        found = linking.request_link(library=request.library, customer_ref=ref,
+                                     username=payload.username, actor=request.library_actor,
+                                     language=_language())
+        return 202, {"result": "confirmation_needed", "request_id": found.id,
+                     "expires_at": found.expires_at,
+                     "handover_url": settings.BIBID_PUBLIC_URLS["identity"]
+                     + reverse("handover:link", args=[found.id])}
+
+    return idempotency.run(request, run)
+
+
+@router.post("/customers/{ref}/link/confirm", auth=write, operation_id="account_link_confirm",
+             response={201: ResultOut, **CHANGING, 410: ProblemOut},
+             summary="Complete a link the patron agreed to")
+def account_link_confirm(request: HttpRequest, payload: LinkConfirmIn, ref: str = Ref):
+    """With the code the patron read out, or without one after the patron signed in on the
+    handover page. Five wrong codes void the request; it lives 15 minutes."""
+
+    def run():
+        link = linking.confirm_link(library=request.library, customer_ref=ref,
+                                    request_id=str(payload.request_id), code=payload.code,
+                                    actor=request.library_actor)
         return 201, {"result": "linked", "account": _account(link)}
 
     return idempotency.run(request, run)
@@ -118,7 +142,8 @@ def account_link(request: HttpRequest, payload: LinkIn, ref: str = Ref):
                response={200: ResultOut, **CHANGING}, summary="Unlink the login account")
 def account_unlink(request: HttpRequest, ref: str = Ref):
     def run():
-        services.unlink(library=request.library, customer_ref=ref)
+        services.unlink(library=request.library, customer_ref=ref,
+                        actor=request.library_actor)
         return 200, {"result": "unlinked", "account": None}
 
     return idempotency.run(request, run)
@@ -133,7 +158,7 @@ def account_activate(request: HttpRequest, ref: str = Ref):
 
     def run():
         done = services.activate(library=request.library, customer_ref=ref,
-                                 language=_language())
+                                 language=_language(), actor=request.library_actor)
         link = services.get_link(request.library, ref)
         return 200, {"result": "activated" if done.changed else "already_active",
                      "choose_password_mail": done.choose_password_mail,
@@ -151,7 +176,8 @@ def account_authorize(request: HttpRequest, payload: AuthorizeIn, ref: str = Ref
 
     def run():
         done = services.authorize(library=request.library, customer_ref=ref,
-                                  authorization=_authorization(payload))
+                                  authorization=_authorization(payload),
+                                  actor=request.library_actor)
         return 200, {"result": "updated" if done.changed else "unchanged",
                      "authorized_at": done.link.authorized_at, "rights": done.link.rights}
 
@@ -169,6 +195,7 @@ def authorizations_bulk(request: HttpRequest, payload: BulkIn):
         results = services.bulk_authorize(
             library=request.library,
             items=[(item.customer_ref, _authorization(item)) for item in payload.items],
+            actor=request.library_actor,
         )
         counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
         for item in results:
@@ -187,7 +214,7 @@ def account_rights(request: HttpRequest, ref: str = Ref):
     each comes from."""
     link = services.get_link(request.library, ref)
     today = clock.today()
-    _viewed(link, request.library, "rights")
+    _viewed(request, link, "rights")
     return Status(200, {"on": today, "rights": selectors.effective_rights(
         selectors.links_of(link.account), request.library, today)})
 
@@ -196,10 +223,15 @@ def account_rights(request: HttpRequest, ref: str = Ref):
             operation_id="account_reset_recovery_email", response={200: ResultOut, **CHANGING},
             summary="Reset the recovery e-mail address (Reset herstel-e-mailadres)")
 def account_reset_recovery_email(request: HttpRequest, payload: RecoveryEmailIn, ref: str = Ref):
+    """An account the patron has not activated yet: set at once. An activated one: the new
+    address must be confirmed (a link goes there), the previous address is told and can undo
+    it ('confirmation_sent'); resets keep going to the previous address meanwhile."""
+
     def run():
-        services.reset_recovery_email(library=request.library, customer_ref=ref,
-                                      email=payload.email)
-        return 200, {"result": "recovery_email_set",
+        done = services.reset_recovery_email(library=request.library, customer_ref=ref,
+                                             email=payload.email, actor=request.library_actor,
+                                             language=_language())
+        return 200, {"result": done.result,
                      "account": _account(services.get_link(request.library, ref))}
 
     return idempotency.run(request, run)
@@ -213,21 +245,25 @@ def account_send_password_reset(request: HttpRequest, ref: str = Ref):
 
     def run():
         services.send_password_reset(library=request.library, customer_ref=ref,
-                                     language=_language())
+                                     language=_language(), actor=request.library_actor)
         return 202, {"result": "password_reset_queued", "account": None}
 
     return idempotency.run(request, run)
 
 
 @router.post("/customers/{ref}/unblock", auth=write, operation_id="account_unblock",
-             response={200: ResultOut, **CHANGING}, summary="Lift a guessing block")
+             response={200: ResultOut, **CHANGING, 429: ProblemOut},
+             summary="Lift a guessing block")
 def account_unblock(request: HttpRequest, ref: str = Ref):
+    """Ends the current wait so the patron's next attempt goes at once; the failures of the
+    hour stay counted and the hourly cap stands. At most 3 per account and 60 per library an
+    hour (429)."""
+
     def run():
-        link = services.get_link(request.library, ref)
-        with transaction.atomic():
-            lifted = lift_block(account=link.account, actor=services.actor_for(request.library))
+        lifted = services.unblock(library=request.library, customer_ref=ref,
+                                  actor=request.library_actor)
         return 200, {"result": "unblocked" if lifted else "not_blocked",
-                     "account": _account(link)}
+                     "account": _account(services.get_link(request.library, ref))}
 
     return idempotency.run(request, run)
 
@@ -237,12 +273,12 @@ def account_unblock(request: HttpRequest, ref: str = Ref):
 def account_history(request: HttpRequest, ref: str = Ref,
                     limit: int = Query(50, ge=1, le=200)):
     link = services.get_link(request.library, ref)
-    _viewed(link, request.library, "history")
+    _viewed(request, link, "history")
     return Status(200, {"events": selectors.history(link.account, limit)})
 
 
 @router.get("/customers/{ref}/status", auth=read, operation_id="account_status",
-            response={200: StatusOut, **ERRORS},
+            response={200: StatusOut, **ERRORS, 429: ProblemOut},
             summary="Everything a diagnosis needs, in one call")
 def account_status(request: HttpRequest, ref: str = Ref,
                    username: str | None = Query(None, max_length=254, description=(
@@ -263,7 +299,7 @@ def account_status(request: HttpRequest, ref: str = Ref,
                             "failures_today": 0, "typed": typed})
     links = selectors.links_of(link.account)
     today = clock.today()
-    _viewed(link, library, "status")
+    _viewed(request, link, "status")
     return Status(200, {
         "linked": True,
         "account": selectors.account_out(link, links),

@@ -11,9 +11,10 @@ from .services import remove_link
 
 @admin.register(Library)
 class LibraryAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "application", "created_at")
+    list_display = ("name", "code", "card_prefixes", "application", "created_at")
     search_fields = ("name", "code")
-    readonly_fields = ("application", "created_at")
+    # Prefixes are set with `bibid identity card_prefixes`, which refuses overlaps.
+    readonly_fields = ("application", "created_at", "card_prefixes")
 
     def has_add_permission(self, request):
         # Registered with `bibid identity add_library`, which shows the secret once.

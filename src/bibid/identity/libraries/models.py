@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +32,10 @@ class Library(models.Model):
     created_at = models.DateTimeField(_("aangemaakt op"), default=clock.now)
     # The self-service flows this library's customers get (the library system says which).
     self_service_flows = models.JSONField(_("self-service"), default=all_flows, blank=True)
+    # The card-number prefixes this library hands out (registered by an operator; no two
+    # libraries' prefixes overlap). A library links and pushes only card numbers in its own
+    # ranges, and a card number signs in only at the library whose range holds it.
+    card_prefixes = models.JSONField(_("voorvoegsels pasnummers"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("bibliotheek")
@@ -38,6 +44,9 @@ class Library(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def owns_card_number(self, number: str) -> bool:
+        return any(prefix and number.startswith(prefix) for prefix in self.card_prefixes or ())
 
 
 class Link(models.Model):
@@ -139,3 +148,42 @@ class LibraryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.operation}"
+
+
+class LinkRequest(models.Model):
+    """A library asks to link an existing account to its customer; the patron must agree.
+
+    The patron agrees by reading out a code mailed to the account's confirmed recovery address,
+    or by signing in on the handover page. The id is the handover page's address (random,
+    unguessable); the code is kept only as a keyed hash.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("wacht op de klant")
+        CONFIRMED = "confirmed", _("bevestigd door de klant")
+        LINKED = "linked", _("gekoppeld")
+        CANCELLED = "cancelled", _("geweigerd of vervallen")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="link_requests")
+    customer_ref = models.CharField(max_length=64)
+    typed = models.CharField(max_length=254, blank=True)
+    # The account the typed name points at (null: none, or no name was given); kept hidden
+    # from the library until the patron has confirmed.
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
+                                blank=True, related_name="link_requests")
+    code_digest = models.CharField(max_length=64, blank=True)
+    wrong_codes = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    confirmed_via = models.CharField(max_length=16, blank=True)  # "code" | "sign-in"
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    acting = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("koppelverzoek")
+        verbose_name_plural = _("koppelverzoeken")
+        indexes = [models.Index(fields=["library", "customer_ref"], name="linkrequest_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.library_id}:{self.customer_ref} {self.state}"

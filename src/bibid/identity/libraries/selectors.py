@@ -4,22 +4,45 @@ from __future__ import annotations
 
 from bibid.identity.accounts.models import Account
 
-from .models import Link
+from .models import Library, Link
 
 
 def account_by_card_number(card_number: str) -> Account | None:
-    """The one account linked under this card number; None when none or ambiguous.
+    """The account linked under this card number at the library whose range holds it.
 
-    Card numbers are unique within a library, not across libraries: when two libraries'
-    customers share a number and have different accounts, the number names no one.
+    Card numbers belong to a library (its registered prefixes, which never overlap): a link
+    another library made with this number, before ranges were enforced or by mistake, does
+    not count, so no library can break another's patrons' sign-in by card number. One query.
     """
-    ids = list(
-        Link.objects.filter(card_number=card_number).values_list("account_id", flat=True)
-        .distinct()[:2]
-    )
-    if len(ids) != 1:
+    links = [found for found in Link.objects.filter(card_number=card_number)
+             .select_related("library", "account")[:20]
+             if found.library.owns_card_number(card_number)]
+    accounts = {found.account_id: found.account for found in links}
+    if len(accounts) != 1:
         return None
-    return Account.objects.filter(pk=ids[0]).first()
+    return next(iter(accounts.values()))
+
+
+def links_for_patron(account: Account) -> list[Link]:
+    """The account's links with their libraries, oldest first (Mijn inlogaccount)."""
+    return list(Link.objects.filter(account=account).select_related("library")
+                .order_by("linked_at", "pk"))
+
+
+def library_actions(account: Account, limit: int = 50) -> list[dict]:
+    """What libraries did to the account, newest first: which library, which role, what,
+    when (Mijn inlogaccount). Two queries."""
+    from bibid.identity.accounts.models import AccountEvent
+
+    events = list(AccountEvent.objects.filter(account_public_id=account.public_id,
+                                              actor__startswith="library:")
+                  .order_by("-at", "-id")[:limit])
+    codes = {event.actor.split(":", 1)[1] for event in events}
+    names = dict(Library.objects.filter(code__in=codes).values_list("code", "name"))
+    return [{"at": event.at, "library": names.get(code, code), "library_code": code,
+             "role": (event.data or {}).get("by", {}).get("role", ""),
+             "kind": event.kind, "data": event.data}
+            for event in events for code in [event.actor.split(":", 1)[1]]]
 
 
 def flow_allowed(account: Account, flow: str) -> bool:

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock, fastsql
+from bibid.common.guard import lanes as guard
 from bibid.common.problems import Problem
 from bibid.identity.accounts import usernames
 from bibid.identity.accounts.actors import Actor
@@ -19,11 +20,14 @@ from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
 
 from .models import Change, Library, LibraryEvent, Link
+from .patron import UNCONFIRMED_GRACE, pending_library_address, refuse_if_frozen
+from .ranges import clean_prefixes, require_in_range
 from .rights import Authorization
 
 
-def actor_for(library: Library) -> Actor:
-    return Actor("library", library.code)
+def actor_for(library: Library, *, role: str = "", staff: str = "") -> Actor:
+    """The library as the actor of a change, with the staff member it says acted."""
+    return Actor("library", library.code, role=role, staff=staff)
 
 
 def not_linked() -> Problem:
@@ -52,17 +56,6 @@ def _refuse_second_link(library: Library, customer_ref: str) -> None:
         )
 
 
-def _refuse_account_linked_elsewhere_here(library: Library, account: Account) -> None:
-    other = Link.objects.filter(library=library, account=account).first()
-    if other is not None:
-        raise Problem(
-            409, "account_linked_to_other_customer",
-            _("Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant %(customer)s. "
-              "Koppel bij een gezin ieder zijn eigen inlogaccount."),
-            extra={"customer": other.customer_ref},
-        )
-
-
 @dataclass(frozen=True)
 class Generated:
     link: Link
@@ -81,10 +74,13 @@ def _is_valid_username(name: str) -> bool:
 @transaction.atomic
 def generate(
     *, library: Library, customer_ref: str, username: str | None, recovery_email: str,
-    language: str = "nl", fall_back_to_reference: bool = False,
+    language: str = "nl", fall_back_to_reference: bool = False, actor: Actor | None = None,
 ) -> Generated:
-    """Create an inactive account for the customer, linked to it; queue the activation mail."""
-    actor = actor_for(library)
+    """Create an inactive account for the customer, linked to it; queue the activation mail.
+
+    The library owns the new account until the patron activates it."""
+    actor = actor or actor_for(library)
+    require_in_range(library, customer_ref)
     _refuse_second_link(library, customer_ref)
     name = usernames.normalize(username or customer_ref)
     try:
@@ -122,37 +118,12 @@ def generate(
 
 
 @transaction.atomic
-def link(*, library: Library, customer_ref: str, username: str) -> Link:
-    """Link the account the patron signs in with (found by username) to this customer."""
-    actor = actor_for(library)
-    _refuse_second_link(library, customer_ref)
-    account = Account.objects.filter(username_key=usernames.username_key(username)).first()
-    if account is None or account.is_staff:
-        raise Problem(404, "account_not_found",
-                      _("Er is geen inlogaccount met deze gebruikersnaam."), field="username")
-    _refuse_account_linked_elsewhere_here(library, account)
-    try:
-        with transaction.atomic():
-            created = Link.objects.create(library=library, customer_ref=customer_ref,
-                                          account=account, card_number=customer_ref)
-    except IntegrityError as error:
-        raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) from error
-    record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
-                 data={"library": library.code, "customer": customer_ref})
-    if account.recovery_email:
-        # Linking needs only a username, so the patron hears of every link: a link made by
-        # mistake (or by a library that should not) shows up in their mailbox.
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
-                account_id=account.pk, data={"notice": "linked", "library": library.name})
-    return created
-
-
-@transaction.atomic
-def unlink(*, library: Library, customer_ref: str) -> Account:
+def unlink(*, library: Library, customer_ref: str, actor: Actor | None = None) -> Account:
     found = get_link(library, customer_ref, for_update=True)
     account = found.account
     found.delete()
-    record_event(account=account, kind=AccountEvent.Kind.UNLINKED, actor=actor_for(library),
+    record_event(account=account, kind=AccountEvent.Kind.UNLINKED,
+                 actor=actor or actor_for(library),
                  data={"library": library.code, "customer": customer_ref})
     return account
 
@@ -165,7 +136,8 @@ class Activated:
 
 
 @transaction.atomic
-def activate(*, library: Library, customer_ref: str, language: str = "nl") -> Activated:
+def activate(*, library: Library, customer_ref: str, language: str = "nl",
+             actor: Actor | None = None) -> Activated:
     """Activate at the desk; a patron without a password gets a link to choose one."""
     found = get_link(library, customer_ref)
     account = Account.objects.select_for_update().get(pk=found.account_id)
@@ -175,7 +147,7 @@ def activate(*, library: Library, customer_ref: str, language: str = "nl") -> Ac
         account.activated_at = clock.now()
         account.save(update_fields=["state", "activated_at"])
         record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
-                     actor=actor_for(library), data={"library": library.code})
+                     actor=actor or actor_for(library), data={"library": library.code})
     if account.has_usable_password():
         mail = "not_needed"
     elif not account.recovery_email:
@@ -195,21 +167,29 @@ class Authorized:
     changed: bool
 
 
+def _card_number(authorization: Authorization, ref: str) -> str:
+    return str(authorization.customer.get("card_number") or ref)[:64]
+
+
 def _apply(link: Link, authorization: Authorization, now) -> bool:
     digest = authorization.digest()
     if digest == link.authorization_digest:
         return False
     link.customer = authorization.customer_json()
     link.rights = authorization.rights_json()
-    link.card_number = str(authorization.customer.get("card_number") or link.customer_ref)[:64]
+    link.card_number = _card_number(authorization, link.customer_ref)
     link.authorization_digest = digest
     link.authorized_at = now
     return True
 
 
 @transaction.atomic
-def authorize(*, library: Library, customer_ref: str, authorization: Authorization) -> Authorized:
+def authorize(*, library: Library, customer_ref: str, authorization: Authorization,
+              actor: Actor | None = None) -> Authorized:
     """Store what the library says about its customer; the same push twice changes nothing."""
+    # A pushed card number signs in: it must be one of this library's own.
+    require_in_range(library, _card_number(authorization, customer_ref),
+                     field="customer.card_number")
     found = get_link(library, customer_ref, for_update=True)
     changed = _apply(found, authorization, clock.now())
     if changed:
@@ -218,7 +198,7 @@ def authorize(*, library: Library, customer_ref: str, authorization: Authorizati
     record_event(
         account=found.account,
         kind=AccountEvent.Kind.AUTHORIZED if changed else AccountEvent.Kind.AUTHORIZED_UNCHANGED,
-        actor=actor_for(library),
+        actor=actor or actor_for(library),
         data={"library": library.code, "customer": customer_ref,
               "rights": [r["code"] for r in found.rights]},
     )
@@ -236,7 +216,7 @@ BULK_MAX_ITEMS = 5000
 
 @transaction.atomic
 def bulk_authorize(
-    *, library: Library, items: list[tuple[str, Authorization]]
+    *, library: Library, items: list[tuple[str, Authorization]], actor: Actor | None = None,
 ) -> list[BulkItemResult]:
     """Authorize many customers in one transaction, in a fixed number of statements.
 
@@ -249,6 +229,8 @@ def bulk_authorize(
         raise Problem(413, "too_many_items", _("Stuur hoogstens %(max)d klanten per keer."),
                       extra={"max": BULK_MAX_ITEMS})
     refs = [ref for ref, _auth in items]
+    for ref, authorization in items:
+        require_in_range(library, _card_number(authorization, ref), field="items")
     if len(set(refs)) != len(refs):
         raise Problem(400, "duplicate_customer", _("Een klant komt twee keer voor in de lijst."),
                       field="items")
@@ -260,7 +242,8 @@ def bulk_authorize(
                       "account__public_id", "account__username"):
             links[row[0]] = row
     now = clock.now()
-    actor = str(actor_for(library))
+    acting = actor or actor_for(library)
+    actor = str(acting)
     updates: list[tuple[int, dict]] = []
     events: list[AccountEvent] = []
     results: list[BulkItemResult] = []
@@ -278,14 +261,15 @@ def bulk_authorize(
         rights = authorization.rights_json()
         updates.append((link_id, {
             "customer": authorization.customer_json(), "rights": rights,
-            "card_number": str(authorization.customer.get("card_number") or ref)[:64],
+            "card_number": _card_number(authorization, ref),
             "authorization_digest": digest, "authorized_at": now,
         }))
         events.append(AccountEvent(
             at=now, account_id=account_id, account_public_id=public_id, username=username,
             kind=AccountEvent.Kind.AUTHORIZED, actor=actor,
             data={"library": library.code, "customer": ref, "bulk": True,
-                  "rights": [r["code"] for r in rights]},
+                  "rights": [r["code"] for r in rights],
+                  **({"by": acting.by} if acting.by else {})},
         ))
     fastsql.update_many(Link, ("customer", "rights", "card_number", "authorization_digest",
                                "authorized_at"), updates)
@@ -299,36 +283,125 @@ def bulk_authorize(
     return results
 
 
+@dataclass(frozen=True)
+class RecoveryEmailSet:
+    account: Account
+    result: str  # "recovery_email_set" | "confirmation_sent" | "unchanged"
+
+
 @transaction.atomic
-def reset_recovery_email(*, library: Library, customer_ref: str, email: str) -> Account:
-    """Set the recovery address to the one the library has (staff checked who this is)."""
+def reset_recovery_email(*, library: Library, customer_ref: str, email: str,
+                         actor: Actor | None = None, language: str = "nl") -> RecoveryEmailSet:
+    """Set the recovery address to the one the library has (staff checked who this is).
+
+    An account the patron has not activated yet is the library's own: the address is set at
+    once. On an account the patron activated, a library's change is the first step of a
+    takeover if the library is careless or hostile (testers: link, set the address, send a
+    reset, sign in). So: the new address stays unconfirmed and gets a confirmation link; the
+    previous confirmed address is told at once with a "Dit was ik niet" link that puts it back
+    and freezes library changes; resets go to the previous address until the patron confirms
+    the new one or 24 hours pass (NIST SP 800-63B 6.1.2.3 asks the notice, Keycloak-style
+    confirmation the rest).
+    """
+    actor = actor or actor_for(library)
     found = get_link(library, customer_ref)
     account = Account.objects.select_for_update().get(pk=found.account_id)
-    before = account.recovery_email
-    account.recovery_email = Account.objects.normalize_email(email)
+    refuse_if_frozen(account)
+    new = Account.objects.normalize_email(email)
+    same = new.lower() == (account.recovery_email or "").lower()
+    if not account.activated_by_patron:
+        before = account.recovery_email
+        account.recovery_email = new
+        account.recovery_email_confirmed_at = None
+        account.recovery_email_set_by = str(actor)
+        account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
+                                    "recovery_email_set_by"])
+        record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET, actor=actor,
+                     data={"library": library.code, "changed": before != new})
+        return RecoveryEmailSet(account, "recovery_email_set")
+    if same and account.recovery_email_confirmed_at is not None:
+        return RecoveryEmailSet(account, "unchanged")
+    now = clock.now()
+    if account.recovery_email_confirmed_at is not None:
+        previous = account.recovery_email
+    else:
+        previous = account.previous_recovery_email
+    account.previous_recovery_email = previous
+    account.recovery_email = new
     account.recovery_email_confirmed_at = None
-    account.recovery_email_set_by = str(actor_for(library))
+    account.recovery_email_set_by = str(actor)
+    account.recovery_email_set_at = now
     account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
-                                "recovery_email_set_by"])
-    record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
-                 actor=actor_for(library),
-                 data={"library": library.code, "changed": before != account.recovery_email})
-    return account
+                                "recovery_email_set_by", "recovery_email_set_at",
+                                "previous_recovery_email"])
+    event = record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+                         actor=actor,
+                         data={"library": library.code, "library_name": library.name,
+                               "changed": not same, "needs_confirmation": True,
+                               "previous": previous})
+    enqueue(kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new, account_id=account.pk,
+            language=language, data={"by": library.name})
+    if previous and previous.lower() != new.lower():
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=previous, account_id=account.pk,
+                language=language,
+                data={"notice": "recovery_email_set_by_library", "library": library.name,
+                      "event": event.pk, "new_email": new})
+    return RecoveryEmailSet(account, "confirmation_sent")
 
 
 @transaction.atomic
-def send_password_reset(*, library: Library, customer_ref: str, language: str = "nl") -> Account:
-    """Queue the patron's reset mail; staff never choose or see a password."""
+def send_password_reset(*, library: Library, customer_ref: str, language: str = "nl",
+                        actor: Actor | None = None) -> Account:
+    """Queue the patron's reset mail; staff never choose or see a password.
+
+    Never to an address a library set less than 24 hours ago and the patron has not confirmed:
+    with it, a library could send itself a reset link.
+    """
+    actor = actor or actor_for(library)
     found = get_link(library, customer_ref)
     account = found.account
+    refuse_if_frozen(account)
+    if pending_library_address(account):
+        hours = int(UNCONFIRMED_GRACE.total_seconds() // 3600)
+        raise Problem(409, "recovery_email_unconfirmed",
+                      _("Het herstel-e-mailadres is net door een bibliotheek ingesteld en nog "
+                        "niet bevestigd. Laat de klant eerst de bevestigingslink in die e-mail "
+                        "openen (of wacht %(hours)d uur)."), extra={"hours": hours})
     if not account.recovery_email:
         raise Problem(422, "no_recovery_email",
                       _("Dit inlogaccount heeft geen herstel-e-mailadres. Stel dat eerst in."))
     enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=account.recovery_email,
             account_id=account.pk, language=language, data={"by": library.name})
     record_event(account=account, kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
-                 actor=actor_for(library), data={"library": library.code})
+                 actor=actor, data={"library": library.code})
     return account
+
+
+# Unblocking is for the patron at the desk who typed a wrong password a few times, not a
+# way around the guessing limits: it ends the current wait only (the failures of the hour
+# stay counted, so the next wrong password waits again, longer; the hourly cap stands), a few
+# times per account and a few dozen per library an hour.
+UNBLOCKS_PER_ACCOUNT = guard.Policy("unblock", free=1000, max_delay=60, cap=3)
+UNBLOCKS_PER_LIBRARY = guard.Policy("unblocklib", free=1000, max_delay=60, cap=60)
+
+
+@transaction.atomic
+def unblock(*, library: Library, customer_ref: str, actor: Actor | None = None) -> bool:
+    """Lift the delay for the patron's next attempt; recorded, and shown to the patron."""
+    actor = actor or actor_for(library)
+    found = get_link(library, customer_ref)
+    account = found.account
+    refuse_if_frozen(account)
+    lanes = [guard.lane(UNBLOCKS_PER_LIBRARY, library.code),
+             guard.lane(UNBLOCKS_PER_ACCOUNT, f"{library.code}:{account.pk}")]
+    if guard.reserve(lanes) is not None:
+        raise Problem(429, "too_many_requests",
+                      _("Deze blokkade is het afgelopen uur al te vaak opgeheven. De klant kan "
+                        "een nieuw wachtwoord kiezen via Wachtwoord vergeten."))
+    lifted = guard.lift_account_delay(account.username_key)
+    record_event(account=account, kind=AccountEvent.Kind.BLOCK_LIFTED, actor=actor,
+                 data={"library": library.code, "was_blocked": lifted, "delay_only": True})
+    return lifted
 
 
 @transaction.atomic
@@ -364,14 +437,17 @@ class Registered:
 
 
 @transaction.atomic
-def register_library(*, code: str, name: str, client_id: str | None = None,
+def register_library(*, code: str, name: str, card_prefixes: list[str] | tuple = (),
+                     client_id: str | None = None,
                      client_secret: str | None = None) -> Registered:
-    """Make a library organisation a client of the library API (client-credentials grant)."""
+    """Make a library organisation a client of the library API (client-credentials grant),
+    with the card-number prefixes it hands out (they may not overlap another library's)."""
     from oauth2_provider.generators import generate_client_id, generate_client_secret
     from oauth2_provider.models import Application
 
     if Library.objects.filter(code=code).exists():
         raise Problem(409, "library_exists", _("Er is al een bibliotheek met deze code."))
+    prefixes = clean_prefixes(list(card_prefixes))
     secret = client_secret or generate_client_secret()
     application = Application.objects.create(
         name=f"Library API: {name}",
@@ -381,7 +457,8 @@ def register_library(*, code: str, name: str, client_id: str | None = None,
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
         hash_client_secret=True,
     )
-    library = Library.objects.create(code=code, name=name, application=application)
+    library = Library.objects.create(code=code, name=name, application=application,
+                                     card_prefixes=prefixes)
     return Registered(library=library, client_id=application.client_id, client_secret=secret)
 
 
@@ -393,6 +470,18 @@ def tell_libraries(account: Account, kind: str, data: dict | None = None) -> Non
                account_public_id=account.public_id, data=data or {})
         for found in Link.objects.filter(account=account)
     )
+
+
+@transaction.atomic
+def set_card_prefixes(*, library: Library, prefixes: list[str], actor: Actor) -> Library:
+    """An operator registers the card-number prefixes a library hands out."""
+    cleaned = clean_prefixes(prefixes, exclude=library)
+    before = library.card_prefixes
+    library.card_prefixes = cleaned
+    library.save(update_fields=["card_prefixes"])
+    LibraryEvent.objects.create(library=library, operation="card_prefixes_update",
+                                data={"before": before, "after": cleaned, "by": str(actor)})
+    return library
 
 
 @transaction.atomic

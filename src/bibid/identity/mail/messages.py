@@ -45,6 +45,9 @@ def _subject(message: OutboxMessage) -> str:
         "email_changed": _("Je e-mailadres is gewijzigd"),
         "username_changed": _("Je gebruikersnaam is gewijzigd"),
         "account_deleted": _("Je inlogaccount is verwijderd"),
+        "link_code": _("Je code om je inlogaccount te koppelen"),
+        "recovery_email_set_by_library": _("Een bibliotheek heeft je herstel-e-mailadres "
+                                           "veranderd"),
     }
     return str(subjects.get(kind) or notices.get(notice) or _("Bericht van de bibliotheek"))
 
@@ -64,6 +67,11 @@ def compose(message: OutboxMessage, account: Account | None) -> Composed:
     elif kind == OutboxMessage.Kind.EMAIL_CHANGE:
         context["link"] = _link("selfservice:confirm_email", tokens.make(
             account, tokens.Purpose.EMAIL_CHANGE, new_email=message.to))
+    elif message.data.get("notice") == "recovery_email_set_by_library" and account:
+        from bibid.identity.libraries.patron import undo_token
+
+        context["undo_link"] = _link("selfservice:not_me",
+                                     undo_token(account, message.data.get("event")))
     template = f"mail/{kind}" if kind != OutboxMessage.Kind.NOTICE else \
         f"mail/notice_{message.data.get('notice', 'generic')}"
     language = message.language if message.language in dict(settings.LANGUAGES) else "nl"

@@ -31,6 +31,26 @@ class NewPasswordForm(forms.Form):
         return data
 
 
+class ActivateForm(NewPasswordForm):
+    """The activation page: the password, and (optionally) a username of one's own."""
+
+    username = forms.CharField(label=_("Gebruikersnaam (mag je zelf kiezen)"), max_length=80,
+                               required=False, validators=[username_characters],
+                               help_text=_("4 tot 80 tekens: letters, cijfers en _ - @ . "
+                                           "Laat je hem staan, dan blijft dit je "
+                                           "gebruikersnaam."),
+                               widget=forms.TextInput(attrs={"autocomplete": "username",
+                                                             "autocapitalize": "none"}))
+    field_order = ["username", "password", "password_again"]
+
+    def __init__(self, *args, may_choose_username: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offered only when the patron's library offers username changes at all.
+        self.may_choose_username = may_choose_username
+        if not may_choose_username:
+            del self.fields["username"]
+
+
 class ForgotPasswordForm(forms.Form):
     name = forms.CharField(
         label=_("Gebruikersnaam of pasnummer"), max_length=254, validators=[username_characters],

@@ -34,11 +34,66 @@ from .models import SelfServiceRequest
 MAIL_PER_NAME = guard.Policy("mail", free=1000, max_delay=60, cap=3)
 MAIL_PER_NETWORK = guard.Policy("mailnet", free=1000, max_delay=60, cap=20)
 RECENT_SIGN_IN = timedelta(minutes=15)
+# Choosing a username (on the activation page or in Mijn inlogaccount) says whether a name is
+# taken, so every try counts before that is checked: at most ten per account an hour (the
+# account's public id, which a rename does not change) and thirty per network. Names cannot
+# be harvested through these forms faster than through the sign-in page.
+USERNAME_PER_ACCOUNT = guard.Policy("uname", free=1000, max_delay=60, cap=10)
+USERNAME_PER_NETWORK = guard.Policy("unamenet", free=1000, max_delay=60, cap=30)
 
 
 def _mail_allowed(name: str, ip: str) -> bool:
     lanes = [guard.network_lane(MAIL_PER_NETWORK, ip), guard.lane(MAIL_PER_NAME, name)]
     return guard.reserve(lanes) is None
+
+
+def _username_try_allowed(account: Account, ip: str) -> None:
+    """Count one try at choosing a username; refuse beyond the limit.
+
+    Called outside any transaction on purpose: a refused name rolls the change back, and the
+    count must survive that (otherwise a taken name would cost the prober nothing).
+    """
+    lanes = [guard.lane(USERNAME_PER_ACCOUNT, str(account.public_id))]
+    if ip:
+        lanes.append(guard.network_lane(USERNAME_PER_NETWORK, ip))
+    denied = guard.reserve(lanes)
+    if denied is not None:
+        minutes = max(1, -(-denied.retry_after // 60))
+        raise Problem(429, "too_many_username_tries",
+                      _("Je hebt te vaak een gebruikersnaam geprobeerd. Probeer het over "
+                        "%(minutes)d minuten opnieuw."),
+                      field="username", extra={"minutes": minutes})
+
+
+def _checked_username(account: Account, new_username: str) -> str:
+    """The normalised name, if it may become this account's username (the rules of account
+    creation; taken by another account is refused)."""
+    name = usernames.normalize(new_username)
+    try:
+        usernames.validate_username(name)
+    except ValidationError as error:
+        raise Problem(400, error.code or "invalid_username", error.messages[0],
+                      field="username") from error
+    key = usernames.username_key(name)
+    if Account.objects.filter(username_key=key).exclude(pk=account.pk).exists():
+        raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
+                      field="username")
+    return name
+
+
+def _rename(account: Account, name: str) -> str:
+    """Write the new username; the libraries learn it from their changes feed. Returns the
+    old one (equal to `name` when nothing changed)."""
+    old, old_key = account.username, account.username_key
+    if name == old:
+        return old
+    account.username = name
+    account.save(update_fields=["username", "username_key"])
+    guard.carry_account_lane(old_key, account.username_key)
+    record_event(account=account, kind=AccountEvent.Kind.UPDATED, actor=Actor.patron(account),
+                 data={"changed": {"username": [old, name]}})
+    tell_libraries(account, Change.Kind.USERNAME_CHANGED, {"username": name, "old": old})
+    return old
 
 
 def _find(name: str) -> Account | None:
@@ -162,14 +217,33 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
 # -- activation ---------------------------------------------------------------------------
 
 
-@transaction.atomic
-def activate(*, token: str, password: str) -> Account:
-    """The activation link: choosing a password confirms the address and activates."""
+def activate(*, token: str, password: str, username: str | None = None, ip: str = "") -> Account:
+    """The activation link: choosing a password confirms the address and activates.
+
+    The patron may choose a username here too (`username`; empty or the current one keeps
+    it). Offering the choice only after the link proves the address is what keeps the online
+    sign-up from telling anyone whether a name is taken: the sign-up asks no name, the
+    account starts with the card number, and only a holder of a valid link learns here
+    whether the name they want is free, at most ten times per account an hour.
+    """
     account, _new = tokens.check(token, tokens.Purpose.ACTIVATION)
-    was_inactive = _confirm_address(account)
-    _set_password(account, password, via="activation")
-    if was_inactive:
-        _activated(account, via="e-mail")
+    wanted = (username or "").strip()
+    rename = bool(wanted) and usernames.normalize(wanted) != account.username
+    if rename:
+        require_flow(account, "username_change")
+        _username_try_allowed(account, ip)  # outside the transaction: the count must stay
+    with transaction.atomic():
+        # Checked again inside the transaction (the try counter above committed apart).
+        account, _new = tokens.check(token, tokens.Purpose.ACTIVATION)
+        if rename:
+            # The name first: a taken or invalid name changes nothing, the link still works.
+            # No "username changed" notice mail: the patron is choosing it right now, on a
+            # link that reached the recovery address.
+            _rename(account, _checked_username(account, wanted))
+        was_inactive = _confirm_address(account)
+        _set_password(account, password, via="activation")
+        if was_inactive:
+            _activated(account, via="e-mail")
     return account
 
 
@@ -261,29 +335,24 @@ def confirm_email_change(*, token: str) -> Account:
     return account
 
 
-@transaction.atomic
-def change_username(*, account: Account, new_username: str) -> None:
-    """The same rules as at creation; the libraries learn it from their changes feed."""
+def change_username(*, account: Account, new_username: str, ip: str = "") -> None:
+    """The same rules as at creation; the libraries learn it from their changes feed.
+
+    Each try counts (per account and per network) before the name is looked up, and the
+    count is taken outside the transaction so that a refused name still costs a try: the
+    form cannot be used to test a list of names.
+    """
     require_flow(account, "username_change")
-    name = usernames.normalize(new_username)
-    try:
-        usernames.validate_username(name)
-    except ValidationError as error:
-        raise Problem(400, error.code or "invalid_username", error.messages[0],
-                      field="username") from error
-    key = usernames.username_key(name)
-    if Account.objects.filter(username_key=key).exclude(pk=account.pk).exists():
-        raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
-                      field="username")
-    old, old_key = account.username, account.username_key
-    if name == old:
+    _username_try_allowed(account, ip)
+    with transaction.atomic():
+        _change_username(account, new_username)
+
+
+def _change_username(account: Account, new_username: str) -> None:
+    name = _checked_username(account, new_username)
+    old = _rename(account, name)
+    if old == name:
         return
-    account.username = name
-    account.save(update_fields=["username", "username_key"])
-    guard.carry_account_lane(old_key, account.username_key)
-    record_event(account=account, kind=AccountEvent.Kind.UPDATED, actor=Actor.patron(account),
-                 data={"changed": {"username": [old, name]}})
-    tell_libraries(account, Change.Kind.USERNAME_CHANGED, {"username": name, "old": old})
     if account.recovery_email:
         enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
                 account_id=account.pk,

@@ -61,6 +61,16 @@ def _fingerprint(account: Account, purpose: Purpose, extra: str = "") -> str:
     # change while signed in and often signs in again (on the phone) before clicking; the
     # link can only confirm the address it names, and stays single use because confirming
     # changes the recovery address in this fingerprint.
+    if purpose == Purpose.UNDO_LIBRARY_CHANGE:
+        # "Dit was ik niet" depends on the recovery address alone (the current one and the
+        # one it replaced). Not on the password, the state or the last sign-in: whoever the
+        # library gave the account to could otherwise kill the previous owner's undo link by
+        # confirming the new address, choosing a password or signing in. The undo puts the
+        # previous address back, which changes this fingerprint: the link works once; a
+        # further change of the address voids it too.
+        previous = getattr(account, "previous_recovery_email", "")
+        state = f"{account.recovery_email}|{previous}|{extra}"
+        return salted_hmac(f"bibid.token.{purpose}", state, algorithm="sha256").hexdigest()[:24]
     last = ""
     if purpose != Purpose.EMAIL_CHANGE and account.last_login:
         last = account.last_login.isoformat()

@@ -16,6 +16,9 @@ urlpatterns = [
     path("e-mailadres-wijzigen/", views.change_email, name="change_email"),
     path("gebruikersnaam-wijzigen/", views.change_username, name="change_username"),
     path("account-verwijderen/", views.delete_account, name="delete_account"),
+    path("bibliotheken/<int:link_id>/intrekken/", views.withdraw_link, name="withdraw_link"),
+    path("bibliotheken/wijzigingen-toestaan/", views.lift_freeze, name="lift_freeze"),
+    path("niet-ik/<str:token>/", views.not_me, name="not_me"),
     path("dev/postbus/", views.dev_mailbox, name="dev_mailbox"),
     path("dev/postbus/<int:pk>/", views.dev_message, name="dev_message"),
 ]

@@ -71,17 +71,23 @@ class IdentityClient:
     """The library API, as one library (one OAuth2 client) sees it."""
 
     def __init__(self, *, base_url: str, client_id: str, client_secret: str,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, acting: tuple[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         self.timeout = timeout or settings.BIBID_IDENTITY_TIMEOUT
+        # Who acts (role, opaque staff reference): sent with every call so that identity can
+        # show the patron which role of this library did what.
+        self.acting = acting
 
     @classmethod
-    def for_library(cls, library, *, timeout: float | None = None) -> IdentityClient:
+    def for_library(cls, library, *, timeout: float | None = None,
+                    acting: tuple[str, str] | None = None) -> IdentityClient:
+        """`acting`: (role, staff reference), e.g. ("desk", "staff:17") or ("system", "")."""
         return cls(base_url=settings.BIBID_PUBLIC_URLS["identity"],
                    client_id=library.identity_client_id,
-                   client_secret=library.identity_client_secret, timeout=timeout)
+                   client_secret=library.identity_client_secret, timeout=timeout,
+                   acting=acting)
 
     # -- transport ------------------------------------------------------------------------
 
@@ -121,6 +127,11 @@ class IdentityClient:
                        "Accept-Language": (get_language() or "nl")[:2]}
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
+            if self.acting:
+                role, staff = self.acting
+                headers["Bibid-Acting-Role"] = role
+                if staff:
+                    headers["Bibid-Acting-Staff"] = staff
             try:
                 response = _session().request(
                     method, f"{self.base_url}/api/v1{path}", json=body, params=params,
@@ -154,8 +165,17 @@ class IdentityClient:
         return self.call("POST", f"/customers/{ref}/account", body=body,
                          idempotency_key=_key())
 
-    def account_link(self, ref: str, username: str) -> dict:
-        return self.call("POST", f"/customers/{ref}/link", body={"username": username},
+    def account_link(self, ref: str, username: str | None) -> dict:
+        """Open a link request (202): the patron agrees by code or on `handover_url`."""
+        body = {"username": username} if username else {}
+        return self.call("POST", f"/customers/{ref}/link", body=body, idempotency_key=_key())
+
+    def account_link_confirm(self, ref: str, request_id: str, code: str | None = None) -> dict:
+        """Complete a link the patron agreed to (201 with the account)."""
+        body = {"request_id": str(request_id)}
+        if code:
+            body["code"] = code
+        return self.call("POST", f"/customers/{ref}/link/confirm", body=body,
                          idempotency_key=_key())
 
     def account_unlink(self, ref: str) -> dict:
@@ -213,3 +233,27 @@ def _json(response: requests.Response) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# -- two-step linking (rule L2), added by the library side until the client has it ----------
+# The lead's own methods on IdentityClient win: these are attached only when missing.
+
+
+def _account_link(self, ref: str, username: str | None) -> dict:
+    # The username may be left out (the patron signs in on the handover page instead).
+    return self.call("POST", f"/customers/{ref}/link",
+                     body={"username": username} if username else {},
+                     idempotency_key=_key())
+
+
+def _account_link_confirm(self, ref: str, request_id: str, code: str | None) -> dict:
+    body = {"request_id": request_id}
+    if code:
+        body["code"] = code
+    return self.call("POST", f"/customers/{ref}/link/confirm", body=body,
+                     idempotency_key=_key())
+
+
+if not hasattr(IdentityClient, "account_link_confirm"):
+    IdentityClient.account_link = _account_link
+    IdentityClient.account_link_confirm = _account_link_confirm
