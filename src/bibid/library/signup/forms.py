@@ -18,12 +18,9 @@ class SignupForm(forms.Form):
                              widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     subscription_type = forms.ModelChoiceField(label=_("Abonnement"), queryset=None,
                                                empty_label=None, widget=forms.RadioSelect)
-    username = forms.CharField(label=_("Gebruikersnaam (mag je zelf kiezen)"), max_length=80,
-                               required=False, validators=[printable],
-                               help_text=_("4 tot 80 tekens: letters, cijfers en _ - @ . "
-                                           "Leeg laten: je pasnummer wordt je gebruikersnaam."),
-                               widget=forms.TextInput(attrs={"autocomplete": "username",
-                                                             "autocapitalize": "none"}))
+    # No username here: whether a name is free would show in the answer or the mail (an
+    # oracle for anyone). The account starts with the card number; the patron may choose a
+    # name on the activation page, after the link proved the address.
     terms = forms.BooleanField(label=_("Ik ga akkoord met de voorwaarden van de bibliotheek."),
                                error_messages={"required": _("Ga akkoord met de voorwaarden "
                                                              "om lid te worden.")})

@@ -1,11 +1,30 @@
-"""Self-service lid worden: customer, pending subscription and login account in one go.
+"""Self-service lid worden: customer, pending subscription and login account.
 
-The visitor always gets the same answer ("check your e-mail"): when the chosen username is
-taken, the login service uses the card number instead and the activation e-mail says which
-name to use; nothing on the page tells whether a name or an address exists. The
-subscription waits ("pending") until the patron activates the account; if that does not
-happen within 24 hours, the login service deletes the account and the changes feed turns
-the subscription into "lapsed" (not activated).
+No oracle: the form asks no username, so the page and the activation e-mail read the same for
+everyone (the account starts with the card number as its username; the patron may choose
+another on the activation page, after the link has proved the address). Nothing on the page
+tells whether a name or an address exists.
+
+No call to the login service inside a database transaction (a slow login service would hold
+the transaction, and its locks, for the length of the timeout; and a rollback cannot take back
+what the other service did). Three steps instead:
+
+1. one transaction: the customer, a pending subscription and the membership; committed;
+2. no transaction: the login service generates the account, with an Idempotency-Key derived
+   from the customer, so the one retry after a lost answer gets the same account back
+   instead of a second one;
+3. one transaction: the link is remembered (loginaccounts.links), and the audit record.
+
+When the login service cannot be reached or refuses, the half-made customer is deleted again
+in a compensating transaction (nothing was sent to the visitor, no card was handed out, and a
+customer nobody knows about would only confuse the desk); the visitor gets "try again later".
+Its card number is not handed out again (the library's counter moved on), so an account the
+login service made after all, for an answer that was lost twice, names a card nobody holds:
+it is never activated by anyone who could use it, and the purge deletes it after 24 hours.
+
+The subscription waits ("pending") until the patron activates the account; if that does not
+happen within 24 hours, the login service deletes the account and the changes feed turns the
+subscription into "lapsed" (not activated).
 """
 
 from __future__ import annotations
@@ -23,9 +42,11 @@ from bibid.library.customers.models import Customer
 from bibid.library.customers.services import next_card_number
 from bibid.library.loginaccounts.identity import (
     IdentityClient,
+    IdentityError,
     IdentityProblem,
     IdentityUnavailable,
 )
+from bibid.library.loginaccounts.links import remember_link
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor
 from bibid.library.subscriptions.models import Membership, Subscription, SubscriptionType
@@ -42,8 +63,10 @@ class Application:
     birth_date: date
     email: str
     type: SubscriptionType
-    username: str | None
     language: str = "nl"
+
+
+UNAVAILABLE = _("Aanmelden lukt nu even niet. Probeer het over een paar minuten opnieuw.")
 
 
 def types_for_signup(library: Library) -> list[SubscriptionType]:
@@ -66,34 +89,61 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
             (type_.max_age is not None and age > type_.max_age):
         raise Problem(400, "age_does_not_fit", _("Dit abonnement past niet bij je leeftijd."),
                       field="subscription_type")
+    customer = _pending_customer(library, application, today)
+    try:
+        account = _generate_account(library, customer, application)
+    except IdentityError as error:
+        _forget_customer(customer)
+        # The same words whatever went wrong: the visitor chose nothing the login service
+        # could refuse (no username), and a refusal's code would only tell an outsider more.
+        raise Problem(503, "identity_unavailable", UNAVAILABLE) from error
     with transaction.atomic():
-        customer = Customer.objects.create(
-            library=library, card_number=next_card_number(library), name=application.name,
-            birth_date=application.birth_date, email=application.email)
-        subscription = Subscription.objects.create(
-            library=library, type=type_, start=today, end=default_end(today),
-            status=Subscription.Status.PENDING)
-        Membership.objects.create(subscription=subscription, customer=customer,
-                                  role=Membership.Role.MAIN)
-        try:
-            answer = IdentityClient.for_library(library).account_generate(
-                customer.card_number, username=application.username,
-                recovery_email=application.email, language=application.language,
-                if_username_taken="use_reference")
-        except IdentityUnavailable as error:
-            transaction.set_rollback(True)
-            raise Problem(503, "identity_unavailable", _(
-                "Aanmelden lukt nu even niet. Probeer het over een paar minuten opnieuw.")
-            ) from error
-        except IdentityProblem as problem:
-            transaction.set_rollback(True)
-            raise Problem(400, problem.code, problem.message(), messages=problem.messages,
-                          field="username" if "username" in problem.code else None) from problem
-        account = answer["account"]
-        Customer.objects.filter(pk=customer.pk).update(
-            account_id=account["account_id"], account_username=account["username"],
-            account_linked_at=clock.now())
+        remember_link(customer, account)
         audit.record(actor=SYSTEM, action="self_service_signup", customer=customer,
-                     result="ok", detail={"type": type_.code,
-                                          "username_was_taken": answer["username_was_taken"]})
+                     result="ok", detail={"type": type_.code})
     return customer
+
+
+@transaction.atomic
+def _pending_customer(library: Library, application: Application, today) -> Customer:
+    customer = Customer.objects.create(
+        library=library, card_number=next_card_number(library), name=application.name,
+        birth_date=application.birth_date, email=application.email)
+    subscription = Subscription.objects.create(
+        library=library, type=application.type, start=today, end=default_end(today),
+        status=Subscription.Status.PENDING)
+    Membership.objects.create(subscription=subscription, customer=customer,
+                              role=Membership.Role.MAIN)
+    return customer
+
+
+def _generate_account(library: Library, customer: Customer, application: Application) -> dict:
+    """Ask the login service for the account (outside any transaction). The key is the same
+    for the retry: when the first answer was lost, the retry replays it rather than making a
+    second account (the client's own account_generate takes a fresh key per call)."""
+    client = IdentityClient.for_library(library)
+    key = f"signup:{library.code}:{customer.card_number}:{customer.pk}"
+    body = {"language": application.language, "recovery_email": application.email}
+    for attempt in (1, 2):
+        try:
+            answer = client.call("POST", f"/customers/{customer.card_number}/account",
+                                 body=body, idempotency_key=key)
+        except IdentityUnavailable:
+            if attempt == 2:
+                raise
+        except IdentityProblem as problem:
+            if problem.code != "request_in_progress" or attempt == 2:
+                raise
+        else:
+            return answer["account"]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@transaction.atomic
+def _forget_customer(customer: Customer) -> None:
+    """The compensating transaction: take back step 1 (see the module's docstring)."""
+    subscriptions = Subscription.objects.filter(memberships__customer=customer)
+    subscription_ids = list(subscriptions.values_list("pk", flat=True))
+    Membership.objects.filter(customer=customer).delete()
+    Subscription.objects.filter(pk__in=subscription_ids).delete()
+    Customer.objects.filter(pk=customer.pk).delete()

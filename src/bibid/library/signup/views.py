@@ -37,7 +37,6 @@ def sign_up(request: HttpRequest, code: str) -> HttpResponse:
                              application=services.Application(
                                  name=data["name"], birth_date=data["birth_date"],
                                  email=data["email"], type=data["subscription_type"],
-                                 username=data["username"] or None,
                                  language=(get_language() or "nl")[:2]))
         except Problem as problem:
             field = problem.field if problem.field in form.fields else None
