@@ -258,7 +258,8 @@ def withdraw_link(request: HttpRequest, link_id: int) -> HttpResponse:
                  if found.pk == link_id), None)
     if link is None:
         raise Http404
-    form = ConfirmWithPassword(request.POST or None,
+    # Bound on every POST, even an empty one (a form with only a password field).
+    form = ConfirmWithPassword(request.POST if request.method == "POST" else None,
                                needs_password=not services.recently_signed_in(account))
     if request.method == "POST" and _confirmed_by_password(request, form):
         try:
@@ -283,7 +284,8 @@ def lift_freeze(request: HttpRequest) -> HttpResponse:
     """Allow libraries to change the account again, after "Dit was ik niet". A POST with
     the password, if asked: whoever finds a signed-in browser must not undo the freeze."""
     account = request.user
-    form = ConfirmWithPassword(request.POST or None,
+    # Bound on every POST, even an empty one (a form with only a password field).
+    form = ConfirmWithPassword(request.POST if request.method == "POST" else None,
                                needs_password=not services.recently_signed_in(account))
     if request.method == "POST" and _confirmed_by_password(request, form):
         library_patron.lift_freeze(account=account)
