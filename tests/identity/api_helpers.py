@@ -49,11 +49,31 @@ def token_for(client: Client, client_id: str, secret: str, scope: str) -> dict:
     return response.json() | {"status": response.status_code}
 
 
-def make_library(code: str, name: str, scope: str = "accounts:read accounts:write") -> ApiClient:
+# The card-number prefixes of the test libraries (each library links and pushes only card
+# numbers in its own ranges).
+PREFIXES = {"aan-de-maas": ["2", "m", "r", "t", "e", "9", "555"], "duinstreek": ["3", "d"],
+            "maas": ["2"]}
+
+
+def make_library(code: str, name: str, scope: str = "accounts:read accounts:write",
+                 prefixes: list[str] | None = None) -> ApiClient:
     from bibid.identity.libraries.services import register_library
 
-    done = register_library(code=code, name=name)
+    done = register_library(code=code, name=name,
+                            card_prefixes=prefixes if prefixes is not None
+                            else PREFIXES.get(code, [code[:1]]))
     client = Client()
     token = token_for(client, done.client_id, done.client_secret, scope)
     assert token["status"] == 200, token
     return ApiClient(client=client, token=token["access_token"], code=code)
+
+
+def link_with_patron(api: ApiClient, ref: str, account, username: str | None = None):
+    """Link as a library does now: open a request, the patron agrees (as on the handover
+    page), the library confirms. Returns the confirm response."""
+    from bibid.identity.libraries import linking
+
+    opened = api.post(f"/customers/{ref}/link", {"username": username or account.username})
+    assert opened.status_code == 202, opened.content
+    linking.approve(request_id=opened.json()["request_id"], account=account)
+    return api.post(f"/customers/{ref}/link/confirm", {"request_id": opened.json()["request_id"]})

@@ -13,7 +13,7 @@ from bibid.identity.libraries.models import Change, Link
 from bibid.identity.signin import flow
 from bibid.identity.signin.models import LoginEvent
 
-from .api_helpers import make_library, token_for
+from .api_helpers import link_with_patron, make_library, token_for
 from .conftest import PASSWORD
 from .test_guard import data_statements
 
@@ -39,7 +39,7 @@ def linked(api, ref: str, username: str) -> Account:
 
         account = create_account(username=username, password=PASSWORD, active=True,
                                  actor=Actor.system("test"))
-    assert api.post(f"/customers/{ref}/link", {"username": username}).status_code == 201
+    assert link_with_patron(api, ref, account).status_code == 201
     return account
 
 
@@ -176,11 +176,21 @@ def test_a_card_number_is_not_a_second_set_of_guesses(maas):
     assert result.throttled  # the account's own lane is slowed down, whatever name is typed
 
 
-def test_an_ambiguous_card_number_names_no_one(maas, duin):
-    linked(maas, "555", "anna.jansen")
-    linked(duin, "555", "bram.devries")
+def test_a_card_number_signs_in_only_at_the_library_whose_range_holds_it(maas, duin):
+    anna = linked(maas, "555", "anna.jansen")
+    bram = create_account(username="bram.devries", password=PASSWORD, active=True,
+                          actor=Actor.system("test"))
+    # Duinstreek may not link with Maas's card number (its range is 3, d)...
+    opened = duin.post("/customers/555/link", {"username": "bram.devries"})
+    assert opened.status_code == 422
+    assert opened.json()["code"] == "card_number_not_in_range"
+    # ... and a link made with it anyway (before ranges existed) does not count at sign-in.
+    from bibid.identity.libraries.models import Library
+
+    Link.objects.create(library=Library.objects.get(code="duinstreek"), customer_ref="555",
+                        card_number="555", account=bram)
     result = flow.sign_in(flow.Attempt(username="555", password=PASSWORD, ip="192.0.2.6"))
-    assert result.reason == "unknown_username"
+    assert result.ok and result.account == anna
 
 
 def test_the_patron_hears_of_every_link(maas):
@@ -189,8 +199,9 @@ def test_the_patron_hears_of_every_link(maas):
 
     create_account(username="eva.visser", password=PASSWORD, active=True,
                    recovery_email="eva@example.org", actor=Actor.system("test"))
-    assert maas.post("/customers/e1/link", {"username": "eva.visser"}).status_code == 201
-    notice = OutboxMessage.objects.get(kind="notice")
+    eva = Account.objects.get(username="eva.visser")
+    assert link_with_patron(maas, "e1", eva).status_code == 201
+    notice = OutboxMessage.objects.get(kind="notice", data__notice="linked")
     assert notice.to == "eva@example.org"
     assert notice.data == {"notice": "linked", "library": "Bibliotheek aan de Maas"}
 
@@ -245,9 +256,16 @@ def test_status_of_a_customer_without_link_and_the_username_they_type(maas):
         "failures_today": 0}
     own = maas.get("/customers/20123/status", username="ANNA.Jansen").json()["typed"]
     assert own["is_linked_account"] is True
+    # Minimal disclosure: an account not linked at this library looks exactly like a name
+    # that does not exist (no existence, state or failures), and the look-up is recorded.
     elsewhere = maas.get("/customers/20123/status", username="piet.typt").json()["typed"]
-    assert elsewhere["exists"] and not elsewhere["is_linked_account"]
-    assert elsewhere["linked_here_to"] is None and elsewhere["state"] == "inactive"
     nobody = maas.get("/customers/20123/status", username="niemand").json()["typed"]
-    assert nobody["exists"] is False and nobody["username_of_account"] is None
+    assert elsewhere == {**nobody, "username": "piet.typt"} == {
+        "username": "piet.typt", "exists": None, "is_linked_account": False,
+        "linked_here_to": None, "username_of_account": None, "state": None,
+        "failures_today": None}
+    from bibid.identity.libraries.models import LibraryEvent
+
+    assert [e.data["typed"] for e in LibraryEvent.objects.filter(
+        operation="username_lookup").order_by("id")] == ["piet.typt", "niemand"]
     assert anna.pk != other.pk

@@ -13,7 +13,7 @@ from bibid.identity.accounts.models import Account
 from bibid.identity.oidc.models import LogoutDelivery, ServiceSession
 from bibid.identity.signin.models import LoginEvent
 
-from .api_helpers import make_library
+from .api_helpers import link_with_patron, make_library
 from .conftest import PASSWORD
 from .test_oidc import (  # noqa: F401  (the *_fixture names are fixtures: rp, signing_keys)
     browser,
@@ -173,7 +173,7 @@ def test_a_service_whose_session_ended_may_still_report(seen, rp):
 
 def test_the_report_shows_in_the_library_history(anna, rp):
     maas = make_library("maas", "Bibliotheek aan de Maas")
-    assert maas.post("/customers/20123/link", {"username": "anna.jansen"}).status_code == 201
+    assert link_with_patron(maas, "20123", anna).status_code == 201
     sign_in_to(rp, browser())
     assert report(rp, good(anna)).status_code == 202
     events = maas.get("/customers/20123/history").json()["events"]
