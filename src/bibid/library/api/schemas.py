@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from typing import Annotated, Literal
+from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -125,13 +126,29 @@ class GenerateIn(Input):
 
 
 class LinkIn(Input):
-    username: text(254, 1)
+    username: text(254, 1) | None = Field(
+        None, description="The account the patron names; leave out to let the patron sign "
+                          "in on the handover page.")
+
+
+class LinkConfirmIn(Input):
+    request_id: UUID
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = (
+        Field(None, description="The 6-digit code from the patron's e-mail; leave out after "
+                                "the patron confirmed on the handover page."))
 
 
 class OutcomeOut(Schema):
     action: str
     summary: str = Field(description="What happened, in plain words (the caller's language).")
     identity: dict = Field(description="What the login service answered.")
+
+
+class LinkRequestOut(OutcomeOut):
+    request_id: UUID
+    handover_url: str = Field(description="The login service's page where the patron signs "
+                                          "in and confirms (open it on the desk's screen).")
+    expires_at: datetime | None
 
 
 __all__ = ["ProblemOut"]

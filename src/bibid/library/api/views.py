@@ -13,6 +13,7 @@ from bibid.library.customers.models import Customer
 from bibid.library.customers.services import CustomerData, create_customer, update_customer
 from bibid.library.helpdesk import diagnosis
 from bibid.library.helpdesk.models import Case
+from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as login
 from bibid.library.staff.permissions import Perm, require
 from bibid.library.subscriptions.models import Subscription, SubscriptionType
@@ -30,7 +31,9 @@ from .schemas import (
     FixDoneOut,
     FixIn,
     GenerateIn,
+    LinkConfirmIn,
     LinkIn,
+    LinkRequestOut,
     OutcomeOut,
     ProblemOut,
     SubscriptionIn,
@@ -152,13 +155,6 @@ def subscription_update(request: HttpRequest, subscription_id: int, payload: Sub
 LOGIN = {"tags": ["login account"]}
 
 
-@router.get("/customers/{card_number}/login-account", operation_id="login_account_show",
-            response={200: OutcomeOut, **CHANGING}, **LOGIN)
-def login_account_show(request: HttpRequest, card_number: str = Card):
-    return Status(200, _outcome(login.show(actor=request.actor,
-                                           customer=_customer(request, card_number))))
-
-
 @router.post("/customers/{card_number}/login-account", operation_id="login_account_generate",
              response={201: OutcomeOut, **CHANGING}, **LOGIN)
 def login_account_generate(request: HttpRequest, payload: GenerateIn, card_number: str = Card):
@@ -169,36 +165,47 @@ def login_account_generate(request: HttpRequest, payload: GenerateIn, card_numbe
 
 
 @router.post("/customers/{card_number}/login-account/link", operation_id="login_account_link",
-             response={201: OutcomeOut, **CHANGING}, **LOGIN)
+             response={202: LinkRequestOut, **CHANGING, 429: ProblemOut}, **LOGIN)
 def login_account_link(request: HttpRequest, payload: LinkIn, card_number: str = Card):
-    return Status(201, _outcome(login.link(actor=request.actor,
-                                           customer=_customer(request, card_number),
-                                           username=payload.username)))
+    """Step 1 of linking an existing account (rule L2): opens a link request. The patron
+    confirms with the code mailed to the account, or on `handover_url`; then call
+    `login_account_link_confirm`. The answer is the same whether or not the username exists."""
+    outcome = login.link(actor=request.actor, customer=_customer(request, card_number),
+                         username=payload.username)
+    return Status(202, {**_outcome(outcome), **outcome.data})
 
 
-def _simple(name: str, operation, method: str, path: str, status: int = 200):
-    """An operation without a body: one menu item."""
+@router.post("/customers/{card_number}/login-account/link/confirm",
+             operation_id="login_account_link_confirm",
+             response={201: OutcomeOut, **CHANGING, 410: ProblemOut}, **LOGIN)
+def login_account_link_confirm(request: HttpRequest, payload: LinkConfirmIn,
+                               card_number: str = Card):
+    """Step 2: the code the patron read out, or none after the patron confirmed on the
+    handover page. Links the account and pushes the customer's rights."""
+    outcome = login.confirm_link(actor=request.actor, customer=_customer(request, card_number),
+                                 request_id=str(payload.request_id), code=payload.code)
+    return Status(201, _outcome(outcome))
+
+
+def _simple(item: menu.MenuItem):
+    """A menu item without a body, registered from the one table."""
+    operation = item.operation
 
     def view(request: HttpRequest, card_number: str = Card):
-        return Status(status, _outcome(operation(actor=request.actor,
-                                                 customer=_customer(request, card_number))))
+        return Status(item.api_status, _outcome(operation(
+            actor=request.actor, customer=_customer(request, card_number))))
 
-    view.__name__ = name
-    getattr(router, method)(f"/customers/{{card_number}}/login-account{path}",
-                            operation_id=name, response={status: OutcomeOut, **CHANGING},
-                            **LOGIN)(view)
+    view.__name__ = item.api_operation_id
+    getattr(router, item.api_method)(
+        f"/customers/{{card_number}}/login-account{item.api_path}",
+        operation_id=item.api_operation_id,
+        response={item.api_status: OutcomeOut, **CHANGING}, summary=str(item.label),
+        **LOGIN)(view)
 
 
-_simple("login_account_unlink", login.unlink, "delete", "/link")
-_simple("login_account_activate", login.activate, "post", "/activate")
-_simple("login_account_authorize", login.authorize, "post", "/authorize")
-_simple("login_account_rights", login.rights, "get", "/rights")
-_simple("login_account_reset_recovery_email", login.reset_recovery_email, "post",
-        "/recovery-email")
-_simple("login_account_send_password_reset", login.send_password_reset, "post",
-        "/password-reset", 202)
-_simple("login_account_unblock", login.unblock, "post", "/unblock")
-_simple("login_account_history", login.history, "get", "/history")
+for _item in menu.MENU:
+    if _item.kind != "form":
+        _simple(_item)
 
 
 # -- the helpdesk ------------------------------------------------------------------------

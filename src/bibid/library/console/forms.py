@@ -51,9 +51,35 @@ class GenerateForm(forms.Form):
 
 class LinkForm(forms.Form):
     username = forms.CharField(
-        label=_("Gebruikersnaam waarmee de klant inlogt"), max_length=254, validators=[printable],
-        help_text=_("Vraag de klant om de gebruikersnaam. Let op bij gezinnen: koppel het account "
-                    "van deze persoon, niet dat van een partner of kind."))
+        label=_("Gebruikersnaam waarmee de klant inlogt"), max_length=254, required=False,
+        validators=[printable],
+        help_text=_("Vraag de klant om de gebruikersnaam; dan krijgt de klant een code per "
+                    "e-mail. Leeg laten: de klant logt zelf in op het scherm. Let op bij "
+                    "gezinnen: koppel het account van deze persoon, niet dat van een partner "
+                    "of kind."))
+
+
+class LinkConfirmForm(forms.Form):
+    """Step 2 of linking: the code the patron reads out, or "the patron has confirmed" on the
+    handover page (without_code). The request id travels in a hidden field; identity checks
+    that it belongs to this library and this customer."""
+
+    request_id = forms.UUIDField(widget=forms.HiddenInput)
+    code = forms.RegexField(
+        label=_("Code uit de e-mail"), regex=r"^\s*\d{6}\s*$", required=False,
+        error_messages={"invalid": _("De code bestaat uit 6 cijfers.")},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                      "autofocus": True, "maxlength": 8,
+                                      "spellcheck": "false"}))
+    without_code = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("without_code") and not (data.get("code") or "").strip() \
+                and "code" not in self.errors:
+            self.add_error("code", _("Vul de code uit de e-mail in, of kies \"De klant heeft "
+                                     "bevestigd\"."))
+        return data
 
 
 class CustomerForm(forms.Form):

@@ -56,6 +56,15 @@ class FixForm(forms.Form):
     case = forms.IntegerField(required=False, min_value=1)  # the diagnosis on the page
 
 
+class LinkStepForm(forms.Form):
+    """What the account_link fix's second step carries besides the code: which diagnosis to
+    run again afterwards."""
+
+    problem = forms.ChoiceField(choices=CHOICES, error_messages=PROBLEM_ERRORS)
+    username = forms.CharField(max_length=254, required=False, validators=[printable])
+    case = forms.IntegerField(required=False, min_value=1)
+
+
 class AnswerForm(forms.Form):
     node = forms.CharField(max_length=64, validators=[RegexValidator(r"^[a-z][a-z0-9_-]*$")])
     label = forms.CharField(max_length=200, validators=[printable])

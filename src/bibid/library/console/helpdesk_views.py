@@ -14,9 +14,19 @@ from django.views.decorators.http import require_POST
 from bibid.common.problems import Problem
 from bibid.library.helpdesk import diagnosis as helpdesk
 from bibid.library.helpdesk.models import Case
+from bibid.library.loginaccounts import menu
 
-from .helpdesk_forms import LABELS, AnswerForm, DiagnoseForm, FixForm
-from .views import CustomerNotFound, _customer, _not_found, staff_required
+from .forms import LinkConfirmForm
+from .helpdesk_forms import LABELS, AnswerForm, DiagnoseForm, FixForm, LinkStepForm
+from .views import (
+    RETRY_CONFIRM,
+    CustomerNotFound,
+    _customer,
+    _keep_link_request,
+    _link_request,
+    _not_found,
+    staff_required,
+)
 
 TEMPLATE = "console/helpdesk_diagnosis.html"
 
@@ -69,10 +79,15 @@ def _chart(found: helpdesk.Diagnosis) -> dict | None:
 
 def _context(found, result: helpdesk.Diagnosis | None, *, problem: str = "",
              username: str = "", done=None, fixed: str = "", error: str = "",
-             needs_confirm: bool = False, form: DiagnoseForm | None = None) -> dict:
+             needs_confirm: bool = False, form: DiagnoseForm | None = None,
+             link_request: dict | None = None) -> dict:
     context = {
         "customer": found, "diagnosis": result, "done": done, "fixed": fixed, "error": error,
-        "needs_confirm": needs_confirm,
+        "needs_confirm": needs_confirm, "link_request": link_request,
+        "confirm_url": reverse("console:helpdesk_link_confirm", args=[found.card_number]),
+        "hidden": [("problem", problem or (result.problem if result else "")),
+                   ("username", username),
+                   ("case", result.case.pk if result is not None and result.case else "")],
         "label": LABELS.get(problem, ""),
         "form": form or DiagnoseForm(initial={"username": username}),
     }
@@ -184,17 +199,70 @@ def fix(request: HttpRequest, card_number: str) -> HttpResponse:
             return _refused(request, found, again, problem=problem, username=username or "")
         return _page(request, found, now, status=409, error=refused.text(_language()),
                      problem=problem, username=username or "")
+    link_request = None
+    if done.action == "link":
+        # Not done yet: the patron confirms the link request (rule L2); the page shows the
+        # same code and handover step as the Inlogaccount menu.
+        link_request = {**done.data, "error": ""}
+        _keep_link_request(request, card_number, link_request)
+    return _page(request, found, after, done=done, fixed=_fix_label(done),
+                 problem=problem, username=username or "", link_request=link_request)
+
+
+@staff_required
+@require_POST
+def confirm_link(request: HttpRequest, card_number: str) -> HttpResponse:
+    """Step 2 of the account_link fix: the patron's code, or their confirmation on the
+    handover page; then the diagnosis again. A wrong code keeps the step open."""
+    found = _found(request, card_number)
+    if found is None:
+        return _not_found(request, card_number)
+    form, step = LinkStepForm(request.POST), LinkConfirmForm(request.POST)
+    if not form.is_valid():
+        return _page(request, found, None, status=400, error=_form_errors(form))
+    data = form.cleaned_data
+    problem, username = data["problem"], data["username"] or None
+    seen = Case.objects.filter(pk=data["case"], customer=found).first() \
+        if data["case"] else None
+    pending = _link_request(request, card_number)
+    if not step.is_valid():
+        return _link_step_again(request, found, problem, username, seen, pending,
+                                _form_errors(step))
+    code = "" if step.cleaned_data["without_code"] else step.cleaned_data["code"]
+    try:
+        done, after = helpdesk.confirm_link(
+            actor=request.actor, customer=found, problem=problem,
+            request_id=str(step.cleaned_data["request_id"]), code=code or None,
+            username=username, case=seen)
+    except Problem as refused:
+        if refused.code in RETRY_CONFIRM and pending:
+            return _link_step_again(request, found, problem, username, seen, pending,
+                                    refused.text(_language()))
+        _keep_link_request(request, card_number, None)
+        return _refused(request, found, refused, problem=problem, username=username or "")
+    _keep_link_request(request, card_number, None)
     return _page(request, found, after, done=done, fixed=_fix_label(done),
                  problem=problem, username=username or "")
 
 
+def _link_step_again(request, found, problem, username, seen, pending, text):
+    """The code was wrong (or the patron has not confirmed yet): the same diagnosis, the
+    step open again with the error inside it."""
+    if not pending:
+        return _page(request, found, None, status=400, error=text)
+    try:
+        now = helpdesk.run(actor=request.actor, customer=found, problem=problem,
+                           username=username, record=seen is None)
+    except Problem as again:
+        return _refused(request, found, again, problem=problem, username=username or "")
+    now.case = seen or now.case
+    return _page(request, found, now, status=400, problem=problem, username=username or "",
+                 link_request={**pending, "error": text})
+
+
 def _fix_label(done) -> str:
-    return {
-        "activate": _("Activeer inlogaccount"), "authorize": _("Autoriseer inlogaccount"),
-        "generate": _("Genereer inlogaccount"), "link": _("Koppel inlogaccount"),
-        "recovery_email": _("Reset herstel-e-mailadres"),
-        "password_reset": _("Stuur wachtwoord-resetmail"), "unblock": _("Hef de blokkade op"),
-    }.get(done.action, done.action)
+    item = menu.by_key(done.action)
+    return str(item.label) if item else done.action
 
 
 @staff_required

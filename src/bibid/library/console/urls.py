@@ -15,6 +15,8 @@ urlpatterns = [
     path("klanten/<str:card_number>/helpdesk/", helpdesk_views.diagnose,
          name="helpdesk_diagnose"),
     path("klanten/<str:card_number>/helpdesk/oplossen/", helpdesk_views.fix, name="helpdesk_fix"),
+    path("klanten/<str:card_number>/helpdesk/koppelen/", helpdesk_views.confirm_link,
+         name="helpdesk_link_confirm"),
     path("klanten/<str:card_number>/helpdesk/zaken/<int:case>/antwoord/", helpdesk_views.answer,
          name="helpdesk_answer"),
     path("lid-worden/", views.register, name="register"),

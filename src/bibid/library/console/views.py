@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,14 +21,16 @@ from bibid.common.problems import Problem
 from bibid.library import desk
 from bibid.library.customers import selectors
 from bibid.library.customers.services import CustomerData
+from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as login
 from bibid.library.staff import signin, tokens
 from bibid.library.staff.models import ApiToken, AuditEvent
-from bibid.library.staff.permissions import Actor, Perm, can
+from bibid.library.staff.permissions import Actor, can
 from bibid.library.subscriptions.rights import current_membership, latest_membership
 
 from .forms import (
     GenerateForm,
+    LinkConfirmForm,
     LinkForm,
     MemberFormSet,
     RegistrationForm,
@@ -112,19 +114,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 # -- the customer page with the Inlogaccount menu ------------------------------------------
 
-READS = {
-    "gegevens": (login.show, Perm.LOGIN_SHOW),
-    "rechten": (login.rights, Perm.LOGIN_RIGHTS),
-    "geschiedenis": (login.history, Perm.LOGIN_HISTORY),
-}
-ACTIONS = {
-    "activeren": (login.activate, Perm.LOGIN_ACTIVATE),
-    "autoriseren": (login.authorize, Perm.LOGIN_AUTHORIZE),
-    "herstel-e-mail": (login.reset_recovery_email, Perm.LOGIN_RECOVERY_EMAIL),
-    "wachtwoord-herstel": (login.send_password_reset, Perm.LOGIN_PASSWORD_RESET),
-    "deblokkeren": (login.unblock, Perm.LOGIN_UNBLOCK),
-    "ontkoppelen": (login.unlink, Perm.LOGIN_UNLINK),
-}
+# The Inlogaccount menu's items by URL slug, from the one table (loginaccounts.menu).
+READS = {item.slug: item for item in menu.of_kind("read")}
+ACTIONS = {item.slug: item for item in menu.of_kind("change")}
+LINK_KEY = "console_link_requests"  # the open link request per card, while the patron confirms
 
 
 class CustomerNotFound(Exception):
@@ -171,19 +164,42 @@ def _customer_context(request: HttpRequest, found, result: dict | None, **extra)
         family = [m for m in membership.subscription.memberships.all()
                   if m.customer_id != found.pk]
     private = found.is_private and actor.staff.customer_id != found.pk
-    menu = {name.replace("-", "_"): can(actor, perm)
-            for name, (_op, perm) in {**READS, **ACTIONS}.items()}
-    menu["genereren"] = can(actor, Perm.LOGIN_GENERATE)
-    menu["koppelen"] = can(actor, Perm.LOGIN_LINK)
+    # Every item of the table, each shown only to a role that may use it (the operation
+    # checks again: hiding a button is a courtesy, not the rule).
+    allowed = {item.key: can(actor, item.perm) for item in menu.entries()}
     return {
         "customer": found, "membership": membership, "family": family, "private": private,
-        "result": result, "menu": menu,
+        "result": result,
+        "menu": {item.slug.replace("-", "_"): allowed[item.key] for item in menu.entries()},
+        "reads": [item for item in menu.of_kind("read") if allowed[item.key]],
+        "changes": [item for item in menu.of_kind("change") if allowed[item.key]],
+        "generate_item": menu.by_key("generate"), "link_item": menu.by_key("link"),
         # Prefixes: two forms on one page must not share field ids (labels would point at
         # the wrong field).
         "generate_form": extra.get("generate_form") or GenerateForm(prefix="genereer"),
         "link_form": extra.get("link_form") or LinkForm(prefix="koppel"),
+        "link_request": None if private else _link_request(request, found.card_number),
+        # Always shown, for colleagues too: it says who did what and how it went, never
+        # login data, and what a library saw once must not vanish when the kind changes.
         "audit": AuditEvent.objects.filter(customer=found).select_related("staff")[:10],
     }
+
+
+def _link_request(request: HttpRequest, card_number: str) -> dict | None:
+    return (request.session.get(LINK_KEY) or {}).get(card_number)
+
+
+def _keep_link_request(request: HttpRequest, card_number: str, data: dict | None) -> None:
+    requests = dict(request.session.get(LINK_KEY) or {})
+    if data is None:
+        requests.pop(card_number, None)
+    else:
+        requests[card_number] = data
+    request.session[LINK_KEY] = requests
+
+
+# A confirmation that failed for one of these leaves the request open: ask again.
+RETRY_CONFIRM = {"wrong_code", "waiting_for_patron", "identity_unavailable"}
 
 
 @staff_required
@@ -195,17 +211,21 @@ def login_action(request: HttpRequest, card_number: str, action: str) -> HttpRes
         found = _customer(request, card_number)
     except CustomerNotFound:
         return _not_found(request, card_number)
+    item = menu.by_slug(action)
+    if item is None:
+        raise Http404
     language = (get_language() or "nl")[:2]
-    if action in ("genereren", "koppelen"):
-        form_class, prefix = ((GenerateForm, "genereer") if action == "genereren"
+    anchor = "#resultaat"
+    if item.key in ("generate", "link"):
+        form_class, prefix = ((GenerateForm, "genereer") if item.key == "generate"
                               else (LinkForm, "koppel"))
         form = form_class(request.POST, prefix=prefix)
         if not form.is_valid():
-            extra = {"generate_form" if action == "genereren" else "link_form": form}
+            extra = {"generate_form" if item.key == "generate" else "link_form": form}
             return render(request, "console/customer.html",
                           _customer_context(request, found, None, **extra), status=400)
         try:
-            if action == "genereren":
+            if item.key == "generate":
                 outcome = login.generate(
                     actor=request.actor, customer=found,
                     username=form.cleaned_data["username"] or None,
@@ -213,22 +233,63 @@ def login_action(request: HttpRequest, card_number: str, action: str) -> HttpRes
                     language=language)
             else:
                 outcome = login.link(actor=request.actor, customer=found,
-                                     username=form.cleaned_data["username"])
+                                     username=form.cleaned_data["username"] or None)
+                # The step box (code, handover, "confirmed") is the answer: no result box.
+                _keep_link_request(request, card_number, {**outcome.data, "error": ""})
+                return HttpResponseRedirect(
+                    reverse("console:customer", args=[card_number]) + "#koppelen")
             result = _result(outcome)
         except Problem as problem:
             result = _result(problem=problem, action=action)
-    elif action in ACTIONS or action in READS:
-        operation, _perm = {**ACTIONS, **READS}[action]
+    elif item.key == "link_confirm":
+        result, anchor = _confirm_link(request, found), "#koppelen"
+    else:
         try:
-            result = _result(operation(actor=request.actor, customer=found))
+            result = _result(item.operation(actor=request.actor, customer=found))
         except Problem as problem:
             result = _result(problem=problem, action=action)
-        if action in READS:
+        if item.kind == "read":
             result["show"] = action
-    else:
-        raise Http404
-    request.session[RESULT_KEY] = {**result, "card": card_number}
-    return HttpResponseRedirect(reverse("console:customer", args=[card_number]) + "#resultaat")
+    if result is not None:
+        request.session[RESULT_KEY] = {**result, "card": card_number}
+    return HttpResponseRedirect(reverse("console:customer", args=[card_number]) + anchor)
+
+
+def _confirm_link(request: HttpRequest, found) -> dict | None:
+    """Step 2 of Koppel inlogaccount. A wrong code keeps the request open with the error in
+    the step itself (None: no separate result box); anything else ends the request."""
+    form = LinkConfirmForm(request.POST)
+    pending = _link_request(request, found.card_number) or {}
+    if not form.is_valid():
+        if pending:
+            _keep_link_request(request, found.card_number,
+                               {**pending, "error": _form_errors(form)})
+            return None
+        return _result(problem=Problem(400, "invalid_request_id", gettext_lazy(
+            "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount.")),
+            action="koppelen")
+    code = "" if form.cleaned_data["without_code"] else form.cleaned_data["code"]
+    try:
+        outcome = login.confirm_link(actor=request.actor, customer=found,
+                                     request_id=str(form.cleaned_data["request_id"]),
+                                     code=code or None)
+    except Problem as problem:
+        text = problem.text((get_language() or "nl")[:2])
+        if isinstance(problem.extra.get("attempts_left"), int):
+            text += " " + ngettext("Nog %(n)d poging.", "Nog %(n)d pogingen.",
+                                   problem.extra["attempts_left"]) % {
+                                       "n": problem.extra["attempts_left"]}
+        if problem.code in RETRY_CONFIRM and pending:
+            _keep_link_request(request, found.card_number, {**pending, "error": text})
+            return None
+        _keep_link_request(request, found.card_number, None)
+        return _result(problem=problem, action="koppelen")
+    _keep_link_request(request, found.card_number, None)
+    return _result(outcome)
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 # -- the desk: a new member ---------------------------------------------------------------

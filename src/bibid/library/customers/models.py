@@ -25,6 +25,9 @@ class Customer(models.Model):
     phone = models.CharField(_("telefoon"), max_length=30, blank=True)
     kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices,
                             default=Kind.REGULAR)
+    # A colleague or volunteer who became a regular customer stays private until this day
+    # (the next library day): changing the kind must not reveal their account the same day.
+    private_until = models.DateField(_("privé tot"), null=True, blank=True)
     created_at = models.DateTimeField(_("ingeschreven op"), default=clock.now, editable=False)
     updated_at = models.DateTimeField(_("gewijzigd op"), default=clock.now)
     # The login account linked to this customer, as last known from the login service.
@@ -49,10 +52,21 @@ class Customer(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.card_number})"
 
+    PRIVATE_KINDS = ("colleague", "volunteer")
+
     @property
     def is_private(self) -> bool:
-        """Colleagues and volunteers: staff may not see their login account (the seed)."""
-        return self.kind in (self.Kind.COLLEAGUE, self.Kind.VOLUNTEER)
+        """Colleagues and volunteers: staff may not see their login account (the seed); and
+        one who stopped being one, until the next library day (private_until)."""
+        if self.kind in self.PRIVATE_KINDS:
+            return True
+        return self.private_until is not None and clock.today() < self.private_until
+
+    @classmethod
+    def private_q(cls, today=None) -> models.Q:
+        """The same rule as is_private, for a query."""
+        return models.Q(kind__in=cls.PRIVATE_KINDS) | models.Q(
+            private_until__gt=today or clock.today())
 
     @property
     def has_login_account(self) -> bool:

@@ -29,10 +29,13 @@ def search(library, query: str) -> list[Customer]:
     exact = list(Customer.objects.filter(library=library, card_number=text))
     if exact:
         return exact
+    # A username finds only customers whose login account staff may see: searching for a
+    # colleague's (or volunteer's) username must not answer "that is colleague X, card Y".
+    by_username = Q(account_username__iexact=text) & ~Customer.private_q()
     return list(
         Customer.objects.filter(library=library)
         .filter(Q(name__icontains=text) | Q(email__iexact=text) | Q(email__icontains=text)
-                | Q(account_username__iexact=text))
+                | by_username)
         .order_by("name", "card_number")[:SEARCH_LIMIT]
     )
 

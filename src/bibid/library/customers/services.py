@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from bibid.common import clock
 from bibid.common.problems import Problem
 from bibid.library.staff import audit
-from bibid.library.staff.permissions import Actor, Perm, require
+from bibid.library.staff.permissions import Actor, Perm, can, require
 from bibid.library.tenants.models import Library
 
 from .models import Customer
@@ -45,11 +45,20 @@ def _library_of(actor: Actor, library: Library | None) -> Library:
     return library
 
 
-@transaction.atomic
 def create_customer(*, actor: Actor, data: CustomerData,
                     library: Library | None = None) -> Customer:
     require(actor, Perm.REGISTER)
     library = _library_of(actor, library)
+    if data.kind != Customer.Kind.REGULAR:
+        # Inscribing a colleague or volunteer decides who may see their login account:
+        # the same rule as changing the kind later. Checked (and a refusal audited) before
+        # the transaction, so that the refusal's audit event is not rolled back with it.
+        _require_kind_change(actor, None, library, Customer.Kind.REGULAR, data.kind)
+    return _create(actor, data, library)
+
+
+@transaction.atomic
+def _create(actor: Actor, data: CustomerData, library: Library) -> Customer:
     if data.birth_date > clock.today():
         raise Problem(400, "birth_date_in_future", _("De geboortedatum ligt in de toekomst."),
                       field="birth_date")
@@ -65,7 +74,19 @@ def create_customer(*, actor: Actor, data: CustomerData,
     return customer
 
 
-@transaction.atomic
+def _require_kind_change(actor: Actor, customer: Customer | None, library: Library,
+                         before: str, after: str) -> None:
+    """Only a manager changes a customer's kind; a refusal is audited (someone tried to make
+    a colleague's account readable, or to hide a customer's)."""
+    if can(actor, Perm.CHANGE_KIND):
+        return
+    audit.record(actor=actor, action="customer_kind", customer=customer, library=library,
+                 result="refused", detail={"before": before, "after": after})
+    raise Problem(403, "not_allowed_kind", _(
+        "Alleen een manager kan iemand collega, vrijwilliger of weer gewone klant maken."),
+        field="kind")
+
+
 def update_customer(*, actor: Actor, customer: Customer, changes: dict) -> Customer:
     require(actor, Perm.EDIT_CUSTOMER)
     if actor.staff is not None and customer.library_id != actor.staff.library_id:
@@ -75,16 +96,39 @@ def update_customer(*, actor: Actor, customer: Customer, changes: dict) -> Custo
     if unknown:
         raise Problem(400, "unknown_field", _("Onbekend veld: %(field)s."),
                       extra={"field": sorted(unknown)[0]})
+    if "kind" in changes and changes["kind"] != customer.kind:
+        if changes["kind"] not in Customer.Kind.values:
+            raise Problem(400, "unknown_kind", _("Onbekende soort klant."), field="kind")
+        # Before the transaction: the refusal's audit event must outlive the refusal.
+        _require_kind_change(actor, customer, customer.library, customer.kind,
+                             changes["kind"])
+    return _update(actor, customer, changes)
+
+
+@transaction.atomic
+def _update(actor: Actor, customer: Customer, changes: dict) -> Customer:
     changed = {k: v for k, v in changes.items() if getattr(customer, k) != v}
+    before_kind, was_private = customer.kind, customer.is_private
     for key, value in changed.items():
         setattr(customer, key, value)
+    if "kind" in changed and was_private and not customer.is_private:
+        # Not visible the same day: a colleague's account does not become readable by
+        # changing the kind and looking straight after. Private until the next library day
+        # (Europe/Amsterdam, clock.today()).
+        customer.private_until = clock.today() + timedelta(days=1)
+        changed["private_until"] = customer.private_until
     if changed:
         customer.updated_at = clock.now()
         customer.save(update_fields=[*changed, "updated_at"])
-        if set(changed) & PUSHED_FIELDS:
-            from bibid.library.loginaccounts.pushes import request_push
+    if "kind" in changed:
+        audit.record(actor=actor, action="customer_kind", customer=customer, result="ok",
+                     detail={"before": before_kind, "after": customer.kind,
+                             "private_until": customer.private_until.isoformat()
+                             if customer.private_until else None})
+    if set(changed) & PUSHED_FIELDS:
+        from bibid.library.loginaccounts.pushes import request_push
 
-            request_push([customer.pk])
+        request_push([customer.pk])
     audit.record(actor=actor, action="customer_update", customer=customer, result="ok",
-                 detail={"changed": sorted(changed)})
+                 detail={"changed": sorted(k for k in changed if k != "private_until")})
     return customer

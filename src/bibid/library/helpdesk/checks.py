@@ -95,19 +95,24 @@ class LoginAccountExists(Check):
         if ctx.linked:
             return []
         typed = ctx.typed or {}
-        if typed.get("exists") and typed.get("linked_here_to"):
+        other_ref = ctx.typed_linked_here_to
+        if typed.get("username") and other_ref and other_ref != ctx.customer.card_number:
             return []  # the username check says where that account is linked
-        if typed.get("exists"):
-            # The seed's "*": the customer can sign in with an account of their own: link it.
+        if typed.get("username"):
+            # Rule L5: identity says nothing about a name not linked to this library (not
+            # even whether it exists), so the library cannot tell. The seed's "*": if it is
+            # the customer's own account, link it; the patron proves it (rule L2), so this
+            # is never one click.
             return [Finding(
                 "no-login-account", STEP_LOGIN % 2,
-                _("Er is geen inlogaccount gekoppeld, maar de klant heeft er wel een: "
-                  "%(u)s. Koppel dat.") % {"u": typed["username_of_account"]},
-                (_("De klant typt %(t)s; dat is inlogaccount %(u)s, nergens in deze "
-                   "bibliotheek gekoppeld.") % {"t": typed["username"],
-                                                 "u": typed["username_of_account"]},),
-                Fix("account_link", _("Koppel %(u)s") % {"u": typed["username_of_account"]},
-                    args={"username": typed["username_of_account"]}))]
+                _("Er is geen inlogaccount gekoppeld. De klant typt %(t)s: koppel dat "
+                  "inlogaccount als het van de klant is.") % {"t": typed["username"]},
+                (_("De klant typt %(t)s; dat is niet het inlogaccount dat aan deze klant "
+                   "gekoppeld is (er is er geen).") % {"t": typed["username"]},),
+                Fix("account_link", _("Koppel %(u)s") % {"u": typed["username"]},
+                    one_click=False, args={"username": typed["username"]}),
+                question=_("Vraag de klant om de code uit de e-mail, of laat de klant zelf "
+                           "inloggen op het scherm."))]
         if ctx.purged_at is not None:
             return [Finding(
                 "login-account-deleted", "Inactief inlogaccount",
@@ -152,41 +157,42 @@ class RightUsername(Check):
         if not typed or typed.get("is_linked_account"):
             return []
         linked = ctx.account.get("username")
-        if not typed.get("exists"):
+        other_ref = ctx.typed_linked_here_to
+        if not other_ref or other_ref == ctx.customer.card_number:
+            # A name not linked to this library (rule L5: identity does not say whether it
+            # exists), or the account of a colleague or volunteer here (not named, the
+            # colleague rule): all the library knows is that it is not this customer's.
             if not linked:
                 return []  # no account at all: the account check says what to do
             return [Finding(
                 "wrong-username", STEP_LOGIN % 1,
-                _("De klant typt een gebruikersnaam die niet bestaat; de juiste is %(u)s.")
-                % {"u": linked},
+                _("De klant typt %(t)s; dat is niet het inlogaccount dat aan deze klant "
+                  "gekoppeld is (%(u)s).") % {"t": typed["username"], "u": linked},
                 (_("Getypt: %(t)s. Gekoppeld inlogaccount: %(u)s.") % {
                     "t": typed["username"], "u": linked},),
                 question=_("Vertel de klant de gebruikersnaam %(u)s (ook een pasnummer werkt "
                            "als gebruikersnaam).") % {"u": linked})]
-        other_ref = typed.get("linked_here_to")
+        account_name = typed.get("username_of_account") or typed["username"]
         member = ctx.family_member(other_ref)
-        if other_ref and other_ref != ctx.customer.card_number and member is not None:
+        if member is not None:
             return [Finding(
                 "linked-to-other-family-member", STEP_EBOOKS % 2,
                 _("Het inlogaccount %(u)s hoort bij deze klant, maar is gekoppeld aan "
                   "%(name)s (%(role)s) op hetzelfde abonnement.") % {
-                    "u": typed["username_of_account"], "name": member.name,
+                    "u": account_name, "name": member.name,
                     "role": Membership.Role(member.role).label},
                 (_("%(u)s is gekoppeld aan pasnummer %(c)s (%(name)s).") % {
-                    "u": typed["username_of_account"], "c": member.card_number,
-                    "name": member.name},),
+                    "u": account_name, "c": member.card_number, "name": member.name},),
                 Fix("account_link", _("Koppel %(u)s aan deze klant") % {
-                    "u": typed["username_of_account"]}, one_click=False,
-                    args={"username": typed["username_of_account"],
-                          "unlink_from": member.card_number}))]
+                    "u": account_name}, one_click=False,
+                    args={"username": account_name, "unlink_from": member.card_number}))]
         return [Finding(
             "other-account-in-use", STEP_EBOOKS % 3,
             _("De klant logt in met een ander inlogaccount (%(t)s) dan het gekoppelde "
-              "(%(u)s).") % {"t": typed["username_of_account"], "u": linked or "-"},
+              "(%(u)s).") % {"t": account_name, "u": linked or "-"},
             (_("%(t)s is %(where)s.") % {
-                "t": typed["username_of_account"],
-                "where": _("gekoppeld aan een andere klant van deze bibliotheek")
-                if other_ref else _("niet gekoppeld in deze bibliotheek")},),
+                "t": account_name,
+                "where": _("gekoppeld aan een andere klant van deze bibliotheek")},),
             question=_("Laat de klant inloggen met %(u)s, of vraag welk account de klant "
                        "wil gebruiken.") % {"u": linked or "-"})]
 

@@ -43,6 +43,10 @@ class Context:
     purged_at: datetime | None  # identity deleted the customer's unactivated account then
     purged_username: str
     expected: dict[str, Any]  # what the library would push now (authorization_for)
+    # The typed username is the account of another customer here who is a colleague or
+    # volunteer (or was one today): the checks then treat it as any name not linked to this
+    # customer, and never name that customer or their account.
+    typed_private: bool = False
 
     @property
     def today(self) -> date:
@@ -60,14 +64,23 @@ class Context:
     def typed(self) -> dict[str, Any] | None:
         return self.status.get("typed")
 
+    @property
+    def typed_linked_here_to(self) -> str | None:
+        """The other customer of this library the typed account is linked to, unless that
+        is a colleague or volunteer (whose account is theirs alone to name)."""
+        if self.typed_private:
+            return None
+        return (self.typed or {}).get("linked_here_to") or None
+
     def family_member(self, card_number: str | None) -> FamilyMember | None:
         return next((m for m in self.family if m.card_number == card_number), None)
 
 
 def load(customer: Customer, *, problem: str, typed_username: str | None, allowed: bool,
          status: dict[str, Any]) -> Context:
-    """Three queries whatever the customer's history: memberships with subscriptions and
-    types, the other members of those subscriptions, the last purge of their account."""
+    """Four queries whatever the customer's history: memberships with subscriptions and
+    types, the other members of those subscriptions, the last purge of their account, and
+    whether the typed account belongs to a colleague or volunteer here."""
     customer = (Customer.objects.filter(pk=customer.pk).select_related("library")
                 .prefetch_related(Prefetch(
                     "memberships", queryset=Membership.objects.select_related(
@@ -83,8 +96,13 @@ def load(customer: Customer, *, problem: str, typed_username: str | None, allowe
     purge = (AuditEvent.objects.filter(customer=customer, action="feed_account_deleted",
                                        detail__reason="purged")
              .order_by("-at").values_list("at", "detail").first())
+    other_ref = ((status.get("typed") or {}).get("linked_here_to") or "")
+    typed_private = bool(other_ref) and other_ref != customer.card_number and (
+        Customer.objects.filter(library_id=customer.library_id, card_number=other_ref)
+        .filter(Customer.private_q(timezone.localdate(now))).exists())
     return Context(
         customer=customer, problem=problem, now=now, typed_username=typed_username,
+        typed_private=typed_private,
         allowed=allowed, status=status,
         membership=current_membership(customer, timezone.localdate(now)),
         latest=latest_membership(customer),

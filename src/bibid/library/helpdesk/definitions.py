@@ -26,13 +26,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bibid.library.loginaccounts import menu
+
 HERE = Path(__file__).resolve().parent
-OPERATIONS = {
-    # identity's library API operationIds the helpdesk may offer as a fix
-    "account_generate", "account_link", "account_unlink", "account_activate",
-    "account_authorize", "account_reset_recovery_email", "account_send_password_reset",
-    "account_unblock",
-}
+# identity's library API operationIds the helpdesk may offer as a fix: the changing items
+# of the Inlogaccount menu's one table.
+OPERATIONS = menu.FIX_OPERATIONS
 
 
 # The kinds only a process flow has: who does this step.

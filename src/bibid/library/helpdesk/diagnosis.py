@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
+from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as accounts
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor, Perm, can
@@ -28,14 +29,9 @@ from .findings import Finding, Fix, in_seed_order
 from .models import Case
 
 PROBLEMS = ("cannot-login", "no-ebook-rights", "logout-detected", "inactive-account")
-# What a staff member needs to carry out each fix (the Inlogaccount menu's permissions).
-FIX_PERMS = {
-    "account_generate": Perm.LOGIN_GENERATE, "account_link": Perm.LOGIN_LINK,
-    "account_activate": Perm.LOGIN_ACTIVATE, "account_authorize": Perm.LOGIN_AUTHORIZE,
-    "account_reset_recovery_email": Perm.LOGIN_RECOVERY_EMAIL,
-    "account_send_password_reset": Perm.LOGIN_PASSWORD_RESET,
-    "account_unblock": Perm.LOGIN_UNBLOCK,
-}
+# What a staff member needs to carry out each fix: the Inlogaccount menu's permissions,
+# read from its one table.
+FIX_PERMS = {item.operation_id: item.perm for item in menu.MENU}
 
 
 @dataclass
@@ -188,25 +184,41 @@ def answer(*, actor: Actor, case: Case, node: str, label: str) -> Diagnosis:
 
 
 def _carry_out(actor: Actor, customer: Customer, fix: Fix) -> accounts.Outcome:
-    operation = fix.operation
-    if operation == "account_generate":
+    item = menu.by_operation(fix.operation)
+    if item is None or item.operation_id not in menu.FIX_OPERATIONS:
+        raise Problem(409, "no_such_fix", gettext_lazy("Deze oplossing bestaat niet."))
+    if item.key == "generate":
         return accounts.generate(actor=actor, customer=customer)
-    if operation == "account_link":
+    if item.key == "link":
         unlink_from = fix.args.get("unlink_from")
         if unlink_from:
-            # The partner/child mix-up: the account goes from the family member to the
-            # customer it belongs to, in that order (a second link would be refused).
+            # The partner/child mix-up. identity refuses a link request's confirmation while
+            # the account is linked to another customer of this library, and proving and
+            # linking are one call there, so the account leaves the family member first: only
+            # after the staff member ticked that they checked who is who (apply_fix's
+            # `confirmed`), and it goes nowhere until the patron confirms the link request.
             other = Customer.objects.get(library=customer.library, card_number=unlink_from)
             accounts.unlink(actor=actor, customer=other)
-        return accounts.link(actor=actor, customer=customer, username=fix.args["username"])
-    simple = {
-        "account_activate": accounts.activate,
-        "account_authorize": accounts.authorize,
-        "account_reset_recovery_email": accounts.reset_recovery_email,
-        "account_send_password_reset": accounts.send_password_reset,
-        "account_unblock": accounts.unblock,
-    }
-    return simple[operation](actor=actor, customer=customer)
+        # Not one click any more (rule L2): this opens the link request; the patron's code
+        # or handover confirmation finishes it (confirm_link below).
+        return accounts.link(actor=actor, customer=customer,
+                             username=fix.args.get("username") or None)
+    return item.operation(actor=actor, customer=customer)
+
+
+def confirm_link(*, actor: Actor, customer: Customer, problem: str, request_id: str,
+                 code: str | None, username: str | None = None,
+                 case: Case | None = None) -> tuple[accounts.Outcome, Diagnosis]:
+    """The second step of an account_link fix: the patron's code (or their confirmation on
+    the handover page); then diagnose again, recorded on the case like any other fix."""
+    done = accounts.confirm_link(actor=actor, customer=customer, request_id=request_id,
+                                 code=code)
+    after = run(actor=actor, customer=customer, problem=problem, username=username)
+    if case is not None and case.customer_id == customer.pk:
+        worked = not any(f.fix and f.fix.operation == "account_link" for f in after.findings)
+        Case.objects.filter(pk=case.pk).update(fix_operation="account_link", fix_worked=worked,
+                                               followed_by=after.case)
+    return done, after
 
 
 class ConfirmFirst(Problem):
@@ -239,7 +251,9 @@ def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
     if before.outcome == Case.Outcome.NOT_ALLOWED or finding is None or finding.fix is None:
         raise Problem(409, "no_such_fix", gettext_lazy(
             "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."))
-    if not confirmed and not finding.fix.one_click:
+    if not confirmed and finding.fix.args.get("unlink_from"):
+        # Moving an account from one family member to another: the staff member's tick
+        # that they checked who is who comes before anything is changed.
         raise ConfirmFirst(before)
     with transaction.atomic():
         done = _carry_out(actor, customer, finding.fix)

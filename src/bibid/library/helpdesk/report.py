@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock
 from bibid.common.problems import Problem
+from bibid.library.loginaccounts import menu
 from bibid.library.staff.permissions import Actor, Perm, require
 
 from . import definitions
@@ -19,16 +20,8 @@ from .models import Case
 
 PERIODS = (7, 30, 365)
 DEFAULT_DAYS = 30
-OPERATIONS = {
-    "account_generate": _("Genereer inlogaccount"),
-    "account_link": _("Koppel inlogaccount"),
-    "account_unlink": _("Ontkoppel inlogaccount"),
-    "account_activate": _("Activeer inlogaccount"),
-    "account_authorize": _("Autoriseer inlogaccount"),
-    "account_reset_recovery_email": _("Reset herstel-e-mailadres"),
-    "account_send_password_reset": _("Stuur wachtwoord-resetmail"),
-    "account_unblock": _("Hef de blokkade op"),
-}
+# The fixes' names, from the Inlogaccount menu's one table.
+OPERATIONS = {item.operation_id: item.label for item in menu.MENU}
 
 
 @dataclass(frozen=True)

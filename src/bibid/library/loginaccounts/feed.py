@@ -13,6 +13,7 @@ from bibid.library.subscriptions.models import Membership, Subscription
 from bibid.library.tenants.models import Library
 
 from .identity import IdentityClient
+from .links import forget_link, rename_link
 from .pushes import request_push
 
 SYSTEM = Actor.system("feed")
@@ -29,21 +30,25 @@ def apply_change(library: Library, change: dict) -> None:
     pending = Subscription.objects.filter(memberships__customer=customer,
                                           status=Subscription.Status.PENDING)
     if change["kind"] in ("account_deleted", "link_removed"):
-        customers.update(account_id=None, account_username="", account_linked_at=None)
+        forget_link(customer)
         if change["data"].get("reason") == "purged":
             # A self-service sign-up whose account was never activated: the membership
             # says so (the seed's "Inactief inlogaccount").
             pending.update(status=Subscription.Status.LAPSED)
     elif change["kind"] == "username_changed":
-        customers.update(account_username=change["data"].get("username", ""))
+        rename_link(customer, change["data"].get("username", ""))
     elif change["kind"] == "account_activated":
         ids = list(pending.values_list("pk", flat=True))
         if ids:
             Subscription.objects.filter(pk__in=ids).update(status=Subscription.Status.ACTIVE)
             request_push(Membership.objects.filter(subscription_id__in=ids)
                          .values_list("customer_id", flat=True))
+    detail = {"change": change["id"], **change.get("data", {})}
+    if customer.is_private:
+        # The audit trail is read by every role: a colleague's (new) username stays out.
+        detail = {k: v for k, v in detail.items() if k not in ("username", "customer")}
     audit.record(actor=SYSTEM, action=f"feed_{change['kind']}", customer=customer,
-                 result="ok", detail={"change": change["id"], **change.get("data", {})})
+                 result="ok", detail=detail)
 
 
 def follow(library: Library, *, client: IdentityClient | None = None) -> int:

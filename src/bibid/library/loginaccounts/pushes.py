@@ -19,6 +19,7 @@ from bibid.library.customers.models import Customer
 from bibid.library.subscriptions.rights import authorization_for
 
 from .identity import IdentityClient, IdentityProblem, IdentityUnavailable
+from .links import forget_link
 from .models import PendingPush
 
 logger = logging.getLogger("bibid.pushes")
@@ -80,8 +81,7 @@ def drain(*, limit: int = 200) -> dict[str, int]:
         except IdentityProblem as problem:
             if problem.code == "not_linked":
                 # The login service has no link for this customer (any more): nothing to push.
-                Customer.objects.filter(pk=customer.pk).update(
-                    account_id=None, account_username="", account_linked_at=None)
+                forget_link(customer)
                 PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
                 counts["dropped"] += 1
             else:

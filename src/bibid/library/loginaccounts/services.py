@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from bibid.common import clock
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
@@ -19,6 +19,7 @@ from bibid.library.staff.permissions import Actor, Perm, require
 from bibid.library.subscriptions.rights import authorization_for
 
 from .identity import IdentityClient, IdentityError, IdentityProblem, IdentityUnavailable
+from .links import forget_link, remember_link, rename_link
 from .pushes import request_push
 
 
@@ -49,8 +50,16 @@ def check(actor: Actor, customer: Customer, perm: Perm) -> None:
         )
 
 
-def _client(customer: Customer) -> IdentityClient:
-    return IdentityClient.for_library(customer.library)
+def _client(customer: Customer, actor: Actor | None = None) -> IdentityClient:
+    return IdentityClient.for_library(customer.library, acting=acting(actor))
+
+
+def acting(actor: Actor | None) -> tuple[str, str]:
+    """Who acts, for identity's record that the patron sees: the role and an opaque staff
+    reference (never a name: identity cannot verify it, and the patron needs no more)."""
+    if actor is None or actor.staff is None:
+        return ("system", "")
+    return (str(actor.staff.role), f"staff:{actor.staff.pk}")
 
 
 def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Outcome:
@@ -67,9 +76,8 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
         audit.record(actor=actor, action=action, customer=customer, result="refused",
                      detail={"identity": problem.code, "status": problem.status})
         if problem.code == "not_linked" and customer.has_login_account:
-            _forget_link(customer)  # the login service knows no link: ours was stale
-        raise Problem(problem.status, problem.code, problem.message(),
-                      messages=problem.messages, extra={}) from problem
+            forget_link(customer)  # the login service knows no link: ours was stale
+        raise _refusal(actor, customer, problem) from problem
     except IdentityUnavailable as error:
         audit.record(actor=actor, action=action, customer=customer, result="failed",
                      detail={"identity": "unavailable", "reason": error.reason})
@@ -80,19 +88,38 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
     return outcome
 
 
-def _remember_link(customer: Customer, account: dict) -> None:
-    account_id = UUID(str(account["account_id"]))
-    Customer.objects.filter(pk=customer.pk).update(
-        account_id=account_id, account_username=account["username"],
-        account_linked_at=clock.now(),
-    )
-    customer.account_id, customer.account_username = account_id, account["username"]
+# Of what identity sends with a refusal, only these reach the caller (a count, never a name
+# or card number): the console shows "nog N pogingen", the REST API returns them as data.
+PASSED_ON = ("attempts_left", "retry_after")
 
 
-def _forget_link(customer: Customer) -> None:
-    Customer.objects.filter(pk=customer.pk).update(account_id=None, account_username="",
-                                                   account_linked_at=None)
-    customer.account_id, customer.account_username = None, ""
+def _refusal(actor: Actor, customer: Customer, problem: IdentityProblem) -> Problem:
+    data = (problem.body or {}).get("data") or {}
+    extra = {key: data[key] for key in PASSED_ON if isinstance(data.get(key), int)}
+    if problem.code == "account_linked_to_other_customer":
+        other = Customer.objects.filter(library_id=customer.library_id,
+                                        card_number=str(data.get("customer") or "")).first()
+        if other is None or (other.is_private and not _is_self(actor, other)):
+            # The colleague rule: identity names the other customer's card, and our own
+            # words must not pass it on when that customer is a colleague or volunteer (nor
+            # one who just stopped being one): who has which account is theirs to tell.
+            return Problem(problem.status, problem.code, OTHER_CUSTOMER_HERE, extra=extra)
+    return Problem(problem.status, problem.code, problem.message(),
+                   messages=problem.messages, extra=extra)
+
+
+OTHER_CUSTOMER_HERE = gettext_lazy(
+    "Dit inlogaccount is al gekoppeld aan een andere klant van deze bibliotheek. Vraag de "
+    "klant welk inlogaccount van hem of haar is, of laat de klant zelf inloggen.")
+
+
+def _is_self(actor: Actor, customer: Customer) -> bool:
+    return actor.staff is not None and actor.staff.customer_id == customer.pk
+
+
+# The link fields belong to links.py; these names stay for callers that used them.
+_remember_link = remember_link
+_forget_link = forget_link
 
 
 # -- the menu items ----------------------------------------------------------------------
@@ -102,9 +129,9 @@ def show(*, actor: Actor, customer: Customer) -> Outcome:
     """Toon inlogaccount gegevens."""
 
     def call() -> Outcome:
-        account = _client(customer).account_show(customer.card_number)
+        account = _client(customer, actor).account_show(customer.card_number)
         if account["username"] != customer.account_username:
-            Customer.objects.filter(pk=customer.pk).update(account_username=account["username"])
+            rename_link(customer, account["username"])
         return Outcome("show", _("Inlogaccount %(username)s: %(state)s.") % {
             "username": account["username"], "state": _state(account)}, account)
 
@@ -117,11 +144,11 @@ def generate(*, actor: Actor, customer: Customer, username: str | None = None,
 
     def call() -> Outcome:
         email = recovery_email if recovery_email is not None else customer.email
-        answer = _client(customer).account_generate(
+        answer = _client(customer, actor).account_generate(
             customer.card_number, username=username, recovery_email=email or None,
             language=language)
         with transaction.atomic():
-            _remember_link(customer, answer["account"])
+            remember_link(customer, answer["account"])
             request_push([customer.pk])
         mail = (_("De activeringsmail is onderweg naar %(email)s.") % {"email": email}
                 if answer["activation_mail"] == "queued"
@@ -133,25 +160,65 @@ def generate(*, actor: Actor, customer: Customer, username: str | None = None,
     return _run(actor, customer, "login_generate", Perm.LOGIN_GENERATE, call)
 
 
-def link(*, actor: Actor, customer: Customer, username: str) -> Outcome:
-    """Koppel inlogaccount: the account the customer signs in with, by its username."""
+def link(*, actor: Actor, customer: Customer, username: str | None = None) -> Outcome:
+    """Koppel inlogaccount, step 1 (rule L2): open a link request at the login service.
+
+    Nothing is linked yet: linking an existing account needs the patron, who proves it with
+    the code identity mails to the account's confirmed address, or by signing in on the
+    handover page. identity answers the same whether or not the username exists, and so do
+    we: the desk learns nothing about an account the patron has not given it."""
 
     def call() -> Outcome:
-        answer = _client(customer).account_link(customer.card_number, username)
-        with transaction.atomic():
-            _remember_link(customer, answer["account"])
-            request_push([customer.pk])
-        return Outcome("link", _("Inlogaccount %(username)s is gekoppeld aan deze klant; de "
-                                 "rechten worden bijgewerkt.") % {
-                                     "username": answer["account"]["username"]}, answer)
+        answer = _client(customer, actor).account_link(customer.card_number, username or None)
+        data = {"request_id": str(UUID(str(answer["request_id"]))),
+                "handover_url": _handover_url(answer.get("handover_url")),
+                "expires_at": answer.get("expires_at")}
+        return Outcome("link", _("Vraag de klant om de code uit de e-mail, of laat de klant "
+                                 "zelf inloggen op het scherm."), data)
 
     return _run(actor, customer, "login_link", Perm.LOGIN_LINK, call)
 
 
+def _handover_url(url: object) -> str:
+    """The page at the login service where the patron confirms. The console opens it in a
+    new tab: only an address of the login service itself is passed on, so that a wrong
+    answer can never send staff (or the patron at the desk) to another site."""
+    base = settings.BIBID_PUBLIC_URLS["identity"].rstrip("/") + "/"
+    text = str(url or "")
+    return text if text.startswith(base) and "\\" not in text else ""
+
+
+def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
+                 code: str | None = None) -> Outcome:
+    """Koppel inlogaccount, step 2: the code the patron read out (or none, after the patron
+    confirmed on the handover page). Only then is the link stored and the rights pushed."""
+    try:
+        request_id = str(UUID(str(request_id)))
+    except ValueError:
+        check(actor, customer, Perm.LOGIN_LINK)
+        raise Problem(400, "invalid_request_id", gettext_lazy(
+            "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount."),
+            field="request_id") from None
+    code = (code or "").strip() or None
+
+    def call() -> Outcome:
+        answer = _client(customer, actor).account_link_confirm(customer.card_number, request_id,
+                                                        code)
+        with transaction.atomic():
+            remember_link(customer, answer["account"])
+            request_push([customer.pk])
+        return Outcome("link_confirm", _("Inlogaccount %(username)s is gekoppeld aan deze "
+                                         "klant; de rechten worden bijgewerkt.") % {
+                                             "username": answer["account"]["username"]},
+                       answer)
+
+    return _run(actor, customer, "login_link_confirm", Perm.LOGIN_LINK, call)
+
+
 def unlink(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
-        answer = _client(customer).account_unlink(customer.card_number)
-        _forget_link(customer)
+        answer = _client(customer, actor).account_unlink(customer.card_number)
+        forget_link(customer)
         return Outcome("unlink", _("Het inlogaccount is ontkoppeld. Het account zelf bestaat "
                                    "nog; de klant kan het aan een andere klant laten koppelen."),
                        answer)
@@ -163,7 +230,7 @@ def activate(*, actor: Actor, customer: Customer) -> Outcome:
     """Activeer inlogaccount (the patron is at the desk)."""
 
     def call() -> Outcome:
-        answer = _client(customer).account_activate(customer.card_number)
+        answer = _client(customer, actor).account_activate(customer.card_number)
         if answer["result"] == "already_active":
             text = _("Het inlogaccount was al actief.")
         else:
@@ -189,7 +256,7 @@ def authorize(*, actor: Actor, customer: Customer) -> Outcome:
         fresh = (Customer.objects.prefetch_related("memberships__subscription__type")
                  .get(pk=customer.pk))
         payload = authorization_for(fresh)
-        answer = _client(customer).account_authorize(customer.card_number, payload)
+        answer = _client(customer, actor).account_authorize(customer.card_number, payload)
         codes = ", ".join(r["code"] for r in payload["rights"]) or _("geen")
         if answer["result"] == "unchanged":
             text = _("De gegevens bij de inlogdienst waren al actueel (rechten: %(codes)s).")
@@ -205,7 +272,7 @@ def rights(*, actor: Actor, customer: Customer) -> Outcome:
     """Toon inlogaccount-rechten."""
 
     def call() -> Outcome:
-        answer = _client(customer).account_rights(customer.card_number)
+        answer = _client(customer, actor).account_rights(customer.card_number)
         codes = sorted({r["code"] for r in answer["rights"]})
         text = (_("Geldige rechten: %(codes)s.") % {"codes": ", ".join(codes)} if codes
                 else _("Dit inlogaccount heeft nu geen geldige rechten."))
@@ -223,7 +290,7 @@ def reset_recovery_email(*, actor: Actor, customer: Customer) -> Outcome:
             "klantgegevens."))
 
     def call() -> Outcome:
-        answer = _client(customer).account_reset_recovery_email(customer.card_number,
+        answer = _client(customer, actor).account_reset_recovery_email(customer.card_number,
                                                                 customer.email)
         return Outcome("recovery_email", _("Het herstel-e-mailadres is nu %(email)s.") % {
             "email": customer.email}, answer)
@@ -233,7 +300,7 @@ def reset_recovery_email(*, actor: Actor, customer: Customer) -> Outcome:
 
 def send_password_reset(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
-        answer = _client(customer).account_send_password_reset(customer.card_number)
+        answer = _client(customer, actor).account_send_password_reset(customer.card_number)
         return Outcome("password_reset", _("De klant krijgt een e-mail om een nieuw wachtwoord "
                                            "te kiezen (ook in de spammap kijken)."), answer)
 
@@ -242,7 +309,7 @@ def send_password_reset(*, actor: Actor, customer: Customer) -> Outcome:
 
 def unblock(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
-        answer = _client(customer).account_unblock(customer.card_number)
+        answer = _client(customer, actor).account_unblock(customer.card_number)
         text = (_("De blokkade is opgeheven; de klant kan direct opnieuw inloggen.")
                 if answer["result"] == "unblocked" else _("Er was geen blokkade."))
         return Outcome("unblock", text, answer)
@@ -252,7 +319,7 @@ def unblock(*, actor: Actor, customer: Customer) -> Outcome:
 
 def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     def call() -> Outcome:
-        answer = _client(customer).account_history(customer.card_number, limit)
+        answer = _client(customer, actor).account_history(customer.card_number, limit)
         failures = sum(1 for e in answer["events"] if e["outcome"] == "failure")
         count = len(answer["events"])
         text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen",
@@ -268,7 +335,7 @@ def status(*, actor: Actor, customer: Customer, username: str | None = None) -> 
     """Everything about the link in one call (the helpdesk's diagnosis reads this), and
     what the username the customer types points at."""
     return _run(actor, customer, "login_status", Perm.DIAGNOSE,
-                lambda: Outcome("status", "", _client(customer).account_status(
+                lambda: Outcome("status", "", _client(customer, actor).account_status(
                     customer.card_number, username))).data
 
 
@@ -284,6 +351,7 @@ __all__ = [
     "activate",
     "authorize",
     "check",
+    "confirm_link",
     "generate",
     "history",
     "link",

@@ -9,6 +9,7 @@ from bibid.library.subscriptions.rights import authorization_for
 from bibid.library.tenants.models import Library
 
 from .identity import IdentityClient
+from .links import forget_links
 
 BATCH = 5000
 
@@ -31,8 +32,7 @@ def sync(library: Library, *, progress: Callable[[int], None] | None = None,
             counts[key] = counts.get(key, 0) + value
         gone = [r["customer_ref"] for r in answer["results"] if r["result"] == "not_linked"]
         if gone:
-            Customer.objects.filter(library=library, card_number__in=gone).update(
-                account_id=None, account_username="", account_linked_at=None)
+            forget_links(library, gone)
         if progress:
             progress(len(batch))
         batch.clear()

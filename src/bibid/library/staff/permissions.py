@@ -19,6 +19,9 @@ class Perm(StrEnum):
     REGISTER = "register"
     EDIT_CUSTOMER = "edit_customer"
     EDIT_SUBSCRIPTION = "edit_subscription"
+    # Making someone a colleague or volunteer, or a regular customer again: that decides who
+    # may see their login account, so no role that uses the menu every day can do it alone.
+    CHANGE_KIND = "change_kind"
     LOGIN_SHOW = "login_show"
     LOGIN_GENERATE = "login_generate"
     LOGIN_LINK = "login_link"
@@ -36,7 +39,8 @@ class Perm(StrEnum):
 
 
 # The desk does what the seed's steps ask of it; the helpdesk also reads the history and
-# lifts blocks, and may unlink; a manager also runs a full sync.
+# lifts blocks, and may unlink; a manager also runs a full sync and changes a customer's kind
+# (colleague, volunteer, regular).
 DESK = frozenset({
     Perm.SEARCH, Perm.VIEW, Perm.REGISTER, Perm.EDIT_CUSTOMER, Perm.EDIT_SUBSCRIPTION,
     Perm.LOGIN_SHOW, Perm.LOGIN_GENERATE, Perm.LOGIN_LINK, Perm.LOGIN_ACTIVATE,
@@ -44,7 +48,7 @@ DESK = frozenset({
     Perm.LOGIN_PASSWORD_RESET, Perm.DIAGNOSE, Perm.MANAGE_TOKENS,
 })
 HELPDESK = DESK | {Perm.LOGIN_UNLINK, Perm.LOGIN_UNBLOCK, Perm.LOGIN_HISTORY}
-MANAGER = HELPDESK | {Perm.SYNC}
+MANAGER = HELPDESK | {Perm.SYNC, Perm.CHANGE_KIND}
 ROLES = {Staff.Role.DESK: DESK, Staff.Role.HELPDESK: HELPDESK, Staff.Role.MANAGER: MANAGER}
 
 

@@ -3,6 +3,8 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from bibid.library.loginaccounts import menu
+
 register = template.Library()
 
 REASONS = {
@@ -25,23 +27,15 @@ ACTIONS = {
     "customer_update": _("klantgegevens gewijzigd"),
     "subscription_create": _("abonnement afgesloten"),
     "subscription_update": _("abonnement gewijzigd"),
-    "login_show": _("inlogaccount bekeken"),
-    "login_generate": _("inlogaccount gegenereerd"),
-    "login_link": _("inlogaccount gekoppeld"),
-    "login_unlink": _("inlogaccount ontkoppeld"),
-    "login_activate": _("inlogaccount geactiveerd"),
-    "login_authorize": _("geautoriseerd"),
-    "login_rights": _("rechten bekeken"),
-    "login_recovery_email": _("herstel-e-mailadres gereset"),
-    "login_password_reset": _("wachtwoordherstel gestuurd"),
-    "login_unblock": _("gedeblokkeerd"),
-    "login_history": _("inloggeschiedenis bekeken"),
     "login_status": _("inlogstatus opgevraagd (diagnose)"),
     "diagnosis": _("helpdesk: diagnose"),
     "diagnosis_answer": _("helpdesk: antwoord van de klant"),
     "feed_account_deleted": _("inlogaccount verwijderd (inlogdienst)"),
     "feed_username_changed": _("gebruikersnaam gewijzigd (inlogdienst)"),
     "feed_link_removed": _("koppeling verwijderd (inlogdienst)"),
+    "customer_kind": _("soort klant gewijzigd (collega, vrijwilliger, klant)"),
+    # The Inlogaccount menu's items say it in the words of the one table.
+    **{item.audit_action: item.done_label for item in menu.MENU},
 }
 
 
