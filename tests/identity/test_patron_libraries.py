@@ -187,3 +187,18 @@ def test_frozen_account_shows_the_notice_and_the_patron_lifts_it(anna, maas, clo
     assert done.status_code == 302
     assert Account.objects.get(pk=anna.pk).library_changes_frozen_at is None
     assert "Bibliotheken kunnen je account nu niet wijzigen" not in client.get("/").text
+
+
+def test_the_notice_to_the_previous_address_links_to_the_not_me_page(anna, maas, clock):
+    import re
+
+    from bibid.identity.mail.messages import compose
+
+    _library_changed_the_address(anna, maas, clock)
+    notice = OutboxMessage.objects.get(to="anna@example.org", kind="notice")
+    text = compose(notice, Account.objects.get(pk=anna.pk)).text
+    link = re.search(r"http://\S+/niet-ik/\S+/", text).group(0)
+    path = "/" + link.split("//", 1)[1].split("/", 1)[1]
+    assert Client().get(path).status_code == 200
+    assert Client().post(path).status_code == 200
+    assert Account.objects.get(pk=anna.pk).recovery_email == "anna@example.org"

@@ -135,3 +135,18 @@ def test_the_username_change_limit_counts_per_network_too(make_account):
     limited = client.post("/gebruikersnaam-wijzigen/", {"username": "bram.leest"})
     assert limited.status_code == 429
     assert Account.objects.filter(username="bram.bakker").exists()
+
+
+def test_no_username_choice_when_the_library_switched_username_changes_off(new_member, client):
+    from bibid.identity.libraries.models import Link
+    from bibid.identity.libraries.services import register_library, update_settings
+
+    library = register_library(code="maas", name="Maas").library
+    update_settings(library=library, flows=["password_reset"])
+    Link.objects.create(library=library, account=new_member, customer_ref="2123456789012")
+    path = activation_path()
+    assert 'name="username"' not in client.get(path).text
+    sneaked = client.post(path, {"username": "eigen.naam", "password": NEW,
+                                 "password_again": NEW})
+    assert sneaked.status_code == 200  # the field is not on the form: ignored
+    assert Account.objects.get(pk=new_member.pk).username == "2123456789012"
