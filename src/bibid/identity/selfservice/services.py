@@ -21,6 +21,7 @@ from bibid.identity.accounts.services import delete_account as delete_for_good
 from bibid.identity.accounts.services import record_event
 from bibid.identity.accounts.signals import password_set
 from bibid.identity.libraries.models import Change
+from bibid.identity.libraries.patron import pending_library_address, reset_address
 from bibid.identity.libraries.selectors import account_by_card_number, flow_allowed
 from bibid.identity.libraries.services import tell_libraries
 from bibid.identity.mail.models import OutboxMessage
@@ -151,12 +152,14 @@ def _password_reset(request: SelfServiceRequest) -> None:
     name, ip = request.typed, request.ip or ""
     account = _find(name)
     allowed = _mail_allowed(usernames.username_key(name), ip)
-    send = bool(allowed and account and account.recovery_email
-                and flow_allowed(account, "password_reset"))
+    # Never to an address a library set less than 24 hours ago that the patron has not
+    # confirmed: then the previous, confirmed address gets it (or nobody).
+    to = reset_address(account) if account else ""
+    send = bool(allowed and account and to and flow_allowed(account, "password_reset"))
     request.account_id, request.mail_queued = (account.pk if account else None), send
     if send:
-        # Always the stored address, never anything typed (CVE-2019-19844).
-        enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=account.recovery_email,
+        # Always a stored address, never anything typed (CVE-2019-19844).
+        enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=to,
                 account_id=account.pk, language=request.language)
 
 
@@ -190,7 +193,9 @@ def reset_password(*, token: str, password: str) -> Account:
     # much as the activation link does: it confirms the address (so "Gebruikersnaam vergeten"
     # can use it again after staff reset it) and activates an account that was never
     # activated (otherwise the patron's new password would still say "Onjuiste inlog").
-    was_inactive = _confirm_address(account)
+    # Unless the link went to the previous address because a library's new one is not yet
+    # confirmed: using it proves the previous address, not the library's.
+    was_inactive = False if pending_library_address(account) else _confirm_address(account)
     _set_password(account, password, via="reset")
     if was_inactive:
         _activated(account, via="password reset")
