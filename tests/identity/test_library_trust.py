@@ -360,3 +360,20 @@ def test_every_username_lookup_of_an_unlinked_name_is_recorded(duin, anna):
     duin.get("/customers/3001/status", username="anna.jansen")
     assert LibraryEvent.objects.filter(operation="username_lookup",
                                        data__typed="anna.jansen").count() == 1
+
+
+def test_taken_usernames_at_generate_are_limited_and_recorded(duin, anna):
+    from bibid.common.guard import lanes as guard
+    from bibid.identity.libraries.services import TAKEN_ANSWERS_PER_LIBRARY
+
+    taken = duin.post("/customers/3001/account", {"username": "anna.jansen"})
+    assert taken.status_code == 409 and taken.json()["code"] == "username_taken"
+    assert LibraryEvent.objects.filter(operation="username_taken",
+                                       data__typed="anna.jansen").count() == 1
+    lane = guard.lane(TAKEN_ANSWERS_PER_LIBRARY, "duinstreek")
+    for _ in range(TAKEN_ANSWERS_PER_LIBRARY.cap - 1):
+        guard.reserve([lane])
+    limited = duin.post("/customers/3002/account", {"username": "anna.jansen"})
+    assert limited.status_code == 429
+    # A free name still works: the limit is on answers that reveal an account.
+    assert duin.post("/customers/3003/account", {"username": "nieuw.lid"}).status_code == 201

@@ -56,6 +56,9 @@ def _refuse_second_link(library: Library, customer_ref: str) -> None:
         )
 
 
+TAKEN_ANSWERS_PER_LIBRARY = guard.Policy("taken", free=100000, max_delay=60, cap=60)
+
+
 @dataclass(frozen=True)
 class Generated:
     link: Link
@@ -71,7 +74,6 @@ def _is_valid_username(name: str) -> bool:
     return True
 
 
-@transaction.atomic
 def generate(
     *, library: Library, customer_ref: str, username: str | None, recovery_email: str,
     language: str = "nl", fall_back_to_reference: bool = False, actor: Actor | None = None,
@@ -90,6 +92,8 @@ def generate(
                       field="username", extra=getattr(error, "params", None) or {}) from error
     taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
     fell_back = False
+    if taken:
+        _count_taken_answer(library, customer_ref, name, actor)
     if taken and fall_back_to_reference and name != usernames.normalize(customer_ref):
         # The reference is used as the username only if it is a valid username itself;
         # otherwise the answer stays "taken" (the chosen name is what the caller asked for).
@@ -100,21 +104,39 @@ def generate(
     if taken:
         raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
                       field="username")
-    try:
-        with transaction.atomic():
-            account = create_account(username=name, recovery_email=recovery_email, actor=actor)
-            link = Link.objects.create(library=library, customer_ref=customer_ref,
-                                       account=account, card_number=customer_ref)
-    except IntegrityError as error:  # a concurrent request took the name or the customer
-        raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) from error
-    record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
-                 data={"library": library.code, "customer": customer_ref})
-    mail = "no_address"
-    if account.recovery_email:
-        enqueue(kind=OutboxMessage.Kind.ACTIVATION, to=account.recovery_email,
-                account_id=account.pk, language=language, data={"library": library.name})
-        mail = "queued"
+    with transaction.atomic():
+        _refuse_second_link(library, customer_ref)
+        try:
+            with transaction.atomic():
+                account = create_account(username=name, recovery_email=recovery_email,
+                                         actor=actor)
+                link = Link.objects.create(library=library, customer_ref=customer_ref,
+                                           account=account, card_number=customer_ref)
+        except IntegrityError as error:  # a concurrent request took the name or customer
+            raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) \
+                from error
+        record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
+                     data={"library": library.code, "customer": customer_ref})
+        mail = "no_address"
+        if account.recovery_email:
+            enqueue(kind=OutboxMessage.Kind.ACTIVATION, to=account.recovery_email,
+                    account_id=account.pk, language=language, data={"library": library.name})
+            mail = "queued"
     return Generated(link=link, activation_mail=mail, username_was_taken=fell_back)
+
+
+def _count_taken_answer(library: Library, customer_ref: str, name: str, actor: Actor) -> None:
+    """Staff must hear that a name they chose is taken, but "taken" says that an account
+    exists: such answers are limited per library (a desk needs a handful a day) and recorded
+    for the operators, so that generate is no username oracle. Counted outside any
+    transaction, so that the refusal that follows does not roll the count back."""
+    if guard.reserve([guard.lane(TAKEN_ANSWERS_PER_LIBRARY, library.code)]) is not None:
+        raise Problem(429, "too_many_requests",
+                      _("Deze bibliotheek heeft het afgelopen uur te vaak een bezette "
+                        "gebruikersnaam gekozen. Laat de gebruikersnaam leeg (het pasnummer "
+                        "wordt de gebruikersnaam) of probeer het later."))
+    LibraryEvent.objects.create(library=library, operation="username_taken",
+                                data={"customer": customer_ref, "typed": name, **actor.by})
 
 
 @transaction.atomic
