@@ -29,6 +29,7 @@ subscription into "lapsed" (not activated).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -53,6 +54,7 @@ from bibid.library.subscriptions.models import Membership, Subscription, Subscri
 from bibid.library.subscriptions.services import default_end
 from bibid.library.tenants.models import Library
 
+log = logging.getLogger(__name__)
 SIGNUPS_PER_NETWORK = guard.Policy("signup", free=1000, max_delay=60, cap=10)
 SYSTEM = Actor.system("signup")
 
@@ -94,6 +96,10 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
         account = _generate_account(library, customer, application)
     except IdentityError as error:
         _forget_customer(customer)
+        # The visitor is told little; the operators get the cause (a refusal such as
+        # card_number_not_in_range would otherwise hide behind "try again later" forever).
+        log.warning("self-service sign-up at %s failed at the login service: %s",
+                    library.code, error)
         # The same words whatever went wrong: the visitor chose nothing the login service
         # could refuse (no username), and a refusal's code would only tell an outsider more.
         raise Problem(503, "identity_unavailable", UNAVAILABLE) from error
