@@ -77,3 +77,14 @@ class IdentityServer:
             from tests.e2e.harness import _drop_postgres_databases
 
             _drop_postgres_databases(pg, self.tag)
+
+
+def patron_confirms(server: IdentityServer, request_id: str) -> None:
+    """The patron signed in on the handover page and agreed (rule L2), without a browser:
+    the link request is marked confirmed as the handover page does."""
+    import uuid
+
+    request_id = str(uuid.UUID(request_id))  # only ever a UUID into the shell's code
+    server.shell("from bibid.identity.libraries.models import LinkRequest as R; "
+                 f"R.objects.filter(pk='{request_id}', state='pending').update("
+                 "state='confirmed', confirmed_via='sign-in')")

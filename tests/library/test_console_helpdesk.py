@@ -15,6 +15,7 @@ from bibid.library.customers.models import Customer
 from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import AuditEvent
 
+from .identity_server import patron_confirms
 from .test_console import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -212,8 +213,9 @@ def test_an_unknown_problem_is_a_400_page(demo):
 
 def test_the_typed_username_names_the_right_one(demo):
     page = diagnose(signed_in("balie.maas"), ANNA, username="anna.jansn")
-    assert cause(page.text) == ("De klant typt een gebruikersnaam die niet bestaat; de juiste "
-                                "is anna.jansen.")
+    # Rule L5: whether anna.jansn exists is not the library's to know.
+    assert cause(page.text) == ("De klant typt anna.jansn; dat is niet het inlogaccount dat aan "
+                                "deze klant gekoppeld is (anna.jansen).")
     assert "Vertel de klant de gebruikersnaam anna.jansen" in section(page.text, "question")
     assert 'value="anna.jansn"' in page.text  # kept in the box, to ask again
     # The path walks on to the next question, answered on the page.
@@ -225,7 +227,8 @@ def test_a_fix_further_along_the_path_is_offered_when_the_cause_has_none(demo):
     # Dirk types a wrong username (tell him) and is blocked too (lift it): the path stops
     # at the block, so that is the next step, with its button for the helpdesk.
     page = diagnose(signed_in("helpdesk.maas"), DIRK, username="dirk.bakkr")
-    assert "de juiste is dirk.bakker" in cause(page.text)
+    assert "niet het inlogaccount dat aan deze klant gekoppeld is (dirk.bakker)" in \
+        cause(page.text)
     assert 'data-testid="fix"' not in page.text
     assert buttons(section(page.text, "next-fix")) == ["Hef de blokkade op"]
     assert 'name="code" value="login-blocked"' in section(page.text, "next-fix")
@@ -268,12 +271,31 @@ def test_moving_an_account_between_family_members_needs_the_tick(demo, restores_
     assert "Vink eerst aan" in section(refused.text, "error")
     assert 'name="bevestig"' in section(refused.text, "fix")  # the tick box, to try again
     assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
-    done = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos",
-               bevestig="1")
+    opened = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos",
+                 bevestig="1")
+    assert opened.status_code == 200, opened.text[:2000]
+    # Rule L2: the fix opens a link request; nothing moves until the patron confirms.
+    step = section(opened.text, "link-step")
+    assert "Vraag de klant om de code uit de e-mail" in step
+    assert buttons(step) == ["Koppel", "De klant heeft bevestigd"]
+    assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
+    assert not Customer.objects.get(card_number=LOTTE).account_username
+    request_id = re.search(r'name="request_id" value="([^"]+)"', step).group(1)
+    confirm = {"problem": "cannot-login", "username": "lotte.bos", "request_id": request_id}
+    waiting = client.post(f"/console/klanten/{LOTTE}/helpdesk/koppelen/",
+                          {**confirm, "without_code": "on"})
+    assert waiting.status_code == 400
+    assert "nog niet bevestigd" in section(waiting.text, "link-error")
+    assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
+    patron_confirms(restores_identity, request_id)
+    done = client.post(f"/console/klanten/{LOTTE}/helpdesk/koppelen/",
+                       {**confirm, "without_code": "on"})
     assert done.status_code == 200, done.text[:2000]
-    assert "Gedaan: Koppel inlogaccount" in section(done.text, "done")
+    assert "lotte.bos is gekoppeld" in section(done.text, "done-summary")
+    # Only after the patron's proof did the account leave her father.
     assert Customer.objects.get(card_number=LOTTE).account_username == "lotte.bos"
     assert not Customer.objects.get(card_number=JEROEN).account_username
+    assert 'data-testid="link-step"' not in done.text
 
 
 def test_the_login_service_down_is_a_503_page(demo):

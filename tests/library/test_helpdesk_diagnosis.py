@@ -88,8 +88,15 @@ def test_the_username_the_customer_types(staff):
     wrong = run(staff, "2010000001", username="anna.jansn")
     assert wrong.findings[0].code == "wrong-username"
     assert "anna.jansen" in wrong.findings[0].question
+    # Rule L5: a name not linked to this library says nothing more than "not this
+    # customer's account", whether it exists (Piet, of another library) or not.
     other = run(staff, "2010000001", username="piet.hendriks").findings[0]
-    assert other.code == "other-account-in-use" and other.fix is None
+    assert other.code == "wrong-username" and other.fix is None
+    assert other.summary == ("De klant typt piet.hendriks; dat is niet het inlogaccount dat "
+                             "aan deze klant gekoppeld is (anna.jansen).")
+    assert other.summary.replace("piet.hendriks", "anna.jansn") == \
+        wrong.findings[0].summary
+    assert "bestaat" not in other.summary + " ".join(other.evidence)
     right = run(staff, "2010000001", username="ANNA.JANSEN")  # case does not matter
     assert right.findings[0].code == "no-problem-found"
     by_card = run(staff, "2010000001", username="2010000001")
@@ -99,8 +106,14 @@ def test_the_username_the_customer_types(staff):
 def test_an_unlinked_customer_with_an_account_of_their_own_gets_it_linked(staff):
     found = run(staff, "2010000006", username="piet.hendriks").findings[0]
     assert found.code == "no-login-account"
-    assert found.fix.operation == "account_link"
+    # Not one click (rule L2): the fix opens a link request that the patron confirms.
+    assert found.fix.operation == "account_link" and not found.fix.one_click
     assert found.fix.args == {"username": "piet.hendriks"}
+    assert "niet het inlogaccount dat aan deze klant gekoppeld is" in found.evidence[0]
+    # A name that does not exist reads the same (identity does not say which is which).
+    nobody = run(staff, "2010000006", username="niemand.bestaat").findings[0]
+    assert (nobody.code, nobody.fix.args) == ("no-login-account",
+                                              {"username": "niemand.bestaat"})
 
 
 def test_colleagues_and_volunteers_are_not_diagnosed(staff, live_identity):

@@ -15,6 +15,8 @@ from bibid.library.staff.models import AuditEvent
 from bibid.library.subscriptions.models import SubscriptionType
 from bibid.library.subscriptions.services import create_subscription
 
+from .identity_server import patron_confirms
+
 pytestmark = pytest.mark.django_db
 
 
@@ -27,8 +29,7 @@ def new_customer(actor, *, email: str = "", type_code: str = "compleet") -> Cust
     tag = uuid.uuid4().hex[:8]
     created = create_customer(actor=actor, data=CustomerData(
         name=f"Test Klant {tag}", birth_date=date(1990, 1, 1),
-        email=email or f"klant.{tag}@example.org",
-        card_number=f"9{uuid.uuid4().int % 10**9:09d}"))
+        email=email or f"klant.{tag}@example.org"))  # the library's next card (rule L6)
     create_subscription(actor=actor, main=created, type_=SubscriptionType.objects.get(
         library=created.library, code=type_code))
     return customer(created.card_number)
@@ -66,18 +67,32 @@ def test_generate_activate_authorize_rights(staff):
 
 def test_link_refuses_the_family_mix_up(staff, restores_identity):
     desk = staff("balie.maas")
-    # Lotte's account is linked to her father; linking it to Lotte herself is refused
-    # until it is unlinked from him, with the other customer named.
+    lotte = customer("2010000012")
+    # Rule L2: a link is a request first, answered the same whatever the name.
+    opened = login.link(actor=desk, customer=lotte, username="lotte.bos")
+    assert set(opened.data) == {"request_id", "handover_url", "expires_at"}
+    assert opened.data["handover_url"].startswith(restores_identity.url + "/")
+    assert "Vraag de klant om de code" in opened.summary
+    assert customer("2010000012").account_id is None
+    with pytest.raises(Problem) as waiting:
+        login.confirm_link(actor=desk, customer=lotte, request_id=opened.data["request_id"])
+    assert waiting.value.code == "waiting_for_patron"
+    # Lotte's account is linked to her father; even with her proof, linking it to Lotte
+    # herself is refused until it is unlinked from him, with the other customer named
+    # (he is no colleague).
+    patron_confirms(restores_identity, opened.data["request_id"])
     with pytest.raises(Problem) as refused:
-        login.link(actor=desk, customer=customer("2010000012"), username="lotte.bos")
+        login.confirm_link(actor=desk, customer=lotte, request_id=opened.data["request_id"])
     assert refused.value.code == "account_linked_to_other_customer"
-    assert "2010000010" in refused.value.text("nl")
+    assert "2010000010" in refused.value.text("nl") or "andere klant" in refused.value.text("nl")
     helpdesk = staff("helpdesk.maas")
     login.unlink(actor=helpdesk, customer=customer("2010000010"))
     assert customer("2010000010").account_id is None
-    linked = login.link(actor=desk, customer=customer("2010000012"), username="lotte.bos")
+    linked = login.confirm_link(actor=desk, customer=lotte,
+                                request_id=opened.data["request_id"])
     assert customer("2010000012").account_username == "lotte.bos"
     assert "lotte.bos" in linked.summary
+    assert AuditEvent.objects.filter(action="login_link_confirm", result="ok").count() == 1
 
 
 def test_the_colleague_rule_is_enforced_in_the_operation(staff):

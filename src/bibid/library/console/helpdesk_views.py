@@ -233,7 +233,11 @@ def confirm_link(request: HttpRequest, card_number: str) -> HttpResponse:
         done, after = helpdesk.confirm_link(
             actor=request.actor, customer=found, problem=problem,
             request_id=str(step.cleaned_data["request_id"]), code=code or None,
-            username=username, case=seen)
+            username=username, case=seen,
+            # From this staff member's own session (the fix they ticked), never the form.
+            move_from=(pending or {}).get("move_from")
+            if (pending or {}).get("request_id") == str(step.cleaned_data["request_id"])
+            else None)
     except Problem as refused:
         if refused.code in RETRY_CONFIRM and pending:
             return _link_step_again(request, found, problem, username, seen, pending,

@@ -190,29 +190,38 @@ def _carry_out(actor: Actor, customer: Customer, fix: Fix) -> accounts.Outcome:
     if item.key == "generate":
         return accounts.generate(actor=actor, customer=customer)
     if item.key == "link":
-        unlink_from = fix.args.get("unlink_from")
-        if unlink_from:
-            # The partner/child mix-up. identity refuses a link request's confirmation while
-            # the account is linked to another customer of this library, and proving and
-            # linking are one call there, so the account leaves the family member first: only
-            # after the staff member ticked that they checked who is who (apply_fix's
-            # `confirmed`), and it goes nowhere until the patron confirms the link request.
-            other = Customer.objects.get(library=customer.library, card_number=unlink_from)
-            accounts.unlink(actor=actor, customer=other)
         # Not one click any more (rule L2): this opens the link request; the patron's code
-        # or handover confirmation finishes it (confirm_link below).
-        return accounts.link(actor=actor, customer=customer,
-                             username=fix.args.get("username") or None)
+        # or handover confirmation finishes it (confirm_link below). For the partner/child
+        # mix-up (unlink_from) nothing is unlinked here: that waits until the patron has
+        # proved the account is theirs.
+        outcome = accounts.link(actor=actor, customer=customer,
+                                username=fix.args.get("username") or None)
+        if fix.args.get("unlink_from"):
+            outcome.data["move_from"] = fix.args["unlink_from"]
+        return outcome
     return item.operation(actor=actor, customer=customer)
 
 
 def confirm_link(*, actor: Actor, customer: Customer, problem: str, request_id: str,
-                 code: str | None, username: str | None = None,
-                 case: Case | None = None) -> tuple[accounts.Outcome, Diagnosis]:
+                 code: str | None, username: str | None = None, case: Case | None = None,
+                 move_from: str | None = None) -> tuple[accounts.Outcome, Diagnosis]:
     """The second step of an account_link fix: the patron's code (or their confirmation on
-    the handover page); then diagnose again, recorded on the case like any other fix."""
+    the handover page); then diagnose again, recorded on the case like any other fix.
+
+    `move_from`: the card of the family member the fix takes the account from. Only a
+    member of the customer's own subscription qualifies (the card comes back from the
+    page), and the account moves only after the patron's proof (accounts.confirm_link)."""
+    other = None
+    if move_from:
+        other = (Customer.objects.filter(
+            library_id=customer.library_id, card_number=move_from,
+            memberships__subscription__memberships__customer=customer)
+            .exclude(pk=customer.pk).select_related("library").first())
+        if other is None:
+            raise Problem(409, "no_such_fix", gettext_lazy(
+                "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."))
     done = accounts.confirm_link(actor=actor, customer=customer, request_id=request_id,
-                                 code=code)
+                                 code=code, move_from=other)
     after = run(actor=actor, customer=customer, problem=problem, username=username)
     if case is not None and case.customer_id == customer.pk:
         worked = not any(f.fix and f.fix.operation == "account_link" for f in after.findings)

@@ -189,9 +189,15 @@ def _handover_url(url: object) -> str:
 
 
 def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
-                 code: str | None = None) -> Outcome:
+                 code: str | None = None, move_from: Customer | None = None) -> Outcome:
     """Koppel inlogaccount, step 2: the code the patron read out (or none, after the patron
-    confirmed on the handover page). Only then is the link stored and the rights pushed."""
+    confirmed on the handover page). Only then is the link stored and the rights pushed.
+
+    `move_from`: the family member the account is linked to now (the helpdesk's partner/child
+    mix-up, after the staff member ticked who is who). identity checks the patron's proof
+    before it refuses an account linked to another customer here, and that refusal leaves
+    the request open; so the account leaves the family member only once the patron has
+    proved it is theirs, and then the same confirmation is sent again."""
     try:
         request_id = str(UUID(str(request_id)))
     except ValueError:
@@ -200,10 +206,20 @@ def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
             "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount."),
             field="request_id") from None
     code = (code or "").strip() or None
+    if move_from is not None:
+        check(actor, move_from, Perm.LOGIN_UNLINK)
 
     def call() -> Outcome:
-        answer = _client(customer, actor).account_link_confirm(customer.card_number, request_id,
-                                                        code)
+        client = _client(customer, actor)
+        try:
+            answer = client.account_link_confirm(customer.card_number, request_id, code)
+        except IdentityProblem as problem:
+            other = ((problem.body or {}).get("data") or {}).get("customer")
+            if move_from is None or problem.code != "account_linked_to_other_customer" \
+                    or other != move_from.card_number:
+                raise
+            unlink(actor=actor, customer=move_from)
+            answer = client.account_link_confirm(customer.card_number, request_id, code)
         with transaction.atomic():
             remember_link(customer, answer["account"])
             request_push([customer.pk])
