@@ -474,3 +474,24 @@ def test_double_submits_do_the_work_once(anna, client):
     assert Account.objects.get(pk=anna.pk).username == "anna.leest"
     # The second submit changes nothing, so the library hears of it once.
     assert Change.objects.filter(kind="username_changed").count() == 1
+
+
+@pytest.mark.parametrize("operation", ["change_password", "delete_account"])
+def test_wrong_current_passwords_stay_counted(make_account, operation):
+    """The password asked again is guessed under the sign-in's limits: each wrong one
+    counts, even though the change it was asked for is refused (and rolled back)."""
+    from bibid.common.problems import Problem
+    from bibid.identity.selfservice import services
+
+    account = make_account("wim.wachtwoord")
+    codes = []
+    for _ in range(7):
+        kwargs = ({"current": "fout", "new": NEW} if operation == "change_password"
+                  else {"password": "fout"})
+        with pytest.raises(Problem) as refused:
+            getattr(services, operation)(account=account, **kwargs)
+        codes.append(refused.value.code)
+    assert codes[:5] == ["wrong_password"] * 5
+    assert codes[-1] == "throttled"
+    block = guard.account_block(account.username_key)
+    assert block.failures == 5 and block.blocked_until is not None

@@ -299,13 +299,15 @@ def check_password(account: Account, password: str) -> None:
     guard.succeed(lanes)
 
 
-@transaction.atomic
 def change_password(*, account: Account, current: str, new: str, keep_sid: str = "") -> None:
     """`keep_sid`: the identity session making the change; it and the services signed in
     through it stay signed in, every other session ends."""
     require_flow(account, "password_change")
+    # Outside the transaction: a wrong password must stay counted by the guard, and the
+    # refusal would roll the count back together with the change.
     check_password(account, current)
-    _set_password(account, new, via="change", keep_sid=keep_sid)
+    with transaction.atomic():
+        _set_password(account, new, via="change", keep_sid=keep_sid)
 
 
 @transaction.atomic
@@ -364,12 +366,12 @@ def _change_username(account: Account, new_username: str) -> None:
                 data={"notice": "username_changed", "old_username": old, "new_username": name})
 
 
-@transaction.atomic
 def delete_account(*, account: Account, password: str) -> None:
     """Delete the login account; the library memberships stay, the libraries are told."""
     require_flow(account, "account_delete")
-    check_password(account, password)
-    if account.recovery_email:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email, account_id=None,
-                data={"notice": "account_deleted", "username": account.username})
-    delete_for_good(account=account, actor=Actor.patron(account), reason="patron")
+    check_password(account, password)  # outside the transaction: a failure stays counted
+    with transaction.atomic():
+        if account.recovery_email:
+            enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email, account_id=None,
+                    data={"notice": "account_deleted", "username": account.username})
+        delete_for_good(account=account, actor=Actor.patron(account), reason="patron")
