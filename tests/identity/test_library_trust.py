@@ -377,3 +377,49 @@ def test_taken_usernames_at_generate_are_limited_and_recorded(duin, anna):
     assert limited.status_code == 429
     # A free name still works: the limit is on answers that reveal an account.
     assert duin.post("/customers/3003/account", {"username": "nieuw.lid"}).status_code == 201
+
+
+def test_a_card_number_of_another_library_cannot_become_a_username(maas, duin, anna):
+    """Found by the rogue-library tests: B generated an account named after A's card number,
+    and A's patron signing in with that card number reached B's account."""
+    link_with_patron(maas, "2001", anna)
+    taken = duin.post("/customers/3009/account", {"username": "2001"})
+    assert taken.status_code == 400 and taken.json()["code"] == "username_is_card_number"
+    # The library's own customer may have their own card number as username (the default).
+    assert duin.post("/customers/3009/account", {}).json()["account"]["username"] == "3009"
+    # And a patron may not rename to a card number either.
+    from bibid.common.problems import Problem
+    from bibid.identity.selfservice import services as selfservice
+
+    with pytest.raises(Problem) as refused:
+        selfservice.change_username(account=anna, new_username="2999")
+    assert refused.value.code == "username_is_card_number"
+
+
+def test_a_card_number_names_its_librarys_patron_even_if_it_is_someones_username(maas, anna):
+    link_with_patron(maas, "2001", anna)
+    # An account named after the card number from before the rule existed.
+    squatter = create_account(username="2001", password=PASSWORD, active=True,
+                              actor=Actor.system("test"))
+    result = flow.sign_in(flow.Attempt(username="2001", password=PASSWORD, ip="192.0.2.66"))
+    assert result.ok and result.account == anna and squatter.pk != anna.pk
+
+
+def test_link_codes_per_account_are_limited_whoever_asks(maas, duin, anna):
+    for ref, api in (("3001", duin), ("3002", duin), ("2001", maas), ("2002", maas)):
+        opened = api.post(f"/customers/{ref}/link", {"username": "anna.jansen"})
+        assert opened.status_code == 202  # the same answer every time
+    codes = OutboxMessage.objects.filter(to="anna@example.org", data__notice="link_code")
+    assert codes.count() == linking.CODES_PER_ACCOUNT.cap == 3
+    # The fourth request has no code to guess: no code confirms it.
+    fourth = LinkRequest.objects.get(customer_ref="2002")
+    assert fourth.code_digest == ""
+    wrong = maas.post("/customers/2002/link/confirm",
+                      {"request_id": str(fourth.pk), "code": code_mail(anna)})
+    assert wrong.status_code == 400
+
+
+def test_confirm_checks_the_card_range_too(maas, duin, anna):
+    opened = maas.post("/customers/2001/link", {"username": "anna.jansen"}).json()
+    answer = duin.post("/customers/2001/link/confirm", {"request_id": opened["request_id"]})
+    assert answer.status_code == 422

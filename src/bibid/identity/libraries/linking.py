@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy as _
 from bibid.common import clock
 from bibid.common.guard import lanes as guard
 from bibid.common.problems import Problem
-from bibid.identity.accounts import usernames
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import record_event
@@ -36,13 +35,14 @@ from bibid.identity.mail.services import enqueue
 
 from .models import Library, LibraryEvent, Link, LinkRequest
 from .ranges import require_in_range
-from .selectors import account_by_card_number
+from .selectors import account_by_name
 
 LIFETIME = timedelta(minutes=15)
 MAX_WRONG_CODES = 5
 # A busy library links perhaps a few dozen patrons an hour; 300 leaves room and still stops
 # a library that would use requests to probe names or flood mailboxes.
 REQUESTS_PER_LIBRARY = guard.Policy("linkreq", free=1000, max_delay=60, cap=300)
+CODES_PER_ACCOUNT = guard.Policy("linkcode", free=1000, max_delay=60, cap=3)
 
 
 def _digest(request_id, code: str) -> str:
@@ -50,9 +50,7 @@ def _digest(request_id, code: str) -> str:
 
 
 def _find(typed: str) -> Account | None:
-    account = Account.objects.filter(username_key=usernames.username_key(typed)).first()
-    if account is None and typed.strip().isalnum():
-        account = account_by_card_number(typed.strip())
+    account = account_by_name(typed)
     if account is not None and account.is_staff:
         return None  # operators' accounts are never linked to a library customer
     return account
@@ -86,8 +84,14 @@ def request_link(*, library: Library, customer_ref: str, username: str | None, a
         account = _find(typed) if typed else None
         request = LinkRequest(library=library, customer_ref=customer_ref, typed=typed[:254],
                               account=account, expires_at=now + LIFETIME, acting=actor.by)
+        # At most a few codes per account an hour, whichever libraries ask: five guesses at
+        # each code must not add up (300 requests an hour would be 1,500 guesses). Beyond
+        # that the request still opens, and answers the same, but no code is mailed: the
+        # patron can still agree on the handover page.
         mailable = bool(account and account.recovery_email
-                        and account.recovery_email_confirmed_at)
+                        and account.recovery_email_confirmed_at
+                        and guard.reserve([guard.lane(CODES_PER_ACCOUNT,
+                                                      str(account.public_id))]) is None)
         code = f"{secrets.randbelow(10**6):06d}"
         if mailable:
             request.code_digest = _digest(request.id, code)
@@ -123,6 +127,7 @@ def confirm_link(*, library: Library, customer_ref: str, request_id: str, code: 
                  actor: Actor) -> Link:
     """Complete a link the patron agreed to: with the code they read out, or after they
     signed in on the handover page. A wrong code counts (five void the request)."""
+    require_in_range(library, customer_ref)
     request = LinkRequest.objects.filter(pk=request_id, library=library,
                                          customer_ref=customer_ref).first()
     if request is None:

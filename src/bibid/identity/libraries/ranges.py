@@ -23,6 +23,34 @@ def require_in_range(library: Library, number: str, *, field: str = "customer_re
                         "bibliotheek."), field=field, extra={"card": number})
 
 
+def library_of_card_number(number: str) -> Library | None:
+    """The library whose range holds this number, if any (one query; ranges never overlap)."""
+    if not number.isalnum():
+        return None
+    for library in Library.objects.only("code", "name", "card_prefixes"):
+        if library.owns_card_number(number):
+            return library
+    return None
+
+
+def refuse_card_number_as_username(name: str, *, own: tuple[Library, str] | None = None) -> None:
+    """A username may not be a card number of a library's range, unless it is the customer's
+    own card number used as the username by that very library (`own`: library, reference).
+
+    Otherwise library B (or any patron) could take library A's card number as a username,
+    and A's patron signing in with that card number would reach the wrong account (found by
+    the rogue-library tests).
+    """
+    owner = library_of_card_number(name)
+    if owner is None:
+        return
+    if own is not None and owner.pk == own[0].pk and name == own[1]:
+        return
+    raise Problem(400, "username_is_card_number",
+                  _("Een pasnummer kan geen gebruikersnaam worden. Kies een naam met ten minste "
+                    "één letter of teken, of log in met je pasnummer."), field="username")
+
+
 def overlapping(prefixes: list[str], *, exclude: Library | None = None) -> list[str]:
     """The prefixes of other libraries that overlap these (one is the start of the other)."""
     clashes = []

@@ -23,6 +23,17 @@ def account_by_card_number(card_number: str) -> Account | None:
     return next(iter(accounts.values()))
 
 
+def account_by_name(typed: str) -> Account | None:
+    """The account a patron means by what they type: a card number in a library's range with
+    a link there names that patron (whatever account has it as a username); otherwise the
+    username. The same rule as the sign-in journey."""
+    from bibid.identity.accounts.usernames import username_key
+
+    name = typed.strip()
+    by_card = account_by_card_number(name) if name.isalnum() else None
+    return by_card or Account.objects.filter(username_key=username_key(name)).first()
+
+
 def links_for_patron(account: Account) -> list[Link]:
     """The account's links with their libraries, oldest first (Mijn inlogaccount)."""
     return list(Link.objects.filter(account=account).select_related("library")

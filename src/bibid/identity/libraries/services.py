@@ -21,7 +21,7 @@ from bibid.identity.mail.services import enqueue
 
 from .models import Change, Library, LibraryEvent, Link
 from .patron import UNCONFIRMED_GRACE, pending_library_address, refuse_if_frozen
-from .ranges import clean_prefixes, require_in_range
+from .ranges import clean_prefixes, refuse_card_number_as_username, require_in_range
 from .rights import Authorization
 
 
@@ -90,6 +90,7 @@ def generate(
     except ValidationError as error:
         raise Problem(400, "invalid_username", getattr(error, "message", str(error)),
                       field="username", extra=getattr(error, "params", None) or {}) from error
+    refuse_card_number_as_username(name, own=(library, usernames.normalize(customer_ref)))
     taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
     fell_back = False
     if taken:

@@ -22,7 +22,8 @@ from bibid.identity.accounts.services import record_event
 from bibid.identity.accounts.signals import password_set
 from bibid.identity.libraries.models import Change
 from bibid.identity.libraries.patron import pending_library_address, reset_address
-from bibid.identity.libraries.selectors import account_by_card_number, flow_allowed
+from bibid.identity.libraries.ranges import refuse_card_number_as_username
+from bibid.identity.libraries.selectors import account_by_name, flow_allowed
 from bibid.identity.libraries.services import tell_libraries
 from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
@@ -75,6 +76,8 @@ def _checked_username(account: Account, new_username: str) -> str:
     except ValidationError as error:
         raise Problem(400, error.code or "invalid_username", error.messages[0],
                       field="username") from error
+    if name != account.username:
+        refuse_card_number_as_username(name)
     key = usernames.username_key(name)
     if Account.objects.filter(username_key=key).exclude(pk=account.pk).exists():
         raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
@@ -98,10 +101,7 @@ def _rename(account: Account, name: str) -> str:
 
 
 def _find(name: str) -> Account | None:
-    account = Account.objects.filter(username_key=usernames.username_key(name)).first()
-    if account is None and name.strip().isalnum():
-        account = account_by_card_number(name.strip())
-    return account
+    return account_by_name(name)
 
 
 # -- forgot password, forgot username --------------------------------------------------------

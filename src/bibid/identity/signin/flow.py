@@ -100,11 +100,19 @@ def sign_in(attempt: Attempt, *, on_success: Callable[[Account], None] | None = 
         return result
 
     account = Account.objects.filter(username_key=key).first()
-    if account is None and attempt.username.strip().isalnum():
-        # Patrons may sign in with their card number (domain.md, flow 1).
-        account = account_by_card_number(attempt.username.strip())
+    by_card = None
+    if attempt.username.strip().isalnum():
+        # Patrons may sign in with their card number (domain.md, flow 1). A card number
+        # belongs to the library whose range holds it: when a link there says whose it is,
+        # that account is meant, even if some account has the number as its username (made
+        # before usernames in card ranges were refused).
+        by_card = account_by_card_number(attempt.username.strip())
+        if by_card is not None and account is not None and by_card.pk == account.pk:
+            by_card = None  # the same account either way
+    if by_card is not None:
+        account = by_card
         trusted = any(lane.policy is guard.DEVICE for lane in lanes)
-        if account is not None and not trusted:
+        if not trusted:
             # Every name an account answers to counts against the account's own lane, so a
             # card number is not a second set of guesses at the same password.
             extra = guard.account_lane(account.username_key)
