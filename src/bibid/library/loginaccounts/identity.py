@@ -233,27 +233,3 @@ def _json(response: requests.Response) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-# -- two-step linking (rule L2), added by the library side until the client has it ----------
-# The lead's own methods on IdentityClient win: these are attached only when missing.
-
-
-def _account_link(self, ref: str, username: str | None) -> dict:
-    # The username may be left out (the patron signs in on the handover page instead).
-    return self.call("POST", f"/customers/{ref}/link",
-                     body={"username": username} if username else {},
-                     idempotency_key=_key())
-
-
-def _account_link_confirm(self, ref: str, request_id: str, code: str | None) -> dict:
-    body = {"request_id": request_id}
-    if code:
-        body["code"] = code
-    return self.call("POST", f"/customers/{ref}/link/confirm", body=body,
-                     idempotency_key=_key())
-
-
-if not hasattr(IdentityClient, "account_link_confirm"):
-    IdentityClient.account_link = _account_link
-    IdentityClient.account_link_confirm = _account_link_confirm

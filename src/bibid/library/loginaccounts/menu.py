@@ -2,7 +2,7 @@
 
 One row per menu item: the console's URL slug and button, the login service's operationId,
 the REST API's path, what the audit list says afterwards, the permission and the operation
-(services.py). The console's menu, its audit list, the helpdesk's fixes and report, the YAML
+("py"). The console's menu, its audit list, the helpdesk's fixes and report, the YAML
 definitions' check of operations and the REST API's routes are all built from MENU, so a
 new item, a renamed label or a changed permission is one edit here and cannot drift.
 """
@@ -16,9 +16,7 @@ from typing import Literal
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from bibid.library.staff.permissions import Perm
-
-from . import services
+from bibid.library.staff.perms import Perm
 
 
 @dataclass(frozen=True)
@@ -30,10 +28,12 @@ class MenuItem:
     api_path: str  # /customers/{card_number}/login-account
     label: str | Promise  # the button; one label per item, everywhere
     done_label: str | Promise  # what the audit list says ("gedeblokkeerd")
-    perm: Perm  # checked by the operation itself (services.check), shown here
+    perm: Perm  # checked by the operation itself ("check"), shown here
     audit_action: str  # the AuditEvent.action the operation records ("login_unblock")
     kind: Literal["read", "change", "form"]
-    operation: Callable
+    # The function in loginaccounts.services, by name: this table is read without Django's
+    # apps too (the helpdesk's YAML definitions check their operations against it).
+    function: str
     danger: bool = False  # the console draws it as a destructive button
     api_status: int = 200
     # A second step of another item (confirming a link request): not a menu entry of its
@@ -45,6 +45,12 @@ class MenuItem:
         return f"login_{self.operation_id}"
 
     @property
+    def operation(self) -> Callable:
+        from . import services
+
+        return getattr(services, self.function)
+
+    @property
     def in_menu(self) -> bool:
         return not self.step_of
 
@@ -52,42 +58,42 @@ class MenuItem:
 MENU: tuple[MenuItem, ...] = (
     MenuItem("show", "gegevens", "account_show", "get", "",
              _("Toon inlogaccount gegevens"), _("inlogaccount bekeken"), Perm.LOGIN_SHOW,
-             "login_show", "read", services.show),
+             "login_show", "read", "show"),
     MenuItem("rights", "rechten", "account_rights", "get", "/rights",
              _("Toon inlogaccount-rechten"), _("rechten bekeken"), Perm.LOGIN_RIGHTS,
-             "login_rights", "read", services.rights),
+             "login_rights", "read", "rights"),
     MenuItem("history", "geschiedenis", "account_history", "get", "/history",
              _("Inloggeschiedenis"), _("inloggeschiedenis bekeken"), Perm.LOGIN_HISTORY,
-             "login_history", "read", services.history),
+             "login_history", "read", "history"),
     MenuItem("activate", "activeren", "account_activate", "post", "/activate",
              _("Activeer inlogaccount"), _("inlogaccount geactiveerd"), Perm.LOGIN_ACTIVATE,
-             "login_activate", "change", services.activate),
+             "login_activate", "change", "activate"),
     MenuItem("authorize", "autoriseren", "account_authorize", "post", "/authorize",
              _("Autoriseer inlogaccount (klantgegevens en rechten)"), _("geautoriseerd"),
-             Perm.LOGIN_AUTHORIZE, "login_authorize", "change", services.authorize),
+             Perm.LOGIN_AUTHORIZE, "login_authorize", "change", "authorize"),
     MenuItem("recovery_email", "herstel-e-mail", "account_reset_recovery_email", "post",
              "/recovery-email", _("Reset herstel-e-mailadres naar het adres van de bibliotheek"),
              _("herstel-e-mailadres gereset"), Perm.LOGIN_RECOVERY_EMAIL,
-             "login_recovery_email", "change", services.reset_recovery_email),
+             "login_recovery_email", "change", "reset_recovery_email"),
     MenuItem("password_reset", "wachtwoord-herstel", "account_send_password_reset", "post",
              "/password-reset", _("Stuur wachtwoordherstel-e-mail"),
              _("wachtwoordherstel gestuurd"), Perm.LOGIN_PASSWORD_RESET,
-             "login_password_reset", "change", services.send_password_reset, api_status=202),
+             "login_password_reset", "change", "send_password_reset", api_status=202),
     MenuItem("unblock", "deblokkeren", "account_unblock", "post", "/unblock",
              _("Deblokkeer"), _("gedeblokkeerd"), Perm.LOGIN_UNBLOCK, "login_unblock",
-             "change", services.unblock),
+             "change", "unblock"),
     MenuItem("unlink", "ontkoppelen", "account_unlink", "delete", "/link",
              _("Ontkoppel inlogaccount"), _("inlogaccount ontkoppeld"), Perm.LOGIN_UNLINK,
-             "login_unlink", "change", services.unlink, danger=True),
+             "login_unlink", "change", "unlink", danger=True),
     MenuItem("generate", "genereren", "account_generate", "post", "",
              _("Genereer inlogaccount"), _("inlogaccount gegenereerd"), Perm.LOGIN_GENERATE,
-             "login_generate", "form", services.generate, api_status=201),
+             "login_generate", "form", "generate", api_status=201),
     MenuItem("link", "koppelen", "account_link", "post", "/link",
              _("Koppel inlogaccount"), _("koppelen aangevraagd (wacht op de klant)"),
-             Perm.LOGIN_LINK, "login_link", "form", services.link, api_status=202),
+             Perm.LOGIN_LINK, "login_link", "form", "link", api_status=202),
     MenuItem("link_confirm", "koppelen-bevestigen", "account_link_confirm", "post",
              "/link/confirm", _("Koppel"), _("inlogaccount gekoppeld"), Perm.LOGIN_LINK,
-             "login_link_confirm", "form", services.confirm_link, api_status=201,
+             "login_link_confirm", "form", "confirm_link", api_status=201,
              step_of="link"),
 )
 
