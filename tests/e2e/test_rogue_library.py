@@ -228,14 +228,6 @@ def test_library_b_cannot_use_card_numbers_of_library_a(system, identity, lib_b,
     assert_untouched(system, identity, victim)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product defect (L6 bypass): POST /api/v1/customers/<B card>/account "
-    "{\"username\": \"<A's card number>\"} by library B answers 201 and creates an account "
-    "whose USERNAME is A's patron's card number; sign-in looks usernames up before card "
-    "numbers (signin/flow.py), so A's patron can no longer sign in with the card number "
-    "(generic failure, 200). Identity checks card numbers in customer_ref and "
-    "customer.card_number but not usernames shaped like another library's card number "
-    "(services.generate; selfservice change_username and the activation page likewise)."))
 def test_library_b_cannot_take_a_card_number_of_library_a_as_username(system, identity, lib_b,
                                                                        victims):
     victim, ref = victims["c2"], b_card()
