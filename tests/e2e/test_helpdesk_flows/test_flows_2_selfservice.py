@@ -36,13 +36,13 @@ from .walk import (
 # == 5. Self-service lid worden =============================================================
 
 
-def card_of(system, username: str) -> str:
+def card_of(system, address: str) -> str:
     return library_shell_json(system, (
         "from bibid.library.customers.models import Customer\n"
-        f"result = Customer.objects.get(account_username={username!r}).card_number\n"))
+        f"result = Customer.objects.get(email={address!r}).card_number\n"))
 
 
-def sign_up(system, walk: Walk, http, *, username: str, address: str, type_label: str,
+def sign_up(system, walk: Walk, http, *, address: str, type_label: str,
             birth_date: str = "1984-02-03") -> requests.Response:
     library = system.urls["library"]
     walk.at("choose_library")
@@ -55,7 +55,7 @@ def sign_up(system, walk: Walk, http, *, username: str, address: str, type_label
         # customer's name would make the console's search for "Jansen" find two customers.
         "name": f"Nieuw Lid {address.split('@')[0]}", "birth_date": birth_date, "email": address,
         "subscription_type": option(form.text, "subscription_type", type_label),
-        "username": username, "terms": "on"})
+        "terms": "on"})
 
 
 def test_self_service_lid_worden_and_activate(system, mailbox):
@@ -63,28 +63,30 @@ def test_self_service_lid_worden_and_activate(system, mailbox):
     username = fresh("aanmelder")
     address = f"{username}@example.org"
     before = mailbox.count()
-    answer = sign_up(system, walk, http, username=username, address=address,
-                     type_label="Volwassen Compact")
+    answer = sign_up(system, walk, http, address=address, type_label="Volwassen Compact")
+    assert 'name="username"' not in http.get(
+        f"{system.urls['library']}/aanmelden/{LIBRARY}/", timeout=TIMEOUT).text
     walk.answer("accepted", "ja")
     walk.at("created")
-    card = card_of(system, username)
+    card = card_of(system, address)
     customer = library_customer(system, card)
     assert customer["subscription"]["state"] == "pending"
-    assert customer["login_account"] == {"linked": True, "username": username, "visible": True}
+    assert customer["login_account"] == {"linked": True, "username": card, "visible": True}
     account = account_of(system, card)
     assert account["state"] == "inactive" and account["recovery_email"] == address
-    walk.answer("name_taken", "nee")
     walk.at("sent_page")
     assert h1(answer.text) == "Bijna klaar: kijk in je e-mail"
     assert "Activeer je inlogaccount binnen 24 uur." in answer.text
     walk.at("mail_sent")
     mail = mailbox.wait_for(address, "Activeer", after=before)
-    assert username in mail.text and "Deze link werkt 24 uur en één keer." in mail.text
+    assert card in mail.text and "Deze link werkt 24 uur en één keer." in mail.text
     assert "24 uur" in walk.text("mail_sent")
     walk.answer("activated_in_time", "ja")
     walk.at("choose_password")
     link = mail.link("/activeren/")
-    done = submit(http, link, {"password": PASSWORD, "password_again": PASSWORD})
+    walk.answer("name_free", "ja")
+    done = submit(http, link, {"username": username, "password": PASSWORD,
+                               "password_again": PASSWORD})
     walk.at("active")
     assert h1(done.text) == "Je inlogaccount is klaar"
     assert account_of(system, card)["state"] == "active"
@@ -100,21 +102,51 @@ def test_self_service_lid_worden_and_activate(system, mailbox):
     walk.done()
 
 
-def test_self_service_lid_worden_name_taken_then_purged(system, mailbox):
+def test_self_service_lid_worden_name_taken_at_activation(system, mailbox):
     walk, http = Walk("self-service-lid-worden"), browser()
     address = f"{fresh('bezet')}@example.org"
     before = mailbox.count()
-    answer = sign_up(system, walk, http, username="anna.jansen", address=address,
-                     type_label="Volwassen Compleet")
+    sign_up(system, walk, http, address=address, type_label="Volwassen Compact")
     walk.answer("accepted", "ja")
     walk.at("created")
-    walk.answer("name_taken", "ja")
-    walk.at("card_number_name")
+    card = card_of(system, address)
+    walk.at("sent_page")
+    walk.at("mail_sent")
+    mail = mailbox.wait_for(address, "Activeer", after=before)
+    walk.answer("activated_in_time", "ja")
+    walk.at("choose_password")
+    link = mail.link("/activeren/")
+    walk.answer("name_free", "nee")
+    taken = submit(http, link, {"username": "anna.jansen", "password": PASSWORD,
+                                "password_again": PASSWORD})
+    walk.at("name_taken")
+    assert taken.status_code == 400 and "al in gebruik" in taken.text
+    assert account_of(system, card)["state"] == "inactive"  # nothing changed
+    done = submit(http, link, {"username": "", "password": PASSWORD,
+                               "password_again": PASSWORD})
+    walk.at("active")
+    assert h1(done.text) == "Je inlogaccount is klaar"
+    assert can_sign_in(system, card, PASSWORD)
+    walk.at("subscription_runs")
+    eventually(lambda: library_customer(system, card)["subscription"]["state"] == "active",
+               "the subscription runs")
+    walk.at("solved")
+    walk.done()
+
+
+def test_self_service_lid_worden_not_activated_is_purged(system, mailbox):
+    walk, http = Walk("self-service-lid-worden"), browser()
+    address = f"{fresh('laat')}@example.org"
+    before = mailbox.count()
+    answer = sign_up(system, walk, http, address=address, type_label="Volwassen Compleet")
+    walk.answer("accepted", "ja")
+    walk.at("created")
     mail = mailbox.wait_for(address, "Activeer", after=before)
     card = re.search(r"Je gebruikersnaam is: (\S+)", mail.text).group(1)
+    assert card == card_of(system, address)
     assert library_customer(system, card)["login_account"]["username"] == card
     walk.at("sent_page")
-    assert h1(answer.text) == "Bijna klaar: kijk in je e-mail"  # the same answer
+    assert h1(answer.text) == "Bijna klaar: kijk in je e-mail"
     walk.at("mail_sent")
     walk.answer("activated_in_time", "nee")
     walk.at("purged")
@@ -138,8 +170,7 @@ def test_self_service_lid_worden_name_taken_then_purged(system, mailbox):
 def test_self_service_lid_worden_refused(system, mailbox):
     walk, http = Walk("self-service-lid-worden"), browser()
     username = fresh("tejong")
-    answer = sign_up(system, walk, http, username=username, address=f"{username}@example.org",
-                     type_label="Jeugd")
+    answer = sign_up(system, walk, http, address=f"{username}@example.org", type_label="Jeugd")
     walk.answer("accepted", "nee")
     walk.at("form_error")
     assert answer.status_code == 400
