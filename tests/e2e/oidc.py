@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .test_library_api_http import Library, demo_client
+from .test_library_api_http import Library, demo_client, fresh_card
 
 TIMEOUT = 30
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -54,9 +54,9 @@ def new_patron(system, *, rights: list[dict] | None = None, library: str = "aan-
     username = f"p{uuid.uuid4().hex[:10]}"
     password = f"Lang-genoeg-{uuid.uuid4().hex[:8]}"
     system.create_patron(username, password)
-    ref = f"t{uuid.uuid4().hex[:12]}"
+    ref = fresh_card(library)
     api = Library(system.urls["identity"], demo_client(system, library))
-    linked = api.link(ref, username)
+    linked = api.link_with_patron(ref, username, password)
     assert linked.status_code == 201, linked.text
     if rights is not None:
         answer = api.authorize(ref, {"customer": {"name": "Test Lezer"}, "rights": rights})

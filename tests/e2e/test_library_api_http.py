@@ -49,6 +49,28 @@ def request_token(identity: str, client: dict, scope: str, secret: str | None = 
     )
 
 
+CARD_PREFIXES = {"aan-de-maas": "2010", "duinstreek": "3020"}
+
+
+def fresh_card(library: str = "aan-de-maas") -> str:
+    """A card number in the demo library's own range (rule L6), not handed out by it (the
+    library hands out numbers of ten digits; these have twelve)."""
+    return f"{CARD_PREFIXES[library]}{uuid.uuid4().int % 10**8:08d}"
+
+
+def approve_handover(url: str, username: str, password: str) -> requests.Response:
+    """The patron signs in on the handover page (identity's own) and agrees to the link."""
+    with requests.Session() as browser:
+        page = browser.get(url, timeout=TIMEOUT)
+        assert page.status_code == 200, (url, page.status_code)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        done = browser.post(url, data={"csrfmiddlewaretoken": token, "action": "approve",
+                                       "username": username, "password": password},
+                            headers={"Referer": url}, allow_redirects=False, timeout=TIMEOUT)
+    assert done.status_code == 200, (done.status_code, done.text[:400])
+    return done
+
+
 class Library:
     """A library system calling the API with a bearer token of its own."""
 
@@ -86,7 +108,21 @@ class Library:
         return self.call("POST", f"/customers/{ref}/account", {} if body is None else body, **kw)
 
     def link(self, ref, username, **kw):
-        return self.call("POST", f"/customers/{ref}/link", {"username": username}, **kw)
+        """Open a link request (202): the patron must agree before `confirm` links."""
+        body = {"username": username} if username else {}
+        return self.call("POST", f"/customers/{ref}/link", body, **kw)
+
+    def confirm(self, ref, request_id, code=None, **kw):
+        body = {"request_id": request_id, **({"code": code} if code else {})}
+        return self.call("POST", f"/customers/{ref}/link/confirm", body, **kw)
+
+    def link_with_patron(self, ref, username, password) -> requests.Response:
+        """Link as a library must (rule L2): ask, the patron signs in on the handover page
+        and agrees, then confirm; returns the confirm answer (201 when linked)."""
+        asked = self.link(ref, username)
+        assert asked.status_code == 202, asked.text
+        approve_handover(asked.json()["handover_url"], username, password)
+        return self.confirm(ref, asked.json()["request_id"])
 
     def unlink(self, ref, **kw):
         return self.call("DELETE", f"/customers/{ref}/link", **kw)
