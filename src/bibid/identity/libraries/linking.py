@@ -170,9 +170,9 @@ def _check_code(request: LinkRequest, code: str) -> None:
 
 @transaction.atomic
 def _link(request: LinkRequest, actor: Actor) -> Link:
-    request = LinkRequest.objects.select_for_update().select_related("account").get(
-        pk=request.pk)
-    if not _open(request) or request.account is None:
+    # Locked alone: PostgreSQL cannot lock the nullable side of the join to the account.
+    request = LinkRequest.objects.select_for_update().get(pk=request.pk)
+    if not _open(request) or request.account_id is None:
         raise _expired()
     library, account = request.library, request.account
     _refuse_second_link(library, request.customer_ref)
