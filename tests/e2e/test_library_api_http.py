@@ -4,6 +4,7 @@ the changes feed and the published schema."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import uuid
@@ -18,7 +19,8 @@ PROBLEM = "application/problem+json"
 LIBRARY_A = "aan-de-maas"
 LIBRARY_B = "duinstreek"
 OPERATION_IDS = {
-    "account_show", "account_generate", "account_link", "account_unlink", "account_activate",
+    "account_show", "account_generate", "account_link", "account_link_confirm",
+    "account_unlink", "account_activate",
     "account_authorize", "authorizations_bulk", "account_rights",
     "account_reset_recovery_email", "account_send_password_reset", "account_unblock",
     "account_history", "account_status", "changes_list", "library_settings_show",
@@ -27,9 +29,10 @@ OPERATION_IDS = {
 _NO_BODY = object()
 
 
-def new_ref(prefix: str = "c") -> str:
-    """A customer reference of this test's own (^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$)."""
-    return f"{prefix}{uuid.uuid4().hex[:12]}"
+def new_ref(library: str = LIBRARY_A) -> str:
+    """A customer reference of this test's own: a card number in the library's own range
+    (rule L6; references outside it are refused with 422 card_number_not_in_range)."""
+    return fresh_card(library)
 
 
 def fresh_address() -> str:
@@ -58,17 +61,38 @@ def fresh_card(library: str = "aan-de-maas") -> str:
     return f"{CARD_PREFIXES[library]}{uuid.uuid4().int % 10**8:08d}"
 
 
-def approve_handover(url: str, username: str, password: str) -> requests.Response:
-    """The patron signs in on the handover page (identity's own) and agrees to the link."""
+def on_handover_page(url: str, username: str = "", password: str = "",
+                     action: str = "approve") -> requests.Response:
+    """Whoever holds the handover page signs in on it and approves (or declines); the raw
+    answer (200 done, 400 wrong password, 403/409 refused, 410 gone)."""
     with requests.Session() as browser:
         page = browser.get(url, timeout=TIMEOUT)
         assert page.status_code == 200, (url, page.status_code)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        done = browser.post(url, data={"csrfmiddlewaretoken": token, "action": "approve",
+        return browser.post(url, data={"csrfmiddlewaretoken": token, "action": action,
                                        "username": username, "password": password},
-                            headers={"Referer": url}, allow_redirects=False, timeout=TIMEOUT)
+                            headers={"Referer": url, "X-Forwarded-For": fresh_address()},
+                            allow_redirects=False, timeout=TIMEOUT)
+
+
+def approve_handover(url: str, username: str, password: str) -> requests.Response:
+    """The patron signs in on the handover page (identity's own) and agrees to the link."""
+    done = on_handover_page(url, username, password)
     assert done.status_code == 200, (done.status_code, done.text[:400])
     return done
+
+
+def choose_password(reset_link: str, password: str) -> requests.Response:
+    """The patron opens the link of a password-reset mail and chooses a password."""
+    with requests.Session() as browser:
+        page = browser.get(reset_link, timeout=TIMEOUT)
+        assert page.status_code == 200, (reset_link, page.status_code)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        return browser.post(page.url, data={"csrfmiddlewaretoken": token,
+                                             "password": password,
+                                             "password_again": password},
+                            headers={"Referer": page.url}, allow_redirects=False,
+                            timeout=TIMEOUT)
 
 
 class Library:
@@ -262,6 +286,7 @@ def test_tokens_secrets_and_scopes(system, identity, lib_a, lib_a_read):
     refused = [
         lib_a_read.generate(new_ref()),
         lib_a_read.link(new_ref(), ref),
+        lib_a_read.confirm(new_ref(), str(uuid.uuid4()), "123456"),
         lib_a_read.unlink(ref),
         lib_a_read.activate(ref),
         lib_a_read.authorize(ref, authorization("Kim", {"code": "ebooks"})),
@@ -296,8 +321,8 @@ def test_insufficient_scope_is_announced_in_www_authenticate(lib_a_read):
 # 2. The life of a link -----------------------------------------------------------------------
 
 
-def test_the_whole_life_of_a_link(identity, lib_a):
-    ref = new_ref("life")
+def test_the_whole_life_of_a_link(identity, mailbox, lib_a):
+    ref = new_ref()
     generated = lib_a.ok(lib_a.generate(ref, {"recovery_email": "life@example.org"}), 201)
     assert generated["result"] == "generated"
     assert generated["activation_mail"] == "queued"
@@ -343,12 +368,17 @@ def test_the_whole_life_of_a_link(identity, lib_a):
         "library": lib_a.name, "this_library": True,
     }]
 
-    reset = lib_a.ok(lib_a.recovery_email(ref, "  Nieuw.Adres@Example.ORG "))
+    # Not activated by the patron (the library activated it): still the library's to set
+    # at once (rule L1).
+    mark = uuid.uuid4().hex[:8]
+    new_address = f"nieuw.adres.{mark}@example.org"
+    reset = lib_a.ok(lib_a.recovery_email(ref, f"  Nieuw.Adres.{mark}@Example.ORG "))
     assert reset["result"] == "recovery_email_set"
-    assert reset["account"]["recovery_email"].lower() == "nieuw.adres@example.org"
+    assert reset["account"]["recovery_email"].lower() == new_address
     assert reset["account"]["recovery_email_set_by"] == f"library:{LIBRARY_A}"
     assert reset["account"]["recovery_email_confirmed"] is False
 
+    mails_before = mailbox.count()
     queued = lib_a.ok(lib_a.password_reset(ref), 202)
     assert queued["result"] == "password_reset_queued"
 
@@ -377,19 +407,45 @@ def test_the_whole_life_of_a_link(identity, lib_a):
     assert status["recent_events"] == events
     assert status["failures_today"] == 1
 
+    # Unblock lifts a wait, never the count (rule L4): one failure is no wait ...
+    nothing = lib_a.ok(lib_a.unblock(ref))
+    assert nothing["result"] == "not_blocked"
+    assert nothing["account"]["block"] == {"failures": 1, "blocked_until": None}
+    # ... five are: the wait ends, the failures of the hour stay counted.
+    for _ in range(4):
+        failed_sign_in(identity, ref, fresh_address())
+    blocked = lib_a.ok(lib_a.status(ref))["account"]["block"]
+    assert blocked["failures"] == 5 and blocked["blocked_until"] is not None
     lifted = lib_a.ok(lib_a.unblock(ref))
     assert lifted["result"] == "unblocked"
-    assert lifted["account"]["block"] == {"failures": 0, "blocked_until": None}
+    assert lifted["account"]["block"] == {"failures": 5, "blocked_until": None}
 
     assert lib_a.ok(lib_a.unlink(ref)) == {"result": "unlinked", "account": None}
     assert_problem(lib_a.show(ref), 404, "not_linked")
     assert lib_a.ok(lib_a.status(ref))["linked"] is False  # the diagnosis reads that too
     assert_problem(lib_a.unlink(ref), 404, "not_linked")
-    # Unlinking keeps the account: the customer can be linked to it again by its username.
-    relinked = lib_a.ok(lib_a.link(ref, ref.upper()), 201)
+    # Unlinking keeps the account: the customer can be linked to it again, with the
+    # patron's consent (rule L2). The patron chooses a password from the reset mail ...
+    password = f"Een-eigen-wachtwoord-{mark}"
+    mail = mailbox.wait_for(new_address, "Een nieuw wachtwoord", timeout=60, after=mails_before)
+    chosen = choose_password(mail.link("/wachtwoord-herstellen/"), password)
+    assert chosen.status_code == 200, chosen.text[:400]
+    # ... the library asks (nothing is linked yet), the patron signs in on the handover
+    # page with the card number, and the library completes the link.
+    asked = lib_a.ok(lib_a.link(ref, ref), 202)
+    assert asked["result"] == "confirmation_needed"
+    assert asked["handover_url"] == f"{identity}/koppelen/{asked['request_id']}/"
+    assert_problem(lib_a.show(ref), 404, "not_linked")
+    assert_problem(lib_a.confirm(ref, asked["request_id"]), 409, "waiting_for_patron")
+    approve_handover(asked["handover_url"], ref, password)
+    relinked = lib_a.ok(lib_a.confirm(ref, asked["request_id"]), 201)
     assert relinked["result"] == "linked"
     assert relinked["account"]["username"] == ref
     assert relinked["account"]["state"] == "active"
+    assert relinked["account"]["has_password"] is True
+    assert lib_a.ok(lib_a.show(ref)) == relinked["account"]
+    # A retried confirm gives the same answer; the request is used.
+    assert lib_a.ok(lib_a.confirm(ref, asked["request_id"]), 201) == relinked
 
 
 def test_rules_of_generate_and_password_reset(lib_a):
@@ -399,19 +455,30 @@ def test_rules_of_generate_and_password_reset(lib_a):
     assert lib_a.ok(lib_a.show(taken))["recovery_email"] is None
     assert_problem(lib_a.password_reset(taken), 422, "no_recovery_email")
     # The customer already has an account.
-    assert_problem(lib_a.generate(taken, {"username": new_ref("x")}), 409,
+    assert_problem(lib_a.generate(taken, {"username": f"x.{uuid.uuid4().hex[:10]}"}), 409,
                    "customer_already_linked")
     # A username in use (compared case-insensitively) by another customer's account.
+    chosen_name = f"Kim.{uuid.uuid4().hex[:10]}"
+    lib_a.ok(lib_a.generate(new_ref(), {"username": chosen_name}), 201)
     other = new_ref()
-    body = assert_problem(lib_a.generate(other, {"username": taken.upper()}), 409,
+    body = assert_problem(lib_a.generate(other, {"username": chosen_name.upper()}), 409,
                           "username_taken")
     assert body["field"] == "username"
+    # A card number of a library's range is no username (rule L6), unless it is the
+    # customer's own (the default), taken or not.
+    for card_number in (taken, new_ref(), new_ref(LIBRARY_B)):
+        body = assert_problem(lib_a.generate(other, {"username": card_number}), 400,
+                              "username_is_card_number")
+        assert body["field"] == "username"
     # A username against the rules.
     for bad in ("abc", "met spatie", "x" * 81):
         answer = lib_a.generate(other, {"username": bad})
         assert answer.status_code == 400, (bad, answer.text)
         assert_problem(answer, 400)
-    assert_problem(lib_a.generate("abc"), 400, "invalid_username")  # too short by default
+    # A reference outside the library's card ranges is no customer of its own (rule L6).
+    for outside in ("abc", "c0ffee1234", new_ref(LIBRARY_B)):
+        body = assert_problem(lib_a.generate(outside), 422, "card_number_not_in_range")
+        assert body["field"] == "customer_ref"
     assert_problem(lib_a.show(other), 404, "not_linked")
     assert_problem(lib_a.show("abc"), 404, "not_linked")
     chosen = lib_a.ok(lib_a.generate(other, {"username": f"José.{other}", "language": "en"}),
@@ -433,8 +500,18 @@ def test_activating_again_does_not_claim_there_is_no_address(lib_a):
 # 3. Tenant isolation -------------------------------------------------------------------------
 
 
+def same_answer_but_the_ref(theirs: requests.Response, their_ref: str,
+                            nowhere: requests.Response, nowhere_ref: str) -> bool:
+    """Equal answers once each names its own customer reference as REF (a refusal may
+    repeat the card number it was given; that tells nothing about the customer)."""
+    return (theirs.status_code == nowhere.status_code
+            and theirs.headers["Content-Type"] == nowhere.headers["Content-Type"]
+            and json.loads(theirs.text.replace(their_ref, "REF"))
+            == json.loads(nowhere.text.replace(nowhere_ref, "REF")))
+
+
 def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
-    ref, second = new_ref("iso"), new_ref("iso")
+    ref, second, pending = new_ref(), new_ref(), new_ref()
     lib_a.ok(lib_a.generate(ref, {"recovery_email": "iso@example.org"}), 201)
     lib_a.ok(lib_a.authorize(ref, authorization("Iso Lid", {"code": "ebooks"})))
     lib_a.ok(lib_a.generate(second), 201)
@@ -442,6 +519,8 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
     first = lib_a.authorize(second, authorization("Tweede", {"code": "ebooks"}),
                             headers={"Idempotency-Key": key})
     lib_a.ok(first)
+    # A link request of A's, waiting for its patron (the username may be left out).
+    asked = lib_a.ok(lib_a.link(pending, None), 202)
     shown, status = lib_a.ok(lib_a.show(ref)), lib_a.ok(lib_a.status(ref))
     shown_second = lib_a.ok(lib_a.show(second))
     cursor_b = lib_b.cursor()
@@ -450,6 +529,7 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
     operations = {
         "show": lambda r: lib_b.show(r),
         "link": lambda r: lib_b.link(r, f"nobody-{uuid.uuid4().hex[:8]}"),
+        "confirm": lambda r: lib_b.confirm(r, asked["request_id"]),
         "unlink": lambda r: lib_b.unlink(r),
         "activate": lambda r: lib_b.activate(r),
         "authorize": lambda r: lib_b.authorize(r, push),
@@ -460,49 +540,70 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
         "history": lambda r: lib_b.history(r),
         "status": lambda r: lib_b.status(r),
     }
+    # A's card numbers are not B's to take in (rule L6): refused wherever a card number
+    # goes in; everywhere else A's customers are "not linked", like nobody at all.
+    takes_a_card_number = {"link", "confirm", "authorize"}
     for name, operation in operations.items():
-        for target in (ref, second):
-            theirs, nowhere = operation(target), operation(new_ref("nowhere"))
+        for target in (ref, second, pending):
+            somebody = new_ref()
+            theirs, nowhere = operation(target), operation(somebody)
             if name == "status":  # answers "not linked" in a 200, the same for both
                 assert theirs.status_code == 200 and theirs.json()["linked"] is False
+            elif name in takes_a_card_number:
+                assert_problem(theirs, 422, "card_number_not_in_range")
             else:
-                expected = "account_not_found" if name == "link" else "not_linked"
-                assert_problem(theirs, 404, expected)
-            assert theirs.status_code == nowhere.status_code, name
-            assert theirs.headers["Content-Type"] == nowhere.headers["Content-Type"], name
-            assert theirs.json() == nowhere.json(), name
+                assert_problem(theirs, 404, "not_linked")
+            assert same_answer_but_the_ref(theirs, target, nowhere, somebody), (
+                name, theirs.text, nowhere.text)
+
+    # A's link request is not B's, not even for a customer in B's own range: the same as
+    # a request that does not exist.
+    own_card = new_ref(LIBRARY_B)
+    not_found = assert_problem(lib_b.confirm(own_card, asked["request_id"]), 404,
+                               "link_request_not_found")
+    assert not_found == assert_problem(lib_b.confirm(own_card, str(uuid.uuid4())), 404,
+                                       "link_request_not_found")
+    assert_problem(lib_a.confirm(pending, asked["request_id"]), 409, "waiting_for_patron")
 
     # An Idempotency-Key belongs to one library: B's identical request with A's key is B's
-    # own request (a 404 of its own), not a replay of A's answer.
+    # own request (a refusal of its own), not a replay of A's answer.
     replay = lib_b.authorize(second, authorization("Tweede", {"code": "ebooks"}),
                              headers={"Idempotency-Key": key})
-    assert_problem(replay, 404, "not_linked")
+    assert_problem(replay, 422, "card_number_not_in_range")
     assert "Idempotent-Replayed" not in replay.headers
 
-    bulk = lib_b.ok(lib_b.bulk([{"customer_ref": r, **push} for r in (ref, second)]))
+    refused = assert_problem(lib_b.bulk([{"customer_ref": r, **push} for r in (ref, second)]),
+                             422, "card_number_not_in_range")
+    assert refused["field"] == "items"
+    own_cards = [new_ref(LIBRARY_B), new_ref(LIBRARY_B)]
+    bulk = lib_b.ok(lib_b.bulk([{"customer_ref": r, **push} for r in own_cards]))
     assert bulk["counts"] == {"updated": 0, "unchanged": 0, "not_linked": 2}
-    assert bulk["results"] == [{"customer_ref": ref, "result": "not_linked"},
-                               {"customer_ref": second, "result": "not_linked"}]
 
     assert lib_a.ok(lib_a.show(ref)) == shown
     assert lib_a.ok(lib_a.status(ref)) == status
     assert lib_a.ok(lib_a.show(second)) == shown_second
+    assert_problem(lib_a.show(pending), 404, "not_linked")
 
-    # The same reference in B's own customer namespace is another customer: B may generate
-    # an account for it (with a username of its own; the default is A's account's name).
+    # A's customer reference is no customer of B's (card numbers belong to one library),
+    # nor can it become the username of one of B's accounts: A's patron signs in with it.
+    assert_problem(lib_b.generate(ref, {"username": f"b.{uuid.uuid4().hex[:10]}"}), 422,
+                   "card_number_not_in_range")
+    assert_problem(lib_b.generate(own_card, {"username": ref}), 400, "username_is_card_number")
+    assert_problem(lib_b.show(own_card), 404, "not_linked")
+    # B's own customers get accounts of their own, which A does not see.
     own = f"b.{uuid.uuid4().hex[:10]}"
-    generated = lib_b.ok(lib_b.generate(ref, {"username": own}), 201)
-    assert generated["account"]["customer_ref"] == ref
+    generated = lib_b.ok(lib_b.generate(own_card, {"username": own}), 201)
+    assert generated["account"]["customer_ref"] == own_card
     assert generated["account"]["username"] == own
     assert generated["account"]["linked_libraries"] == [lib_b.name]
-    assert lib_b.ok(lib_b.show(ref))["username"] == own
-    assert lib_b.ok(lib_b.status(ref))["authorization"]["rights"] == []
-    assert lib_b.ok(lib_b.rights(ref))["rights"] == []
+    assert lib_b.ok(lib_b.show(own_card))["username"] == own
+    assert lib_b.ok(lib_b.status(own_card))["authorization"]["rights"] == []
+    assert lib_b.ok(lib_b.rights(own_card))["rights"] == []
     assert lib_a.ok(lib_a.show(ref)) == shown
     assert lib_a.ok(lib_a.status(ref)) == status
 
     feed = lib_b.ok(lib_b.changes(cursor_b))
-    assert not {c["customer_ref"] for c in feed["changes"]} & {ref, second}
+    assert not {c["customer_ref"] for c in feed["changes"]} & {ref, second, pending}
 
 
 # 4. One login for all libraries --------------------------------------------------------------
@@ -510,20 +611,24 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
 
 def test_one_account_linked_at_two_libraries(system, lib_a, lib_b):
     username = f"kim.{uuid.uuid4().hex[:10]}"
-    system.create_patron(username, "Een-zin-vol-lange-woorden-2026",
-                         recovery_email=f"{username}@example.org")
-    ref_a, ref_b = new_ref("a"), new_ref("b")
-    at_a = lib_a.ok(lib_a.link(ref_a, username.upper()), 201)["account"]
+    password = "Een-zin-vol-lange-woorden-2026"
+    system.create_patron(username, password, recovery_email=f"{username}@example.org")
+    ref_a, ref_b = new_ref(LIBRARY_A), new_ref(LIBRARY_B)
+    # The patron agrees at each library (rule L2); the name is found whatever its capitals.
+    at_a = lib_a.ok(lib_a.link_with_patron(ref_a, username.upper(), password), 201)["account"]
     assert at_a["username"] == username and at_a["has_password"] is True
     assert at_a["linked_libraries"] == [lib_a.name]
-    at_b = lib_b.ok(lib_b.link(ref_b, username), 201)["account"]
+    at_b = lib_b.ok(lib_b.link_with_patron(ref_b, username, password), 201)["account"]
     assert at_b["customer_ref"] == ref_b
     assert at_b["linked_libraries"] == sorted([lib_a.name, lib_b.name])
     assert lib_b.ok(lib_b.show(ref_b))["linked_libraries"] == sorted([lib_a.name, lib_b.name])
     assert lib_a.ok(lib_a.show(ref_a))["linked_libraries"] == sorted([lib_a.name, lib_b.name])
 
     lib_a.ok(lib_a.authorize(ref_a, authorization(
-        "Kim (A)", {"code": "ebooks", "limits": {"loans": 10}}, card_number="A-1")))
+        "Kim (A)", {"code": "ebooks", "limits": {"loans": 10}}, card_number=ref_a)))
+    # A card number of B's range is not A's to push (rule L6).
+    assert_problem(lib_a.authorize(ref_a, authorization("Kim (A)", card_number=ref_b)), 422,
+                   "card_number_not_in_range")
     lib_b.ok(lib_b.authorize(ref_b, authorization("Kim (B)", {"code": "audiobooks"})))
 
     def rights_of(library, ref):
@@ -548,33 +653,55 @@ def test_one_account_linked_at_two_libraries(system, lib_a, lib_b):
 
 
 def test_partner_and_child_mix_up_is_refused(system, lib_a, lib_b):
-    partner, child = new_ref("partner"), new_ref("child")
-    lib_a.ok(lib_a.generate(partner), 201)
-    body = assert_problem(lib_a.link(child, partner), 409, "account_linked_to_other_customer")
+    partner, child = new_ref(), new_ref()
+    mark = uuid.uuid4().hex[:8]
+    partners, partners_password = f"partner.{mark}", f"Zin-van-de-partner-{mark}"
+    system.create_patron(partners, partners_password)
+    lib_a.ok(lib_a.link_with_patron(partner, partners, partners_password), 201)
+    # Asked for the child, the partner's account is refused, even with the partner's
+    # consent on the handover page: one account, one customer per library.
+    asked = lib_a.ok(lib_a.link(child, partners), 202)
+    approve_handover(asked["handover_url"], partners, partners_password)
+    body = assert_problem(lib_a.confirm(child, asked["request_id"]), 409,
+                          "account_linked_to_other_customer")
     assert body["data"]["customer"] == partner
     assert_problem(lib_a.show(child), 404, "not_linked")
+    assert lib_a.ok(lib_a.show(partner))["username"] == partners
 
-    # The child's own account (generated at another library) is linked to the child ...
-    childs_own = new_ref("own")
-    lib_b.ok(lib_b.generate(childs_own), 201)
-    # ... and not to the partner, who has an account already.
-    body = assert_problem(lib_a.link(partner, childs_own), 409, "customer_already_linked")
-    assert body["data"]["username"] == partner
-    assert lib_a.ok(lib_a.show(partner))["username"] == partner
+    # The child's own account (linked at another library too) is linked to the child ...
+    childs_own, childs_password = f"kind.{mark}", f"Zin-van-het-kind-{mark}"
+    system.create_patron(childs_own, childs_password)
+    lib_b.ok(lib_b.link_with_patron(new_ref(LIBRARY_B), childs_own, childs_password), 201)
+    # ... and not to the partner, who has an account already (refused at once).
+    assert_problem(lib_a.link(partner, childs_own), 409, "customer_already_linked")
+    assert lib_a.ok(lib_a.show(partner))["username"] == partners
 
-    assert_problem(lib_a.link(child, f"nobody-{uuid.uuid4().hex[:8]}"), 404, "account_not_found")
-    operator = system.demo["operators"][0]["username"]
-    assert_problem(lib_a.link(child, operator), 404, "account_not_found")  # staff: never
-    linked = lib_a.ok(lib_a.link(child, childs_own), 201)
+    # A name that does not exist opens a request like any other (rule L2: the answer tells
+    # nothing), and nothing links without the patron: no code was mailed.
+    nobody = lib_a.ok(lib_a.link(child, f"nobody-{uuid.uuid4().hex[:8]}"), 202)
+    assert nobody.keys() == asked.keys() and nobody["result"] == "confirmation_needed"
+    assert_problem(lib_a.confirm(child, nobody["request_id"]), 409, "waiting_for_patron")
+    assert_problem(lib_a.confirm(child, nobody["request_id"], "123456"), 400, "wrong_code")
+    # Operators' accounts are never linked (staff: never), even when they agree.
+    operator = system.demo["operators"][0]
+    for_operator = lib_a.ok(lib_a.link(child, operator["username"]), 202)
+    refused = on_handover_page(for_operator["handover_url"], operator["username"],
+                               operator["password"])
+    assert refused.status_code == 403, refused.status_code
+    assert_problem(lib_a.confirm(child, for_operator["request_id"]), 409, "waiting_for_patron")
+    assert_problem(lib_a.show(child), 404, "not_linked")
+
+    linked = lib_a.ok(lib_a.link_with_patron(child, childs_own, childs_password), 201)
     assert linked["account"]["username"] == childs_own
-    assert lib_a.ok(lib_a.show(partner))["username"] == partner
+    assert linked["account"]["linked_libraries"] == sorted([lib_a.name, lib_b.name])
+    assert lib_a.ok(lib_a.show(partner))["username"] == partners
 
 
 # 6. Idempotency keys -------------------------------------------------------------------------
 
 
 def test_idempotency_keys(lib_a):
-    ref = new_ref("idem")
+    ref = new_ref()
     key = f"gen-{uuid.uuid4().hex}"
     body = {"recovery_email": "idem@example.org"}
     first = lib_a.generate(ref, body, headers={"Idempotency-Key": key})
@@ -617,10 +744,10 @@ def test_idempotency_keys(lib_a):
 
 
 def test_bulk_authorize(lib_a):
-    linked = [new_ref("bulk") for _ in range(20)]
+    linked = [new_ref() for _ in range(20)]
     for ref in linked:
         lib_a.ok(lib_a.generate(ref), 201)
-    unknown = [new_ref("bulk") for _ in range(30)]
+    unknown = [new_ref() for _ in range(30)]
     refs = sorted(linked + unknown, key=lambda r: r[4:])  # linked and unknown mixed
 
     def item(ref, name=None):
@@ -664,6 +791,15 @@ def test_bulk_authorize(lib_a):
     assert_problem(lib_a.bulk(duplicate), 400, "duplicate_customer")
     assert_problem(lib_a.call("POST", "/authorizations", {"items": []}), 400, "invalid_request")
     assert_problem(lib_a.bulk([item("no/slash")]), 400, "invalid_request")
+    # One card number outside the library's ranges (rule L6) refuses the whole call.
+    outside = [item(linked[1], "Buiten"), item(new_ref(LIBRARY_B))]
+    assert assert_problem(lib_a.bulk(outside), 422, "card_number_not_in_range")["field"] == \
+        "items"
+    pushed_outside = item(linked[1], "Buiten")
+    pushed_outside["customer"]["card_number"] = new_ref(LIBRARY_B)
+    assert_problem(lib_a.bulk([pushed_outside]), 422, "card_number_not_in_range")
+    del pushed_outside["customer_ref"]
+    assert_problem(lib_a.authorize(linked[1], pushed_outside), 422, "card_number_not_in_range")
     assert lib_a.ok(lib_a.status(linked[1])) == before
 
 
@@ -671,11 +807,11 @@ def test_bulk_authorize(lib_a):
 
 
 def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
-    ref = new_ref("bad")
+    ref = new_ref()
     lib_a.ok(lib_a.generate(ref, {"recovery_email": "bad@example.org"}), 201)
     lib_a.ok(lib_a.authorize(ref, authorization("Goed", {"code": "ebooks"})))
     before = lib_a.ok(lib_a.status(ref))
-    fresh = new_ref("bad")
+    fresh = new_ref()
     json_header = {"Content-Type": "application/json"}
     good_right = {"code": "ebooks"}
 
@@ -720,6 +856,13 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
         lib_a.authorize(ref, authorization("x", {"code": "ebøøks"})),
         lib_a.authorize(ref, authorization("x", {"code": "ebooks", "limits": {"Loans": 1}})),
         lib_a.authorize(ref, authorization("x", {"code": "ebooks", "limits": {"loans": 1.5}})),
+        # a link confirmation without a request id, or with one or a code that is not one
+        lib_a.call("POST", f"/customers/{fresh}/link/confirm", {}),
+        lib_a.call("POST", f"/customers/{fresh}/link/confirm", {"request_id": "nope"}),
+        lib_a.confirm(fresh, str(uuid.uuid4()), "12a456"),
+        lib_a.confirm(fresh, str(uuid.uuid4()), "1234567"),
+        lib_a.call("POST", f"/customers/{fresh}/link/confirm",
+                   {"request_id": str(uuid.uuid4()), "code": 123456}),
     ]
     for answer in answers:
         assert answer.status_code == 400, (answer.request.method, answer.request.url,
@@ -752,7 +895,7 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
 @pytest.mark.parametrize("raw", ["[1, 2]", '"abc"', "42", "null"])
 def test_a_body_that_is_not_an_object_is_refused(lib_a, raw):
     # Until 86e35a3 such a body was taken as {} and an account was generated (201).
-    ref = new_ref("typ")
+    ref = new_ref()
     answer = lib_a.call("POST", f"/customers/{ref}/account", data=raw,
                         headers={"Content-Type": "application/json"})
     created = lib_a.show(ref)
@@ -774,7 +917,7 @@ def test_an_unsupported_method_is_a_problem(lib_a):
 
 def test_problem_messages_are_in_english_too(identity, lib_a, lib_a_read):
     # Until c4c6c95 the library API's texts had no English translation.
-    ref = new_ref()
+    ref, fresh = new_ref(), new_ref()
     lib_a.ok(lib_a.generate(ref), 201)
     answers = {
         "invalid_token": requests.get(f"{identity}/api/v1/changes", timeout=TIMEOUT),
@@ -782,6 +925,10 @@ def test_problem_messages_are_in_english_too(identity, lib_a, lib_a_read):
         "not_linked": lib_a.show(new_ref()),
         "customer_already_linked": lib_a.generate(ref),
         "invalid_request": lib_a.show("r" * 65),
+        "card_number_not_in_range": lib_a.generate(new_ref(LIBRARY_B)),
+        "link_request_not_found": lib_a.confirm(new_ref(), str(uuid.uuid4())),
+        "waiting_for_patron": lib_a.confirm(fresh, lib_a.ok(lib_a.link(fresh, None),
+                                                            202)["request_id"]),
     }
     for code, answer in answers.items():
         body = answer.json()
@@ -795,7 +942,7 @@ def test_problem_messages_are_in_english_too(identity, lib_a, lib_a_read):
 
 
 def test_a_purged_account_reaches_the_changes_feed(system, lib_a, lib_b):
-    ref = new_ref("purge")
+    ref = new_ref()
     lib_a.ok(lib_a.generate(ref), 201)  # never activated
     cursor_a, cursor_b = lib_a.cursor(), lib_b.cursor()
     out = system.identity_shell(
