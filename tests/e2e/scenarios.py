@@ -3,9 +3,11 @@
 A `World` holds what a scenario needs of a running system: the library's REST API as a
 staff member (`Desk`), the identity service's library API as Bibliotheek aan de Maas (to
 link accounts behind the library's back, push stale data and so on), a pool of patron
-accounts with passwords (made in one identity shell), the sign-in page for wrong
-passwords and blocks, the services' sign-in for LOGOUT_DETECTED reports, and the clock
-and the purge for accounts deleted after 24 hours.
+accounts with passwords (made in one identity shell), identity's handover page where the
+patron agrees to a link (rule L2) and the mailbox where the patron confirms a recovery
+address the desk set (rule L3), the sign-in page for wrong passwords and blocks, the
+services' sign-in for LOGOUT_DETECTED reports, and the clock and the purge for accounts
+deleted after 24 hours.
 
 Used by tests/e2e/test_helpdesk_scenarios.py and bench/diagnose.py.
 """
@@ -23,14 +25,16 @@ from datetime import date, timedelta
 import requests
 
 from .oidc import TIMEOUT, csrf_of, service_client, sign_in_at_identity
-from .test_library_api_http import Library, demo_client
+from .test_library_api_http import Library, approve_handover, demo_client
 
 LIBRARY = "aan-de-maas"
 OTHER_LIBRARY = "duinstreek"
 HELPDESK = "helpdesk.maas"  # may lift blocks and unlink (the desk may not)
 DESK = "balie.maas"
+MANAGER = "manager.maas"  # the only one who may make someone a colleague or volunteer
 MIJN_MENU = "mijnmenu-aan-de-maas"
 READING = "online-bibliotheek"
+CONFIRM_ADDRESS_SUBJECT = "Bevestig je nieuwe e-mailadres"
 
 
 def tag() -> str:
@@ -114,8 +118,23 @@ class Desk:
     def authorize(self, card: str) -> dict:
         return self.menu(card, "authorize")
 
-    def link(self, card: str, username: str) -> dict:
-        return self.menu(card, "link", body={"username": username}, status=201)
+    def link(self, card: str, username: str | None) -> dict:
+        """Koppel inlogaccount, step 1 (rule L2): a link request, nothing linked yet."""
+        body = {"username": username} if username else {}
+        return self.menu(card, "link", body=body, status=202)
+
+    def confirm_link(self, card: str, request_id: str, code: str | None = None,
+                     status: int = 201) -> dict:
+        """Step 2: with the patron's code, or without after the handover page."""
+        body = {"request_id": request_id, **({"code": code} if code else {})}
+        return self.menu(card, "link/confirm", body=body, status=status)
+
+    def link_with_patron(self, card: str, patron: Patron) -> dict:
+        """Link as the desk does: ask, the patron signs in on the handover page shown on the
+        desk's screen and agrees, then confirm; the confirmation's outcome."""
+        asked = self.link(card, patron.username)
+        approve_handover(asked["handover_url"], patron.username, patron.password)
+        return self.confirm_link(card, asked["request_id"])
 
     # the helpdesk
     def diagnose(self, card: str, problem: str, username: str | None = None
@@ -184,13 +203,16 @@ class World:
         self.mailbox = mailbox
         self.desk = Desk(system, HELPDESK)
         self.counter = Desk(system, DESK)
+        self.manager = Desk(system, MANAGER)
         self.identity = Library(system.urls["identity"], demo_client(system, LIBRARY))
         self.patrons = Patrons(system, patrons) if patrons else None
 
     # customers
     def member(self, type_: str | None = "compleet", **customer) -> str:
-        """A customer of the library with a running subscription of `type_` (None: none)."""
-        card = self.desk.customer(**customer)
+        """A customer of the library with a running subscription of `type_` (None: none).
+        A colleague or volunteer is inscribed by a manager (only a manager may)."""
+        regular = customer.get("kind", "regular") == "regular"
+        card = (self.desk if regular else self.manager).customer(**customer)
         if type_:
             self.desk.subscription(card, type_)
         return card
@@ -199,20 +221,45 @@ class World:
         return self.desk.get(card)["email"]
 
     # login accounts, linked at identity behind the library's back (no automatic pushes)
+    def link_at_identity(self, card: str, patron: Patron) -> dict:
+        """Link at identity as a library system must (rule L2): the patron agrees on the
+        handover page; the confirmation's answer."""
+        return self.identity.ok(
+            self.identity.link_with_patron(card, patron.username, patron.password), 201)
+
     def linked(self, card: str, *, recovery: str | None = "library", authorized: bool = True
                ) -> Patron:
-        """Link a pool account to `card` at identity; recovery "library" sets the library's
-        address, None leaves none, anything else that address; authorized pushes the
-        customer's current data through the library's own menu item."""
+        """Link a pool account to `card` at identity (the patron agrees on the handover
+        page); recovery "library" sets the library's address, None leaves none, anything
+        else that address; authorized pushes the customer's current data through the
+        library's own menu item."""
         patron = self.patrons.take()
-        self.identity.ok(self.identity.link(card, patron.username), 201)
+        self.link_at_identity(card, patron)
         if recovery == "library":
             recovery = self.email_of(card)
         if recovery:
-            self.identity.ok(self.identity.recovery_email(card, recovery))
+            self.recovery_address(card, recovery)
         if authorized:
             self.desk.authorize(card)
         return patron
+
+    def recovery_address(self, card: str, address: str) -> None:
+        """The account's recovery address becomes `address`, the patron's own: set at the
+        desk, and (with a mailbox) confirmed by the patron from the confirmation mail, as in
+        the seed's desk case. A library's address on an account the patron activated stays
+        unconfirmed until then (rule L3: no reset mail goes there for 24 hours)."""
+        before = self.mailbox.count() if self.mailbox else 0
+        answer = self.identity.ok(self.identity.recovery_email(card, address))
+        if answer["result"] != "confirmation_sent" or self.mailbox is None:
+            return
+        mail = self.wait_for_mail(address, CONFIRM_ADDRESS_SUBJECT, after=before)
+        link = mail.link("/e-mailadres-bevestigen/")
+        with requests.Session() as phone:
+            page = phone.get(link, timeout=TIMEOUT)
+            assert page.status_code == 200, (link, page.status_code)
+            done = phone.post(link, data={"csrfmiddlewaretoken": csrf_of(page.text)},
+                              headers={"Referer": link}, timeout=TIMEOUT)
+        assert done.status_code == 200, (done.status_code, done.text[:400])
 
     def push_stale(self, card: str, *, end: str = "2025-03-31") -> None:
         """What an older subscription gave: compact rights until `end`."""

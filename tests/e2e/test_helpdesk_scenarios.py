@@ -7,10 +7,14 @@ For each: `POST /api/v1/customers/{card}/diagnosis` gives the expected first fin
 cause, in the seed's order), its fix (an operation of identity's library API) or else a
 question, and the outcome. Where a fix exists, `POST .../diagnosis/fix` carries it out and
 the diagnosis it returns no longer has that cause (the fix worked at the first try); a
-password-reset mail cannot finish the job by itself, so there the mail must arrive.
+password-reset mail cannot finish the job by itself, so there the mail must arrive; linking
+an account needs the patron (rule L2), so there the fix opens a link request, the patron
+signs in on identity's handover page and the helpdesk confirms, and only then is the cause
+gone (an account linked to a family member moves only at that point).
 
 Then the rules around it: colleagues and volunteers (the seed's LET OP) through the API and
-the command line, another library's staff, bad input.
+the command line, another library's staff, names not linked to the library (rule L5), bad
+input.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pytest
 from bibid.library.helpdesk.findings import ORDER
 
 from .scenarios import HELPDESK, READING, Desk, Made, World, days_ago, tag
+from .test_library_api_http import approve_handover
 
 PASSWORD_RESET_SUBJECT = "Een nieuw wachtwoord"
 # What the desk may not do (helpdesk and managers may): lift a block, unlink a family member.
@@ -73,7 +78,7 @@ def recovery_in_other_capitals(w: World) -> Made:
 
 def customer_become_volunteer(w: World) -> Made:
     made = all_in_order(w)
-    w.desk.update(made.card, kind="volunteer")
+    w.manager.update(made.card, kind="volunteer")  # only a manager may
     return made
 
 
@@ -108,8 +113,7 @@ def no_account(w: World) -> Made:
 def own_account_not_linked(w: World) -> Made:
     """The seed's "*": the customer signs in at the KB with an account of their own."""
     card = w.member()
-    patron = w.patrons.take()
-    return names(Made(card), own=patron.username)
+    return names(Made(card, patron=w.patrons.take()))
 
 
 def generated_never_activated_then_purged(w: World) -> Made:
@@ -149,8 +153,16 @@ def types_unknown_name_and_recovery_differs(w: World) -> Made:
 
 
 def types_account_not_linked_here(w: World) -> Made:
+    """Rule L5: identity says nothing about an account not linked to this library, so the
+    helpdesk can only say it is not the customer's (as for a name that does not exist)."""
     made = all_in_order(w)
     return names(made, other=w.patrons.take().username)
+
+
+def types_account_of_another_customer_here(w: World) -> Made:
+    made = all_in_order(w)
+    other = w.member()
+    return names(made, other=w.linked(other).username)
 
 
 def no_link_types_account_of_another_customer(w: World) -> Made:
@@ -173,15 +185,15 @@ def family(w: World, role: str) -> tuple[str, str]:
 def child_account_on_parent(w: World) -> Made:
     parent, child = family(w, "child")
     kid = w.patrons.take()
-    w.identity.ok(w.identity.link(parent, kid.username), 201)
-    return names(Made(child), own=kid.username)
+    w.link_at_identity(parent, kid)  # the kid agreed, at the parent's card
+    return names(Made(child, patron=kid))
 
 
 def partner_account_on_main_member(w: World) -> Made:
     main, partner = family(w, "partner")
     theirs = w.patrons.take()
-    w.identity.ok(w.identity.link(main, theirs.username), 201)
-    return names(Made(partner), own=theirs.username)
+    w.link_at_identity(main, theirs)
+    return names(Made(partner, patron=theirs))
 
 
 def never_authorized(w: World) -> Made:
@@ -368,8 +380,10 @@ SCENARIOS = [
       types_unknown_name_and_recovery_differs, CL, "unknown", "wrong-username", None,
       also=("recovery-email-differs",)),
 
-    S("types another account, not linked here", types_account_not_linked_here, EB, "other",
-      "other-account-in-use", None),
+    S("types another account, not linked here (L5: as if it did not exist)",
+      types_account_not_linked_here, EB, "other", "wrong-username", None),
+    S("types the account of another customer here", types_account_of_another_customer_here,
+      EB, "other", "other-account-in-use", None),
     S("no link; types the account of another customer",
       no_link_types_account_of_another_customer, CL, "other", "other-account-in-use", None),
 
@@ -471,8 +485,9 @@ def test_scenario(world: World, scenario: Scenario):
         assert first["question"] or scenario.outcome == "not-allowed", first
         return
 
-    # One click, except taking an account from a family member (check who is who first).
-    assert first["fix"]["one_click"] is not bool(first["fix"]["args"].get("unlink_from"))
+    # One click, except linking an account: the patron must agree (rule L2).
+    linking = first["fix"]["operation"] == "account_link"
+    assert first["fix"]["one_click"] is not linking
     # Who may carry it out: the helpdesk always; the desk neither lifts blocks nor unlinks.
     assert first["fix"]["allowed"] is True
     desk_view = Desk.ok(world.counter.diagnose(made.card, scenario.problem, typed))
@@ -486,11 +501,60 @@ def test_scenario(world: World, scenario: Scenario):
     after = fixed["diagnosis"]
     assert_well_formed(after, made.card, scenario.problem)
     assert after["case"] != diagnosis["case"]
+    if linking:
+        after = link_with_the_patron(world, made, scenario, first["fix"], fixed, typed)
     if scenario.after == "gone":
         assert scenario.expected not in codes(after), after["findings"]
     else:  # a reset mail: the patron still has to choose the password
         mail = world.wait_for_mail(made.mail_to, PASSWORD_RESET_SUBJECT, after=before)
         assert mail.link("/wachtwoord-herstellen/").startswith(world.system.urls["identity"])
+
+
+def link_with_the_patron(world: World, made: Made, scenario: Scenario, fix: dict, fixed: dict,
+                         typed: str | None) -> dict:
+    """The account_link fix opened a link request and linked nothing (rule L2); the patron
+    signs in on the handover page, then the helpdesk confirms. An account linked to a
+    family member moves only then. Returns the diagnosis after the link."""
+    done = fixed["done"]
+    identity = world.system.urls["identity"]
+    request_id = done["identity"]["request_id"]
+    assert done["action"] == "link", done
+    assert done["identity"]["handover_url"] == f"{identity}/koppelen/{request_id}/", done
+    assert fixed["diagnosis"]["findings"][0]["code"] == scenario.expected  # nothing linked
+    member = fix["args"].get("unlink_from")
+    if member:
+        assert done["identity"]["move_from"] == member
+
+    def account_of(card: str) -> str | None:
+        """The username linked to `card`, as identity has it."""
+        shown = world.identity.show(card)
+        return shown.json()["username"] if shown.status_code == 200 else None
+
+    # Nothing happens before the patron agrees.
+    waiting = world.desk.confirm_link(made.card, request_id, status=409)
+    assert waiting["code"] == "waiting_for_patron", waiting
+    assert account_of(made.card) is None
+    approve_handover(done["identity"]["handover_url"], made.patron.username,
+                     made.patron.password)
+    if member:
+        # The REST API's confirmation does not take the account from the family member by
+        # itself: refused, nothing moved; the helpdesk unlinks the member (after the
+        # patron's proof) and confirms again.
+        refused = world.desk.confirm_link(made.card, request_id, status=409)
+        assert refused["code"] == "account_linked_to_other_customer", refused
+        assert account_of(member) == made.patron.username
+        assert account_of(made.card) is None
+        world.desk.menu(member, "link", method="DELETE")
+    linked = world.desk.confirm_link(made.card, request_id)
+    assert linked["action"] == "link_confirm", linked
+    assert linked["identity"]["account"]["username"] == made.patron.username, linked
+    assert account_of(made.card) == made.patron.username
+    assert world.desk.get(made.card)["login_account"]["username"] == made.patron.username
+    if member:
+        assert account_of(member) is None
+    after = Desk.ok(world.desk.diagnose(made.card, scenario.problem, typed))
+    assert_well_formed(after, made.card, scenario.problem)
+    return after
 
 
 # -- beyond the table --------------------------------------------------------------------
@@ -653,6 +717,42 @@ def test_wrong_passwords_just_after_dutch_midnight_count_as_today(world: World, 
         system.move_clock(seconds=-shift)
 
 
+def without(diagnosis: dict, typed: str) -> dict:
+    """A diagnosis's findings and outcome with the typed name left out (the case differs)."""
+    text = json.dumps({"outcome": diagnosis["outcome"], "findings": diagnosis["findings"],
+                       "path": diagnosis["path"]})
+    return json.loads(text.replace(typed, "TYPED"))
+
+
+def test_a_name_not_linked_here_reads_like_a_name_that_does_not_exist(world: World):
+    """Rule L5: about a name that is not linked to this library, identity tells nothing (not
+    whether it exists, nor its state or failures), so the helpdesk says the same for an
+    existing account of someone elsewhere as for a made-up name."""
+    exists_elsewhere = world.patrons.take().username
+    nobody = f"bestaat.niet.{tag()}"
+    # A customer with an account of their own: "not the account linked to this customer".
+    made = all_in_order(world)
+    linked = made.patron.username
+    found = Desk.ok(world.desk.diagnose(made.card, CL, exists_elsewhere))
+    assert without(found, exists_elsewhere) == without(
+        Desk.ok(world.desk.diagnose(made.card, CL, nobody)), nobody)
+    first = found["findings"][0]
+    assert first["code"] == "wrong-username" and first["fix"] is None
+    assert first["summary"] == (f"De klant typt {exists_elsewhere}; dat is niet het "
+                                f"inlogaccount dat aan deze klant gekoppeld is ({linked}).")
+    assert "bestaat" not in first["summary"] + " ".join(first["evidence"])
+    assert f"Vertel de klant de gebruikersnaam {linked}" in first["question"]
+    # A customer without one: link it if it is theirs; the patron proves it (rule L2).
+    card = world.member()
+    found = Desk.ok(world.desk.diagnose(card, CL, exists_elsewhere))
+    assert without(found, exists_elsewhere) == without(
+        Desk.ok(world.desk.diagnose(card, CL, nobody)), nobody)
+    fix = found["findings"][0]["fix"]
+    assert found["findings"][0]["code"] == "no-login-account"
+    assert (fix["operation"], fix["one_click"], fix["args"]) == (
+        "account_link", False, {"username": exists_elsewhere})
+
+
 def test_another_librarys_card_number_names_no_account(world: World):
     """A card number works as a username, but only this library's: staff of Bibliotheek aan
     de Maas who type a Duinstreek card number learn nothing about that card's account (at
@@ -662,7 +762,14 @@ def test_another_librarys_card_number_names_no_account(world: World):
     diagnosis = Desk.ok(world.desk.diagnose(card, CL, "3020000002"))  # Piet, Duinstreek only
     assert "piet.hendriks" not in json.dumps(diagnosis), diagnosis["findings"][0]
     assert codes(diagnosis)[0] == "no-login-account"
-    assert diagnosis["findings"][0]["fix"]["operation"] == "account_generate"
+    # Rule L5: the same as for a name nobody has; the fix is a link request the patron
+    # must agree to (rule L2), never one click.
+    nobody = f"bestaat.niet.{tag()}"
+    unknown = Desk.ok(world.desk.diagnose(card, CL, nobody))
+    assert without(diagnosis, "3020000002") == without(unknown, nobody)
+    fix = diagnosis["findings"][0]["fix"]
+    assert (fix["operation"], fix["one_click"], fix["args"]) == (
+        "account_link", False, {"username": "3020000002"})
     # The customer's own card number is the linked account.
     made = all_in_order(world)
     own = Desk.ok(world.desk.diagnose(made.card, CL, made.card))
