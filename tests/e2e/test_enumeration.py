@@ -1,10 +1,11 @@
 """Never reveal whether an account exists: the same answer, in the same time.
 
 For each question a visitor can ask about an account (sign in, forgot password, forgot
-username, sign up with a chosen username), this sends both kinds of request many times,
-interleaved, over real HTTP to the running services, and compares: status, headers and page
-must be equal; the response times must not be told apart (a Mann-Whitney U test, which
-needs no assumption about the shape of the noise on a shared machine).
+username, sign up with a username sent although the form asks none), this sends both kinds
+of request many times, interleaved, over real HTTP to the running services, and compares:
+status, headers and page must be equal; the response times must not be told apart (a
+Mann-Whitney U test, which needs no assumption about the shape of the noise on a shared
+machine).
 """
 
 from __future__ import annotations
@@ -160,9 +161,12 @@ def test_forgot_username_known_and_unknown_are_alike(system):
 
 
 def test_sign_up_with_a_taken_or_free_username_is_alike(system):
+    """The sign-up form asks no username (the patron chooses one on the activation page,
+    under a try limit); a username sent anyway, taken or free, changes nothing."""
     base = system.urls["library"]
     browser = Browser(base)
     _r, page, _t = browser.request("GET", "/aanmelden/aan-de-maas/")
+    assert 'name="username"' not in page
     compleet = re.search(r'value="(\d+)"[^>]*>\s*<label[^>]*>Volwassen Compleet', page)
     type_id = compleet.group(1) if compleet else re.findall(
         r'name="subscription_type" value="(\d+)"', page)[-1]
