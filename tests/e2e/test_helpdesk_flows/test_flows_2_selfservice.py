@@ -9,6 +9,7 @@ import re
 import requests
 
 from ..oidc import TIMEOUT, library_api
+from ..test_library_api_http import fresh_card
 from .walk import (
     LIBRARY,
     NEW_PASSWORD,
@@ -405,10 +406,15 @@ def test_self_service_gebruikersnaam_wijzigen_refused(system):
          {"recent": "nee", "password_right": "ja", "rules": "ja", "free": "nee"}, "refused",
          "Deze gebruikersnaam is al in gebruik."),
         (True, None, "ab", {"recent": "ja", "rules": "nee"}, "refused", None),
+        # Rule L6: a card number of a library's range is nobody's username.
+        (True, None, fresh_card("duinstreek"), {"recent": "ja", "rules": "nee"}, "refused",
+         "Een pasnummer kan geen gebruikersnaam worden."),
         (False, "Niet-mijn-wachtwoord", fresh("nieuw"),
          {"recent": "nee", "password_right": "nee"}, "wrong_password",
          "Dit is niet je huidige wachtwoord."),
     ]
+    assert "pasnummer van een bibliotheek kan geen gebruikersnaam" in Walk(
+        "self-service-gebruikersnaam-wijzigen").text("rules")
     for recent, password, new, answers, node, message in cases:
         walk = Walk("self-service-gebruikersnaam-wijzigen")
         username = make_patron(system)[0]
@@ -498,8 +504,9 @@ def test_self_service_flows_a_library_does_not_offer(system):
     """A library may switch flows off for its own customers (domain.md)."""
     api = library_api(system, "duinstreek")
     before = api.call("GET", "/settings").json()["self_service_flows"]
-    username, _address, ref = make_patron(system, link=False)
-    assert api.link(ref, username).status_code == 201
+    username, _address, _ref = make_patron(system, link=False)
+    ref = fresh_card("duinstreek")  # the library's own range (rule L6)
+    assert api.link_with_patron(ref, username, PASSWORD).status_code == 201
     http = settings_session(system, username)
     identity = system.urls["identity"]
     try:

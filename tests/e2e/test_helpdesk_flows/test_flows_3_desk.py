@@ -8,6 +8,7 @@ from datetime import date
 import requests
 
 from ..oidc import TIMEOUT, library_api
+from ..test_library_api_http import fresh_card
 from .walk import (
     LIBRARY,
     PASSWORD,
@@ -129,20 +130,28 @@ def test_balie_lid_worden_without_login_account(system):
 
 
 def test_balie_lid_worden_username_taken(system):
-    walk, http = Walk("balie-lid-worden"), staff_console(system)
-    answer = register(system, walk, http, name="Bezette Naam", username="anna.jansen")
-    walk.answer("accepted", "ja")
-    walk.at("registered")
-    card = registered_card(answer)
-    walk.answer("use_login", "ja")
-    walk.answer("generated_ok", "nee")
-    walk.at("login_failed")
-    assert "Deze gebruikersnaam is al in gebruik." in answer.text
-    customer = library_customer(system, card)
-    assert customer["subscription"]["state"] == "active"  # the membership is kept
-    assert customer["login_account"]["linked"] is False
-    walk.at("generate_later")
-    walk.done()
+    other_library_card = fresh_card("duinstreek")
+    for name, username, message in (
+        ("Bezette Naam", "anna.jansen", "Deze gebruikersnaam is al in gebruik."),
+        # Rule L6: a card number names one library's patron; it is nobody's username.
+        ("Pasnummer Naam", other_library_card, "Een pasnummer kan geen gebruikersnaam worden."),
+    ):
+        walk, http = Walk("balie-lid-worden"), staff_console(system)
+        answer = register(system, walk, http, name=name, username=username)
+        walk.answer("accepted", "ja")
+        walk.at("registered")
+        card = registered_card(answer)
+        walk.answer("use_login", "ja")
+        walk.answer("generated_ok", "nee")
+        walk.at("login_failed")
+        assert message in answer.text, answer.text[:2000]
+        customer = library_customer(system, card)
+        assert customer["subscription"]["state"] == "active"  # the membership is kept
+        assert customer["login_account"]["linked"] is False
+        assert "met de klant erbij" in walk.text("login_failed")
+        walk.at("generate_later")
+        walk.done()
+    assert "een pasnummer" in walk.text("generated_ok")
 
 
 def test_balie_lid_worden_refused(system):

@@ -5,7 +5,7 @@ Each test performs a flow the way a patron (or, at the desk, a staff member) doe
 each step says which node of the flow it is at (`Walk.at`, `Walk.answer`) and asserts what
 that node says happens. At the end the nodes it went through must be exactly the path
 `engine.walk(definition, {}, answers=...)` gives for the answers it chose. The definitions
-are plain data (pyyaml and pydantic): this process loads them without Django.
+are plain data (pyyaml and pydantic): this process loads them without setting Django up.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bibid.library.helpdesk import definitions, engine
 
 from .. import harness
 from ..oidc import TIMEOUT, csrf_of, library_api
+from ..test_library_api_http import approve_handover, fresh_card
 
 PASSWORD = "Een-zin-vol-boeken-en-thee"
 NEW_PASSWORD = "Een-andere-zin-vol-boeken"
@@ -135,23 +136,38 @@ def library_shell_json(system, code: str) -> Any:
 def make_patron(system, *, password: str | None = PASSWORD, active: bool = True,
                 confirmed: bool = True, link: bool = True) -> tuple[str, str, str]:
     """A login account with a recovery address; linked at LIBRARY under a customer reference
-    of its own (the reference is a card number the patron may sign in with).
-    Returns (username, address, reference)."""
+    of its own: a card number in the library's range (rule L6), which the patron may sign in
+    with. Returns (username, address, reference).
+
+    An account the patron holds (active, with a password) is linked as a library must (rule
+    L2): the library asks, the patron signs in on the handover page and agrees, the library
+    confirms. One the patron never activated (no password) is the library's own: it
+    generated it (rule L1). An inactive account with a password cannot sign in on the
+    handover page, so it cannot be linked: ask for it with link=False."""
     username = fresh("flow")
     address = f"{username}@example.org"
+    ref = fresh_card(LIBRARY)
+    api = library_api(system, LIBRARY)
+    confirm = ("from bibid.common import clock\n"
+               "from bibid.identity.accounts.models import Account\n"
+               f"Account.objects.filter(username={username!r})"
+               ".update(recovery_email_confirmed_at=clock.now())\n")
+    if link and not (active and password):
+        assert not active and password is None, "the patron could not agree: link=False"
+        made = api.generate(ref, {"username": username, "recovery_email": address})
+        assert made.status_code == 201, made.text
+        assert made.json()["account"]["state"] == "inactive", made.text
+        if confirmed:
+            system.identity_shell(confirm)
+        return username, address, ref
     system.identity_shell(
-        "from bibid.common import clock\n"
         "from bibid.identity.accounts.actors import Actor\n"
-        "from bibid.identity.accounts.models import Account\n"
         "from bibid.identity.accounts.services import create_account\n"
         f"create_account(username={username!r}, password={password!r}, active={active!r},"
         f" recovery_email={address!r}, actor=Actor.system('test'))\n"
-        f"if {confirmed!r}:\n"
-        f"    Account.objects.filter(username={username!r})"
-        ".update(recovery_email_confirmed_at=clock.now())\n")
-    ref = f"t{uuid.uuid4().hex[:12]}"
+        + (confirm if confirmed else ""))
     if link:
-        answer = library_api(system, LIBRARY).link(ref, username)
+        answer = api.link_with_patron(ref, username, password)
         assert answer.status_code == 201, answer.text
     return username, address, ref
 
@@ -273,8 +289,15 @@ def member_with_account(system, *, subscription: str | None = "compact") -> tupl
         sold = library_rest(system, "POST", "/subscriptions",
                             {"card_number": card, "type": subscription})
         assert sold.status_code == 201, sold.text
-    linked = library_rest(system, "POST", f"/customers/{card}/login-account/link",
-                          {"username": username})
+    # Linking needs the patron (rule L2): the staff member asks, the patron signs in on the
+    # handover page at the desk and agrees, the staff member confirms.
+    asked = library_rest(system, "POST", f"/customers/{card}/login-account/link",
+                         {"username": username})
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["handover_url"].startswith(system.urls["identity"]), asked.text
+    approve_handover(asked.json()["handover_url"], username, PASSWORD)
+    linked = library_rest(system, "POST", f"/customers/{card}/login-account/link/confirm",
+                          {"request_id": asked.json()["request_id"]})
     assert linked.status_code == 201, linked.text
     return username, address, card
 
