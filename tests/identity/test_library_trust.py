@@ -423,3 +423,17 @@ def test_confirm_checks_the_card_range_too(maas, duin, anna):
     opened = maas.post("/customers/2001/link", {"username": "anna.jansen"}).json()
     answer = duin.post("/customers/2001/link/confirm", {"request_id": opened["request_id"]})
     assert answer.status_code == 422
+
+
+def test_notices_go_to_the_address_the_patron_holds_not_the_librarys(duin, anna):
+    """Found by the flow walks: a new password's notice went to the library's unconfirmed
+    address only, so the patron's own mailbox was not told."""
+    from bibid.identity.selfservice import services as selfservice
+
+    link_with_patron(duin, "3001", anna)
+    duin.put("/customers/3001/recovery-email", {"email": "kaper@evil.example"})
+    anna.refresh_from_db()
+    selfservice.change_password(account=anna, current=PASSWORD,
+                                new="Een-heel-nieuw-wachtwoord-1")
+    notices = OutboxMessage.objects.filter(data__notice="password_changed")
+    assert list(notices.values_list("to", flat=True)) == ["anna@example.org"]

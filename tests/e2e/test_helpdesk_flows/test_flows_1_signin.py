@@ -363,8 +363,10 @@ def test_wachtwoord_vergeten_not_to_an_address_a_library_just_set(system, mailbo
     assert "blijft dat nieuwe adres onbevestigd" in walk.text("saved")
     account = account_of(system, ref)
     assert account["recovery_email"] == new and account["recovery_email_confirmed"] is False
-    walk.at("notice")  # to the recovery address, which is the library's new one
-    mailbox.wait_for(new, "wachtwoord is gewijzigd", after=before)
+    walk.at("notice")  # to the address the patron holds, not the library's unconfirmed one
+    assert "naar het vorige adres" in walk.text("notice")
+    mailbox.wait_for(address, "wachtwoord is gewijzigd", after=before)
+    assert mails(mailbox, new, "wachtwoord is gewijzigd", before) == 0
     walk.at("sign_in")
     assert can_sign_in(system, username, NEW_PASSWORD)
     walk.at("solved")

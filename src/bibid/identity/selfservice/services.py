@@ -214,8 +214,12 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
     record_event(account=account, kind=AccountEvent.Kind.PASSWORD_SET,
                  actor=Actor.patron(account), data={"via": via})
     password_set.send(sender=Account, account=account, via=via, keep_sid=keep_sid)
-    if account.recovery_email:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+    # Notices go to the address the patron holds: while a library's new address is not yet
+    # confirmed, that is the previous one (a library must not hear of the change instead of
+    # the patron).
+    notice_to = reset_address(account)
+    if notice_to:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to,
                 account_id=account.pk, data={"notice": "password_changed"})
 
 
@@ -360,8 +364,8 @@ def _change_username(account: Account, new_username: str) -> None:
     old = _rename(account, name)
     if old == name:
         return
-    if account.recovery_email:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
+    if reset_address(account):
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=reset_address(account),
                 account_id=account.pk,
                 data={"notice": "username_changed", "old_username": old, "new_username": name})
 
@@ -371,7 +375,7 @@ def delete_account(*, account: Account, password: str) -> None:
     require_flow(account, "account_delete")
     check_password(account, password)  # outside the transaction: a failure stays counted
     with transaction.atomic():
-        if account.recovery_email:
-            enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email, account_id=None,
+        if reset_address(account):
+            enqueue(kind=OutboxMessage.Kind.NOTICE, to=reset_address(account), account_id=None,
                     data={"notice": "account_deleted", "username": account.username})
         delete_for_good(account=account, actor=Actor.patron(account), reason="patron")
