@@ -1,6 +1,7 @@
 """The helpdesk in the staff console, in a real browser: "kan niet inloggen" resolved in two
 clicks after opening the customer page (an inactive account, out-of-date rights, a wrong
-username), keyboard focus on the answer, no JavaScript needed, and axe on the pages.
+username), the child's account taken from the parent only once the child agrees (rule L2),
+keyboard focus on the answer, no JavaScript needed, and axe on the pages.
 
 The running system is shared and its demo data never reset (tests/e2e/test_system.py reads
 Bram de Vries as inactive), so every customer here is made fresh through the library's REST
@@ -18,6 +19,7 @@ import requests
 from playwright.sync_api import Page, Response, expect
 
 from .oidc import library_api as identity_api
+from .test_library_api_http import approve_handover
 
 pytestmark = pytest.mark.browser
 
@@ -240,8 +242,11 @@ def test_wrong_username_named_at_the_first_click(system, page, desk):
     box = helpdesk_box(page)
     box.get_by_label(TYPED).fill(f"niet.{card}")  # what the customer types (not a click)
     clicks.button(CANNOT_LOGIN, box)
+    # Rule L5: the library does not learn whether the name exists, only that it is not the
+    # customer's account (and which one is).
     expect(cause(page)).to_have_text(
-        f"De klant typt een gebruikersnaam die niet bestaat; de juiste is {card}.")
+        f"De klant typt niet.{card}; dat is niet het inlogaccount dat aan deze klant "
+        f"gekoppeld is ({card}).")
     expect(page.get_by_test_id("question")).to_contain_text(
         f"Vertel de klant de gebruikersnaam {card}")
     expect(page.get_by_role("region", name="Opnieuw, of een ander probleem").get_by_label(
@@ -253,6 +258,65 @@ def test_wrong_username_named_at_the_first_click(system, page, desk):
     assert clicks.count == 2
     expect(page.get_by_test_id("path").locator("li").last).to_have_text("Opgelost — opgelost")
     expect(page.get_by_test_id("next-question")).to_have_count(0)
+
+
+def test_a_childs_account_moves_from_the_parent_only_when_the_child_agrees(system, page, desk):
+    """The seed's partner/child mix-up: the child's own account is linked to the parent.
+    The fix (after the tick that staff checked who is who) opens a link request and moves
+    nothing; the child signs in on identity's handover page; only the confirmation takes the
+    account from the parent and links it to the child (rules L2 and the seed's mix-up)."""
+    mark = uuid.uuid4().hex[:8]
+    parent = desk.call("POST", "/customers", {
+        "name": f"E2E Ouder {mark}", "birth_date": "1980-02-02",
+        "email": f"e2e.ouder.{mark}@example.org"}, status=201)["card_number"]
+    child_name = f"E2E Kind {mark}"
+    child = desk.call("POST", "/customers", {"name": child_name, "birth_date": "2015-06-01"},
+                      status=201)["card_number"]
+    desk.call("POST", "/subscriptions", {"card_number": parent, "type": "gezin",
+                                         "members": [{"card_number": child, "role": "child"}]},
+              status=201)
+    kid, password = f"e2e.kind.{mark}", f"Het-kind-kiest-een-zin-{mark}"
+    system.create_patron(kid, password)
+    identity = identity_api(system)
+    assert identity.link_with_patron(parent, kid, password).status_code == 201
+
+    def linked_to(card: str) -> str | None:
+        shown = identity.show(card)
+        return shown.json()["username"] if shown.status_code == 200 else None
+
+    sign_in(page, system)
+    open_customer(page, system, child, child_name)
+    clicks = Clicks(page)
+    box = helpdesk_box(page)
+    box.get_by_label(TYPED).fill(kid)
+    clicks.button(CANNOT_LOGIN, box)
+    expect(cause(page)).to_contain_text(
+        f"Het inlogaccount {kid} hoort bij deze klant, maar is gekoppeld aan E2E Ouder {mark}")
+    fix = page.get_by_test_id("fix")
+    fix.get_by_label("Ik heb met de klant gecontroleerd dat dit het juiste inlogaccount en "
+                     "de juiste klant is.").check()
+    clicks.button(f"Koppel {kid} aan deze klant", fix)
+    expect(result_heading(page)).to_have_text("Gedaan: Koppel inlogaccount")
+    step = page.get_by_test_id("link-step")
+    expect(step).to_contain_text("Vraag de klant om de code uit de e-mail")
+    assert (linked_to(parent), linked_to(child)) == (kid, None)  # nothing moved yet
+
+    # Before the child agrees, "confirmed" changes nothing: the step stays open.
+    clicks.button("De klant heeft bevestigd", step, status=400)
+    expect(page.get_by_test_id("link-error")).to_contain_text("nog niet bevestigd")
+    assert (linked_to(parent), linked_to(child)) == (kid, None)
+
+    handover = page.get_by_test_id("link-step").get_by_test_id("handover")
+    url_ = handover.get_attribute("href")
+    assert url_.startswith(system.urls["identity"] + "/koppelen/"), url_
+    approve_handover(url_, kid, password)  # the child, on the desk's screen
+    clicks.button("De klant heeft bevestigd", page.get_by_test_id("link-step"))
+    expect(result_heading(page)).to_have_text("Gedaan: Koppel")
+    expect(page.get_by_test_id("done-summary")).to_contain_text(
+        f"Inlogaccount {kid} is gekoppeld aan deze klant")
+    expect(page.get_by_test_id("link-step")).to_have_count(0)
+    expect(cause(page)).not_to_contain_text("hoort bij deze klant")
+    assert (linked_to(parent), linked_to(child)) == (None, kid)
 
 
 def test_the_whole_diagnosis_by_keyboard(system, page, desk):
