@@ -40,6 +40,9 @@ PASSWORD_RESET = "Stuur wachtwoordherstel-e-mail"
 UNBLOCK = "Deblokkeer"
 UNLINK = "Ontkoppel inlogaccount"
 LINK_LABEL = "Gebruikersnaam waarmee de klant inlogt"
+LINK_STEP = "Koppelen: de klant bevestigt"
+HANDOVER = "Laat de klant inloggen"
+PATRON_CONFIRMED = "De klant heeft bevestigd"
 ACCOUNT_TERMS = ["Gebruikersnaam", "Status", "Herstel-e-mailadres", "Aangemaakt",
                  "Laatst ingelogd", "Gekoppeld bij", "Blokkade"]
 MAAS = "Bibliotheek aan de Maas"
@@ -57,6 +60,10 @@ def url(system, path: str) -> str:
 
 def staff(system, username: str) -> dict:
     return next(s for s in system.demo["staff"] if s["username"] == username)
+
+
+def demo_password(system, username: str) -> str:
+    return next(p["password"] for p in system.demo["patrons"] if p["username"] == username)
 
 
 def tag() -> str:
@@ -166,10 +173,54 @@ def generate(page: Page, *, recovery_email: str = "") -> None:
     navigate(page, part.get_by_role("button", name="Genereer", exact=True).click)
 
 
-def link(page: Page, username: str) -> None:
+def link_step(page: Page) -> Locator:
+    """Step 2 of Koppel inlogaccount: the patron confirms (code, or the handover page)."""
+    return page.get_by_test_id("link-step")
+
+
+def ask_to_link(page: Page, username: str = "") -> None:
+    """Koppel inlogaccount, step 1 (rule L2): it opens a link request and links nothing; the
+    link step shows (or a refusal, in the result panel)."""
     part = menu_form(page, "Koppel inlogaccount")
     part.get_by_label(LINK_LABEL).fill(username)
     navigate(page, part.get_by_role("button", name="Koppel", exact=True).click)
+
+
+def open_handover(page: Page) -> Page:
+    """"Laat de klant inloggen": identity's handover page, in a new tab (the desk turns the
+    screen to the patron)."""
+    with page.context.expect_page() as opened:
+        link_step(page).get_by_role("link", name=HANDOVER, exact=True).click()
+    handover = opened.value
+    handover.wait_for_load_state()
+    return handover
+
+
+def patron_agrees(handover: Page, username: str, password: str, library: str = MAAS) -> None:
+    """The patron signs in on the handover page and agrees to the link."""
+    expect(heading(handover)).to_have_text(f"Je inlogaccount koppelen aan {library}")
+    handover.get_by_label("Gebruikersnaam of pasnummer").fill(username)
+    handover.get_by_label("Wachtwoord", exact=True).fill(password)
+    navigate(handover, handover.get_by_role("button", name="Inloggen en koppelen").click)
+    expect(heading(handover)).to_have_text("Bedankt")
+
+
+def patron_has_confirmed(page: Page) -> None:
+    navigate(page, link_step(page).get_by_role("button", name=PATRON_CONFIRMED,
+                                               exact=True).click)
+
+
+def link(page: Page, username: str, password: str) -> None:
+    """Koppel inlogaccount with the patron at the desk, all in the browser: ask, the patron
+    signs in on the handover page in a new tab, back in the console "De klant heeft
+    bevestigd". What the last step answered shows in the result panel."""
+    ask_to_link(page, username)
+    expect(link_step(page)).to_be_visible()
+    expect(link_step(page).get_by_role("heading")).to_have_text(LINK_STEP)
+    handover = open_handover(page)
+    patron_agrees(handover, username, password)
+    handover.close()
+    patron_has_confirmed(page)
 
 
 def choose_type(page: Page, name: str) -> None:
@@ -220,20 +271,38 @@ def tab_to(page: Page, target: Locator, limit: int = 40) -> None:
     pytest.fail(f"Tab never reached {target}")
 
 
-def failed_identity_sign_in(system, username: str) -> None:
+def wrong_password_at_identity(system, username: str) -> requests.Response:
     """A wrong password on the identity service's login page, from an address of its own."""
     identity = system.urls["identity"]
     with requests.Session() as browser:
         form = browser.get(f"{identity}/inloggen/", timeout=TIMEOUT)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-        answer = browser.post(
+        return browser.post(
             f"{identity}/inloggen/",
             data={"csrfmiddlewaretoken": token, "username": username,
                   "password": "Niet-het-goede-wachtwoord"},
             headers={"X-Forwarded-For": fresh_address(), "User-Agent": "bibid-e2e-console"},
             allow_redirects=False, timeout=TIMEOUT,
         )
+
+
+def failed_identity_sign_in(system, username: str) -> None:
+    answer = wrong_password_at_identity(system, username)
     assert answer.status_code == 200  # the generic failure
+
+
+def fail_until_blocked(system, username: str, failures: int) -> None:
+    """Wrong passwords until the account has `failures` of them this hour; each one after
+    the fifth waits out the delay first (2, 4, 8, ... seconds), so the last starts a wait
+    of 2 ** (failures - 4) seconds."""
+    done = 0
+    while done < failures:
+        answer = wrong_password_at_identity(system, username)
+        if answer.status_code == 429:  # the delay of the previous failure runs
+            time.sleep(int(answer.headers["Retry-After"]) + 0.2)
+            continue
+        assert answer.status_code == 200, answer.status_code
+        done += 1
 
 
 def library_api(system, method: str, path: str, *, user: str = "balie.maas", **options):
@@ -411,7 +480,8 @@ def test_find_a_customer_by_name_and_by_card_number(system, page):
 # 3. Every Inlogaccount menu item -------------------------------------------------------------
 
 
-def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity):
+def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity, mailbox,
+                                                         new_page):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()
     email = f"e2e.menu.{mark}@example.org"
@@ -422,14 +492,6 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity)
     open_customer(page, system, card)
     expect(result_panel(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
-
-    # Koppel: lotte.bos is linked to her father in this library; refused, naming his card.
-    link(page, "lotte.bos")
-    expect_result(page, f"Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant {JEROEN}."
-                        " Koppel bij een gezin ieder zijn eigen inlogaccount.", ok=False)
-    expect(link_state(page)).to_have_text(NOBODY_LINKED)
-    assert identity.account(JEROEN)["username"] == "lotte.bos"
-    assert identity.account(card) is None
 
     generate(page)
     expect_result(page, f"Inlogaccount {card} aangemaakt (nog niet actief). "
@@ -481,12 +543,24 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity)
          "bibid-e2e-console"])
 
     show(page, SHOW)
+    failing = expect_result(page, f"Inlogaccount {card}: actief, nog zonder wachtwoord.")
+    expect(failing.get_by_test_id("account-data").locator("dd").last).to_have_text(
+        "1 mislukte poging in het laatste uur")
+    act(page, UNBLOCK)  # one failure makes no one wait
+    expect_result(page, "Er was geen blokkade.")
+    # Eight failures: the last one makes the patron wait 16 seconds.
+    fail_until_blocked(system, card, 7)
+    show(page, SHOW)
     blocked = expect_result(page, f"Inlogaccount {card}: actief, nog zonder wachtwoord.")
     expect(blocked.get_by_test_id("account-data").locator("dd").last).to_have_text(
-        "1 mislukte poging in het laatste uur")
+        re.compile(r"^geblokkeerd tot \S.* na 8 mislukte pogingen$"))
     act(page, UNBLOCK)
     expect_result(page, "De blokkade is opgeheven; de klant kan direct opnieuw inloggen.")
-    assert identity.account(card)["block"] == {"failures": 0, "blocked_until": None}
+    # Rule L4: the wait ends, the failures of the hour stay counted.
+    assert identity.account(card)["block"] == {"failures": 8, "blocked_until": None}
+    show(page, SHOW)
+    expect(result_panel(page).get_by_test_id("account-data").locator("dd").last).to_have_text(
+        "8 mislukte pogingen in het laatste uur")
     act(page, UNBLOCK)
     expect_result(page, "Er was geen blokkade.")
 
@@ -500,16 +574,67 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
     assert identity.account(card) is None
 
-    link(page, card)  # the account still exists: its username is the card number
+    # The account still exists: its username is the card number. Linking it again needs the
+    # patron: they choose a password from the mail the desk's activation sent, and sign in
+    # on the handover page with it.
+    password = f"Mijn-eigen-zin-{mark}"
+    choose = mailbox.wait_for(email, "Kies een wachtwoord")
+    patron = new_page()
+    patron.goto(choose.link("/activeren/"))
+    patron.get_by_label("Nieuw wachtwoord", exact=True).fill(password)
+    patron.get_by_label("Herhaal het nieuwe wachtwoord").fill(password)
+    navigate(patron, patron.get_by_role("button", name=re.compile("Activeer|Bewaar")).click)
+    expect(heading(patron)).to_have_text("Je inlogaccount is klaar")
+    link(page, card, password)
     expect_result(page, f"Inlogaccount {card} is gekoppeld aan deze klant; de rechten worden "
                         "bijgewerkt.")
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
     assert identity.account(card)["username"] == card
 
     # A menu item that cannot be done says so plainly, and changes nothing.
-    link(page, f"bestaat.niet.{mark}")
-    expect_result(page, f"Aan deze klant is al een inlogaccount gekoppeld ({card}).", ok=False)
+    ask_to_link(page, f"bestaat.niet.{mark}")
+    expect_result(page, "Aan deze klant is al een inlogaccount gekoppeld. Ontkoppel het eerst.",
+                  ok=False)
+    expect(link_step(page)).to_have_count(0)  # no link request was opened
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product defect: confirming a link of an account that is linked to another (non-colleague) "
+    "customer of the library says 'Dit inlogaccount is in deze bibliotheek al aan een andere "
+    "klant gekoppeld.' without the card number. identity's message in "
+    "src/bibid/identity/libraries/linking.py _link() lost '%(customer)s' (it was 'al "
+    "gekoppeld aan klant %(customer)s'), while the library passes identity's words on and "
+    "means them to name the customer (loginaccounts/services.py _refusal; "
+    "tests/library/test_linking.py::test_a_refusal_does_not_name_a_colleague, whose fake "
+    "identity still says the old text)."))
+def test_koppel_refuses_an_account_linked_to_a_family_member(system, page, identity):
+    sign_in(page, system, "helpdesk.maas")
+    mark = tag()
+    register(page, system, name=f"E2E Gezin {mark}", birth_date="1979-10-11",
+             type_name="Volwassen Compleet", email=f"e2e.gezin.{mark}@example.org",
+             login_account=False)
+    card = registered(page)[0]
+    open_customer(page, system, card)
+
+    # Asking links nothing (rule L2): the patron must agree first.
+    ask_to_link(page, "lotte.bos")
+    expect(link_step(page)).to_be_visible()
+    expect(result_panel(page)).to_have_count(0)
+    expect(link_state(page)).to_have_text(NOBODY_LINKED)
+    assert identity.account(card) is None
+    # lotte.bos is linked to her father in this library: even with her agreement on the
+    # handover page, refused, naming his card.
+    handover = open_handover(page)
+    patron_agrees(handover, "lotte.bos", demo_password(system, "lotte.bos"))
+    handover.close()
+    patron_has_confirmed(page)
+    expect_result(page, f"Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant {JEROEN}."
+                        " Koppel bij een gezin ieder zijn eigen inlogaccount.", ok=False)
+    expect(link_step(page)).to_have_count(0)
+    expect(link_state(page)).to_have_text(NOBODY_LINKED)
+    assert identity.account(JEROEN)["username"] == "lotte.bos"
+    assert identity.account(card) is None
 
 
 def test_reset_recovery_email_from_the_menu(system, page, identity):
@@ -548,9 +673,16 @@ def test_menu_still_works_after_a_form_error(system, page):
     sign_in(page, system, "helpdesk.maas")
     open_customer(page, system, JEROEN)
     part = menu_form(page, "Koppel inlogaccount")
+    # The username may be left out now (the patron signs in on the screen); a name pasted
+    # with an invisible character is the form error left.
+    part.get_by_label(LINK_LABEL).fill("lotte.bos\u200b")
     response = navigate(page, part.get_by_role("button", name="Koppel", exact=True).click)
     assert response.status == 400
-    expect(page.locator(".field-error")).to_have_text(["Dit veld is verplicht."])
+    expect(page.locator(".field-error")).to_have_text(
+        ["Dit veld bevat tekens die niet getypt kunnen worden."])
+    expect(menu_form(page, "Koppel inlogaccount").get_by_label(LINK_LABEL)).to_have_attribute(
+        "aria-invalid", "true")
+    expect(link_step(page)).to_have_count(0)  # no link request was opened
     expect(link_state(page)).to_have_text("Gekoppeld inlogaccount: lotte.bos")  # unchanged
 
     show_button = menu(page).get_by_role("button", name=SHOW, exact=True)

@@ -11,6 +11,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from .test_library_api_http import fresh_card
+
 pytestmark = pytest.mark.browser
 PASSWORD = "Een-zin-die-ik-onthoud"
 NEW_PASSWORD = "Een-nieuwe-zin-die-ik-onthoud"
@@ -107,7 +109,7 @@ def test_generated_account_is_activated_from_the_e_mail(page, system, mailbox):
     token = requests.post(identity(system, "/o/token/"), data={
         "grant_type": "client_credentials", "scope": "accounts:read accounts:write"},
         auth=(client["client_id"], client["client_secret"]), timeout=30).json()["access_token"]
-    ref = f"7{uuid.uuid4().int % 10**9:09d}"
+    ref = fresh_card(client["library"])  # in the library's own range (rule L6)
     address = f"lid{ref}@example.org"
     generated = requests.post(identity(system, f"/api/v1/customers/{ref}/account"),
                               json={"recovery_email": address},
