@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import requests
 
 from .oidc import TIMEOUT, csrf_of, service_client, sign_in_at_identity
-from .test_library_api_http import Library, approve_handover, demo_client
+from .test_library_api_http import Library, demo_client
 
 LIBRARY = "aan-de-maas"
 OTHER_LIBRARY = "duinstreek"
@@ -128,13 +128,6 @@ class Desk:
         """Step 2: with the patron's code, or without after the handover page."""
         body = {"request_id": request_id, **({"code": code} if code else {})}
         return self.menu(card, "link/confirm", body=body, status=status)
-
-    def link_with_patron(self, card: str, patron: Patron) -> dict:
-        """Link as the desk does: ask, the patron signs in on the handover page shown on the
-        desk's screen and agrees, then confirm; the confirmation's outcome."""
-        asked = self.link(card, patron.username)
-        approve_handover(asked["handover_url"], patron.username, patron.password)
-        return self.confirm_link(card, asked["request_id"])
 
     # the helpdesk
     def diagnose(self, card: str, problem: str, username: str | None = None

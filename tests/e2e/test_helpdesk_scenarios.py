@@ -560,6 +560,33 @@ def link_with_the_patron(world: World, made: Made, scenario: Scenario, fix: dict
 # -- beyond the table --------------------------------------------------------------------
 
 
+def test_the_desk_links_the_customers_own_account_in_two_steps(world: World):
+    """Koppel inlogaccount through the library's REST API (rule L2): a link request (202),
+    nothing linked until the patron agrees on the handover page, then the link (201)."""
+    card, patron = world.member(), world.patrons.take()
+    asked = world.counter.link(card, patron.username)
+    assert asked["action"] == "link"
+    request = asked["identity"]
+    identity = world.system.urls["identity"]
+    assert request["handover_url"] == f"{identity}/koppelen/{request['request_id']}/"
+    assert request["expires_at"]
+    waiting = world.counter.confirm_link(card, request["request_id"], status=409)
+    assert waiting["code"] == "waiting_for_patron"
+    wrong = world.counter.confirm_link(card, request["request_id"], "000000", status=400)
+    assert (wrong["code"], wrong["data"]) == ("wrong_code", {"attempts_left": 4})
+    assert world.desk.get(card)["login_account"]["linked"] is False
+    assert world.identity.show(card).status_code == 404
+    approve_handover(request["handover_url"], patron.username, patron.password)
+    done = world.counter.confirm_link(card, request["request_id"])
+    assert done["action"] == "link_confirm"
+    assert done["identity"]["account"]["username"] == patron.username
+    assert world.desk.get(card)["login_account"] == {
+        "linked": True, "username": patron.username, "visible": True}
+    after = Desk.ok(world.desk.diagnose(card, CL, patron.username))
+    assert "no-login-account" not in codes(after)
+    assert "wrong-username" not in codes(after)
+
+
 def test_the_desk_cannot_lift_a_block(world: World):
     made = blocked(world)
     refused = world.counter.fix(made.card, CL, "login-blocked")
