@@ -124,9 +124,11 @@ class Desk:
         return self.menu(card, "link", body=body, status=202)
 
     def confirm_link(self, card: str, request_id: str, code: str | None = None,
-                     status: int = 201) -> dict:
-        """Step 2: with the patron's code, or without after the handover page."""
-        body = {"request_id": request_id, **({"code": code} if code else {})}
+                     status: int = 201, move_from: str | None = None) -> dict:
+        """Step 2: with the patron's code, or without after the handover page; `move_from`:
+        the family member the account moves from (the helpdesk's partner/child fix)."""
+        body = {"request_id": request_id, **({"code": code} if code else {}),
+                **({"move_from": move_from} if move_from else {})}
         return self.menu(card, "link/confirm", body=body, status=status)
 
     # the helpdesk

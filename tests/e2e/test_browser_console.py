@@ -599,15 +599,6 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product defect: confirming a link of an account that is linked to another (non-colleague) "
-    "customer of the library says 'Dit inlogaccount is in deze bibliotheek al aan een andere "
-    "klant gekoppeld.' without the card number. identity's message in "
-    "src/bibid/identity/libraries/linking.py _link() lost '%(customer)s' (it was 'al "
-    "gekoppeld aan klant %(customer)s'), while the library passes identity's words on and "
-    "means them to name the customer (loginaccounts/services.py _refusal; "
-    "tests/library/test_linking.py::test_a_refusal_does_not_name_a_colleague, whose fake "
-    "identity still says the old text)."))
 def test_koppel_refuses_an_account_linked_to_a_family_member(system, page, identity):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()

@@ -265,12 +265,6 @@ def test_link_step_with_the_code_from_the_e_mail(system, page, identity, mailbox
     expect(data.locator("dd").first).to_have_text(username)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product defect: a wrong code shows 'Deze code klopt niet. Nog 4 pogingen. Nog 4 "
-    "pogingen.': identity's message already says the tries left, and "
-    "src/bibid/library/console/views.py _confirm_link() appends its own 'Nog %(n)d "
-    "pogingen.' from data.attempts_left (tests/library/test_linking.py checks a substring, "
-    "so it passes)."))
 def test_a_wrong_code_says_the_tries_left_once(system, page, mailbox):
     username, _password, address = new_patron(system, confirmed=True)
     sign_in(page, system, "balie.maas")

@@ -537,15 +537,14 @@ def link_with_the_patron(world: World, made: Made, scenario: Scenario, fix: dict
     approve_handover(done["identity"]["handover_url"], made.patron.username,
                      made.patron.password)
     if member:
-        # The REST API's confirmation does not take the account from the family member by
-        # itself: refused, nothing moved; the helpdesk unlinks the member (after the
-        # patron's proof) and confirms again.
+        # Without `move_from` the confirmation does not take the account from the family
+        # member: refused, nothing moved. With it, the account moves (after the patron's
+        # proof), in one call, as in the console.
         refused = world.desk.confirm_link(made.card, request_id, status=409)
         assert refused["code"] == "account_linked_to_other_customer", refused
         assert account_of(member) == made.patron.username
         assert account_of(made.card) is None
-        world.desk.menu(member, "link", method="DELETE")
-    linked = world.desk.confirm_link(made.card, request_id)
+    linked = world.desk.confirm_link(made.card, request_id, move_from=member)
     assert linked["action"] == "link_confirm", linked
     assert linked["identity"]["account"]["username"] == made.patron.username, linked
     assert account_of(made.card) == made.patron.username

@@ -100,6 +100,8 @@ def test_five_wrong_codes_void_the_request(duin, anna):
                for i in range(5)]
     assert [a.status_code for a in answers] == [400, 400, 400, 400, 410]
     assert [a.json().get("data", {}).get("attempts_left") for a in answers[:4]] == [4, 3, 2, 1]
+    assert [a.json()["messages"]["nl"] for a in answers[2:4]] == [
+        "Deze code klopt niet. Nog 2 pogingen.", "Deze code klopt niet. Nog 1 poging."]
     right = duin.post("/customers/3001/link/confirm",
                       {"request_id": opened["request_id"], "code": code_mail(anna)})
     assert right.status_code == 410 and not Link.objects.exists()
@@ -437,3 +439,19 @@ def test_notices_go_to_the_address_the_patron_holds_not_the_librarys(duin, anna)
                                 new="Een-heel-nieuw-wachtwoord-1")
     notices = OutboxMessage.objects.filter(data__notice="password_changed")
     assert list(notices.values_list("to", flat=True)) == ["anna@example.org"]
+
+
+def test_the_handover_page_is_no_username_oracle_either(duin, anna):
+    """Found by the e2e tests: a request for a name without an account could be approved by
+    any account (and so told B that the name did not exist)."""
+    create_account(username="bram.devries", password=PASSWORD, active=True,
+                   actor=Actor.system("test"))
+    answers = []
+    for name in ("anna.jansen", "niemand.bestaat"):
+        opened = duin.post("/customers/3001/link", {"username": name}).json()
+        answer = Client().post(f"/koppelen/{opened['request_id']}/", {
+            "action": "approve", "username": "bram.devries", "password": PASSWORD})
+        answers.append((answer.status_code, "ander inlogaccount" in answer.content.decode()))
+        duin.post("/customers/3001/link/confirm", {"request_id": opened["request_id"]})
+    assert answers == [(409, True), (409, True)]
+    assert not Link.objects.exists()

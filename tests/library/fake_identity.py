@@ -48,7 +48,9 @@ class FakeLinks:
                                "De klant heeft de koppeling nog niet bevestigd.")
             if code and code != CODE:
                 request["left"] -= 1
-                raise _problem(400, "wrong_code", "Deze code klopt niet.",
+                # identity's own words, which say the tries left (the console adds nothing)
+                raise _problem(400, "wrong_code",
+                               f"Deze code klopt niet. Nog {request['left']} pogingen.",
                                {"attempts_left": request["left"]})
             if fake.linked_to_other:
                 raise _problem(409, "account_linked_to_other_customer",

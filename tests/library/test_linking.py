@@ -133,7 +133,9 @@ def test_the_console_link_step_code_wrong_code_and_handover(links):
     confirm = f"/console/klanten/{FATIMA}/inlogaccount/koppelen-bevestigen/"
     wrong = client.get(client.post(confirm, {"request_id": request_id,
                                              "code": "111111"})["Location"]).text
-    assert "Deze code klopt niet. Nog 4 pogingen." in section(wrong, "link-error")
+    error = section(wrong, "link-error")
+    assert "Deze code klopt niet. Nog 4 pogingen." in error
+    assert error.count("Nog 4 pogingen") == 1  # said once
     assert customer(FATIMA).account_id is None
     waiting = client.get(client.post(confirm, {"request_id": request_id,
                                                "without_code": "on"})["Location"]).text

@@ -36,7 +36,9 @@ class Problem(Exception):
         if self.messages:
             return self.messages.get(language) or self.messages.get("en") or str(self.message)
         with override(language):
-            return str(self.message) % self.extra if self.extra else str(self.message)
+            # `message % extra` before str(): a lazy plural (ngettext_lazy with a named
+            # number) chooses its form from `extra`.
+            return str(self.message % self.extra) if self.extra else str(self.message)
 
     def as_json(self, *, language: str = "nl") -> dict[str, Any]:
         """The RFC 9457 body: type, title, status, detail, plus our code and both languages."""

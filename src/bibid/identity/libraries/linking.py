@@ -23,6 +23,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from bibid.common import clock
 from bibid.common.guard import lanes as guard
@@ -164,8 +165,10 @@ def _check_code(request: LinkRequest, code: str) -> None:
     left = max(0, MAX_WRONG_CODES - locked.wrong_codes)
     if left == 0:
         raise _expired()
-    raise Problem(400, "wrong_code", _("Deze code klopt niet. Nog %(attempts_left)d pogingen."),
-                  field="code", extra={"attempts_left": left})
+    raise Problem(400, "wrong_code", ngettext_lazy(
+        "Deze code klopt niet. Nog %(attempts_left)d poging.",
+        "Deze code klopt niet. Nog %(attempts_left)d pogingen.", "attempts_left"),
+        field="code", extra={"attempts_left": left})
 
 
 @transaction.atomic
@@ -178,9 +181,11 @@ def _link(request: LinkRequest, actor: Actor) -> Link:
     _refuse_second_link(library, request.customer_ref)
     other = Link.objects.filter(library=library, account=account).first()
     if other is not None:
+        # The patron proved the account is theirs; the other customer is the library's own,
+        # so it may hear which (a library withholds it for its colleagues).
         raise Problem(
             409, "account_linked_to_other_customer",
-            _("Dit inlogaccount is in deze bibliotheek al aan een andere klant gekoppeld. "
+            _("Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant %(customer)s. "
               "Koppel bij een gezin ieder zijn eigen inlogaccount."),
             extra={"customer": other.customer_ref})
     try:
@@ -220,8 +225,10 @@ def approve(*, request_id, account: Account) -> LinkRequest:
     if account.is_staff:
         raise Problem(403, "not_linkable", _("Dit account kan niet aan een bibliotheek worden "
                                              "gekoppeld."))
-    if request.account_id is not None and request.account_id != account.pk:
-        # The library asked for another name than the one the patron signs in with.
+    if request.typed and request.account_id != account.pk:
+        # The library asked for a name: only that account may agree. For a name without an
+        # account no one may, and the answer is the same as for another account, so the page
+        # tells no one whether a name exists (found by the e2e tests).
         raise Problem(409, "other_account",
                       _("Je bent ingelogd met een ander inlogaccount dan waarvoor de "
                         "bibliotheek een koppeling vroeg. Vraag de medewerker de koppeling "

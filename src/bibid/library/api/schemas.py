@@ -136,6 +136,10 @@ class LinkConfirmIn(Input):
     code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = (
         Field(None, description="The 6-digit code from the patron's e-mail; leave out after "
                                 "the patron confirmed on the handover page."))
+    move_from: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
+        None, description="The family member the account is linked to now (the helpdesk's "
+        "partner/child fix): once the patron has proved the account is theirs, it moves from "
+        "that customer to this one. Needs the right to unlink.")
 
 
 class OutcomeOut(Schema):

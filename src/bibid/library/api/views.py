@@ -182,8 +182,10 @@ def login_account_link_confirm(request: HttpRequest, payload: LinkConfirmIn,
                                card_number: str = Card):
     """Step 2: the code the patron read out, or none after the patron confirmed on the
     handover page. Links the account and pushes the customer's rights."""
+    move_from = _customer(request, payload.move_from) if payload.move_from else None
     outcome = login.confirm_link(actor=request.actor, customer=_customer(request, card_number),
-                                 request_id=str(payload.request_id), code=payload.code)
+                                 request_id=str(payload.request_id), code=payload.code,
+                                 move_from=move_from)
     return Status(201, _outcome(outcome))
 
 

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -274,11 +274,7 @@ def _confirm_link(request: HttpRequest, found) -> dict | None:
                                      request_id=str(form.cleaned_data["request_id"]),
                                      code=code or None)
     except Problem as problem:
-        text = problem.text((get_language() or "nl")[:2])
-        if isinstance(problem.extra.get("attempts_left"), int):
-            text += " " + ngettext("Nog %(n)d poging.", "Nog %(n)d pogingen.",
-                                   problem.extra["attempts_left"]) % {
-                                       "n": problem.extra["attempts_left"]}
+        text = problem.text((get_language() or "nl")[:2])  # says the tries left itself
         if problem.code in RETRY_CONFIRM and pending:
             _keep_link_request(request, found.card_number, {**pending, "error": text})
             return None
