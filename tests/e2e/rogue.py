@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import requests
 
+from .test_library_api_http import _NO_BODY, demo_client  # noqa: F401
+from .test_library_api_http import Library as ApiLibrary
+
 TIMEOUT = 30
 READ_WRITE = "accounts:read accounts:write"
 PROBLEM = "application/problem+json"
 LIBRARY_A = "aan-de-maas"  # the victims' library, card prefix 2010
 LIBRARY_B = "duinstreek"  # the rogue library, card prefix 3020
-_NO_BODY = object()
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 # Subjects of the login service's mails (src/bibid/identity/mail/messages.py).
@@ -48,67 +50,20 @@ def a_card() -> str:
     return card("2010")
 
 
-def demo_client(system, code: str) -> dict:
-    return next(c for c in system.demo["library_clients"] if c["library"] == code)
-
-
-class Library:
-    """A library system calling identity's library API with its own client credentials."""
+class Library(ApiLibrary):
+    """A library system calling identity's library API with its own client credentials,
+    with headers of its own on every call (the acting staff member, say)."""
 
     def __init__(self, identity: str, client: dict, scope: str = READ_WRITE,
                  headers: dict | None = None) -> None:
-        self.identity = identity
+        super().__init__(identity, client, scope)
         self.code = client["library"]
         self.name = client["name"]
         self.headers = headers or {}
-        self.http = requests.Session()
-        answer = self.http.post(
-            f"{identity}/o/token/",
-            data={"grant_type": "client_credentials", "scope": scope},
-            auth=(client["client_id"], client["client_secret"]), timeout=TIMEOUT)
-        assert answer.status_code == 200, answer.text
-        self.token = answer.json()["access_token"]
 
-    def call(self, method: str, path: str, body=_NO_BODY, *, headers=None,
-             params=None) -> requests.Response:
-        options: dict = {"headers": {"Authorization": f"Bearer {self.token}", **self.headers,
-                                     **(headers or {})},
-                         "params": params, "timeout": TIMEOUT}
-        if body is not _NO_BODY:
-            options["json"] = body
-        return self.http.request(method, f"{self.identity}/api/v1{path}", **options)
-
-    def show(self, ref, **kw):
-        return self.call("GET", f"/customers/{ref}/account", **kw)
-
-    def generate(self, ref, body=None, **kw):
-        return self.call("POST", f"/customers/{ref}/account", {} if body is None else body, **kw)
-
-    def link(self, ref, username, **kw):
-        body = {} if username is None else {"username": username}
-        return self.call("POST", f"/customers/{ref}/link", body, **kw)
-
-    def confirm(self, ref, request_id, code=None, **kw):
-        body = {"request_id": request_id, **({"code": code} if code is not None else {})}
-        return self.call("POST", f"/customers/{ref}/link/confirm", body, **kw)
-
-    def authorize(self, ref, body, **kw):
-        return self.call("PUT", f"/customers/{ref}/authorization", body, **kw)
-
-    def bulk(self, items, **kw):
-        return self.call("POST", "/authorizations", {"items": items}, **kw)
-
-    def recovery_email(self, ref, email, **kw):
-        return self.call("PUT", f"/customers/{ref}/recovery-email", {"email": email}, **kw)
-
-    def password_reset(self, ref, **kw):
-        return self.call("POST", f"/customers/{ref}/password-reset", **kw)
-
-    def unblock(self, ref, **kw):
-        return self.call("POST", f"/customers/{ref}/unblock", **kw)
-
-    def history(self, ref, **kw):
-        return self.call("GET", f"/customers/{ref}/history", **kw)
+    def call(self, method: str, path: str, body=_NO_BODY, *, headers=None, **kw):
+        return super().call(method, path, body, headers={**self.headers, **(headers or {})},
+                            **kw)
 
     def status(self, ref, username=None, **kw):
         params = {"username": username} if username is not None else None
