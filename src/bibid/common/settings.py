@@ -257,7 +257,10 @@ def _mailer() -> dict[str, Any]:
     options: dict[str, Any] = {
         "host": config.get("EMAIL_HOST") or "127.0.0.1",
         "port": int(config.get("EMAIL_PORT") or 25),
-        "timeout": 10,
+        # Every connect, read and write with the mail server gives up after this many
+        # seconds; the outbox tries again later (a stalled server costs a worker this long,
+        # never a database lock: nothing is sent inside a transaction).
+        "timeout": env.float("EMAIL_TIMEOUT", default=5.0),
     }
     if config.get("EMAIL_HOST_USER"):
         options["username"] = config["EMAIL_HOST_USER"]
