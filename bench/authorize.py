@@ -34,6 +34,8 @@ if str(ROOT) not in sys.path:
 
 from tests.e2e import harness  # noqa: E402
 
+from bibid.common.demo import LIBRARIES  # noqa: E402
+
 BATCH = 5000
 
 
@@ -51,7 +53,11 @@ def token(base: str, client_id: str, secret: str) -> str:
 
 
 def set_up(system: harness.System, library: str, count: int) -> list[str]:
-    """Link `count` customers to fresh accounts, in bulk, inside the identity service."""
+    """Link `count` customers to fresh accounts, in bulk, inside the identity service.
+
+    Their card numbers are in the library's own range (rule L6: identity refuses pushes with
+    card numbers of another library's range): the prefix, an 8 and six digits."""
+    prefix = next(lib.card_prefix for lib in LIBRARIES if lib.code == library)
     system.identity_shell(
         "from bibid.identity.accounts.models import Account\n"
         "from bibid.identity.libraries.models import Library, Link\n"
@@ -63,10 +69,11 @@ def set_up(system: harness.System, library: str, count: int) -> list[str]:
         "Account.objects.bulk_create(accounts, batch_size=1000)\n"
         "ids = dict(Account.objects.filter(username__startswith='bench')"
         ".values_list('username', 'id'))\n"
-        "Link.objects.bulk_create([Link(library=lib, customer_ref='B' + n[5:], card_number="
-        "'B' + n[5:], account_id=ids[n]) for n in names], batch_size=1000)\n"
+        f"Link.objects.bulk_create([Link(library=lib, customer_ref={prefix!r} + '8' + n[5:],"
+        f" card_number={prefix!r} + '8' + n[5:], account_id=ids[n]) for n in names],"
+        " batch_size=1000)\n"
     )
-    return [f"B{i:06d}" for i in range(count)]
+    return [f"{prefix}8{i:06d}" for i in range(count)]
 
 
 def authorization(ref: str, version: int) -> dict:
