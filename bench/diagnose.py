@@ -121,7 +121,7 @@ class Client:
 
 def time_status(system: harness.System, cases: list[dict], rounds: int) -> list[float]:
     """identity's GET /status alone, with the library's own client credentials."""
-    from tests.e2e.test_library_api_http import Library, demo_client
+    from tests.e2e.library_api import Library, demo_client
 
     apis = {code: Library(system.urls["identity"], demo_client(system, code), scope=
                           "accounts:read") for code in HELPDESK}

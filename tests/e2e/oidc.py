@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .test_library_api_http import Library, demo_client, fresh_card
+from .library_api import Library, demo_client, fresh_card
 
 TIMEOUT = 30
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -14,14 +14,18 @@ from dataclasses import dataclass
 
 import requests
 
-from .test_library_api_http import _NO_BODY, demo_client  # noqa: F401
-from .test_library_api_http import Library as ApiLibrary
+from .library_api import (  # noqa: F401 - the rogue-library modules import them from here
+    _NO_BODY,
+    LIBRARY_A,  # the victims' library, card prefix 2010
+    LIBRARY_B,  # the rogue library, card prefix 3020
+    PROBLEM,
+    READ_WRITE,
+    TIMEOUT,
+    demo_client,
+    fresh_address,
+)
+from .library_api import Library as ApiLibrary
 
-TIMEOUT = 30
-READ_WRITE = "accounts:read accounts:write"
-PROBLEM = "application/problem+json"
-LIBRARY_A = "aan-de-maas"  # the victims' library, card prefix 2010
-LIBRARY_B = "duinstreek"  # the rogue library, card prefix 3020
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 # Subjects of the login service's mails (src/bibid/identity/mail/messages.py).
@@ -30,11 +34,6 @@ SUBJECT_LIBRARY_CHANGED_ADDRESS = "Een bibliotheek heeft je herstel-e-mailadres 
 SUBJECT_CONFIRM_ADDRESS = "Bevestig je nieuwe e-mailadres"
 SUBJECT_RESET = "Een nieuw wachtwoord voor je inlogaccount"
 SUBJECT_LINKED = "Je inlogaccount is gekoppeld aan een bibliotheek"
-
-
-def fresh_address() -> str:
-    """A client address of the test's own (through the trusted proxy hop): lanes not shared."""
-    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
 
 def card(prefix: str) -> str:

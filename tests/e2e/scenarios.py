@@ -24,8 +24,8 @@ from datetime import date, timedelta
 
 import requests
 
+from .library_api import Library, demo_client
 from .oidc import TIMEOUT, csrf_of, service_client, sign_in_at_identity
-from .test_library_api_http import Library, demo_client
 
 LIBRARY = "aan-de-maas"
 OTHER_LIBRARY = "duinstreek"

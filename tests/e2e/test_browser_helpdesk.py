@@ -18,8 +18,8 @@ import pytest
 import requests
 from playwright.sync_api import Page, Response, expect
 
+from .library_api import approve_handover
 from .oidc import library_api as identity_api
-from .test_library_api_http import approve_handover
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from . import harness
-from .test_browser_console import (
+from .console_pages import (
     ACCOUNT_TERMS,
     HANDOVER,
     LINK_LABEL,
@@ -47,6 +47,26 @@ from .test_browser_console import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def identity(system) -> Identity:
+    return Identity(system)
+
+
+@pytest.fixture
+def new_page(browser):
+    """Pages in browser contexts of their own (for example with a client address)."""
+    contexts = []
+
+    def make(**options) -> Page:
+        context = browser.new_context(locale="nl-NL", **options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
 
 COMPLEET = {"loans": 10, "period": "concurrent"}
 CODE_SUBJECT = "Je code om je inlogaccount te koppelen"
@@ -104,24 +124,6 @@ def sign_in_at_identity(page: Page, system, username: str, password: str) -> Non
     expect(heading(page)).to_have_text("Mijn inlogaccount")
 
 
-@pytest.fixture(scope="module")
-def identity(system) -> Identity:
-    return Identity(system)
-
-
-@pytest.fixture
-def new_page(browser):
-    """Pages in browser contexts of their own: the desk's computer, the patron's phone."""
-    contexts = []
-
-    def make(**options) -> Page:
-        context = browser.new_context(locale="nl-NL", **options)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 # 1. The patron signs in on the handover page ----------------------------------------------

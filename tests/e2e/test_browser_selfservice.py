@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from .test_library_api_http import fresh_card
+from .library_api import fresh_card
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Een-zin-die-ik-onthoud"

@@ -28,8 +28,8 @@ import pytest
 
 from bibid.library.helpdesk.findings import ORDER
 
+from .library_api import approve_handover
 from .scenarios import HELPDESK, READING, Desk, Made, World, days_ago, tag
-from .test_library_api_http import approve_handover
 
 PASSWORD_RESET_SUBJECT = "Een nieuw wachtwoord"
 # What the desk may not do (helpdesk and managers may): lift a block, unlink a family member.

@@ -8,8 +8,8 @@ import re
 
 import requests
 
+from ..library_api import fresh_card
 from ..oidc import TIMEOUT, library_api
-from ..test_library_api_http import fresh_card
 from .walk import (
     LIBRARY,
     NEW_PASSWORD,

@@ -7,8 +7,8 @@ from datetime import date
 
 import requests
 
+from ..library_api import fresh_card
 from ..oidc import TIMEOUT, library_api
-from ..test_library_api_http import fresh_card
 from .walk import (
     LIBRARY,
     PASSWORD,

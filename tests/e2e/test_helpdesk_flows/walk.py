@@ -22,8 +22,8 @@ import requests
 from bibid.library.helpdesk import definitions, engine
 
 from .. import harness
+from ..library_api import approve_handover, fresh_card
 from ..oidc import TIMEOUT, csrf_of, library_api
-from ..test_library_api_http import approve_handover, fresh_card
 
 PASSWORD = "Een-zin-vol-boeken-en-thee"
 NEW_PASSWORD = "Een-andere-zin-vol-boeken"
