@@ -23,6 +23,7 @@ from .library_api import (  # noqa: F401 - the rogue-library modules import them
     TIMEOUT,
     demo_client,
     fresh_address,
+    on_handover_page,
 )
 from .library_api import Library as ApiLibrary
 
@@ -191,18 +192,6 @@ def sign_in(identity: str, username: str, password: str, address: str | None = N
     return answer.status_code
 
 
-def approve_handover(url: str, username: str, password: str,
-                     address: str | None = None) -> requests.Response:
-    """The patron signs in on the handover page shown at the desk and agrees to the link."""
-    with requests.Session() as browser:
-        page, token = form_token(browser, url)
-        assert page.status_code == 200, (url, page.status_code)
-        return browser.post(url, data={"csrfmiddlewaretoken": token, "action": "approve",
-                                       "username": username, "password": password},
-                            headers={"X-Forwarded-For": address or fresh_address()},
-                            allow_redirects=False, timeout=TIMEOUT)
-
-
 def post_page(url: str, data: dict | None = None,
               address: str | None = None) -> tuple[requests.Response, requests.Response]:
     """GET a page with a form, then POST it with its CSRF token: (get, post)."""
@@ -218,6 +207,6 @@ def link_via_handover(library: Library, victim: Victim, ref: str) -> dict:
     """The legitimate way: the library asks, the patron signs in on the handover page,
     the library completes the link without a code. Returns the linked account."""
     asked = ok(library.link(ref, victim.username), 202)
-    done = approve_handover(asked["handover_url"], victim.username, victim.password)
+    done = on_handover_page(asked["handover_url"], victim.username, victim.password)
     assert done.status_code == 200, (done.status_code, done.text[:400])
     return ok(library.confirm(ref, asked["request_id"]), 201)["account"]

@@ -29,13 +29,13 @@ from .rogue import (
     SUBJECT_RESET,
     TIMEOUT,
     Library,
-    approve_handover,
     b_card,
     demo_client,
     describe,
     facts,
     make_victims,
     ok,
+    on_handover_page,
     problem,
     sign_in,
 )
@@ -122,12 +122,12 @@ def test_the_handover_page_needs_the_patrons_own_password(system, identity, lib_
     is the generic failure and the request stays waiting; the patron can decline."""
     victim, ref = victims["a"], b_card()
     asked = ok(lib_b.link(ref, victim.username), 202)
-    wrong = approve_handover(asked["handover_url"], victim.username, "Raden-is-niet-weten-1")
+    wrong = on_handover_page(asked["handover_url"], victim.username, "Raden-is-niet-weten-1")
     assert wrong.status_code == 400, wrong.status_code
     assert "Onjuiste inlog" in wrong.text
     problem(lib_b.confirm(ref, asked["request_id"]), 409, "waiting_for_patron")
     # Signing in as another (B's own) account does not approve a request naming the victim.
-    piet = approve_handover(asked["handover_url"], "piet.hendriks", "Duinen-en-boeken-2026")
+    piet = on_handover_page(asked["handover_url"], "piet.hendriks", "Duinen-en-boeken-2026")
     assert piet.status_code == 409, piet.status_code
     problem(lib_b.confirm(ref, asked["request_id"]), 409, "waiting_for_patron")
     # The patron says no: the request is gone.

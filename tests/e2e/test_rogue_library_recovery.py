@@ -24,7 +24,6 @@ from .rogue import (
     SUBJECT_RESET,
     TIMEOUT,
     Library,
-    approve_handover,
     b_card,
     demo_client,
     describe,
@@ -33,6 +32,7 @@ from .rogue import (
     link_via_handover,
     make_victims,
     ok,
+    on_handover_page,
     post_page,
     problem,
     sign_in,
@@ -243,7 +243,7 @@ def test_acting_role_and_staff_reference_are_recorded_with_each_action(
     desk = {"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "staff:17"}
     ref = b_card()
     asked = ok(lib_b.link(ref, victim.username, headers=desk), 202)
-    assert approve_handover(asked["handover_url"], victim.username,
+    assert on_handover_page(asked["handover_url"], victim.username,
                             victim.password).status_code == 200
     ok(lib_b.confirm(ref, asked["request_id"], headers=desk), 201)
     ok(lib_b.show(ref, headers=desk), 200)
