@@ -364,9 +364,9 @@ def _change_username(account: Account, new_username: str) -> None:
     old = _rename(account, name)
     if old == name:
         return
-    if reset_address(account):
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=reset_address(account),
-                account_id=account.pk,
+    notice_to = reset_address(account)  # the address the patron holds (see _set_password)
+    if notice_to:
+        enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to, account_id=account.pk,
                 data={"notice": "username_changed", "old_username": old, "new_username": name})
 
 
@@ -375,7 +375,8 @@ def delete_account(*, account: Account, password: str) -> None:
     require_flow(account, "account_delete")
     check_password(account, password)  # outside the transaction: a failure stays counted
     with transaction.atomic():
-        if reset_address(account):
-            enqueue(kind=OutboxMessage.Kind.NOTICE, to=reset_address(account), account_id=None,
+        notice_to = reset_address(account)  # the address the patron holds
+        if notice_to:
+            enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to, account_id=None,
                     data={"notice": "account_deleted", "username": account.username})
         delete_for_good(account=account, actor=Actor.patron(account), reason="patron")
