@@ -156,14 +156,15 @@ class IdentityClient:
         return self.call("GET", f"/customers/{ref}/account")
 
     def account_generate(self, ref: str, *, username: str | None, recovery_email: str | None,
-                         language: str = "nl", if_username_taken: str = "refuse") -> dict:
+                         language: str = "nl", if_username_taken: str = "refuse",
+                         idempotency_key: str | None = None) -> dict:
         body = {"language": language, "if_username_taken": if_username_taken}
         if username:
             body["username"] = username
         if recovery_email:
             body["recovery_email"] = recovery_email
         return self.call("POST", f"/customers/{ref}/account", body=body,
-                         idempotency_key=_key())
+                         idempotency_key=idempotency_key or _key())
 
     def account_link(self, ref: str, username: str | None) -> dict:
         """Open a link request (202): the patron agrees by code or on `handover_url`."""

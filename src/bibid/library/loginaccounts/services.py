@@ -117,11 +117,6 @@ def _is_self(actor: Actor, customer: Customer) -> bool:
     return actor.staff is not None and actor.staff.customer_id == customer.pk
 
 
-# The link fields belong to links.py; these names stay for callers that used them.
-_remember_link = remember_link
-_forget_link = forget_link
-
-
 # -- the menu items ----------------------------------------------------------------------
 
 

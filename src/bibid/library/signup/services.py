@@ -126,14 +126,14 @@ def _pending_customer(library: Library, application: Application, today) -> Cust
 def _generate_account(library: Library, customer: Customer, application: Application) -> dict:
     """Ask the login service for the account (outside any transaction). The key is the same
     for the retry: when the first answer was lost, the retry replays it rather than making a
-    second account (the client's own account_generate takes a fresh key per call)."""
+    second account."""
     client = IdentityClient.for_library(library)
     key = f"signup:{library.code}:{customer.card_number}:{customer.pk}"
-    body = {"language": application.language, "recovery_email": application.email}
     for attempt in (1, 2):
         try:
-            answer = client.call("POST", f"/customers/{customer.card_number}/account",
-                                 body=body, idempotency_key=key)
+            answer = client.account_generate(
+                customer.card_number, username=None, recovery_email=application.email,
+                language=application.language, idempotency_key=key)
         except IdentityUnavailable:
             if attempt == 2:
                 raise
