@@ -195,32 +195,14 @@ def up(argv: list[str]) -> int:
 
     from honcho.manager import Manager
 
+    from bibid.common.serving import web_command
+
     manager = Manager()
     python = sys.executable
     for service in SERVICES:
         env = _service_env(service)
-        web = [
-            python,
-            "-m",
-            "gunicorn",
-            f"bibid.{service}.wsgi:application",
-            "--bind",
-            f"{args.bind}:{_port(service)}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--timeout",
-            "30",
-            "--graceful-timeout",
-            "5",
-            "--access-logfile",
-            "-",
-            "--name",
-            f"bibid-{service}",
-        ]
+        web = web_command(service, bind=args.bind, port=_port(service),
+                          workers=args.workers, threads=args.threads)
         manager.add_process(f"{service}-web", shlex.join(web), env=env)
         worker = [python, "-m", "bibid", service, "db_worker", "--no-reload"]
         manager.add_process(f"{service}-worker", shlex.join(worker), env=env)

@@ -74,6 +74,10 @@ def _database(service: str) -> dict[str, Any]:
     default_url = f"sqlite:///{var_dir() / (service + '.sqlite3')}"
     db = env.db_url(env_name(service, "DATABASE_URL"), default=default_url)
     if db["ENGINE"] == "django.db.backends.sqlite3":
+        # SQLite cannot create the folder its file lives in: a fresh clone (or a production
+        # start outside demo mode) has no var/ yet.
+        if db["NAME"] and db["NAME"] != ":memory:":
+            Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when a
         # transaction starts, so two writers queue on busy_timeout instead of failing with
         # "database is locked" half-way through; synchronous=NORMAL is safe with WAL.

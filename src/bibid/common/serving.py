@@ -1,0 +1,36 @@
+"""How one service's web processes are started (gunicorn), in one place.
+
+`bibid up` (and anything else that starts the web servers) asks this module for the command
+line, so that the server's options (workers, threads, timeouts, load shedding) are decided
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def web_command(service: str, *, bind: str, port: int, workers: int, threads: int) -> list[str]:
+    """The command that serves `service` over HTTP on bind:port."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        f"bibid.{service}.wsgi:application",
+        "--bind",
+        f"{bind}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-",
+        "--name",
+        f"bibid-{service}",
+    ]
