@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -193,25 +192,23 @@ def up(argv: list[str]) -> int:
     demo_mode = "none" if args.no_demo or os.environ.get("BIBID_DEMO") != "1" else "if-empty"
     data = _prepare_all(demo_mode, static=True)
 
-    from honcho.manager import Manager
-
     from bibid.common.serving import web_command
+    from bibid.supervise import Program, Supervisor
 
-    manager = Manager()
+    programs = []
     python = sys.executable
     for service in SERVICES:
         env = _service_env(service)
         web = web_command(service, bind=args.bind, port=_port(service),
                           workers=args.workers, threads=args.threads)
-        manager.add_process(f"{service}-web", shlex.join(web), env=env)
         worker = [python, "-m", "bibid", service, "db_worker", "--no-reload"]
-        manager.add_process(f"{service}-worker", shlex.join(worker), env=env)
         cron = [python, "-m", "bibid", service, "crontask", "--no-heartbeat"]
-        manager.add_process(f"{service}-cron", shlex.join(cron), env=env)
+        programs += [Program(f"{service}-web", web, env),
+                     Program(f"{service}-worker", worker, env),
+                     Program(f"{service}-cron", cron, env)]
     _print_signins(data)
     print("Press Ctrl-C to stop everything.\n", flush=True)
-    manager.loop()
-    return manager.returncode or 0
+    return Supervisor(programs).run()
 
 
 def usage() -> int:
