@@ -58,7 +58,7 @@ class Browser:
 def fingerprint(response, text: str) -> tuple:
     page = TOKEN.sub("", text)
     page = re.sub(r'value="[^"]*"', 'value=""', page)
-    skip = {"date", "content-length", "set-cookie", "expires"}
+    skip = {"date", "content-length", "set-cookie", "expires", "x-request-id"}  # per request
     headers = sorted((k.lower(), v) for k, v in response.getheaders() if k.lower() not in skip)
     return response.status, tuple(headers), page
 

@@ -91,6 +91,60 @@ def queue_states() -> dict[str, tuple[int, float | None] | None]:
     return states
 
 
+def model_probe(model_label: str, *, waiting: dict, since: str) -> QueueProbe:
+    """A probe for a queue kept as rows of a model: how many rows match `waiting` (filter
+    keyword arguments), and how long ago (field `since`) the oldest of them was made. The age
+    runs from when the item was made, not from its next attempt, so a queue that keeps
+    failing grows older steadily instead of looking fresh after each retry."""
+
+    def probe() -> tuple[int, float | None]:
+        from django.apps import apps
+        from django.db.models import Count, Min
+
+        from bibid.common import clock
+
+        model = apps.get_model(model_label)
+        found = model.objects.filter(**waiting).aggregate(n=Count("pk"), oldest=Min(since))
+        oldest = found["oldest"]
+        age = max(0.0, (clock.now() - oldest).total_seconds()) if oldest else None
+        return found["n"], age
+
+    return probe
+
+
+def task_queue_probes() -> dict[str, QueueProbe]:
+    """The task queue (django-tasks-db): tasks due and waiting for a worker, and tasks
+    running (one running far longer than any task should is held by a dead worker)."""
+
+    def ready() -> tuple[int, float | None]:
+        from django.db.models import Q
+        from django_tasks_db.models import DBTaskResult, get_date_max
+
+        from bibid.common import clock
+
+        now = clock.now()
+        due = DBTaskResult.objects.filter(status="READY").filter(
+            Q(run_after=get_date_max()) | Q(run_after__lte=now))
+        depth = due.count()
+        if not depth:
+            return 0, None
+        # A delayed task is waiting from its run_after on, any other from when enqueued.
+        oldest = [
+            due.filter(run_after=get_date_max()).order_by("enqueued_at")
+            .values_list("enqueued_at", flat=True).first(),
+            due.exclude(run_after=get_date_max()).order_by("run_after")
+            .values_list("run_after", flat=True).first(),
+        ]
+        since = min(t for t in oldest if t is not None)
+        return depth, max(0.0, (now - since).total_seconds())
+
+    return {
+        "tasks": ready,
+        "tasks_running": model_probe("django_tasks_db.DBTaskResult",
+                                     waiting={"status": "RUNNING"}, since="started_at"),
+    }
+
+
 class QueueCollector:
     """Depth and oldest age of every registered queue, read from the database when scraped,
     so the figures are right whichever process answers the scrape."""

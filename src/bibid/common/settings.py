@@ -118,6 +118,9 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
     prefix = f"bibid_{service}"
 
     middleware = [
+        # Outermost: the request id is set before anything may log, and the latency measured
+        # is the whole of what the service did.
+        "bibid.common.logs.RequestIdMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
@@ -248,7 +251,7 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
         "DEFAULT_FROM_EMAIL": env.str(
             "DEFAULT_FROM_EMAIL", default="Bibid <noreply@bibid.example>"
         ),
-        "LOGGING": _logging(debug),
+        "LOGGING": _logging(service, debug=debug, demo=demo),
         "DATA_UPLOAD_MAX_MEMORY_SIZE": 1024 * 1024,
         "DATA_UPLOAD_MAX_NUMBER_FIELDS": 200,
     }
@@ -276,18 +279,13 @@ def _mailer() -> dict[str, Any]:
     return {"BACKEND": config["EMAIL_BACKEND"], "OPTIONS": options}
 
 
-def _logging(debug: bool) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        },
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-        "root": {"handlers": ["console"], "level": "INFO"},
-        "loggers": {
-            "django.db.backends": {"level": "INFO"},
-            # Never log request bodies or query parameters: they may carry passwords.
-            "django.request": {"level": "WARNING" if not debug else "INFO"},
-        },
-    }
+def _logging(service: str, *, debug: bool, demo: bool) -> dict[str, Any]:
+    """One JSON object a line outside demo mode (for a log collector); plain text in demo
+    mode, where a person reads `bibid up` in a terminal. BIBID_LOG_FORMAT=json|plain chooses
+    either way."""
+    from .logs import config
+
+    fmt = env.str("BIBID_LOG_FORMAT", default="plain" if (debug or demo) else "json").lower()
+    if fmt not in ("json", "plain"):
+        raise environ.ImproperlyConfigured("BIBID_LOG_FORMAT must be json or plain.")
+    return config(service=service, fmt=fmt, debug=debug)

@@ -34,7 +34,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils.crypto import salted_hmac
 
-from bibid.common import clock
+from bibid.common import clock, metrics
 from bibid.common.db import quick_commit
 
 from .models import Throttle
@@ -171,6 +171,9 @@ def reserve(lanes: list[Lane], *, at: datetime | None = None) -> Denied | None:
         if len(allowed) == len(lanes):
             return None
         refused = [lane.key for lane in lanes if lane.key not in allowed]
+        for lane in lanes:
+            if lane.key not in allowed:
+                metrics.GUARD_REFUSALS.labels(lane.policy.name).inc()
         release([lane for lane in lanes if lane.key in allowed])
         waits = Throttle.objects.filter(key__in=refused).values_list("blocked_until", flat=True)
         until = max(waits)

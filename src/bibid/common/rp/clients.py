@@ -11,10 +11,13 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from authlib.integrations.django_client import OAuth
+from authlib.integrations.django_client import DjangoOAuth2App, OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 from django.http import Http404, HttpRequest
 from django.utils.module_loading import import_string
+
+from bibid.common import requestid
 
 from . import paths
 from .patron import client_kwargs
@@ -47,7 +50,24 @@ def for_request(request: HttpRequest) -> ClientConfig:
     return config
 
 
-_oauth = OAuth()
+class _Session(OAuth2Session):
+    """Authlib's session, sending our request id on every call to identity (metadata, JWKS,
+    token exchange), so that identity's log lines of a sign-in carry the service's id."""
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs["headers"] = {**requestid.outgoing_headers(), **(kwargs.get("headers") or {})}
+        return super().request(method, url, *args, **kwargs)
+
+
+class _App(DjangoOAuth2App):
+    client_cls = _Session
+
+
+class _OAuth(OAuth):
+    oauth2_client_cls = _App
+
+
+_oauth = _OAuth()
 _lock = threading.Lock()
 
 

@@ -20,7 +20,7 @@ import requests
 from django.db import transaction
 from django.http import HttpRequest
 
-from bibid.common import clock
+from bibid.common import clock, requestid
 from bibid.common.http import client_ip, user_agent
 from bibid.common.sealing import seal, unseal
 
@@ -119,6 +119,7 @@ def _refresh(config: clients.ClientConfig, signin: SignIn, tokens: dict) -> dict
         response = requests.post(
             _metadata(config)["token_endpoint"], timeout=TIMEOUT,
             auth=(config.client_id, config.client_secret),
+            headers=requestid.outgoing_headers(),
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         )
     except requests.RequestException as exc:
@@ -159,7 +160,8 @@ def _userinfo(request: HttpRequest) -> dict | None:
         try:
             response = requests.get(
                 _metadata(config)["userinfo_endpoint"], timeout=TIMEOUT,
-                headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                headers={"Authorization": f"Bearer {tokens['access_token']}",
+                         **requestid.outgoing_headers()},
             )
         except requests.RequestException as exc:
             raise IdentityUnavailable from exc

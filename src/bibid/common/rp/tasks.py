@@ -9,6 +9,8 @@ from django.conf import settings
 from django.tasks import task
 from django.utils.module_loading import import_string
 
+from bibid.common import requestid
+
 from . import clients
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ def send_report(client_key: str, report: dict) -> str:
         response = requests.post(
             clients.identity_url() + "/o/service-events/", json=report, timeout=5,
             auth=(config.client_id, config.client_secret), allow_redirects=False,
+            headers=requestid.outgoing_headers(),
         )
     except requests.RequestException as exc:
         log.warning("report %s not delivered: %s", report.get("kind"), exc)

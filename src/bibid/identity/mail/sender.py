@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from bibid.common import clock
+from bibid.common import clock, metrics
 from bibid.identity.accounts.models import Account
 
 from .messages import as_email, compose
@@ -56,6 +56,7 @@ def drain(*, limit: int = 100) -> dict[str, int]:
             OutboxMessage.objects.filter(pk=pk).update(
                 sent_at=now, last_error="dropped: account gone or too old")
             counts["dropped"] += 1
+            metrics.MAILS.labels("dropped").inc()
             continue
         try:
             email = as_email(claimed, compose(claimed, account))
@@ -68,6 +69,7 @@ def drain(*, limit: int = 100) -> dict[str, int]:
                 attempts=attempts, next_attempt_at=clock.now() + pause(attempts),
                 last_error=last_error)
             counts["failed"] += 1
+            metrics.MAILS.labels("failed").inc()
             logger.warning("mail %s not sent yet: %s", pk, last_error)
             if isinstance(error, CONNECTION_ERRORS):
                 break  # the server is down: the rest waits for the next run
@@ -75,6 +77,7 @@ def drain(*, limit: int = 100) -> dict[str, int]:
         OutboxMessage.objects.filter(pk=pk).update(sent_at=clock.now(),
                                                    attempts=claimed.attempts + 1)
         counts["sent"] += 1
+        metrics.MAILS.labels("sent").inc()
     return counts
 
 

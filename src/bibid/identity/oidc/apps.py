@@ -8,4 +8,13 @@ class OidcConfig(AppConfig):
     verbose_name = _("Inloggen bij diensten (OpenID Connect)")
 
     def ready(self) -> None:
+        from bibid.common import metrics
+
         from . import checks, signals  # noqa: F401  (registers system checks and receivers)
+        from .tasks import MAX_ATTEMPTS
+
+        # Back-channel logouts still to deliver (those given up on are no longer waiting).
+        metrics.register_queue("backchannel_logouts", metrics.model_probe(
+            "oidc.LogoutDelivery",
+            waiting={"delivered_at__isnull": True, "attempts__lt": MAX_ATTEMPTS},
+            since="created_at"))

@@ -15,7 +15,7 @@ from crontask import cron
 from django.db import transaction
 from django.tasks import task
 
-from bibid.common import clock
+from bibid.common import clock, metrics, requestid
 
 from . import logout_tokens
 from .models import LogoutDelivery
@@ -45,6 +45,7 @@ def attempt(delivery_id: int) -> str:
     try:
         response = requests.post(
             delivery.uri, data={"logout_token": token}, timeout=TIMEOUT_SECONDS,
+            headers=requestid.outgoing_headers(),
             allow_redirects=False,  # a redirect counts as failure and is never followed
         )
         error = "" if response.status_code == 200 else f"HTTP {response.status_code}"
@@ -52,11 +53,14 @@ def attempt(delivery_id: int) -> str:
         error = type(exc).__name__
     if not error:
         LogoutDelivery.objects.filter(pk=delivery.pk).update(delivered_at=clock.now())
+        metrics.BACKCHANNEL_LOGOUTS.labels("delivered").inc()
         return "delivered"
+    metrics.BACKCHANNEL_LOGOUTS.labels("failed").inc()
     LogoutDelivery.objects.filter(pk=delivery.pk).update(last_error=error[:300])
     if delivery.attempts >= MAX_ATTEMPTS:
         log.warning("back-channel logout to %s failed %d times: %s", delivery.uri,
                     delivery.attempts, error)
+        metrics.BACKCHANNEL_LOGOUTS.labels("gave_up").inc()
         return f"gave up: {error}"
     return f"will retry: {error}"
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from bibid.common import metrics
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.loginaccounts import menu
@@ -138,6 +139,7 @@ def run(*, actor: Actor, customer: Customer, problem: str, username: str | None 
                           may_fix={f.code: _may(actor, f) for f in findings if f.fix})
     if record:
         diagnosis.case = _record(actor, diagnosis)
+        metrics.DIAGNOSES.labels(findings[0].code).inc()
     return diagnosis
 
 

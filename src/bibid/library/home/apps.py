@@ -6,3 +6,11 @@ from django.apps import AppConfig
 class HomeConfig(AppConfig):
     name = "bibid.library.home"
     label = "home"
+
+    def ready(self) -> None:
+        from bibid.common import metrics
+
+        # The library's pushes to the login service (one row per customer waiting). Read
+        # through the model label only: the login-accounts context owns every write to it.
+        metrics.register_queue("pushes", metrics.model_probe(
+            "loginaccounts.PendingPush", waiting={}, since="requested_at"))
