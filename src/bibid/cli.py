@@ -5,6 +5,7 @@ bibid demo [--show] [--json]  load or reset demo data and print every demo sign-
 bibid purge-inactive          delete inactive accounts older than 24 hours
 bibid diagnose --library L --card N --problem P [--username U] [--json]
                               the helpdesk's diagnosis of a customer's login problem
+bibid rotate-oidc-key         new ID-token signing key of the identity service
 bibid createsuperuser --service identity
 bibid migrate|check [--service S]
 bibid identity|library|reading <command> [...]   any management command of a service
@@ -21,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 SERVICES = ("identity", "library", "reading")
 DEFAULT_PORTS = {"identity": 8000, "library": 8001, "reading": 8002}
 SHORTCUTS = {"purge-inactive": ("identity", "purge_inactive"),
-             "diagnose": ("library", "diagnose")}
+             "diagnose": ("library", "diagnose"),
+             "rotate-oidc-key": ("identity", "rotate_oidc_key")}
 PER_SERVICE = ("migrate", "check", "showmigrations", "createsuperuser")
 
 
@@ -30,16 +32,25 @@ def _settings_module(service: str) -> str:
 
 
 def _embedded() -> bool:
-    """True when no service has a database configured: the embedded, demo default."""
-    return not any(os.environ.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES)
+    """True when the operator configured nothing: no database and no secret key of any
+    service. That is the embedded demo default (a fresh clone, `make run`)."""
+    return not any(os.environ.get(f"{s.upper()}_{name}")
+                   for s in SERVICES for name in ("DATABASE_URL", "SECRET_KEY"))
 
 
 def _demo_if_embedded() -> None:
-    # The embedded default (SQLite under var/) is the demo system, so demo data and plain
-    # HTTP on 127.0.0.1 are allowed there. With a configured database they stay off unless
-    # the operator sets BIBID_DEMO=1 on purpose.
+    # The embedded default (SQLite under var/, keys generated there) is the demo system, so
+    # demo data and plain HTTP on 127.0.0.1 are allowed there, for every command alike (a
+    # command that saw other settings than `bibid up` would fail, or write elsewhere). An
+    # operator who sets a database or a secret key is configuring production: demo mode
+    # stays off unless BIBID_DEMO=1 is set on purpose (and BIBID_DEMO=0 is always obeyed).
     if _embedded():
         os.environ.setdefault("BIBID_DEMO", "1")
+
+
+def _demo_allowed() -> bool:
+    truthy = ("1", "true", "yes", "on")
+    return any(os.environ.get(name, "").lower() in truthy for name in ("BIBID_DEMO", "DEBUG"))
 
 
 def _service_env(service: str) -> dict[str, str]:
@@ -95,7 +106,18 @@ def _take_service(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _prepare_all(demo: str, static: bool) -> dict:
-    """Run `prepare` for the three services at once; merge their demo sign-ins."""
+    """Run `prepare` for the three services at once; merge their demo sign-ins.
+
+    A reset changes the three databases together or none of them: it is refused before
+    anything changes when demo data is not allowed, the three migrate first (the step that
+    fails on a broken or unreachable database), and only then does each reset its demo
+    data, in one transaction per service.
+    """
+    if demo in ("reset", "if-empty") and not _demo_allowed():
+        raise SystemExit("bibid: demo data needs BIBID_DEMO=1 (or DEBUG); nothing was changed")
+    if demo == "reset":
+        _prepare_all("none", static)
+        static = False
     args = ["prepare", f"--demo={demo}"] + (["--static"] if static else [])
 
     def one(service: str) -> dict:
@@ -192,6 +214,7 @@ def up(argv: list[str]) -> int:
     demo_mode = "none" if args.no_demo or os.environ.get("BIBID_DEMO") != "1" else "if-empty"
     data = _prepare_all(demo_mode, static=True)
 
+    from bibid.common.metrics import multiproc_env
     from bibid.common.serving import web_command
     from bibid.supervise import Program, Supervisor
 
@@ -199,6 +222,7 @@ def up(argv: list[str]) -> int:
     python = sys.executable
     for service in SERVICES:
         env = _service_env(service)
+        env.update(multiproc_env(service))  # metrics of all its processes (bibid.common.metrics)
         web = web_command(service, bind=args.bind, port=_port(service),
                           workers=args.workers, threads=args.threads)
         worker = [python, "-m", "bibid", service, "db_worker", "--no-reload"]
@@ -220,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         return usage()
+    _demo_if_embedded()
     command, rest = argv[0], argv[1:]
     if command in SERVICES:
         return run_in_process(command, rest)

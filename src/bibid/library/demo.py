@@ -19,6 +19,7 @@ from bibid.library.subscriptions.models import Membership, Subscription, Subscri
 from bibid.library.tenants.models import Library
 
 PREFIXES = {"aan-de-maas": "2010", "duinstreek": "3020"}
+OPERATOR = ("beheer", "Beheer-bibliotheeksysteem-2026")
 
 
 def demo_token(username: str) -> str:
@@ -34,6 +35,9 @@ def exists() -> bool:
 def reset() -> None:
     codes = [lib.code for lib in spec.LIBRARIES]
     Staff.objects.filter(library__code__in=codes).delete()
+    # The demo's operator belongs to no library; without this a second reset failed on
+    # "a staff member with this username exists" after the other services had reset.
+    Staff.objects.filter(username=OPERATOR[0], library__isnull=True).delete()
     AuditEvent.objects.filter(library__code__in=codes).delete()
     Membership.objects.filter(subscription__library__code__in=codes).delete()
     Subscription.objects.filter(library__code__in=codes).delete()
@@ -91,8 +95,7 @@ def load() -> None:
         raw = demo_token(s.username)
         ApiToken.objects.create(staff=staff, name="demo", prefix=raw[:12],
                                 digest=hashlib.sha256(raw.encode()).hexdigest())
-    Staff.objects.create_superuser("beheer", "Beheer-bibliotheeksysteem-2026",
-                                   name="Beheerder bibliotheeksysteem")
+    Staff.objects.create_superuser(*OPERATOR, name="Beheerder bibliotheeksysteem")
     # Every linked customer's rights go to the login service once the services run, as
     # after any change; Gerrit Mulder's stay out of date on purpose (the seed's step 4).
     outdated = {card for code, card, _u, auth in spec.links() if auth == "outdated"}
@@ -153,7 +156,6 @@ def summary() -> dict:
     return {
         "staff": [{"username": s.username, "password": s.password, "library": s.library,
                    "role": s.role, "api_token": demo_token(s.username)} for s in spec.STAFF],
-        "library_operators": [{"username": "beheer",
-                               "password": "Beheer-bibliotheeksysteem-2026"}],
+        "library_operators": [{"username": OPERATOR[0], "password": OPERATOR[1]}],
         "customers": customers,
     }

@@ -11,6 +11,9 @@ from bibid.identity.oidc import keys, logout_tokens
 
 class Command(BaseCommand):
     help = "Rotate the OpenID Connect signing key (restart the identity service afterwards)."
+    # The system checks include "no signing key" (bibid.oidc.E001), which this command is
+    # the remedy for: on a first production start it must run without `--skip-checks`.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         # An old key must verify everything it signed: ID tokens and logout tokens, plus a
