@@ -22,7 +22,9 @@ def web_command(service: str, *, bind: str, port: int, workers: int, threads: in
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread",
+        # gthread, stamping how long each request waited for a thread, so that the load
+        # shedding wrapper (bibid.common.shedding) can refuse what waited too long.
+        "bibid.common.shedding.ThreadWorker",
         "--threads",
         str(threads),
         "--timeout",

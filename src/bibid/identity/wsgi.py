@@ -4,5 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from bibid.common import shedding
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bibid.identity.settings")
-application = get_wsgi_application()
+# Load shedding outside Django: a refused request costs no middleware, session or database work.
+application = shedding.wrap(get_wsgi_application())
