@@ -203,15 +203,17 @@ def scrape_registry() -> _Scrape:
 # ---- process bookkeeping ----------------------------------------------------------------------
 
 
-def multiproc_dir(var_dir: Path, service: str) -> Path:
-    return var_dir / "metrics" / service
+def multiproc_dir(service: str) -> Path:
+    from .settings import var_dir
+
+    return var_dir() / "metrics" / service
 
 
-def multiproc_env(var_dir: Path, service: str) -> dict[str, str]:
+def multiproc_env(service: str) -> dict[str, str]:
     """Empty var/metrics/<service>/ and return the environment that points a service's
     processes at it. Call once when the whole service starts (not when one process is
     restarted): the files of processes that are gone still hold counts a scrape must add."""
-    path = multiproc_dir(var_dir, service)
+    path = multiproc_dir(service)
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     return {"PROMETHEUS_MULTIPROC_DIR": str(path)}
