@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 logger = logging.getLogger("bibid.metrics")
@@ -54,6 +54,13 @@ PUSH_RETRIES = Counter(
 REPAIRS = Counter(
     "bibid_repairs", "Differences with the login service repaired, by how and what.",
     ["via", "kind"],
+)
+# Incremented by load shedding (bibid.common.shedding) in the web worker that refused: a
+# counter here, not a collector reading shedding.refused_total(), because that total is one
+# process's and a scrape must add up every worker's.
+SHED_REFUSALS = Counter(
+    "bibid_shed_requests",
+    "Requests refused at once (503) because the service was full, by reason.", ["reason"],
 )
 UNCERTAIN_OPERATIONS = Counter(
     "bibid_uncertain_operations",
@@ -165,21 +172,6 @@ class QueueCollector:
         yield age
 
 
-class SheddingCollector:
-    """Requests refused by load shedding, from bibid.common.shedding when it is there."""
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            from bibid.common import shedding
-            refused = shedding.refused_total
-        except (ImportError, AttributeError):
-            return
-        family = CounterMetricFamily("bibid_shed_requests",
-                                     "Requests refused at once because the service was full.")
-        family.add_metric([], float(refused()))
-        yield family
-
-
 class _Scrape:
     def __init__(self, collectors: Iterable) -> None:
         self.collectors = list(collectors)
@@ -197,7 +189,7 @@ def scrape_registry() -> _Scrape:
         MultiProcessCollector(base, path=path)
     else:
         base = REGISTRY
-    return _Scrape([base, QueueCollector(), SheddingCollector()])
+    return _Scrape([base, QueueCollector()])
 
 
 # ---- process bookkeeping ----------------------------------------------------------------------

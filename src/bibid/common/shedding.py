@@ -210,6 +210,9 @@ class Shedder:
         now = self.clock()
         with _lock:
             _refused += 1
+        from bibid.common.metrics import SHED_REFUSALS  # all workers' sum (multiprocess)
+
+        SHED_REFUSALS.labels(reason).inc()
         with self._state:
             self._unlogged[reason] = self._unlogged.get(reason, 0) + 1
             due = now - self._last_log >= 1.0
