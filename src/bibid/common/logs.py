@@ -28,7 +28,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 def config(*, service: str, fmt: str, debug: bool) -> dict[str, Any]:
     """The LOGGING setting: `fmt` is "json" (one JSON object a line) or "plain"."""
-    filters = {"request_id": {"()": "bibid.common.requestid.RequestIdFilter"}}
+    filters = {"request_id": {"()": "bibid.common.requestid.RequestIdFilter"},
+               "no_paths": {"()": "bibid.common.logs.RoutesNotPathsFilter"}}
     formatters = {
         "plain": {
             "format": f"%(asctime)s %(levelname)s {service} %(name)s [%(request_id)s] "
@@ -51,7 +52,7 @@ def config(*, service: str, fmt: str, debug: bool) -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if fmt == "json" else "plain",
-                "filters": ["request_id"],
+                "filters": ["request_id", "no_paths"],
             }
         },
         "root": {"handlers": ["console"], "level": "INFO"},
@@ -91,6 +92,24 @@ def _user_kind(request: HttpRequest) -> str:
     if not getattr(wrapped, "is_authenticated", False):
         return "anonymous"
     return "staff" if getattr(wrapped, "is_staff", False) else "user"
+
+
+class RoutesNotPathsFilter(logging.Filter):
+    """Django's own lines about a response ("Not Found: /path", "Gone: /path", CSRF
+    refusals) name the request's path; a path can hold a token (a used or expired reset
+    link answers 410), so the path is replaced by the route's name. The request object they
+    carry goes too: the JSON formatter would write its repr, path and all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = record.__dict__.pop("request", None)
+        if request is None:
+            return True
+        route = _route(request)
+        record.route = route
+        path = getattr(request, "path", None)
+        if path and isinstance(record.args, tuple):
+            record.args = tuple(route if arg == path else arg for arg in record.args)
+        return True
 
 
 class RequestIdMiddleware:
