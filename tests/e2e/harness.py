@@ -81,6 +81,21 @@ class System:
         except OSError:
             return ""
 
+    def processes(self) -> dict[int, tuple[int, str]]:
+        """Every process below `bibid up` (read from /proc): {pid: (parent pid, command line)}."""
+        return descendants(self.process.pid) if self.process else {}
+
+    def program_pids(self, fragment: str) -> list[int]:
+        """The pids of the supervised programs whose command line contains `fragment`
+        (children of `bibid up` itself, e.g. a gunicorn master, not one of its workers)."""
+        return [pid for pid, (ppid, cmd) in self.processes().items()
+                if ppid == self.process.pid and fragment in cmd]
+
+    def program_pid(self, fragment: str) -> int:
+        found = self.program_pids(fragment)
+        assert len(found) == 1, f"{fragment!r}: {found}"
+        return found[0]
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -89,6 +104,36 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+def _proc_table() -> dict[int, tuple[int, str]]:
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:  # gone meanwhile
+            continue
+        # The command name in stat is in parentheses and may hold spaces: split after it.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        table[int(entry.name)] = (ppid, cmdline)
+    return table
+
+
+def descendants(root: int) -> dict[int, tuple[int, str]]:
+    """Every living process below `root` (Linux /proc; no psutil)."""
+    table = _proc_table()
+    found: dict[int, tuple[int, str]] = {}
+    todo = [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, cmd) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = (ppid, cmd)
+                todo.append(pid)
+    return found
 
 
 def _postgres_databases(base_url: str, tag: str) -> dict[str, str]:
@@ -142,22 +187,28 @@ def eventually(check: Callable[[], Any], what: str, timeout: float) -> Any:
 
 
 def start_system(
-    var_dir: Path, *, workers: int = 2, threads: int = 2, extra_env: dict[str, str] | None = None
+    var_dir: Path, *, workers: int = 2, threads: int = 2, extra_env: dict[str, str] | None = None,
+    embedded: bool = False,
 ) -> System:
+    """Start `bibid up` on free ports. `embedded`: as on a fresh clone, with no BIBID_DEMO,
+    DEBUG or secret key in the environment (bibid applies its embedded demo default)."""
     env = dict(os.environ)
     for key in list(env):
         if key.endswith("_DATABASE_URL") or key == "DJANGO_SETTINGS_MODULE":
+            env.pop(key)
+        if embedded and (key.endswith("_SECRET_KEY") or key in ("BIBID_DEMO", "DEBUG")):
             env.pop(key)
     # One trusted proxy hop: tests that need their own client address send X-Forwarded-For
     # (as a reverse proxy would); everything else is seen as 127.0.0.1.
     env.update(
         {
             "BIBID_VAR_DIR": str(var_dir),
-            "BIBID_DEMO": "1",
             "PYTHONUNBUFFERED": "1",
             "BIBID_TRUSTED_PROXIES": "1",
         }
     )
+    if not embedded:
+        env["BIBID_DEMO"] = "1"
     urls = {}
     for service in SERVICES:
         port = free_port()
@@ -166,7 +217,8 @@ def start_system(
         urls[service] = f"http://127.0.0.1:{port}"
     tag = uuid.uuid4().hex[:8]
     databases: list[str] = []
-    pg = os.environ.get("BIBID_TEST_POSTGRES_URL")
+    # The embedded default is SQLite under var/ by definition, also in the PostgreSQL run.
+    pg = None if embedded else os.environ.get("BIBID_TEST_POSTGRES_URL")
     if pg:
         for service, url in _postgres_databases(pg, tag).items():
             env[f"{service.upper()}_DATABASE_URL"] = url
