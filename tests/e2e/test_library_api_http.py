@@ -375,7 +375,7 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
     assert refused["field"] == "items"
     own_cards = [new_ref(LIBRARY_B), new_ref(LIBRARY_B)]
     bulk = lib_b.ok(lib_b.bulk([{"customer_ref": r, **push} for r in own_cards]))
-    assert bulk["counts"] == {"updated": 0, "unchanged": 0, "not_linked": 2}
+    assert bulk["counts"] == {"updated": 0, "unchanged": 0, "stale": 0, "not_linked": 2}
 
     assert lib_a.ok(lib_a.show(ref)) == shown
     assert lib_a.ok(lib_a.status(ref)) == status
@@ -556,12 +556,12 @@ def test_bulk_authorize(lib_a):
 
     items = [item(ref) for ref in refs]
     first = lib_a.ok(lib_a.bulk(items))
-    assert first["counts"] == {"updated": 20, "unchanged": 0, "not_linked": 30}
+    assert first["counts"] == {"updated": 20, "unchanged": 0, "stale": 0, "not_linked": 30}
     assert first["results"] == [
         {"customer_ref": ref, "result": "updated" if ref in linked else "not_linked"}
         for ref in refs]
     second = lib_a.ok(lib_a.bulk(items))
-    assert second["counts"] == {"updated": 0, "unchanged": 20, "not_linked": 30}
+    assert second["counts"] == {"updated": 0, "unchanged": 20, "stale": 0, "not_linked": 30}
     assert [r["result"] for r in second["results"]] == [
         "unchanged" if ref in linked else "not_linked" for ref in refs]
 
@@ -578,7 +578,7 @@ def test_bulk_authorize(lib_a):
 
     changed = [item(ref, "Nieuwe Naam") if ref == linked[1] else item(ref) for ref in refs]
     third = lib_a.ok(lib_a.bulk(changed))
-    assert third["counts"] == {"updated": 1, "unchanged": 19, "not_linked": 30}
+    assert third["counts"] == {"updated": 1, "unchanged": 19, "stale": 0, "not_linked": 30}
     before = lib_a.ok(lib_a.status(linked[1]))
     assert before["authorization"]["customer"]["name"] == "Nieuwe Naam"
 

@@ -35,6 +35,9 @@ def test_sync_pushes_every_linked_customer(demo):
     seen: list[int] = []
     counts = sync.sync(duin, progress=seen.append)
     linked = Customer.objects.filter(library=duin, account_id__isnull=False).count()
-    assert sum(counts.values()) == linked == sum(seen)
+    outcomes = ("updated", "unchanged", "stale", "not_linked")
+    assert sum(counts[k] for k in outcomes) == linked == sum(seen)
+    assert counts["repaired"] == counts["updated"] + counts["not_linked"]
     again = sync.sync(duin)
     assert again["unchanged"] == linked and again["updated"] == 0
+    assert again["repaired"] == 0  # nothing differed any more

@@ -188,7 +188,7 @@ def test_pushes_survive_identity_being_down(staff, live_identity):
                                                                code="compact"))
         assert pushes.drain() == {"pushed": 0, "dropped": 0, "waiting": 1}
         row = PendingPush.objects.get(customer=found)
-        assert row.attempts == 1 and "unavailable" in row.last_error
+        assert row.attempts == 1 and "login service down" in row.last_error
     finally:
         live_identity.start()
     PendingPush.objects.update(next_attempt_at=row.requested_at)  # the pause has passed

@@ -20,6 +20,11 @@ from bibid.identity.libraries.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)
+# A key whose first request never finished (its process was killed): the operation and the
+# stored answer commit together, so an unfinished key means nothing was done, and after this
+# long (more than the web server's 30 s request timeout) a retry may run it. Before that, a
+# retry hears 409 "still running", never a second execution beside the first.
+ABANDONED_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 200
 
 
@@ -36,6 +41,10 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
 
     Without the header the operation simply runs. The same key with another request body is
     refused (422); the same key while the first request still runs gets 409.
+
+    The operation's changes and its stored answer are committed in one transaction: after a
+    crash either both are there (a retry gets the answer) or neither (a retry runs it). So a
+    library that timed out can always learn the truth by sending the same request again.
     """
     key = request.headers.get(HEADER)
     if key is None:
@@ -47,37 +56,58 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
     library = request.library
     fingerprint = _fingerprint(request)
     IdempotentRequest.objects.filter(library=library, created_at__lt=clock.now() - KEEP).delete()
+    slot = _claim(library, key, fingerprint)
+    if not isinstance(slot, IdempotentRequest):
+        return slot  # the earlier answer, replayed
     try:
         with transaction.atomic():
-            slot = IdempotentRequest.objects.create(
-                library=library, key=key, fingerprint=fingerprint
-            )
-    except IntegrityError:
-        earlier = IdempotentRequest.objects.get(library=library, key=key)
-        if earlier.fingerprint != fingerprint:
-            raise Problem(
-                422, "idempotency_key_reused",
-                _("Deze Idempotency-Key is al gebruikt voor een ander verzoek."), field=HEADER,
-            ) from None
-        if earlier.status is None:
-            raise Problem(409, "request_in_progress",
-                          _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw.")
-                          ) from None
-        replayed = {"Idempotent-Replayed": "true"}
-        return problem_or_json(earlier.body, earlier.status, headers=replayed)
-    try:
-        status, body = _answer(operation)
+            status, body = _answer(operation)
+            if status < 400:
+                slot.status = status
+                slot.body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+                slot.save(update_fields=["status", "body"])
     except Exception:
-        slot.delete()  # an unexpected failure: let a retry run the operation again
+        _release(slot)  # an unexpected failure rolled everything back: a retry runs it again
         raise
     if status >= 400:
         # A refusal changed nothing: forget the key, so that the retry after the cause is
         # fixed (the customer linked, the address set) runs the operation for real.
-        slot.delete()
-        return _respond(status, body)
-    slot.status, slot.body = status, json.loads(json.dumps(body, cls=DjangoJSONEncoder))
-    slot.save(update_fields=["status", "body"])
+        _release(slot)
     return _respond(status, body)
+
+
+def _claim(library, key: str, fingerprint: str):
+    """The key's slot for this request, or the answer to give instead (a replay)."""
+    for _attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return IdempotentRequest.objects.create(library=library, key=key,
+                                                        fingerprint=fingerprint)
+        except IntegrityError:
+            earlier = IdempotentRequest.objects.filter(library=library, key=key).first()
+        if earlier is None:
+            continue  # released meanwhile: claim it now
+        if earlier.fingerprint != fingerprint:
+            raise Problem(
+                422, "idempotency_key_reused",
+                _("Deze Idempotency-Key is al gebruikt voor een ander verzoek."), field=HEADER,
+            )
+        if earlier.status is not None:
+            replayed = {"Idempotent-Replayed": "true"}
+            return problem_or_json(earlier.body, earlier.status, headers=replayed)
+        if earlier.created_at > clock.now() - ABANDONED_AFTER:
+            raise Problem(409, "request_in_progress",
+                          _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."),
+                          extra={"retry_after": int(ABANDONED_AFTER.total_seconds())})
+        # Abandoned: its work was rolled back with it (see ABANDONED_AFTER). Take it over,
+        # unless another retry did so first.
+        IdempotentRequest.objects.filter(pk=earlier.pk, status__isnull=True).delete()
+    raise Problem(409, "request_in_progress",
+                  _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."))
+
+
+def _release(slot: IdempotentRequest) -> None:
+    IdempotentRequest.objects.filter(pk=slot.pk, status__isnull=True).delete()
 
 
 def _respond(status: int, body: dict):

@@ -189,6 +189,11 @@ class CustomerIn(Input):
 class AuthorizeIn(Input):
     customer: CustomerIn
     rights: list[RightIn] = Field(default_factory=list, max_length=50)
+    version: int | None = Field(None, ge=1, le=2**63 - 1, description=(
+        "The library's own version of this customer's data, counting up with every change. "
+        "identity never applies a push with a lower version than the one it holds (a late "
+        "retry of an old push), and answers 'stale' with what it holds. Send it: without "
+        "it, the last push to arrive wins."))
 
     model_config = {"json_schema_extra": {"examples": [{
         "customer": {"name": "Anna Jansen", "birth_date": "1980-04-01",
@@ -207,9 +212,10 @@ class RightOut(Schema):
 
 
 class AuthorizeOut(Schema):
-    result: Literal["updated", "unchanged"]
-    authorized_at: datetime
+    result: Literal["updated", "unchanged", "stale"]
+    authorized_at: datetime | None
     rights: list[RightOut]
+    version: int = Field(description="The version identity holds now (0: none was sent).")
 
 
 class BulkItemIn(AuthorizeIn):
@@ -222,7 +228,7 @@ class BulkIn(Input):
 
 class BulkItemOut(Schema):
     customer_ref: str
-    result: Literal["updated", "unchanged", "not_linked"]
+    result: Literal["updated", "unchanged", "stale", "not_linked"]
 
 
 class BulkOut(Schema):
@@ -309,7 +315,11 @@ class SettingsOut(Schema):
 class ChangeOut(Schema):
     id: int
     at: datetime
-    kind: Literal["account_activated", "account_deleted", "username_changed", "link_removed"]
+    kind: Literal["account_activated", "account_deleted", "username_changed", "link_removed",
+                  "link_created"] = Field(description=(
+        "link_created and link_removed also report the library's own links and unlinks, so "
+        "that a library whose request timed out learns what happened; ignore kinds you do "
+        "not know (more may come)."))
     customer_ref: str
     account_id: UUID
     data: dict

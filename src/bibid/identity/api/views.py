@@ -172,14 +172,17 @@ def account_activate(request: HttpRequest, ref: str = Ref):
             summary="Authorize: push customer data and rights (Autoriseer inlogaccount)")
 def account_authorize(request: HttpRequest, payload: AuthorizeIn, ref: str = Ref):
     """Store the customer data and rights for this link. Idempotent: the same push twice
-    changes nothing, and the answer says 'unchanged'."""
+    changes nothing, and the answer says 'unchanged'. Ordered: a push with a lower `version`
+    than the one held (an old request that arrived late) changes nothing, and the answer
+    says 'stale' with the rights and version identity holds."""
 
     def run():
         done = services.authorize(library=request.library, customer_ref=ref,
                                   authorization=_authorization(payload),
-                                  actor=request.library_actor)
-        return 200, {"result": "updated" if done.changed else "unchanged",
-                     "authorized_at": done.link.authorized_at, "rights": done.link.rights}
+                                  actor=request.library_actor, version=payload.version)
+        result = "stale" if done.stale else "updated" if done.changed else "unchanged"
+        return 200, {"result": result, "authorized_at": done.link.authorized_at,
+                     "rights": done.link.rights, "version": done.link.authorization_version}
 
     return idempotency.run(request, run)
 
@@ -194,10 +197,11 @@ def authorizations_bulk(request: HttpRequest, payload: BulkIn):
     def run():
         results = services.bulk_authorize(
             library=request.library,
-            items=[(item.customer_ref, _authorization(item)) for item in payload.items],
+            items=[(item.customer_ref, _authorization(item), item.version)
+                   for item in payload.items],
             actor=request.library_actor,
         )
-        counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
+        counts = {"updated": 0, "unchanged": 0, "stale": 0, "not_linked": 0}
         for item in results:
             counts[item.result] += 1
         return 200, {"counts": counts, "results": [

@@ -37,6 +37,7 @@ from bibid.identity.mail.services import enqueue
 from .models import Library, LibraryEvent, Link, LinkRequest
 from .ranges import require_in_range
 from .selectors import account_by_name
+from .services import tell_library_linked
 
 LIFETIME = timedelta(minutes=15)
 MAX_WRONG_CODES = 5
@@ -194,6 +195,7 @@ def _link(request: LinkRequest, actor: Actor) -> Link:
                                        account=account, card_number=request.customer_ref)
     except IntegrityError as error:
         raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) from error
+    tell_library_linked(link)
     via = request.confirmed_via or "code"
     request.state, request.confirmed_via = LinkRequest.State.LINKED, via
     request.save(update_fields=["state", "confirmed_via"])

@@ -71,6 +71,10 @@ class Link(models.Model):
     # A digest of customer + rights: an identical push is recognised without a comparison
     # of the JSON, which keeps the nightly bulk push cheap when little changed.
     authorization_digest = models.CharField(max_length=64, blank=True)
+    # The library's own per-customer version of what it pushed (it counts up with every
+    # change). A push with a lower version than this is an old one that arrived late (a
+    # timed-out request identity still carried out): it is never applied over a newer one.
+    authorization_version = models.BigIntegerField(_("autorisatieversie"), default=0)
 
     class Meta:
         verbose_name = _("koppeling")
@@ -100,6 +104,9 @@ class Change(models.Model):
         ACCOUNT_DELETED = "account_deleted", _("inlogaccount verwijderd")
         USERNAME_CHANGED = "username_changed", _("gebruikersnaam gewijzigd")
         LINK_REMOVED = "link_removed", _("koppeling verwijderd")
+        # Told to the library that made the link: a library whose request timed out learns
+        # from its feed that the link was made after all, so its own record is repaired.
+        LINK_CREATED = "link_created", _("koppeling gemaakt")
 
     library = models.ForeignKey(Library, on_delete=models.CASCADE, related_name="changes")
     at = models.DateTimeField(default=clock.now)

@@ -118,6 +118,7 @@ def generate(
                 from error
         record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
                      data={"library": library.code, "customer": customer_ref})
+        tell_library_linked(link)
         mail = "no_address"
         if account.recovery_email:
             enqueue(kind=OutboxMessage.Kind.ACTIVATION, to=account.recovery_email,
@@ -144,6 +145,11 @@ def _count_taken_answer(library: Library, customer_ref: str, name: str, actor: A
 def unlink(*, library: Library, customer_ref: str, actor: Actor | None = None) -> Account:
     found = get_link(library, customer_ref, for_update=True)
     account = found.account
+    # In the library's own feed too: a library whose unlink timed out learns that it was
+    # carried out after all.
+    Change.objects.create(library_id=library.pk, kind=Change.Kind.LINK_REMOVED,
+                          customer_ref=customer_ref, account_public_id=account.public_id,
+                          data={"reason": "unlinked_by_library"})
     found.delete()
     record_event(account=account, kind=AccountEvent.Kind.UNLINKED,
                  actor=actor or actor_for(library),
@@ -188,14 +194,24 @@ def activate(*, library: Library, customer_ref: str, language: str = "nl",
 class Authorized:
     link: Link
     changed: bool
+    stale: bool = False  # an older push than the one held: nothing was applied
 
 
 def _card_number(authorization: Authorization, ref: str) -> str:
     return str(authorization.customer.get("card_number") or ref)[:64]
 
 
-def _apply(link: Link, authorization: Authorization, now) -> bool:
+def _is_stale(link_version: int, version: int | None, digest: str, link_digest: str) -> bool:
+    """An older push than the one identity holds (rule: newer versions win, whatever the
+    order in which requests arrive). The same version with other content is the same library
+    state computed on another day (rights that start or end today): it is applied."""
+    return version is not None and version < link_version
+
+
+def _apply(link: Link, authorization: Authorization, now, version: int | None = None) -> bool:
     digest = authorization.digest()
+    if version is not None and version > link.authorization_version:
+        link.authorization_version = version
     if digest == link.authorization_digest:
         return False
     link.customer = authorization.customer_json()
@@ -208,22 +224,32 @@ def _apply(link: Link, authorization: Authorization, now) -> bool:
 
 @transaction.atomic
 def authorize(*, library: Library, customer_ref: str, authorization: Authorization,
-              actor: Actor | None = None) -> Authorized:
-    """Store what the library says about its customer; the same push twice changes nothing."""
+              actor: Actor | None = None, version: int | None = None) -> Authorized:
+    """Store what the library says about its customer; the same push twice changes nothing,
+    and a push older than the one held (a lower `version`) changes nothing either."""
     # A pushed card number signs in: it must be one of this library's own.
     require_in_range(library, _card_number(authorization, customer_ref),
                      field="customer.card_number")
     found = get_link(library, customer_ref, for_update=True)
-    changed = _apply(found, authorization, clock.now())
-    if changed:
+    if _is_stale(found.authorization_version, version, authorization.digest(),
+                 found.authorization_digest):
+        record_event(account=found.account, kind=AccountEvent.Kind.AUTHORIZED_UNCHANGED,
+                     actor=actor or actor_for(library),
+                     data={"library": library.code, "customer": customer_ref, "stale": True,
+                           "version": version, "held": found.authorization_version})
+        return Authorized(link=found, changed=False, stale=True)
+    held = found.authorization_version
+    changed = _apply(found, authorization, clock.now(), version)
+    if changed or found.authorization_version != held:
         found.save(update_fields=["customer", "rights", "card_number", "authorization_digest",
-                                  "authorized_at"])
+                                  "authorized_at", "authorization_version"])
     record_event(
         account=found.account,
         kind=AccountEvent.Kind.AUTHORIZED if changed else AccountEvent.Kind.AUTHORIZED_UNCHANGED,
         actor=actor or actor_for(library),
         data={"library": library.code, "customer": customer_ref,
-              "rights": [r["code"] for r in found.rights]},
+              "rights": [r["code"] for r in found.rights],
+              **({"version": version} if version is not None else {})},
     )
     return Authorized(link=found, changed=changed)
 
@@ -231,7 +257,7 @@ def authorize(*, library: Library, customer_ref: str, authorization: Authorizati
 @dataclass(frozen=True)
 class BulkItemResult:
     customer_ref: str
-    result: str  # "updated" | "unchanged" | "not_linked"
+    result: str  # "updated" | "unchanged" | "stale" | "not_linked"
 
 
 BULK_MAX_ITEMS = 5000
@@ -239,7 +265,8 @@ BULK_MAX_ITEMS = 5000
 
 @transaction.atomic
 def bulk_authorize(
-    *, library: Library, items: list[tuple[str, Authorization]], actor: Actor | None = None,
+    *, library: Library, items: list[tuple[str, Authorization, int | None]],
+    actor: Actor | None = None,
 ) -> list[BulkItemResult]:
     """Authorize many customers in one transaction, in a fixed number of statements.
 
@@ -251,8 +278,8 @@ def bulk_authorize(
     if len(items) > BULK_MAX_ITEMS:
         raise Problem(413, "too_many_items", _("Stuur hoogstens %(max)d klanten per keer."),
                       extra={"max": BULK_MAX_ITEMS})
-    refs = [ref for ref, _auth in items]
-    for ref, authorization in items:
+    refs = [ref for ref, _auth, _version in items]
+    for ref, authorization, _version in items:
         require_in_range(library, _card_number(authorization, ref), field="items")
     if len(set(refs)) != len(refs):
         raise Problem(400, "duplicate_customer", _("Een klant komt twee keer voor in de lijst."),
@@ -262,7 +289,7 @@ def bulk_authorize(
         for row in Link.objects.filter(
             library=library, customer_ref__in=refs[start:start + 900]
         ).values_list("customer_ref", "id", "account_id", "authorization_digest",
-                      "account__public_id", "account__username"):
+                      "account__public_id", "account__username", "authorization_version"):
             links[row[0]] = row
     now = clock.now()
     acting = actor or actor_for(library)
@@ -270,15 +297,23 @@ def bulk_authorize(
     updates: list[tuple[int, dict]] = []
     events: list[AccountEvent] = []
     results: list[BulkItemResult] = []
-    for ref, authorization in items:
+    version_updates: list[tuple[int, dict]] = []
+    for ref, authorization, version in items:
         row = links.get(ref)
         if row is None:
             results.append(BulkItemResult(ref, "not_linked"))
             continue
-        _ref, link_id, account_id, old_digest, public_id, username = row
+        _ref, link_id, account_id, old_digest, public_id, username, held = row
         digest = authorization.digest()
+        if _is_stale(held, version, digest, old_digest):
+            # The sync read this customer before a newer single push arrived: keep the newer.
+            results.append(BulkItemResult(ref, "stale"))
+            continue
+        newest = max(held, version or 0)
         if digest == old_digest:
             results.append(BulkItemResult(ref, "unchanged"))
+            if newest != held:
+                version_updates.append((link_id, {"authorization_version": newest}))
             continue
         results.append(BulkItemResult(ref, "updated"))
         rights = authorization.rights_json()
@@ -286,6 +321,7 @@ def bulk_authorize(
             "customer": authorization.customer_json(), "rights": rights,
             "card_number": _card_number(authorization, ref),
             "authorization_digest": digest, "authorized_at": now,
+            "authorization_version": newest,
         }))
         events.append(AccountEvent(
             at=now, account_id=account_id, account_public_id=public_id, username=username,
@@ -295,9 +331,10 @@ def bulk_authorize(
                   **({"by": acting.by} if acting.by else {})},
         ))
     fastsql.update_many(Link, ("customer", "rights", "card_number", "authorization_digest",
-                               "authorized_at"), updates)
+                               "authorized_at", "authorization_version"), updates)
+    fastsql.update_many(Link, ("authorization_version",), version_updates)
     AccountEvent.objects.bulk_create(events, batch_size=500)
-    counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
+    counts = {"updated": 0, "unchanged": 0, "stale": 0, "not_linked": 0}
     for result in results:
         counts[result.result] += 1
     # One record of the call: unchanged customers are counted here, not one event each.
@@ -483,6 +520,14 @@ def register_library(*, code: str, name: str, card_prefixes: list[str] | tuple =
     library = Library.objects.create(code=code, name=name, application=application,
                                      card_prefixes=prefixes)
     return Registered(library=library, client_id=application.client_id, client_secret=secret)
+
+
+def tell_library_linked(link: Link) -> None:
+    """The link is in the feed of the library that made it (see Change.Kind.LINK_CREATED)."""
+    Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_CREATED,
+                          customer_ref=link.customer_ref,
+                          account_public_id=link.account.public_id,
+                          data={"username": link.account.username})
 
 
 def tell_libraries(account: Account, kind: str, data: dict | None = None) -> None:

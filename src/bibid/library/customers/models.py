@@ -7,6 +7,14 @@ from django.utils.translation import gettext_lazy as _
 from bibid.common import clock
 
 
+def version_now() -> int:
+    """A push version from the clock (microseconds): versions only go up, also across a
+    restore of the library's database from a backup or a reset of demo data, which a plain
+    counter would take back below what the login service already holds (every later push
+    would then be refused as old)."""
+    return int(clock.now().timestamp() * 1_000_000)
+
+
 class Customer(models.Model):
     """One person (an actor); each family member is a customer of their own."""
 
@@ -34,6 +42,11 @@ class Customer(models.Model):
     account_id = models.UUIDField(_("inlogaccount-id"), null=True, blank=True)
     account_username = models.CharField(_("gebruikersnaam"), max_length=80, blank=True)
     account_linked_at = models.DateTimeField(_("gekoppeld op"), null=True, blank=True)
+    # Goes up with every change that is pushed to the login service (pushes.request_push),
+    # in the same transaction as the change; every push carries it, so that the login
+    # service can tell an old push that arrived late from a newer one.
+    authorization_version = models.BigIntegerField(_("autorisatieversie"),
+                                                   default=version_now, editable=False)
 
     class Meta:
         verbose_name = _("klant")

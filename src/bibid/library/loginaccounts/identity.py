@@ -3,6 +3,15 @@
 Every call has a timeout. Failures come in two kinds the callers treat differently:
 IdentityProblem (the login service answered and said no: a problem with a code and a
 message in Dutch and English) and IdentityUnavailable (no answer, a timeout or a 5xx).
+
+An IdentityUnavailable says which of four it was, because they mean different things to the
+staff member and to the data: "down" (no connection: the request never reached identity),
+"busy" (identity shed the request with 503 "busy" before doing anything), "slow" (the request
+was sent and no answer came in time) and "error" (identity failed while answering). After
+"slow" and "error" a changing request may have been carried out all the same: `uncertain` is
+true, and the request (method, path, body, Idempotency-Key) travels with the error so that the
+caller can send exactly the same request again to learn what happened (identity replays the
+first answer for the same key) instead of guessing.
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.utils.translation import get_language, gettext_lazy
+from urllib3.exceptions import NewConnectionError
+
+from bibid.common import requestid
 
 
 class IdentityError(Exception):
@@ -43,15 +55,70 @@ class IdentityProblem(IdentityError):
 @dataclass
 class IdentityUnavailable(IdentityError):
     reason: str
+    kind: str = "down"  # "down" | "busy" | "slow" | "error" (see the module's docstring)
+    retry_after: int | None = None
+    # The changing request that got no answer, to be sent again unchanged (see `replay`).
+    sent: dict | None = None
 
     def __str__(self) -> str:
-        return f"login service unavailable: {self.reason}"
+        return f"login service {self.kind}: {self.reason}"
+
+    @property
+    def uncertain(self) -> bool:
+        """The request reached identity and may have been carried out."""
+        return self.kind in ("slow", "error") and self.sent is not None
 
     TEXT = gettext_lazy("De inlogdienst is nu niet bereikbaar (%(reason)s). Er is niets "
                         "gewijzigd; probeer het over een paar minuten opnieuw.")
+    BUSY_TEXT = gettext_lazy("De inlogdienst is even erg druk. Er is niets gewijzigd; probeer "
+                             "het over een paar seconden opnieuw.")
+    SLOW_TEXT = gettext_lazy("De inlogdienst antwoordt niet op tijd (%(reason)s); probeer het "
+                             "over een paar minuten opnieuw.")
 
     def message(self, language: str | None = None) -> str:
+        if self.kind == "busy":
+            return str(self.BUSY_TEXT)
+        if self.kind in ("slow", "error"):
+            return str(self.SLOW_TEXT) % {"reason": self.reason}
         return str(self.TEXT) % {"reason": self.reason}
+
+
+def _not_sent(error: requests.RequestException) -> bool:
+    """True when the request certainly never reached identity (no connection was made)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, requests.ConnectionError):
+        seen, cause = set(), error
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, NewConnectionError):
+                return True
+            reason = getattr(cause, "reason", None)
+            if isinstance(reason, NewConnectionError):
+                return True
+            nested = cause.args[0] if cause.args and isinstance(cause.args[0],
+                                                                BaseException) else None
+            cause = nested or cause.__cause__ or cause.__context__
+    return False
+
+
+def _unavailable_from(error: requests.RequestException, sent: dict | None) -> IdentityUnavailable:
+    if _not_sent(error):
+        return IdentityUnavailable(type(error).__name__, kind="down")
+    return IdentityUnavailable(type(error).__name__, kind="slow", sent=sent)
+
+
+def _unavailable_from_status(response: requests.Response, sent: dict | None
+                             ) -> IdentityUnavailable:
+    data = _json(response)
+    if response.status_code == 503 and data.get("code") == "busy":
+        # Shed before any work was done (the load-shedding contract): certainly not done.
+        try:
+            retry_after = max(1, min(300, int(response.headers.get("Retry-After", "5"))))
+        except ValueError:
+            retry_after = 5
+        return IdentityUnavailable("HTTP 503 busy", kind="busy", retry_after=retry_after)
+    return IdentityUnavailable(f"HTTP {response.status_code}", kind="error", sent=sent)
 
 
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -104,9 +171,13 @@ class IdentityClient:
                 auth=(self.client_id, self.client_secret), timeout=self.timeout,
             )
         except requests.RequestException as error:
-            raise IdentityUnavailable(type(error).__name__) from error
+            # No operation was sent yet: whatever happened, nothing was done.
+            raise IdentityUnavailable(type(error).__name__,
+                                      kind="down" if _not_sent(error) else "slow") from error
         if response.status_code >= 500:
-            raise IdentityUnavailable(f"HTTP {response.status_code}")
+            shed = _unavailable_from_status(response, None)
+            raise IdentityUnavailable(shed.reason, kind="busy" if shed.kind == "busy"
+                                      else "error", retry_after=shed.retry_after)
         if response.status_code != 200:
             raise IdentityProblem(response.status_code, "client_credentials_refused",
                                   {"nl": "De inlogdienst weigert de gegevens van deze "
@@ -122,9 +193,12 @@ class IdentityClient:
     def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None,
              idempotency_key: str | None = None, timeout: float | None = None) -> dict:
         """One API call; a refused token is fetched again once (it may have expired)."""
+        sent = ({"method": method, "path": path, "body": body, "key": idempotency_key}
+                if idempotency_key else None)
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token(fresh=attempt == 2)}",
-                       "Accept-Language": (get_language() or "nl")[:2]}
+                       "Accept-Language": (get_language() or "nl")[:2],
+                       **requestid.outgoing_headers()}
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
             if self.acting:
@@ -138,17 +212,23 @@ class IdentityClient:
                     headers=headers, timeout=timeout or self.timeout,
                 )
             except requests.RequestException as error:
-                raise IdentityUnavailable(type(error).__name__) from error
+                raise _unavailable_from(error, sent) from error
             if response.status_code == 401 and attempt == 1:
                 continue
             if response.status_code >= 500:
-                raise IdentityUnavailable(f"HTTP {response.status_code}")
+                raise _unavailable_from_status(response, sent)
             data = _json(response)
             if response.status_code >= 400:
                 raise IdentityProblem(response.status_code, data.get("code", "unknown"),
                                       data.get("messages") or {}, data)
             return data
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def replay(self, sent: dict) -> dict:
+        """Send a request that got no answer again, unchanged, with its Idempotency-Key:
+        identity answers what the first one did (replayed), or runs it now if it never ran."""
+        return self.call(sent["method"], sent["path"], body=sent.get("body"),
+                         idempotency_key=sent["key"])
 
     # -- operations (the library API's operationIds) --------------------------------------
 
@@ -187,6 +267,8 @@ class IdentityClient:
 
     def account_authorize(self, ref: str, authorization: dict, *,
                           idempotency_key: str | None = None) -> dict:
+        """`authorization` carries the customer's `version` (see pushes.py): identity never
+        applies an older version over a newer one."""
         return self.call("PUT", f"/customers/{ref}/authorization", body=authorization,
                          idempotency_key=idempotency_key or _key())
 

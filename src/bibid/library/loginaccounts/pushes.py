@@ -1,21 +1,33 @@
 """Rights follow the subscription: queue a push when something changes, drain the queue.
 
 If the login service is down for an hour, the rows wait with a growing pause between tries
-(10 s doubling to 10 min) and every change arrives afterwards; each push sends the current
-state with an Idempotency-Key per (customer, version), so none is applied twice.
+(10 s doubling to 10 min) and every change arrives afterwards.
+
+Ordered and exactly once in effect, whatever the timing:
+- every change counts the customer's `authorization_version` up, in the change's own
+  transaction, and every push carries the version it was read with (the version is read
+  before the state, so a push never carries an older state than its version says);
+- identity applies a push only if its version is not lower than the one it holds, and
+  answers "stale" otherwise: a push that timed out here but was still carried out there can
+  never overwrite a newer one that arrived first;
+- a retry of the same state sends the same request with the same Idempotency-Key (made of
+  the customer, the version and a digest of the body), so identity replays its first answer.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
-from bibid.common import clock
-from bibid.library.customers.models import Customer
+from bibid.common import clock, metrics
+from bibid.library.customers.models import Customer, version_now
 from bibid.library.subscriptions.rights import authorization_for
 
 from .identity import IdentityClient, IdentityProblem, IdentityUnavailable
@@ -29,7 +41,12 @@ MAX_PAUSE = 600
 def request_push(customer_ids: Iterable[int]) -> None:
     """Queue a push for these customers, inside the caller's transaction."""
     now = clock.now()
-    for customer_id in set(customer_ids):
+    ids = set(customer_ids)
+    # Higher than before, and at least the clock's (see customers.models.version_now); the
+    # row lock of the UPDATE orders concurrent changes of one customer.
+    Customer.objects.filter(pk__in=ids).update(authorization_version=Greatest(
+        F("authorization_version") + 1, Value(version_now())))
+    for customer_id in ids:
         updated = PendingPush.objects.filter(customer_id=customer_id).update(
             version=F("version") + 1, requested_at=now, next_attempt_at=now, attempts=0,
         )
@@ -47,6 +64,19 @@ def _kick() -> None:
 
 def _pause(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_PAUSE, 10 * 2 ** max(0, attempts - 1)))
+
+
+def payload_for(customer: Customer) -> dict:
+    """What is pushed for a customer: data, rights and the version they were read at. The
+    caller reads the customer (with its version) before its memberships."""
+    return {**authorization_for(customer), "version": max(1, customer.authorization_version)}
+
+
+
+def idempotency_key(customer: Customer, payload: dict) -> str:
+    """The same for the same state: a retry after a lost answer is replayed, not re-run."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    return f"push-{customer.pk}-v{payload['version']}-{digest.hexdigest()[:16]}"
 
 
 def drain(*, limit: int = 200) -> dict[str, int]:
@@ -69,13 +99,14 @@ def drain(*, limit: int = 200) -> dict[str, int]:
             continue
         library = row.customer.library
         client = clients.setdefault(library.pk, IdentityClient.for_library(library))
+        payload = payload_for(customer)
         try:
-            client.account_authorize(
-                customer.card_number, authorization_for(customer),
-                idempotency_key=f"push-{customer.pk}-{row.requested_at.timestamp():.6f}",
-            )
+            answer = client.account_authorize(customer.card_number, payload,
+                                              idempotency_key=idempotency_key(customer, payload))
         except IdentityUnavailable as error:
-            _retry_later(row, str(error))
+            # Down, busy or slow: this one and the rest wait. After a timeout the same state
+            # goes again under the same key (see the module's docstring).
+            _retry_later(row, str(error), at_least=error.retry_after)
             counts["waiting"] += 1
             break
         except IdentityProblem as problem:
@@ -89,14 +120,20 @@ def drain(*, limit: int = 200) -> dict[str, int]:
                 _retry_later(row, f"{problem.status} {problem.code}")
                 counts["waiting"] += 1
             continue
+        if answer.get("result") == "stale":
+            # identity holds a newer version than this read (a manual push overtook us):
+            # nothing to send; the row goes unless another change came meanwhile.
+            counts["stale"] = counts.get("stale", 0) + 1
         # Done, unless the customer changed again while we pushed (a newer version).
         PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
         counts["pushed"] += 1
     return counts
 
 
-def _retry_later(row: PendingPush, error: str) -> None:
+def _retry_later(row: PendingPush, error: str, *, at_least: int | None = None) -> None:
     attempts = row.attempts + 1
+    pause = max(_pause(attempts), timedelta(seconds=at_least or 0))
+    metrics.PUSH_RETRIES.inc()
     PendingPush.objects.filter(pk=row.pk, version=row.version).update(
-        attempts=attempts, next_attempt_at=clock.now() + _pause(attempts), last_error=error[:300],
+        attempts=attempts, next_attempt_at=clock.now() + pause, last_error=error[:300],
     )

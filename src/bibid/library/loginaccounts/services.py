@@ -1,6 +1,11 @@
 """The Inlogaccount menu as operations: each checks the rules (role, tenant, the colleague
 rule), calls the login service once, changes the local link only when that succeeded, and
-leaves an audit event whatever happened."""
+leaves an audit event whatever happened.
+
+What staff are told after a failure is what is true: "niet bereikbaar, er is niets gewijzigd"
+only when the request never reached the login service (or it was shed as too busy); after a
+timeout, a change is "nog niet bevestigd; wordt gecontroleerd" and is settled by sending the
+same request again (loginaccounts.unconfirmed)."""
 
 from __future__ import annotations
 
@@ -16,11 +21,11 @@ from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor, Perm, require
-from bibid.library.subscriptions.rights import authorization_for
 
+from . import unconfirmed
 from .identity import IdentityClient, IdentityError, IdentityProblem, IdentityUnavailable
 from .links import forget_link, remember_link, rename_link
-from .pushes import request_push
+from .pushes import payload_for, request_push
 
 
 @dataclass
@@ -62,6 +67,10 @@ def acting(actor: Actor | None) -> tuple[str, str]:
     return (str(actor.staff.role), f"staff:{actor.staff.pk}")
 
 
+# Menu items that only read: they go ahead while a change is still being checked.
+READS = frozenset({"login_show", "login_rights", "login_history", "login_status"})
+
+
 def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Outcome:
     """Check, call the login service, audit; failures become a Problem with a clear text."""
     try:
@@ -70,6 +79,16 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
         audit.record(actor=actor, action=action, customer=customer, result="refused",
                      detail={"code": problem.code})
         raise
+    if action not in READS and unconfirmed.open_calls(customer).exists() \
+            and not unconfirmed.settle_for(customer):
+        # What the account looks like at identity is not known yet: a second change now
+        # could be built on a wrong picture (a second account, a link that already exists).
+        audit.record(actor=actor, action=action, customer=customer, result="refused",
+                     detail={"code": "identity_unconfirmed_pending"})
+        raise Problem(409, "identity_unconfirmed_pending", unconfirmed.PENDING_TEXT)
+    if action not in READS:
+        customer.refresh_from_db(fields=["account_id", "account_username",
+                                         "account_linked_at"])
     try:
         outcome = call()
     except IdentityProblem as problem:
@@ -79,10 +98,22 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
             forget_link(customer)  # the login service knows no link: ours was stale
         raise _refusal(actor, customer, problem) from problem
     except IdentityUnavailable as error:
+        if error.uncertain and action not in READS:
+            pending = unconfirmed.record(customer, action, error, acting(actor))
+            audit.record(actor=actor, action=action, customer=customer, result="unconfirmed",
+                         detail={"identity": error.kind, "reason": error.reason,
+                                 "unconfirmed": pending.pk})
+            raise Problem(504, "identity_unconfirmed", unconfirmed.TEXT,
+                          extra={"unconfirmed": pending.pk}) from error
         audit.record(actor=actor, action=action, customer=customer, result="failed",
-                     detail={"identity": "unavailable", "reason": error.reason})
-        raise Problem(503, "identity_unavailable", IdentityUnavailable.TEXT,
-                      extra={"reason": error.reason}) from error
+                     detail={"identity": error.kind, "reason": error.reason})
+        if error.kind == "busy":
+            raise Problem(503, "identity_busy", IdentityUnavailable.BUSY_TEXT,
+                          extra={"retry_after": error.retry_after or 5}) from error
+        text = (IdentityUnavailable.SLOW_TEXT if error.kind in ("slow", "error")
+                else IdentityUnavailable.TEXT)
+        raise Problem(503, "identity_unavailable", text,
+                      extra={"reason": error.reason, "kind": error.kind}) from error
     audit.record(actor=actor, action=action, customer=customer, result="ok",
                  detail={"summary": outcome.summary[:200]})
     return outcome
@@ -266,10 +297,15 @@ def authorize(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
         fresh = (Customer.objects.prefetch_related("memberships__subscription__type")
                  .get(pk=customer.pk))
-        payload = authorization_for(fresh)
+        payload = payload_for(fresh)
+        # A new key: staff asking again want today's answer, not a replay of the last one
+        # (the queue's retries, by contrast, reuse theirs). The version keeps the order.
         answer = _client(customer, actor).account_authorize(customer.card_number, payload)
         codes = ", ".join(r["code"] for r in payload["rights"]) or _("geen")
-        if answer["result"] == "unchanged":
+        if answer["result"] == "stale":
+            text = _("De inlogdienst had al nieuwere gegevens van deze klant (rechten: "
+                     "%(codes)s).")
+        elif answer["result"] == "unchanged":
             text = _("De gegevens bij de inlogdienst waren al actueel (rechten: %(codes)s).")
         else:
             text = _("Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst "

@@ -7,7 +7,7 @@ from django.tasks import task
 
 from bibid.library.tenants.models import Library
 
-from . import feed, pushes, sync
+from . import feed, pushes, sync, unconfirmed
 from .identity import IdentityError
 
 logger = logging.getLogger("bibid.tasks")
@@ -18,6 +18,14 @@ logger = logging.getLogger("bibid.tasks")
 def drain_pushes() -> dict:
     """Push due authorizations (queued on every change; retried every minute)."""
     return pushes.drain()
+
+
+@cron("* * * * *")
+@task
+def settle_unconfirmed() -> dict:
+    """Settle changes the login service did not confirm in time (queued at once; every
+    minute for what is still open)."""
+    return unconfirmed.settle_due()
 
 
 @cron("* * * * *")

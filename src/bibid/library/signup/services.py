@@ -18,9 +18,12 @@ what the other service did). Three steps instead:
 When the login service cannot be reached or refuses, the half-made customer is deleted again
 in a compensating transaction (nothing was sent to the visitor, no card was handed out, and a
 customer nobody knows about would only confuse the desk); the visitor gets "try again later".
-Its card number is not handed out again (the library's counter moved on), so an account the
-login service made after all, for an answer that was lost twice, names a card nobody holds:
-it is never activated by anyone who could use it, and the purge deletes it after 24 hours.
+
+When the answer was lost twice (identity was slow: the account may have been made and the
+activation mail sent), the library does not guess either way: the customer stays, the request
+is recorded as unconfirmed (loginaccounts.unconfirmed) and sent again with the same key until
+identity answers; then the link is remembered (it was made) or the customer is taken back
+(it was not). The visitor is told exactly that: an activation mail follows if it worked.
 
 The subscription waits ("pending") until the patron activates the account; if that does not
 happen within 24 hours, the login service deletes the account and the changes feed turns the
@@ -41,6 +44,7 @@ from bibid.common.guard import lanes as guard
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.customers.services import next_card_number
+from bibid.library.loginaccounts import unconfirmed
 from bibid.library.loginaccounts.identity import (
     IdentityClient,
     IdentityError,
@@ -69,6 +73,10 @@ class Application:
 
 
 UNAVAILABLE = _("Aanmelden lukt nu even niet. Probeer het over een paar minuten opnieuw.")
+UNCONFIRMED = _("Je aanmelding is nog niet bevestigd: het duurt even. Lukt het, dan krijg je "
+                "binnen een paar minuten een e-mail om je inlogaccount te activeren. Krijg je "
+                "binnen een uur geen e-mail, meld je dan opnieuw aan of kom langs in de "
+                "bibliotheek.")
 
 
 def types_for_signup(library: Library) -> list[SubscriptionType]:
@@ -94,6 +102,16 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
     customer = _pending_customer(library, application, today)
     try:
         account = _generate_account(library, customer, application)
+    except IdentityUnavailable as error:
+        if not error.uncertain:
+            _forget_customer(customer)
+            log.warning("self-service sign-up at %s: login service %s", library.code, error)
+            raise Problem(503, "identity_unavailable", UNAVAILABLE) from error
+        unconfirmed.record(customer, "signup_generate", error, None)
+        audit.record(actor=SYSTEM, action="self_service_signup", customer=customer,
+                     result="unconfirmed", detail={"type": type_.code,
+                                                   "identity": error.kind})
+        raise Problem(504, "signup_unconfirmed", UNCONFIRMED) from error
     except IdentityError as error:
         _forget_customer(customer)
         # The visitor is told little; the operators get the cause (a refusal such as
@@ -129,20 +147,38 @@ def _generate_account(library: Library, customer: Customer, application: Applica
     second account."""
     client = IdentityClient.for_library(library)
     key = f"signup:{library.code}:{customer.card_number}:{customer.pk}"
+    lost: IdentityUnavailable | None = None
     for attempt in (1, 2):
         try:
             answer = client.account_generate(
                 customer.card_number, username=None, recovery_email=application.email,
                 language=application.language, idempotency_key=key)
-        except IdentityUnavailable:
+        except IdentityUnavailable as error:
+            lost = error if error.uncertain else lost
             if attempt == 2:
-                raise
+                raise lost or error from error
         except IdentityProblem as problem:
-            if problem.code != "request_in_progress" or attempt == 2:
+            if problem.code != "request_in_progress":
                 raise
+            if attempt == 2:
+                # The first request still runs at the login service: its outcome is unknown.
+                raise lost or IdentityUnavailable("request_in_progress", kind="slow") \
+                    from problem
         else:
             return answer["account"]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def account_confirmed(customer: Customer, account: dict) -> None:
+    """An unconfirmed sign-up was carried out after all (called by loginaccounts.unconfirmed,
+    inside its transaction)."""
+    remember_link(customer, account)
+
+
+def account_refused(customer: Customer) -> None:
+    """An unconfirmed sign-up was not carried out: take the customer back, as when the
+    login service answered no at once."""
+    _forget_customer(customer)
 
 
 @transaction.atomic

@@ -39,6 +39,11 @@ def sign_up(request: HttpRequest, code: str) -> HttpResponse:
                                  email=data["email"], type=data["subscription_type"],
                                  language=(get_language() or "nl")[:2]))
         except Problem as problem:
+            if problem.code == "signup_unconfirmed":
+                # Not an error in the form, and maybe not an error at all (see sign_up).
+                return render(request, "signup/unconfirmed.html", {
+                    "library": library, "email": data["email"],
+                    "message": problem.text((get_language() or "nl")[:2])}, status=202)
             field = problem.field if problem.field in form.fields else None
             form.add_error(field, problem.text((get_language() or "nl")[:2]))
             status = problem.status if problem.status >= 500 or problem.status == 429 else 400

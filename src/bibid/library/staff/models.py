@@ -98,6 +98,9 @@ class AuditEvent(models.Model):
         OK = "ok", _("gelukt")
         REFUSED = "refused", _("geweigerd")
         FAILED = "failed", _("mislukt")
+        # Sent, no answer in time: being checked (loginaccounts.unconfirmed); the outcome
+        # follows as its own event.
+        UNCONFIRMED = "unconfirmed", _("nog niet bevestigd")
 
     at = models.DateTimeField(_("tijdstip"), default=clock.now, db_index=True)
     library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE, null=True,
