@@ -147,7 +147,7 @@ def task_queue_probes() -> dict[str, QueueProbe]:
 
     return {
         "tasks": ready,
-        "tasks_running": model_probe("django_tasks_db.DBTaskResult",
+        "tasks_running": model_probe("django_tasks_database.DBTaskResult",
                                      waiting={"status": "RUNNING"}, since="started_at"),
     }
 
