@@ -185,6 +185,10 @@ def test_api_callers_get_a_problem_document_with_code_busy():
     )
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert json.loads(body)["detail"] == json.loads(body)["messages"]["en"]
+    # A program that names no type (*/*) is not a browser: JSON too.
+    answer, body = call(shedder, environ("/o/token/", waited=5.0, accept="*/*"))
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["code"] == "busy"
 
 
 def test_browsers_get_a_short_page_in_their_language():

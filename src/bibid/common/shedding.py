@@ -267,8 +267,15 @@ def language(environ: dict) -> str:
 
 
 def wants_json(environ: dict) -> bool:
-    accept = environ.get("HTTP_ACCEPT", "")
-    return environ.get("PATH_INFO", "").startswith("/api/") or "json" in accept
+    """A problem document unless a browser asks for a page.
+
+    Browsers name text/html in Accept on every navigation; programs (the library's identity
+    client, OIDC clients at the token endpoint) send */* or JSON and must get the
+    machine-readable "busy" they can tell from "down".
+    """
+    if environ.get("PATH_INFO", "").startswith("/api/"):
+        return True
+    return "text/html" not in environ.get("HTTP_ACCEPT", "")
 
 
 def busy_response(environ: dict, start_response: Callable) -> list[bytes]:
