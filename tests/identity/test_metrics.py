@@ -244,3 +244,45 @@ def test_a_task_run_has_its_own_line_and_id(json_log, settings):
     ran = next(line for line in lines if line.get("outcome") and line["task"] == "send_outbox")
     assert ran["outcome"] == "ok" and ran["duration_ms"] >= 0
     assert ran["request_id"] == ran["task_id"] == enqueued["task_id"]
+
+
+# ---- several processes ------------------------------------------------------------------------
+
+COUNT_ONE_SIGN_IN = """
+from bibid.common import metrics
+metrics.SIGNINS.labels("ok").inc()
+metrics.REQUEST_LATENCY.labels("identity", "GET", "signin:login", "2xx").observe(0.01)
+"""
+SCRAPE = """
+from prometheus_client import generate_latest
+from bibid.common import metrics
+print(generate_latest(metrics.scrape_registry()).decode())
+"""
+
+
+def test_a_scrape_adds_up_every_process_of_the_service():
+    """gunicorn's workers, the task worker and the scheduler each count in a file of their
+    own (prometheus_client's multiprocess mode); whichever process answers the scrape
+    reports the sum."""
+    import os
+    import subprocess
+    import sys
+
+    from bibid.common import metrics
+
+    folder = metrics.multiproc_dir("identity")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "counter_1.db").write_bytes(b"left by an earlier run")
+    env = {**os.environ, **metrics.multiproc_env("identity")}  # as `bibid up` starts
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(folder) and not any(folder.iterdir())
+    for _ in range(3):  # three processes, one after the other (pids differ)
+        subprocess.run([sys.executable, "-c", COUNT_ONE_SIGN_IN], env=env, check=True,
+                       timeout=60)
+    assert len(list(folder.glob("counter_*.db"))) == 3
+    scraped = subprocess.run([sys.executable, "-c", SCRAPE], env=env, check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scraped) for s in family.samples}
+    assert value(samples, "bibid_signins_total", outcome="ok") == 3
+    assert value(samples, "bibid_http_request_duration_seconds_count", service="identity",
+                 method="GET", route="signin:login", status="2xx") == 3
