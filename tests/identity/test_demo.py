@@ -87,3 +87,21 @@ def test_demo_links_and_stable_account_ids(settings):
     assert child.account.username == "lotte.bos"
     outdated = Link.objects.get(customer_ref="2010000007")
     assert outdated.authorized_at is not None and outdated.rights == []
+
+
+def test_reset_runs_any_number_of_times(settings):
+    """`bibid demo` resets every time; the second run used to fail on the operator."""
+    from bibid.identity.signin.models import LoginEvent
+
+    settings.BIBID_DEMO = True
+    first = load()
+    accounts = Account.objects.count()
+    anna = next(p for p in first["patrons"] if p["username"] == "anna.jansen")
+    assert flow.sign_in(flow.Attempt(username="anna.jansen", password=anna["password"],
+                                     ip="127.0.0.1")).ok
+    again = load()
+    assert load() == again == first
+    assert Account.objects.count() == accounts
+    assert Account.objects.filter(username="beheer", is_superuser=True).count() == 1
+    # Afresh: what happened before the reset is gone with the old accounts.
+    assert not LoginEvent.objects.filter(username="anna.jansen", outcome="success").exists()
