@@ -86,6 +86,9 @@ class LoginLinkOut(Schema):
     linked: bool
     username: str | None
     visible: bool = Field(description="False for colleagues and volunteers (privacy rule).")
+    unconfirmed: int = Field(0, description=(
+        "Changes the login service did not confirm in time and that are being checked "
+        "(sent again with the same Idempotency-Key until it answers); 0 when all is known."))
 
 
 class CustomerOut(Schema):

@@ -15,6 +15,7 @@ from bibid.library.helpdesk import diagnosis
 from bibid.library.helpdesk.models import Case
 from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as login
+from bibid.library.loginaccounts.unconfirmed import open_calls
 from bibid.library.staff.permissions import Perm, require
 from bibid.library.subscriptions.models import Subscription, SubscriptionType
 from bibid.library.subscriptions.rights import current_membership, latest_membership
@@ -44,7 +45,10 @@ from .schemas import (
 router = Router(auth=staff_token)
 Card = Path(..., pattern=CARD_PATTERN, description="The customer's card number.")
 ERRORS = {400: ProblemOut, 401: ProblemOut, 403: ProblemOut, 404: ProblemOut}
-CHANGING = {**ERRORS, 409: ProblemOut, 422: ProblemOut, 503: ProblemOut}
+# 503: the login service is down or busy (nothing changed; `retry_after` when busy); 504
+# "identity_unconfirmed": it did not answer in time, the change is being checked (see the
+# customer's `login_account.unconfirmed`), never repeat it yourself.
+CHANGING = {**ERRORS, 409: ProblemOut, 422: ProblemOut, 503: ProblemOut, 504: ProblemOut}
 
 
 def _customer(request: HttpRequest, card_number: str) -> Customer:
@@ -77,6 +81,7 @@ def _customer_out(request: HttpRequest, customer: Customer) -> dict:
             "linked": customer.has_login_account if visible else False,
             "username": (customer.account_username or None) if visible else None,
             "visible": visible,
+            "unconfirmed": open_calls(customer).count() if visible else 0,
         },
     }
 

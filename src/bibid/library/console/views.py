@@ -23,6 +23,7 @@ from bibid.library.customers import selectors
 from bibid.library.customers.services import CustomerData
 from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as login
+from bibid.library.loginaccounts.unconfirmed import open_calls
 from bibid.library.staff import signin, tokens
 from bibid.library.staff.models import ApiToken, AuditEvent
 from bibid.library.staff.permissions import Actor, can
@@ -182,6 +183,9 @@ def _customer_context(request: HttpRequest, found, result: dict | None, **extra)
         # Always shown, for colleagues too: it says who did what and how it went, never
         # login data, and what a library saw once must not vanish when the kind changes.
         "audit": AuditEvent.objects.filter(customer=found).select_related("staff")[:10],
+        # Changes the login service has not confirmed yet: staff see that they are being
+        # checked (loginaccounts.unconfirmed), not a guess either way.
+        "unconfirmed": list(open_calls(found)),
     }
 
 

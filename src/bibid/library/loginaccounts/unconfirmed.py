@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from bibid.common import clock, metrics
@@ -105,7 +106,8 @@ def record(customer: Customer, action: str, error: IdentityUnavailable,
 def _kick() -> None:
     from .tasks import settle_unconfirmed
 
-    settle_unconfirmed.using(run_after=timedelta(seconds=2)).enqueue()
+    # Real time (the worker's), a moment later: the first request may still be running.
+    settle_unconfirmed.using(run_after=timezone.now() + timedelta(seconds=2)).enqueue()
 
 
 def open_calls(customer: Customer):

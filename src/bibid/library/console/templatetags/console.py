@@ -33,6 +33,8 @@ ACTIONS = {
     "feed_account_deleted": _("inlogaccount verwijderd (inlogdienst)"),
     "feed_username_changed": _("gebruikersnaam gewijzigd (inlogdienst)"),
     "feed_link_removed": _("koppeling verwijderd (inlogdienst)"),
+    "feed_link_created": _("koppeling gemaakt (inlogdienst)"),
+    "self_service_signup": _("online aangemeld"),
     "customer_kind": _("soort klant gewijzigd (collega, vrijwilliger, klant)"),
     # The Inlogaccount menu's items say it in the words of the one table.
     **{item.audit_action: item.done_label for item in menu.MENU},
