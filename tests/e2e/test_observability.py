@@ -53,6 +53,36 @@ def test_a_request_id_travels_from_the_library_to_identity(system):
     assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])
 
 
+def test_a_request_id_travels_from_the_reading_service_to_identity(system):
+    """The relying party's calls to identity (discovery, JWKS, token exchange, userinfo)
+    carry the id of the request that made them: here the sign-in's callback."""
+    identity, reading = system.urls["identity"], system.urls["reading"]
+    username, password = f"obs{uuid.uuid4().hex[:10]}", f"Lang-genoeg-{uuid.uuid4().hex}"
+    system.create_patron(username, password)
+    with requests.Session() as http:
+        sign_in_at_identity(http, identity, username, password)
+        start = http.get(f"{reading}/inloggen/", allow_redirects=False, timeout=TIMEOUT)
+        assert start.status_code == 302, start.text[:300]
+        authorized = http.get(start.headers["Location"], allow_redirects=False,
+                              timeout=TIMEOUT)
+        callback = authorized.headers["Location"]
+        assert callback.startswith(f"{reading}/inloggen/klaar/?"), callback
+        rid = f"e2e-rp-{uuid.uuid4().hex[:12]}"
+        done = http.get(callback, headers={"X-Request-ID": rid}, allow_redirects=False,
+                        timeout=TIMEOUT)
+        assert done.status_code == 302 and done.headers["X-Request-ID"] == rid
+
+    def both() -> list[str] | None:
+        lines = log_lines(system, f"[{rid}]")
+        seen = {(s, r) for line in lines for s, r in (("reading", "rp:callback"),
+                                                       ("identity", "oauth2_provider:token"))
+                if f" {s} bibid.request " in line and f" {r} " in line}
+        return lines if len(seen) == 2 else None
+
+    eventually(both, f"request id {rid} on the callback's and the token request's lines", 10)
+    assert query(callback)["code"] not in system.log_path.read_text(errors="replace")
+
+
 def test_metrics_and_readiness_over_http(system):
     for service, url in system.urls.items():
         metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT)  # demo mode, from 127.0.0.1
