@@ -37,10 +37,11 @@ def config(*, service: str, fmt: str, debug: bool) -> dict[str, Any]:
         },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
             "static_fields": {"service": service},
-            "timestamp": False,
+            # ISO 8601 in UTC with microseconds, what log collectors parse without help.
+            "timestamp": "time",
         },
     }
     return {
