@@ -17,7 +17,16 @@ import sys
 import pytest
 import requests
 
-from .harness import ROOT, SERVICES, System, free_port, stop_system, wait_ready
+from .harness import (
+    ROOT,
+    SERVICES,
+    System,
+    _drop_postgres_databases,
+    _postgres_databases,
+    free_port,
+    stop_system,
+    wait_ready,
+)
 from .oidc import sign_in_at_identity
 
 TIMEOUT = 30
@@ -52,10 +61,7 @@ def bibid(env, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def first_start(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bibid-production")
-    env = production_env(folder)
+def _steps_one_to_five(env: dict[str, str]) -> tuple[dict, dict[str, str]]:
     steps = {}
     # 1. The ID-token signing key (before anything else: the system checks want it).
     steps["key"] = json.loads(bibid(env, "rotate-oidc-key"))
@@ -76,6 +82,26 @@ def first_start(tmp_path_factory):
         "--name", "Mijn Menu Bibliotheek aan de Maas", "--base-url", MIJNMENU_URL))
     env["READING_OIDC_CLIENT_ID"] = reading["client_id"]
     env["READING_OIDC_CLIENT_SECRET"] = reading["client_secret"]
+    return steps, env
+
+
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bibid-production")
+    env = production_env(folder)
+    databases = []
+    pg = os.environ.get("BIBID_TEST_POSTGRES_URL")
+    if pg:  # the README's PostgreSQL variant, in CI's PostgreSQL run: empty databases
+        tag = secrets.token_hex(4)
+        for service, url in _postgres_databases(pg, tag).items():
+            env[f"{service.upper()}_DATABASE_URL"] = url
+        databases.append(tag)
+    try:
+        steps, env = _steps_one_to_five(env)
+    except BaseException:
+        if pg:
+            _drop_postgres_databases(pg, databases[0])
+        raise
     # 6. Start everything, without demo data.
     log_path = folder / "bibid-up.log"
     process = subprocess.Popen(
@@ -83,7 +109,8 @@ def first_start(tmp_path_factory):
         env=env, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     urls = {s: f"http://127.0.0.1:{env[f'{s.upper()}_PORT']}" for s in SERVICES}
-    system = System(env=env, urls=urls, log_path=log_path, process=process)
+    system = System(env=env, urls=urls, log_path=log_path, process=process,
+                    databases=databases)
     try:
         wait_ready(system)  # 7. /readyz of every service
     except BaseException:
