@@ -58,6 +58,7 @@ def test_a_failed_push_is_counted_as_a_retry_and_waits_in_the_queue(demo, settin
     pushes.request_push([anna.pk])
     before = scrape()
     assert value(before, "bibid_queue_depth", queue="pushes") == 1
+    assert ("bibid_queue_depth", (("queue", "unconfirmed_calls"),)) in before
     # Nobody listens on port 9: the login service is down for this push.
     settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS, "identity": "http://127.0.0.1:9"}
     assert pushes.drain()["waiting"] == 1
