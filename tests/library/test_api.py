@@ -87,7 +87,8 @@ def test_privacy_and_tenant_rules_hold_in_the_api(demo):
     refused = desk.get("/customers/2010000014/login-account")
     assert refused.status_code == 403 and refused.json()["code"] == "private_customer"
     assert desk.get("/customers/2010000014").json()["login_account"] == {
-        "linked": False, "username": None, "visible": False}
+        "linked": False, "username": None, "visible": False,
+            "unconfirmed": 0}
     assert Api("nina").get("/customers/2010000014/login-account").status_code == 200
     other = Api("balie.duin")
     assert other.get("/customers/2010000001").status_code == 404

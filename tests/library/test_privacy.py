@@ -64,7 +64,8 @@ def test_a_desk_member_cannot_change_a_colleague_s_kind(offline):
         assert refused.status_code == 403 and refused.json()["code"] == "not_allowed_kind"
     assert customer(NINA).kind == "colleague"
     shown = api("balie.maas", "get", f"/customers/{NINA}").json()["login_account"]
-    assert shown == {"linked": False, "username": None, "visible": False}
+    assert shown == {"linked": False, "username": None, "visible": False,
+            "unconfirmed": 0}
     # Every attempt is in the audit trail (the refusal is not rolled back with it).
     assert AuditEvent.objects.filter(action="customer_kind", result="refused",
                                      card_number=NINA).count() == 2
