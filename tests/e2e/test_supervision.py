@@ -154,3 +154,63 @@ def _survivors(tree: dict[int, tuple[int, str]]) -> dict[int, str]:
     """The processes of `tree` still there (same pid and same command line)."""
     now = _proc_table()
     return {pid: cmd for pid, (_, cmd) in tree.items() if now.get(pid, (0, ""))[1] == cmd}
+
+
+# -- the supervision loop itself, on small shell programs (seconds, no services) --------------
+
+SUPERVISE = """
+import sys
+from bibid.supervise import Program, Supervisor
+programs = [Program(f"p{i}", ["sh", "-c", cmd]) for i, cmd in enumerate(sys.argv[2:])]
+Supervisor(programs, stable_after=float(sys.argv[1]), stop_grace=1).run()
+"""
+
+
+def supervise(*commands: str, stable_after: float = 100, until: str, times: int = 1) -> str:
+    """Run the supervisor on shell commands until `until` was in its output `times` times,
+    then SIGTERM it; return everything it printed."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISE, str(stable_after), *commands],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if until in line:
+                times -= 1
+                if not times:
+                    break
+        process.send_signal(signal.SIGTERM)
+        lines.extend(process.stdout)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return "".join(lines)
+
+
+def test_back_off_doubles_while_a_program_keeps_failing():
+    out = supervise("echo started; exit 3", until="restarting in 4 s")
+    delays = re.findall(r"p0 exited with 3; restarting in (\d+) s", out)
+    assert delays == ["1", "2", "4"]
+    # Three starts, each line of output prefixed with the time and the program's name.
+    assert len(re.findall(r"^\d\d:\d\d:\d\d p0 +\| started$", out, re.MULTILINE)) == 3
+
+
+def test_back_off_starts_again_after_a_stable_run():
+    # Each run lasts longer than "stable", so every restart waits the first delay again.
+    out = supervise("sleep 0.5; exit 1", stable_after=0.2, until="restarting in", times=3)
+    assert re.findall(r"p0 exited with 1; restarting in (\d+) s", out) == ["1", "1", "1"]
+
+
+def test_a_program_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
+    pidfile = tmp_path / "pid"
+    out = supervise(f"trap '' TERM; echo $$ > {pidfile}; echo waiting; sleep 60 & wait",
+                    "echo other; sleep 60", until="waiting")
+    assert "p0 did not stop within 1 s; killing it" in out
+    assert re.search(r"supervisor +\| stopped$", out, re.MULTILINE)
+    pid = int(pidfile.read_text())
+    assert not _group_members(pid), "a process of the stubborn program survived"
