@@ -11,7 +11,7 @@ does what `bibid up` needs, in the foreground, with nothing more to install:
   and it adds a configuration file and an XML-RPC control socket to secure.
 - circus needs ZeroMQ and runs its own daemon and control channel.
 
-So this is about a hundred lines on top of subprocess: each child runs in its own process
+So this is a small loop on top of subprocess: each child runs in its own process
 group; its standard output and error are read by a thread and printed line by line as
 `HH:MM:SS name | line`; when a child exits, whatever is left of its process group is killed
 (a gunicorn master killed with -9 leaves workers holding the port) and it is started again
@@ -133,6 +133,8 @@ class Supervisor:
     # Children -----------------------------------------------------------------------------
 
     def _spawn(self, program: Program) -> None:
+        # Called from the main thread only: the kernel sends PR_SET_PDEATHSIG when the
+        # *thread* that forked the child ends, so a short-lived thread must never fork.
         program.restart_at = None
         try:
             process = subprocess.Popen(  # noqa: S603 - our own commands, no shell
