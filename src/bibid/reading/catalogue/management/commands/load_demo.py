@@ -6,9 +6,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from bibid.common import demo as spec
 from bibid.reading.catalogue import demo
-from bibid.reading.loans.models import Loan, Reader
 
 
 class Command(BaseCommand):
@@ -25,17 +23,6 @@ class Command(BaseCommand):
             # The same guard as the other services' demo data: a real catalogue is not
             # mixed with invented titles by accident.
             raise CommandError("Demo data needs BIBID_DEMO=1 (or DEBUG); refusing.")
-        if not show and not if_empty:
-            _forget_demo_readers()
         if not show and not (if_empty and demo.exists()):
             demo.load()
         self.stdout.write(json.dumps(demo.summary()))
-
-
-def _forget_demo_readers() -> None:
-    """A reset starts the demo patrons afresh in all three services: identity makes their
-    accounts anew (with the same public ids) and the library its customers, so their loans
-    here go too; otherwise a reset patron would find yesterday's shelf full."""
-    subs = [spec.account_public_id(a.username) for a in spec.demo_accounts()]
-    Loan.objects.filter(sub__in=subs).delete()
-    Reader.objects.filter(sub__in=subs).delete()
