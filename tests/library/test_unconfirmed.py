@@ -151,3 +151,30 @@ def test_reads_go_ahead_and_a_down_service_is_not_unconfirmed(staff, proxy, sett
     assert down.value.status == 503 and down.value.code == "identity_unavailable"
     assert "niets gewijzigd" in down.value.text("nl")
     assert not UnconfirmedCall.objects.filter(customer=found).exists()
+
+
+def test_the_console_says_not_yet_confirmed_and_shows_the_check(staff, proxy):
+    import re
+
+    from .test_console import signed_in
+
+    desk = staff("balie.maas")
+    found = new_customer(desk)
+    client = signed_in("balie.maas")
+    page = client.get(f"/console/klanten/{found.card_number}/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    _warm(proxy, desk, found)
+    proxy.mode = "swallow"
+    done = client.post(f"/console/klanten/{found.card_number}/inlogaccount/genereren/",
+                       {"csrfmiddlewaretoken": token})
+    assert done.status_code == 302
+    shown = client.get(done["Location"]).text
+    assert "Nog niet bevestigd</h2>" in shown and "Niet gelukt" not in shown
+    assert "wordt gecontroleerd" in shown
+    assert 'data-testid="unconfirmed"' in shown  # the open check, on the page itself
+    proxy.mode = "pass"
+    _due()
+    unconfirmed.settle_due()
+    again = client.get(f"/console/klanten/{found.card_number}/").text
+    assert 'data-testid="unconfirmed"' not in again
+    assert "Gekoppeld inlogaccount" in again

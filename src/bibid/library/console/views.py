@@ -203,7 +203,7 @@ def _keep_link_request(request: HttpRequest, card_number: str, data: dict | None
 
 
 # A confirmation that failed for one of these leaves the request open: ask again.
-RETRY_CONFIRM = {"wrong_code", "waiting_for_patron", "identity_unavailable"}
+RETRY_CONFIRM = {"wrong_code", "waiting_for_patron", "identity_unavailable", "identity_busy"}
 
 
 @staff_required
