@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -266,8 +265,9 @@ def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
         # Moving an account from one family member to another: the staff member's tick
         # that they checked who is who comes before anything is changed.
         raise ConfirmFirst(before)
-    with transaction.atomic():
-        done = _carry_out(actor, customer, finding.fix)
+    # No transaction around it: the fix calls the login service (a slow answer must not hold
+    # a transaction and its locks), and each operation keeps its own writes consistent.
+    done = _carry_out(actor, customer, finding.fix)
     after = run(actor=actor, customer=customer, problem=problem, username=username)
     worked = code not in [f.code for f in after.findings]
     Case.objects.filter(pk=before.case.pk).update(
