@@ -67,6 +67,7 @@ class Stage:
     longest: float = 0.0
     sent: int = 0
     span: float = 0.0  # first arrival to last answer
+    client_cpu: float = 0.0  # CPU seconds this benchmark process spent driving the load
 
     @property
     def offered(self) -> int:
@@ -169,6 +170,7 @@ def run_stage(crowd: Crowd, stage: Stage, seconds: float, clients: int) -> Stage
 
     interval = 1.0 / stage.rate
     count = round(stage.rate * seconds)
+    cpu_before = time.process_time()
     with ThreadPoolExecutor(clients) as pool:
         start = time.perf_counter()
         for i in range(count):
@@ -179,6 +181,7 @@ def run_stage(crowd: Crowd, stage: Stage, seconds: float, clients: int) -> Stage
             pool.submit(one, due)
         stage.sent += count
     stage.span += last_answer[0] - start
+    stage.client_cpu += time.process_time() - cpu_before
     return stage
 
 
@@ -267,14 +270,15 @@ def line(s: Stage) -> str:
         f"{s.label:>3} offered {s.rate:6.1f}/s  accepted {n / max(s.span, 1e-9):6.1f}/s  "
         f"p50 {s.pct(s.latencies, 0.5) * 1000:7.0f} ms  p99 {s.pct(s.latencies, 0.99) * 1000:7.0f} "
         f"ms  refused {refused:5.1%}  (503 p50 {s.pct(s.refused, 0.5) * 1000:5.0f} ms)  "
-        f"errors {len(s.errors)}  longest {s.longest:5.2f} s"
+        f"errors {len(s.errors)}  longest {s.longest:5.2f} s  "
+        f"client {s.client_cpu / max(s.span, 1e-9):.0%} of a core"
     )
 
 
 def report(results: list[tuple[str, float, list[Stage], float]]) -> None:
     print("\nOverload: open-loop sign-ins (form POST, device cookie kept, fresh connection each)")
     head = (f"{'shedding':<9}{'load':>5}{'offered/s':>10}{'accepted/s':>11}{'p50 ms':>8}"
-            f"{'p99 ms':>8}{'refused':>9}{'errors':>7}{'longest s':>10}")
+            f"{'p99 ms':>8}{'refused':>9}{'errors':>7}{'longest s':>10}{'client CPU':>11}")
     print(head)
     print("-" * len(head))
     for label, _, stages, _ in results:
@@ -286,7 +290,10 @@ def report(results: list[tuple[str, float, list[Stage], float]]) -> None:
                 f"{n / max(s.span, 1e-9):>11.1f}{s.pct(s.latencies, 0.5) * 1000:>8.0f}"
                 f"{s.pct(s.latencies, 0.99) * 1000:>8.0f}"
                 f"{len(s.refused) / max(answered, 1):>9.1%}{len(s.errors):>7}{s.longest:>10.2f}"
+                f"{s.client_cpu / max(s.span, 1e-9):>11.0%}"
             )
+    print("client CPU = this benchmark's own CPU time while driving a load, as a share of one "
+          "core;\nit runs on the same cores as the system, so it takes part of the capacity.")
     for label, rate, stages, busy in results:
         base, worst = stages[0], stages[-1]
         ratio = worst.pct(worst.latencies, 0.99) / base.pct(base.latencies, 0.99)
