@@ -261,3 +261,17 @@ def test_shedding_can_be_switched_off(monkeypatch):
     assert shedding.wrap(app) is app
     monkeypatch.setenv("BIBID_SHEDDING", "on")
     assert isinstance(shedding.wrap(app), Shedder)
+
+
+def test_limits_come_from_the_environment_a_service_s_own_first(monkeypatch):
+    def app(environ, start_response):
+        return []
+
+    monkeypatch.setenv("BIBID_MAX_ACTIVE", "3")
+    monkeypatch.setenv("IDENTITY_MAX_ACTIVE", "1")
+    monkeypatch.setenv("BIBID_SHED_TARGET_MS", "20")
+    monkeypatch.delenv("BIBID_MAX_WAIT_MS", raising=False)
+    identity, library = Shedder(app, service="identity"), Shedder(app, service="library")
+    assert (identity.max_active, library.max_active) == (1, 3)
+    assert identity.target == library.target == pytest.approx(0.02)
+    assert identity.max_wait == pytest.approx(shedding.DEFAULTS["MAX_WAIT_MS"] / 1000)

@@ -99,12 +99,24 @@ def refused_total() -> int:
 # -- settings ------------------------------------------------------------------------------
 
 
-def _env_ms(name: str, default: float) -> float:
-    return float(os.environ.get(name, default)) / 1000
+# Defaults measured on a 2-core machine (bench/overload.py, bench/README.md). Each can be set
+# for all services (BIBID_MAX_ACTIVE) or for one (IDENTITY_MAX_ACTIVE), the latter winning.
+DEFAULTS: dict[str, float] = {
+    "MAX_WAIT_MS": 1000,  # a burst may wait this long for a thread
+    "SHED_TARGET_MS": 50,  # ... but only this long once a queue stands
+    "SHED_INTERVAL_MS": 100,  # a queue stands when every wait for this long passed the target
+    "MAX_ACTIVE": 0,  # requests doing work per process; 0: the server's threads bound them
+    "MAX_WAITING": 0,  # the wrapper's waiting room, when MAX_ACTIVE is set
+}
+SERVICE_DEFAULTS: dict[str, dict[str, float]] = {}
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def setting(name: str, service: str | None = None) -> float:
+    """SERVICE_NAME, else BIBID_NAME, else the service's default, else the default."""
+    for key in ([f"{service.upper()}_{name}"] if service else []) + [f"BIBID_{name}"]:
+        if os.environ.get(key, "").strip():
+            return float(os.environ[key])
+    return SERVICE_DEFAULTS.get(service or "", {}).get(name, DEFAULTS[name])
 
 
 def enabled() -> bool:
@@ -127,14 +139,19 @@ class Shedder:
         interval: float | None = None,
         max_active: int | None = None,
         max_waiting: int | None = None,
+        service: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
-        self.max_wait = _env_ms("BIBID_MAX_WAIT_MS", 1000) if max_wait is None else max_wait
-        self.target = _env_ms("BIBID_SHED_TARGET_MS", 50) if target is None else target
-        self.interval = _env_ms("BIBID_SHED_INTERVAL_MS", 100) if interval is None else interval
-        max_active = _env_int("BIBID_MAX_ACTIVE", 0) if max_active is None else max_active
-        self.max_waiting = _env_int("BIBID_MAX_WAITING", 0) if max_waiting is None else max_waiting
+
+        def pick(given: float | None, name: str, scale: float = 1.0) -> float:
+            return setting(name, service) * scale if given is None else given
+
+        self.max_wait = pick(max_wait, "MAX_WAIT_MS", 0.001)
+        self.target = pick(target, "SHED_TARGET_MS", 0.001)
+        self.interval = pick(interval, "SHED_INTERVAL_MS", 0.001)
+        self.max_active = max_active = int(pick(max_active, "MAX_ACTIVE"))
+        self.max_waiting = int(pick(max_waiting, "MAX_WAITING"))
         # Working slots only when asked for: under our gthread worker the threads already
         # bound the work, and every extra thread costs a database connection.
         self.slots = threading.BoundedSemaphore(max_active) if max_active > 0 else None
@@ -315,9 +332,9 @@ def busy_response(environ: dict, start_response: Callable) -> list[bytes]:
     return [body]
 
 
-def wrap(app: Callable) -> Callable:
+def wrap(app: Callable, service: str | None = None) -> Callable:
     """The service's WSGI application, with load shedding unless BIBID_SHEDDING=off."""
-    return Shedder(app) if enabled() else app
+    return Shedder(app, service=service) if enabled() else app
 
 
 # -- the gunicorn worker -------------------------------------------------------------------

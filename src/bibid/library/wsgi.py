@@ -8,4 +8,4 @@ from bibid.common import shedding
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bibid.library.settings")
 # Load shedding outside Django: a refused request costs no middleware, session or database work.
-application = shedding.wrap(get_wsgi_application())
+application = shedding.wrap(get_wsgi_application(), "library")
