@@ -2,8 +2,8 @@
 
 Past its capacity a service that only queues makes everybody wait: at 200 concurrent patrons
 identity answered sign-ins after 12.7 s (p99) and the library took the slow identity for a
-dead one (issue 13, fault 5). A refusal in a few milliseconds ("busy, try again in 2 s") is
-better for the patron, who can retry, and for the library, which can tell "busy" from "down".
+dead one (issue 13, fault 5). A quick refusal ("busy, try again in 2 s") is better for the
+patron, who can retry, and for the library, which can tell "busy" from "down".
 
 Where requests wait. gunicorn's gthread worker accepts every connection (up to
 `worker_connections`, 1,000) and hands it to a thread pool whose queue has no bound and is
@@ -25,18 +25,26 @@ the target, the queue is standing (more arrives than the process can do) and the
 drops to the target: older requests are refused in about a millisecond each, the queue
 shrinks to what can be served in time, and the requests that are accepted stay fast.
 
-Why this design and not the others we measured (bench/overload.py, bench/README.md):
+Why this design and not the others (measured with bench/overload.py; figures in
+bench/README.md):
 
 (a) Only a wrapper, with a bounded number of working requests (`BIBID_MAX_ACTIVE`) and a
     waiting room with a deadline, served by more threads than working slots. It sees only the
     requests that already have a thread, so gunicorn's own queue must be kept empty by giving
     it many threads, and each thread that ever ran Django keeps a database connection
     (CONN_MAX_AGE): 16 threads x 2 workers x 3 services is 96 PostgreSQL connections where
-    CI has 200 for everything. It remains available (set BIBID_MAX_ACTIVE and
-    BIBID_MAX_WAITING, run with more threads), because it also bounds work under servers
-    other than ours; by default it is off and the threads are the bound.
+    CI has 200 for everything. Measured with 8 threads and 4 slots per worker it did no
+    better (accepted p99 at 5x 1.26 s; (b) 0.61-0.86 s). Fewer slots than threads (2 of 4)
+    gave about the same accepted latency as (b) at 5x (p99 0.57-0.64 s against 0.61-0.64 s)
+    but refused sign-ins a closed loop of 8 patrons should get (125-151 in 10 s), because
+    gunicorn spreads connections over its workers unevenly. So it stays available
+    (it also bounds work under servers other than ours) and is off by default: the threads
+    are the bound.
 (b) The stamping worker with the adaptive deadline (chosen): it measures the wait where it
     happens, needs no extra threads or connections, and costs two clock reads per request.
+    On the 2-core machine it kept the accepted p99 at 5x the capacity within 1.5-1.8x its
+    value at 1x (target 3x), every request under 1.2 s, no errors; without it, 11.6-14.7x
+    and requests of 21-22 s.
 (c) Alternatives: a smaller `--backlog`/`worker_connections` only moves the queue into the
     kernel, where refused clients see connection errors and not a 503 with Retry-After; an
     adaptive-LIFO queue (serve the newest first under overload) would need gunicorn's thread
@@ -108,15 +116,14 @@ DEFAULTS: dict[str, float] = {
     "MAX_ACTIVE": 0,  # requests doing work per process; 0: the server's threads bound them
     "MAX_WAITING": 0,  # the wrapper's waiting room, when MAX_ACTIVE is set
 }
-SERVICE_DEFAULTS: dict[str, dict[str, float]] = {}
 
 
 def setting(name: str, service: str | None = None) -> float:
-    """SERVICE_NAME, else BIBID_NAME, else the service's default, else the default."""
+    """SERVICE_NAME, else BIBID_NAME, else the default."""
     for key in ([f"{service.upper()}_{name}"] if service else []) + [f"BIBID_{name}"]:
         if os.environ.get(key, "").strip():
             return float(os.environ[key])
-    return SERVICE_DEFAULTS.get(service or "", {}).get(name, DEFAULTS[name])
+    return DEFAULTS[name]
 
 
 def enabled() -> bool:
