@@ -580,7 +580,7 @@ def test_the_desk_links_the_customers_own_account_in_two_steps(world: World):
     assert done["action"] == "link_confirm"
     assert done["identity"]["account"]["username"] == patron.username
     assert world.desk.get(card)["login_account"] == {
-        "linked": True, "username": patron.username, "visible": True}
+        "linked": True, "username": patron.username, "visible": True, "unconfirmed": 0}
     after = Desk.ok(world.desk.diagnose(card, CL, patron.username))
     assert "no-login-account" not in codes(after)
     assert "wrong-username" not in codes(after)

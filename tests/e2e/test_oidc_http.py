@@ -501,7 +501,8 @@ def test_tabs_refreshing_at_once_stay_signed_in(system):
     assert again.status_code == 200 and username in again.text
 
 
-USERINFO_LINE = re.compile(r'^\S+ identity-web\s+\|.*"GET /o/userinfo/')
+# identity's one line per request (bibid.request), which names the route, never the path.
+USERINFO_LINE = re.compile(r'^\S+ identity-web\s+\|.*bibid\.request .*GET \S*user-info 200')
 
 
 def userinfo_calls_after(system, start: int, at_least: int) -> int:

@@ -72,7 +72,8 @@ def test_self_service_lid_worden_and_activate(system, mailbox):
     card = card_of(system, address)
     customer = library_customer(system, card)
     assert customer["subscription"]["state"] == "pending"
-    assert customer["login_account"] == {"linked": True, "username": card, "visible": True}
+    assert customer["login_account"] == {"linked": True, "username": card, "visible": True,
+                                         "unconfirmed": 0}
     account = account_of(system, card)
     assert account["state"] == "inactive" and account["recovery_email"] == address
     walk.at("sent_page")
