@@ -30,7 +30,8 @@ TYPES = {"basis": "Basis (alleen lenen in de bibliotheek)", "compact": "Volwasse
 def system(tmp_path_factory, mailbox):
     running = start_system(tmp_path_factory.mktemp("bibid-hung"), workers=1, threads=4,
                            extra_env={"EMAIL_URL": mailbox.url,
-                                      "BIBID_IDENTITY_TIMEOUT": str(TIMEOUT)})
+                                      "BIBID_IDENTITY_TIMEOUT": str(TIMEOUT),
+                                      "BIBID_LIBRARY_POLL_SECONDS": "3"})
     yield running
     stop_system(running)
 

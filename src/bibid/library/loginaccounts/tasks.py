@@ -1,7 +1,9 @@
 """Background work: drain the push queue, follow the changes feed, sync every night."""
 
 import logging
+import os
 
+from apscheduler.triggers.interval import IntervalTrigger
 from crontask import cron
 from django.tasks import task
 
@@ -13,14 +15,22 @@ from .identity import IdentityError
 logger = logging.getLogger("bibid.tasks")
 
 
-@cron("* * * * *")
+def _every() -> IntervalTrigger:
+    """How often the queues and the feed are looked at besides the kick a change gives
+    (BIBID_LIBRARY_POLL_SECONDS, default a minute). Tests set a few seconds, so that they
+    wait for what the system does by itself, not for the clock."""
+    seconds = int(os.environ.get("BIBID_LIBRARY_POLL_SECONDS") or 60)
+    return IntervalTrigger(seconds=max(1, seconds))
+
+
+@cron(_every())
 @task
 def drain_pushes() -> dict:
     """Push due authorizations (queued on every change; retried every minute)."""
     return pushes.drain()
 
 
-@cron("* * * * *")
+@cron(_every())
 @task
 def settle_unconfirmed() -> dict:
     """Settle changes the login service did not confirm in time (queued at once; every
@@ -28,7 +38,7 @@ def settle_unconfirmed() -> dict:
     return unconfirmed.settle_due()
 
 
-@cron("* * * * *")
+@cron(_every())
 @task
 def follow_changes() -> int:
     """Learn from the login service which linked accounts were deleted or renamed."""
