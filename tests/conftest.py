@@ -31,3 +31,21 @@ def clock():
     clock_module.set_clock(frozen)
     yield frozen
     clock_module.set_clock(None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fail a unit test whose code calls another service or a mail server inside a
+    transaction (tests/transaction_guard.py), even if that code swallowed the error. The
+    cross-service tests (no Django in the test process) are not watched here."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return (yield)
+    from tests.transaction_guard import watching
+
+    with watching() as violations:
+        result = yield
+    if violations and not item.get_closest_marker("external_call_in_transaction_ok"):
+        pytest.fail("; ".join(violations), pytrace=False)
+    return result

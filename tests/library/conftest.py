@@ -77,15 +77,3 @@ def _dutch():
     yield
     translation.deactivate()
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    """Fail a test whose code calls another service or a mail server inside a transaction
-    (tests/transaction_guard.py), even if that code swallowed the error."""
-    from tests.transaction_guard import watching
-
-    with watching() as violations:
-        result = yield
-    if violations and not item.get_closest_marker("external_call_in_transaction_ok"):
-        pytest.fail("; ".join(violations), pytrace=False)
-    return result
