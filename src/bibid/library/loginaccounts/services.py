@@ -69,6 +69,10 @@ def acting(actor: Actor | None) -> tuple[str, str]:
 
 # Menu items that only read: they go ahead while a change is still being checked.
 READS = frozenset({"login_show", "login_rights", "login_history", "login_status"})
+# Opening a link request starts a step with the patron at the desk: after a timeout the desk
+# simply starts again (an unanswered request expires in 15 minutes), rather than have a code
+# mailed minutes later to a patron who has gone.
+NOT_SETTLED = READS | {"login_link"}
 
 
 def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Outcome:
@@ -98,7 +102,7 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
             forget_link(customer)  # the login service knows no link: ours was stale
         raise _refusal(actor, customer, problem) from problem
     except IdentityUnavailable as error:
-        if error.uncertain and action not in READS:
+        if error.uncertain and action not in NOT_SETTLED:
             pending = unconfirmed.record(customer, action, error, acting(actor))
             audit.record(actor=actor, action=action, customer=customer, result="unconfirmed",
                          detail={"identity": error.kind, "reason": error.reason,
