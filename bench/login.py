@@ -183,7 +183,7 @@ class CpuMeter:
             tree.add(pid)
             todo.extend(children.get(pid, ()))
 
-        def web(pid: int) -> bool:  # a gunicorn process itself, not the shell honcho starts
+        def web(pid: int) -> bool:  # a gunicorn process itself, not a shell around it
             cmdline = procs[pid][2] if pid in procs else ""
             return "gunicorn bibid.identity.wsgi" in cmdline and not cmdline.startswith("/bin/sh")
 
