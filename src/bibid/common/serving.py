@@ -31,8 +31,9 @@ def web_command(service: str, *, bind: str, port: int, workers: int, threads: in
         "30",
         "--graceful-timeout",
         "5",
-        "--access-logfile",
-        "-",
+        # No gunicorn access log: it writes the raw request line, query string included
+        # (authorization codes, reset tokens); our own line per request names the route
+        # (bibid.common.logs), and LOGGING silences gunicorn.access as well.
         "--name",
         f"bibid-{service}",
     ]
