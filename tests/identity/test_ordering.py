@@ -122,3 +122,16 @@ def test_an_unlink_by_the_library_is_in_its_own_feed(maas):
                  .values_list("kind", "data"))
     assert kinds == [("link_created", {"username": "anna.jansen"}),
                      ("link_removed", {"reason": "unlinked_by_library"})]
+
+
+def test_a_library_s_versions_order_only_its_own_pushes(maas):
+    """A careless or hostile library that sends an enormous version blocks nothing but its
+    own later pushes: versions are kept per link, and each library has its own link."""
+    duin = make_library("duinstreek", "Bibliotheek Duinstreek")
+    account = linked(maas, "2001", "anna.jansen")
+    linked(duin, "3001", account.username)
+    assert maas.put("/customers/2001/authorization",
+                    push(2**62, "Compleet", "ebooks")).json()["result"] == "updated"
+    other = push(1, "Jeugd", "youth") | {"customer": {"name": "Anna", "card_number": "3001"}}
+    assert duin.put("/customers/3001/authorization", other).json()["result"] == "updated"
+    assert Link.objects.get(customer_ref="3001").authorization_version == 1
