@@ -4,6 +4,8 @@ again settles it; the feed repairs a link whose answer was lost."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from bibid.common import clock
@@ -178,3 +180,50 @@ def test_the_console_says_not_yet_confirmed_and_shows_the_check(staff, proxy):
     again = client.get(f"/console/klanten/{found.card_number}/").text
     assert 'data-testid="unconfirmed"' not in again
     assert "Gekoppeld inlogaccount" in again
+
+
+def _application(library):
+    from datetime import date
+
+    from bibid.library.signup.services import Application, types_for_signup
+
+    return Application(name="Nieuw Lid", birth_date=date(1990, 5, 1),
+                       email=f"lid.{uuid.uuid4().hex[:8]}@example.org",
+                       type=next(t for t in types_for_signup(library)
+                                 if t.code == "compleet"))
+
+
+def test_a_sign_up_without_an_answer_is_kept_and_settled_either_way(demo, proxy, live_identity):
+    from bibid.library.signup.services import sign_up
+
+    library = Library.objects.get(code="aan-de-maas")
+    proxy.mode = "pass"
+    sign_up(library=library, application=_application(library), ip="10.9.8.1")  # token
+    # 1. The answer is lost: the visitor hears it is still being processed, the customer
+    #    stays, and settling links the account identity made.
+    proxy.mode = "swallow"
+    with pytest.raises(Problem) as first:
+        sign_up(library=library, application=_application(library), ip="10.9.8.2")
+    assert first.value.status == 504 and first.value.code == "signup_unconfirmed"
+    kept = Customer.objects.get(pk=UnconfirmedCall.objects.get().customer_id)
+    assert kept.account_id is None
+    proxy.mode = "pass"
+    _due()
+    assert unconfirmed.settle_due()["done"] == 1
+    kept.refresh_from_db()
+    assert kept.account_id is not None
+    # 2. identity refuses the replay (the card got an account meanwhile): the sign-up is
+    #    taken back, as when identity says no at once; the audit keeps the card number.
+    proxy.mode = "hang"
+    with pytest.raises(Problem):
+        sign_up(library=library, application=_application(library), ip="10.9.8.3")
+    call = UnconfirmedCall.objects.get(settled_at__isnull=True)
+    card = call.customer.card_number
+    _direct(call.customer, live_identity).account_generate(
+        card, username=f"ander.{card}", recovery_email=None)
+    proxy.mode = "pass"
+    _due()
+    assert unconfirmed.settle_due()["not_done"] == 1
+    assert not Customer.objects.filter(card_number=card, library=library).exists()
+    taken_back = AuditEvent.objects.get(card_number=card, action="signup_generate")
+    assert taken_back.result == "refused" and taken_back.customer_id is None

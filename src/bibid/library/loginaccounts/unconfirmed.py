@@ -155,17 +155,20 @@ def _settle(call: UnconfirmedCall, outcome: str, detail: dict,
         # Only one settler does the library's half (two workers may race for a row).
         won = UnconfirmedCall.objects.filter(pk=call.pk, settled_at__isnull=True).update(
             settled_at=clock.now(), outcome=outcome)
-        if not won:
-            return UnconfirmedCall.objects.get(pk=call.pk).outcome
-        customer = Customer.objects.get(pk=call.customer_id)
+        if not won:  # another settler was first (or the customer and its calls are gone)
+            earlier = UnconfirmedCall.objects.filter(pk=call.pk).first()
+            return earlier.outcome if earlier else UnconfirmedCall.Outcome.GAVE_UP
+        customer = Customer.objects.select_related("library").get(pk=call.customer_id)
+        result = {"done": "ok", "not_done": "refused", "gave_up": "failed"}[outcome]
+        # Recorded before the library's half: taking back a sign-up deletes the customer
+        # (the event then keeps the card number, its customer link set to null).
+        audit.record(actor=SYSTEM, action=call.action, customer=customer, result=result,
+                     detail={"settled": outcome, "unconfirmed": call.pk,
+                             "since": call.created_at.isoformat(), **detail})
         if outcome == UnconfirmedCall.Outcome.DONE and call.action in ON_DONE:
             ON_DONE[call.action](customer, answer or {})
         elif outcome == UnconfirmedCall.Outcome.NOT_DONE and call.action in ON_NOT_DONE:
             ON_NOT_DONE[call.action](customer)
-        result = {"done": "ok", "not_done": "refused", "gave_up": "failed"}[outcome]
-        audit.record(actor=SYSTEM, action=call.action, customer=customer, result=result,
-                     detail={"settled": outcome, "unconfirmed": call.pk,
-                             "since": call.created_at.isoformat(), **detail})
     metrics.UNCERTAIN_OPERATIONS.labels(outcome=outcome).inc()
     if outcome == UnconfirmedCall.Outcome.DONE and call.action in ON_DONE:
         metrics.REPAIRS.labels(via="settle", kind=call.action).inc()
