@@ -201,7 +201,7 @@ def _card_number(authorization: Authorization, ref: str) -> str:
     return str(authorization.customer.get("card_number") or ref)[:64]
 
 
-def _is_stale(link_version: int, version: int | None, digest: str, link_digest: str) -> bool:
+def _is_stale(link_version: int, version: int | None) -> bool:
     """An older push than the one identity holds (rule: newer versions win, whatever the
     order in which requests arrive). The same version with other content is the same library
     state computed on another day (rights that start or end today): it is applied."""
@@ -231,8 +231,7 @@ def authorize(*, library: Library, customer_ref: str, authorization: Authorizati
     require_in_range(library, _card_number(authorization, customer_ref),
                      field="customer.card_number")
     found = get_link(library, customer_ref, for_update=True)
-    if _is_stale(found.authorization_version, version, authorization.digest(),
-                 found.authorization_digest):
+    if _is_stale(found.authorization_version, version):
         record_event(account=found.account, kind=AccountEvent.Kind.AUTHORIZED_UNCHANGED,
                      actor=actor or actor_for(library),
                      data={"library": library.code, "customer": customer_ref, "stale": True,
@@ -305,7 +304,7 @@ def bulk_authorize(
             continue
         _ref, link_id, account_id, old_digest, public_id, username, held = row
         digest = authorization.digest()
-        if _is_stale(held, version, digest, old_digest):
+        if _is_stale(held, version):
             # The sync read this customer before a newer single push arrived: keep the newer.
             results.append(BulkItemResult(ref, "stale"))
             continue
