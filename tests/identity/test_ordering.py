@@ -135,3 +135,21 @@ def test_a_library_s_versions_order_only_its_own_pushes(maas):
     other = push(1, "Jeugd", "youth") | {"customer": {"name": "Anna", "card_number": "3001"}}
     assert duin.put("/customers/3001/authorization", other).json()["result"] == "updated"
     assert Link.objects.get(customer_ref="3001").authorization_version == 1
+
+
+def test_the_same_request_with_its_json_keys_in_another_order_is_replayed(maas):
+    """A library that kept the request in a database that reorders JSON keys (PostgreSQL's
+    jsonb) and sends it again is answered, not told the key was used for another request."""
+    key = {"Idempotency-Key": "generate-2006"}
+    first = maas.client.post("/api/v1/customers/2006/account",
+                             data='{"recovery_email": "a@example.org", "language": "nl"}',
+                             content_type="application/json", **maas._headers(key))
+    again = maas.client.post("/api/v1/customers/2006/account",
+                             data='{"language":"nl","recovery_email":"a@example.org"}',
+                             content_type="application/json", **maas._headers(key))
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = maas.client.post("/api/v1/customers/2006/account",
+                             data='{"language":"en","recovery_email":"a@example.org"}',
+                             content_type="application/json", **maas._headers(key))
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"

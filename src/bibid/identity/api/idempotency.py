@@ -29,11 +29,23 @@ MAX_KEY_LENGTH = 200
 
 
 def _fingerprint(request: HttpRequest) -> str:
+    """The request's method, path and body; a JSON body in canonical form, so that the same
+    request sent again with its keys in another order (a client that kept it in a database
+    whose JSON type reorders keys, as PostgreSQL's jsonb does) is still the same request."""
     digest = hashlib.sha256()
     digest.update(request.method.encode())
     digest.update(request.path.encode())
-    digest.update(request.body)
+    digest.update(_canonical(request.body))
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        return body
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
 
 
 def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):

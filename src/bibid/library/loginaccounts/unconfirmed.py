@@ -133,6 +133,13 @@ def settle(call: UnconfirmedCall) -> str | None:
         if problem.code == "request_in_progress":  # the first one still runs over there
             return _later(call, str(problem), (problem.body.get("data") or {}).get(
                 "retry_after"))
+        if problem.code == "idempotency_key_reused":
+            # identity does not recognise the request as the same one: its answer says
+            # nothing about what happened, so neither may we (the feed and the sync repair).
+            logger.error("replay of %s for customer %s not recognised by identity",
+                         call.action, call.customer_id)
+            return _settle(call, UnconfirmedCall.Outcome.GAVE_UP,
+                           {"identity": problem.code, "status": problem.status})
         return _settle(call, UnconfirmedCall.Outcome.NOT_DONE,
                        {"identity": problem.code, "status": problem.status})
     return _settle(call, UnconfirmedCall.Outcome.DONE, {}, answer)
