@@ -181,6 +181,24 @@ def test_readiness_names_a_stuck_queue(settings, monkeypatch):
     assert Client().get("/readyz").status_code == 200
 
 
+def test_a_moved_clock_does_not_make_a_fresh_task_look_stuck(monkeypatch, clock, db):
+    """django-tasks-db stamps tasks with Django's real clock; bibid's clock (which tests and
+    the demo move) must not age them: a task queued just now is not "stuck" an hour later
+    on the moved clock. (Found in CI: /readyz 503 after a test moved the clock 943 s.)"""
+    from django_tasks_db.models import DBTaskResult
+
+    from bibid.common.metrics import queue_states
+
+    monkeypatch.setenv("BIBID_STUCK_QUEUE_SECONDS", "600")
+    DBTaskResult.objects.create(task_path="bibid.identity.mail.tasks.send_outbox",
+                                args_kwargs={"args": [], "kwargs": {}}, priority=0,
+                                queue_name="default", backend_name="default", status="READY")
+    clock.advance(hours=1)
+    depth, age = queue_states()["tasks"]
+    assert depth == 1 and age < 60
+    assert Client().get("/readyz").status_code == 200
+
+
 # ---- request id and log lines -----------------------------------------------------------------
 
 

@@ -98,22 +98,29 @@ def queue_states() -> dict[str, tuple[int, float | None] | None]:
     return states
 
 
-def model_probe(model_label: str, *, waiting: dict, since: str) -> QueueProbe:
+def model_probe(model_label: str, *, waiting: dict, since: str,
+                real_time: bool = False) -> QueueProbe:
     """A probe for a queue kept as rows of a model: how many rows match `waiting` (filter
     keyword arguments), and how long ago (field `since`) the oldest of them was made. The age
     runs from when the item was made, not from its next attempt, so a queue that keeps
-    failing grows older steadily instead of looking fresh after each retry."""
+    failing grows older steadily instead of looking fresh after each retry.
+
+    `real_time`: the rows are stamped with Django's real clock (django-tasks-db), not with
+    bibid's clock (which tests move): the age must be measured with the clock that stamped
+    them, or a moved test clock makes a fresh task look stuck."""
 
     def probe() -> tuple[int, float | None]:
         from django.apps import apps
         from django.db.models import Count, Min
+        from django.utils import timezone
 
         from bibid.common import clock
 
         model = apps.get_model(model_label)
         found = model.objects.filter(**waiting).aggregate(n=Count("pk"), oldest=Min(since))
         oldest = found["oldest"]
-        age = max(0.0, (clock.now() - oldest).total_seconds()) if oldest else None
+        now = timezone.now() if real_time else clock.now()
+        age = max(0.0, (now - oldest).total_seconds()) if oldest else None
         return found["n"], age
 
     return probe
@@ -125,11 +132,11 @@ def task_queue_probes() -> dict[str, QueueProbe]:
 
     def ready() -> tuple[int, float | None]:
         from django.db.models import Q
+        from django.utils import timezone
         from django_tasks_db.models import DBTaskResult, get_date_max
 
-        from bibid.common import clock
-
-        now = clock.now()
+        # django-tasks-db stamps enqueued_at and run_after with Django's real clock.
+        now = timezone.now()
         due = DBTaskResult.objects.filter(status="READY").filter(
             Q(run_after=get_date_max()) | Q(run_after__lte=now))
         depth = due.count()
@@ -148,7 +155,8 @@ def task_queue_probes() -> dict[str, QueueProbe]:
     return {
         "tasks": ready,
         "tasks_running": model_probe("django_tasks_database.DBTaskResult",
-                                     waiting={"status": "RUNNING"}, since="started_at"),
+                                     waiting={"status": "RUNNING"}, since="started_at",
+                                     real_time=True),
     }
 
 
