@@ -72,7 +72,6 @@ def payload_for(customer: Customer) -> dict:
     return {**authorization_for(customer), "version": max(1, customer.authorization_version)}
 
 
-
 def idempotency_key(customer: Customer, payload: dict) -> str:
     """The same for the same state: a retry after a lost answer is replayed, not re-run."""
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())

@@ -83,14 +83,14 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
         audit.record(actor=actor, action=action, customer=customer, result="refused",
                      detail={"code": problem.code})
         raise
-    if action not in READS and unconfirmed.open_calls(customer).exists() \
-            and not unconfirmed.settle_for(customer):
-        # What the account looks like at identity is not known yet: a second change now
-        # could be built on a wrong picture (a second account, a link that already exists).
-        audit.record(actor=actor, action=action, customer=customer, result="refused",
-                     detail={"code": "identity_unconfirmed_pending"})
-        raise Problem(409, "identity_unconfirmed_pending", unconfirmed.PENDING_TEXT)
-    if action not in READS:
+    if action not in READS and unconfirmed.open_calls(customer).exists():
+        if not unconfirmed.settle_for(customer):
+            # What the account looks like at identity is not known yet: a second change now
+            # could be built on a wrong picture (a second account, a link that exists).
+            audit.record(actor=actor, action=action, customer=customer, result="refused",
+                         detail={"code": "identity_unconfirmed_pending"})
+            raise Problem(409, "identity_unconfirmed_pending", unconfirmed.PENDING_TEXT)
+        # Settling may just have changed the link: go on from what is stored now.
         customer.refresh_from_db(fields=["account_id", "account_username",
                                          "account_linked_at"])
     try:
