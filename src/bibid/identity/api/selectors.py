@@ -68,9 +68,13 @@ def history(account: Account, limit: int) -> list[dict]:
 
 
 def failures_today(account: Account) -> int:
+    """Failed sign-in attempts today. Only kind "login" counts: what a service reports
+    (logout_detected, rights_missing, not_linked) is recorded as a failure too, but it is not
+    someone trying a password, and counting it made the helpdesk see guessing that was not."""
     start = timezone.make_aware(datetime.combine(clock.today(), time.min))
     return LoginEvent.objects.filter(
-        account_id=account.pk, at__gte=start, outcome=LoginEvent.Outcome.FAILURE
+        account_id=account.pk, at__gte=start, kind=LoginEvent.Kind.LOGIN,
+        outcome=LoginEvent.Outcome.FAILURE,
     ).count()
 
 

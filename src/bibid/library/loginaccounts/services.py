@@ -371,7 +371,10 @@ def unblock(*, actor: Actor, customer: Customer) -> Outcome:
 def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer, actor).account_history(customer.card_number, limit)
-        failures = sum(1 for e in answer["events"] if e["outcome"] == "failure")
+        # Failed sign-in attempts only: a service's report (logout_detected, rights_missing,
+        # not_linked) carries outcome "failure" too, but nobody typed a wrong password.
+        failures = sum(1 for e in answer["events"]
+                       if e["kind"] == "login" and e["outcome"] == "failure")
         count = len(answer["events"])
         text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen",
                         count) % {"n": count}
