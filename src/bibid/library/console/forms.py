@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from bibid.common import clock
-
-
-def printable(value: str) -> None:
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in value):
-        raise ValidationError(_("Dit veld bevat tekens die niet getypt kunnen worden."),
-                              code="control_characters")
-
-
-def past_date(value) -> None:
-    if value > clock.today():
-        raise ValidationError(_("Deze datum ligt in de toekomst."), code="future")
-    if value.year < 1900:
-        raise ValidationError(_("Controleer het jaar."), code="too_old")
+from bibid.library.customers.validators import past_date, printable
 
 
 class StaffLoginForm(forms.Form):

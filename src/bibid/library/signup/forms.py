@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bibid.library.console.forms import past_date, printable
+from bibid.library.customers.validators import past_date, printable
 
 
 class SignupForm(forms.Form):
