@@ -84,6 +84,12 @@ class Account(AbstractBaseUser, PermissionsMixin):
     )
     created_at = models.DateTimeField(_("aangemaakt op"), default=clock.now, editable=False)
     activated_at = models.DateTimeField(_("geactiveerd op"), null=True, blank=True)
+    # When the password was last set, whichever way (activation, reset link, Mijn inlogaccount,
+    # an operator, the demo): failed sign-ins before it were tries at an older password, so
+    # the helpdesk counts only those after it. Null: no password was set since this field
+    # exists (set_unusable_password leaves it alone).
+    password_changed_at = models.DateTimeField(_("wachtwoord ingesteld op"), null=True,
+                                               blank=True)
     is_staff = models.BooleanField(
         _("beheerder"),
         default=False,
@@ -106,6 +112,30 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.username
+
+    def set_password(self, raw_password: str | None) -> None:
+        """Set the password and stamp when (every path that sets one comes through here:
+        ours, Django's `changepassword` and `createsuperuser`)."""
+        super().set_password(raw_password)
+        if raw_password is not None:
+            self.password_changed_at = clock.now()
+
+    def check_password(self, raw_password: str) -> bool:
+        # A correct password stored with old hasher settings is re-hashed through
+        # set_password (Django saves only the hash): the same password, not a new one, so
+        # the stamp must not move, not even on this object (a later save() would store it).
+        kept = self.password_changed_at
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self.password_changed_at = kept
+
+    async def acheck_password(self, raw_password: str) -> bool:
+        kept = self.password_changed_at
+        try:
+            return await super().acheck_password(raw_password)
+        finally:
+            self.password_changed_at = kept
 
     @property
     def activated_by_patron(self) -> bool:

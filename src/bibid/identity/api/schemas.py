@@ -95,6 +95,10 @@ class AccountOut(Schema):
     created_at: datetime
     activated_at: datetime | None
     last_login: datetime | None
+    password_changed_at: datetime | None = Field(description=(
+        "When the password was last set (activation, reset, a change by the patron or an "
+        "operator); null: not set since this was recorded. Failed attempts before it are "
+        "not counted in `failures_today`."))
     linked_libraries: list[str] = Field(description="Names of the libraries it is linked to.")
     block: BlockOut
 
@@ -104,7 +108,9 @@ class AccountOut(Schema):
         "has_password": True, "recovery_email": "anna@example.org",
         "recovery_email_confirmed": True, "recovery_email_set_by": "patron",
         "created_at": "2026-03-02T10:00:00+01:00", "activated_at": "2026-03-02T10:05:00+01:00",
-        "last_login": "2026-03-05T09:12:00+01:00", "linked_libraries": ["Bibliotheek Rotterdam"],
+        "last_login": "2026-03-05T09:12:00+01:00",
+        "password_changed_at": "2026-03-02T10:05:00+01:00",
+        "linked_libraries": ["Bibliotheek Rotterdam"],
         "block": {"failures": 0, "blocked_until": None},
     }]}}
 

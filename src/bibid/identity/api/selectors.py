@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
+from django.db.models import DateTimeField, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +38,7 @@ def account_out(link: Link, links: list[Link]) -> dict:
         "created_at": account.created_at,
         "activated_at": account.activated_at,
         "last_login": account.last_login,
+        "password_changed_at": account.password_changed_at,
         "linked_libraries": sorted({other.library.name for other in links}),
         "block": block_of(account),
     }
@@ -68,14 +71,27 @@ def history(account: Account, limit: int) -> list[dict]:
 
 
 def failures_today(account: Account) -> int:
-    """Failed sign-in attempts today. Only kind "login" counts: what a service reports
-    (logout_detected, rights_missing, not_linked) is recorded as a failure too, but it is not
-    someone trying a password, and counting it made the helpdesk see guessing that was not."""
-    start = timezone.make_aware(datetime.combine(clock.today(), time.min))
-    return LoginEvent.objects.filter(
-        account_id=account.pk, at__gte=start, kind=LoginEvent.Kind.LOGIN,
-        outcome=LoginEvent.Outcome.FAILURE,
-    ).count()
+    """Failed sign-in attempts that still matter: today, and after both the last successful
+    sign-in and the last time the password was set. Once the patron chose a new password
+    or got in, earlier failures say nothing about a problem now, and the helpdesk must be
+    able to see that its fix (a reset mail) worked.
+
+    Only kind "login" counts: what a service reports (logout_detected, rights_missing,
+    not_linked) is recorded as a failure too, but nobody was trying a password.
+
+    One query, whatever the history: the last success is a scalar subquery over the
+    (account_id, at) index.
+    """
+    since = timezone.make_aware(datetime.combine(clock.today(), time.min))
+    logins = LoginEvent.objects.filter(account_id=account.pk, kind=LoginEvent.Kind.LOGIN,
+                                       at__gte=since)
+    failures = logins.filter(outcome=LoginEvent.Outcome.FAILURE)
+    if account.password_changed_at is not None:
+        failures = failures.filter(at__gt=account.password_changed_at)
+    last_success = logins.filter(outcome=LoginEvent.Outcome.SUCCESS) \
+        .order_by("-at").values("at")[:1]
+    before_today = Value(since - timedelta(microseconds=1), output_field=DateTimeField())
+    return failures.filter(at__gt=Coalesce(Subquery(last_success), before_today)).count()
 
 
 # Look-ups of names that are not the asking library's own: enough for a helpdesk (a few

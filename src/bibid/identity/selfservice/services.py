@@ -209,8 +209,12 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
     except ValidationError as error:
         raise Problem(400, "weak_password", " ".join(error.messages), field="password") \
             from error
+    # The first password (from the activation link, or a reset link on an account that never
+    # had one) replaces nothing: a "was this you?" alarm then only frightens a new patron and
+    # teaches everyone to ignore the alarm that matters.
+    first_password = not account.has_usable_password()
     account.set_password(password)
-    account.save(update_fields=["password"])
+    account.save(update_fields=["password", "password_changed_at"])
     record_event(account=account, kind=AccountEvent.Kind.PASSWORD_SET,
                  actor=Actor.patron(account), data={"via": via})
     password_set.send(sender=Account, account=account, via=via, keep_sid=keep_sid)
@@ -218,7 +222,7 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
     # confirmed, that is the previous one (a library must not hear of the change instead of
     # the patron).
     notice_to = reset_address(account)
-    if notice_to:
+    if notice_to and not first_password:
         enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to,
                 account_id=account.pk, data={"notice": "password_changed"})
 
