@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bibid.common.api import ProblemApi
 
+from . import reads  # noqa: F401 - adds the integrator's reads to the router
 from .views import router
 
 DESCRIPTION = """

@@ -23,20 +23,26 @@ def with_details(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
 
 def search(library, query: str) -> list[Customer]:
     """Exact card number first; otherwise name, e-mail or username containing the text."""
+    return list(matching(library, query)[:SEARCH_LIMIT])
+
+
+def matching(library, query: str) -> QuerySet[Customer]:
+    """Everything `search` finds, unlimited and in its order (the REST API pages through it):
+    the console and the API share one rule for what a search may reveal."""
     text = query.strip()
     if not text:
-        return []
-    exact = list(Customer.objects.filter(library=library, card_number=text))
-    if exact:
+        return Customer.objects.none()
+    exact = Customer.objects.filter(library=library, card_number=text)
+    if exact.exists():
         return exact
     # A username finds only customers whose login account staff may see: searching for a
     # colleague's (or volunteer's) username must not answer "that is colleague X, card Y".
     by_username = Q(account_username__iexact=text) & ~Customer.private_q()
-    return list(
+    return (
         Customer.objects.filter(library=library)
         .filter(Q(name__icontains=text) | Q(email__iexact=text) | Q(email__icontains=text)
                 | by_username)
-        .order_by("name", "card_number")[:SEARCH_LIMIT]
+        .order_by("name", "card_number")
     )
 
 
