@@ -6,6 +6,8 @@ from datetime import datetime, time
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -16,6 +18,7 @@ from bibid.identity.signin import flow
 
 from .api_helpers import link_with_patron, make_library
 from .conftest import PASSWORD
+from .test_guard import data_statements
 from .test_selfservice import NEW, _memory_mail, path_of, sign_in_ok  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -194,3 +197,78 @@ def test_a_real_change_still_raises_the_alarm(anna, client):
     anna.refresh_from_db()
     selfservice.change_password(account=anna, current=NEW, new=NEW + "2")
     assert password_notices() == ["anna@example.org"] * 2
+
+
+# -- 4. a purge or deletion is in the status answer at once ----------------------------------
+
+
+def test_a_purged_account_is_said_at_once(clock, maas):
+    from bibid.identity.accounts.actors import Actor
+    from bibid.identity.accounts.services import purge_inactive_accounts
+
+    made = maas.post("/customers/20123/account", {"recovery_email": "nieuw@example.org"})
+    assert made.status_code == 201, made.content
+    assert status(maas)["removed"] is None  # linked
+    assert status(maas, "20999")["removed"] is None  # never linked
+    clock.advance(hours=24, seconds=1)
+    purged_at = clock()
+    assert purge_inactive_accounts(actor=Actor.system("test")).deleted == 1
+
+    answer = status(maas)  # no feed reader has run: identity says it itself
+    assert answer["linked"] is False
+    assert answer["removed"] == {"kind": "account_deleted", "reason": "purged",
+                                 "username": "20123", "at": answer["removed"]["at"]}
+    assert parse_datetime(answer["removed"]["at"]) == purged_at
+
+    # Linked again (a new account): the old removal no longer explains anything.
+    assert maas.post("/customers/20123/account", {}).status_code == 201
+    assert status(maas)["removed"] is None
+    # Unlinked by the library itself.
+    assert maas.delete("/customers/20123/link").status_code == 200
+    assert status(maas)["removed"] | {"at": None} == {
+        "kind": "link_removed", "reason": "unlinked_by_library", "username": None, "at": None}
+
+
+def test_a_deleted_account_and_a_withdrawn_link_are_said_with_their_reason(maas, anna,
+                                                                           make_account):
+    from bibid.identity.libraries.models import Link
+    from bibid.identity.libraries.patron import withdraw_link
+
+    assert link_with_patron(maas, "20123", anna).status_code == 201
+    eva = make_account("eva.bos")
+    assert link_with_patron(maas, "20124", eva).status_code == 201
+    selfservice.delete_account(account=anna, password=PASSWORD)
+    withdraw_link(account=eva, link_id=Link.objects.get(customer_ref="20124").pk)
+
+    deleted = status(maas, "20123")["removed"]
+    assert (deleted["kind"], deleted["reason"], deleted["username"]) == \
+        ("account_deleted", "deleted", "anna.jansen")
+    withdrawn = status(maas, "20124")["removed"]
+    assert (withdrawn["kind"], withdrawn["reason"]) == ("link_removed", "unlinked_by_patron")
+    # Another library is told nothing about this library's customers.
+    duin = make_library("duinstreek", "Bibliotheek Duinstreek")
+    assert status(duin, "20123")["removed"] is None
+
+
+def test_the_removal_costs_one_query_on_its_own_index(maas, anna):
+    from bibid.identity.api.selectors import removals_of
+    from bibid.identity.libraries.models import Change, Library
+
+    assert link_with_patron(maas, "20123", anna).status_code == 201
+    assert maas.delete("/customers/20123/link").status_code == 200
+    library = Library.objects.get(code="aan-de-maas")
+    Change.objects.bulk_create(  # a long feed about other customers
+        Change(library=library, kind="link_removed", customer_ref=f"2{i:05d}",
+               account_public_id=anna.public_id) for i in range(300))
+    with CaptureQueriesContext(connection) as unlinked:
+        answer = status(maas)
+    assert answer["removed"]["kind"] == "link_removed"
+    with CaptureQueriesContext(connection) as never:
+        assert status(maas, "29999")["removed"] is None
+    # The same statements for a customer with or without a removal (token, library, link,
+    # the removal).
+    assert len(data_statements(unlinked.captured_queries)) == \
+        len(data_statements(never.captured_queries)) <= 4
+    if connection.vendor == "sqlite":
+        plan = removals_of(library, "20123").explain()
+        assert "change_library_customer" in plan, plan

@@ -220,7 +220,7 @@ def test_an_operator_removing_a_link_reaches_the_feed(maas):
     changes = maas.get("/changes").json()["changes"]
     assert [(c["kind"], c["customer_ref"], c["data"]) for c in changes] == [
         ("link_created", "m9", {"username": "anna.jansen"}),
-        ("link_removed", "m9", {"by": "operator:beheer"})]
+        ("link_removed", "m9", {"by": "operator:beheer", "reason": "removed_by_operator"})]
     assert maas.get("/customers/m9/account").status_code == 404
 
 

@@ -295,6 +295,23 @@ class TypedUsernameOut(Schema):
     failures_today: int | None
 
 
+class RemovedOut(Schema):
+    """The newest removal in this library's feed for this customer (what `changes_list`
+    will also bring), said at once so a helpdesk need not wait for its feed reader."""
+
+    kind: Literal["account_deleted", "link_removed"]
+    reason: str = Field(description=(
+        "The change's data.reason, empty if it has none: for account_deleted 'purged' (never "
+        "activated in time) or 'deleted' (by the patron or an operator); for link_removed "
+        "'unlinked_by_library', 'unlinked_by_patron' or 'removed_by_operator'. More may come."))
+    username: str | None = Field(description="The deleted account's username, if known.")
+    at: datetime
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "kind": "account_deleted", "reason": "purged", "username": "20123456",
+        "at": "2026-03-03T10:00:05+01:00"}]}}
+
+
 class StatusOut(Schema):
     """Everything a diagnosis needs about one customer's link, in one round trip."""
 
@@ -303,8 +320,13 @@ class StatusOut(Schema):
     authorization: AuthorizationOut | None
     effective_rights: list[EffectiveRightOut]
     recent_events: list[HistoryEventOut]
-    failures_today: int
+    failures_today: int = Field(description=(
+        "Failed sign-in attempts (kind 'login') today, after the last successful sign-in "
+        "and after the last time the password was set."))
     typed: TypedUsernameOut | None = None
+    removed: RemovedOut | None = Field(description=(
+        "Not linked: why, when this library's customer had a link that is gone (null when "
+        "linked, never linked, or linked again since)."))
 
 
 class SettingsIn(Input):

@@ -13,7 +13,7 @@ from bibid.common import clock
 from bibid.common.guard import lanes as guard
 from bibid.common.http import network_of
 from bibid.identity.accounts.models import Account
-from bibid.identity.libraries.models import Library, Link
+from bibid.identity.libraries.models import Change, Library, Link
 from bibid.identity.libraries.rights import Right
 from bibid.identity.signin.models import LoginEvent
 
@@ -68,6 +68,32 @@ def history(account: Account, limit: int) -> list[dict]:
          "details": e.details}
         for e in events
     ]
+
+
+REMOVALS = (Change.Kind.ACCOUNT_DELETED, Change.Kind.LINK_REMOVED)
+
+
+def removals_of(library: Library, customer_ref: str):
+    """This customer's links made and removed at this library, newest first."""
+    return (Change.objects.filter(library=library, customer_ref=customer_ref,
+                                  kind__in=[*REMOVALS, Change.Kind.LINK_CREATED])
+            .order_by("-id").only("at", "kind", "data"))
+
+
+def removed(library: Library, customer_ref: str) -> dict | None:
+    """Why this customer has no link (any more): the newest removal of a link or deletion of
+    an account in this library's feed for the customer, unless a link made later undid it.
+
+    Said at once in the status answer, so a helpdesk does not have to wait for its feed
+    reader to learn that an account was purged a minute ago. One query, on the
+    (library, customer_ref, id) index: it never reads the rest of the library's feed.
+    """
+    last = removals_of(library, customer_ref).first()
+    if last is None or last.kind not in REMOVALS:
+        return None
+    data = last.data if isinstance(last.data, dict) else {}
+    return {"kind": last.kind, "reason": str(data.get("reason") or ""),
+            "username": data.get("username") or None, "at": last.at}
 
 
 def failures_today(account: Account) -> int:

@@ -292,7 +292,8 @@ def account_status(request: HttpRequest, ref: str = Ref,
     """The link, account, authorization (and when it was pushed), effective rights, block,
     recovery e-mail state and the last attempts: a fixed number of queries, however long
     the account's history. A customer without a link answers `linked: false` (what a
-    customer of another library looks like too)."""
+    customer of another library looks like too), and `removed` says why when this library's
+    customer had a link that is gone (the account purged or deleted, the link removed)."""
     library = request.library
     link = Link.objects.select_related("account").filter(
         library=library, customer_ref=ref).first()
@@ -300,7 +301,8 @@ def account_status(request: HttpRequest, ref: str = Ref,
     if link is None:
         return Status(200, {"linked": False, "account": None, "authorization": None,
                             "effective_rights": [], "recent_events": [],
-                            "failures_today": 0, "typed": typed})
+                            "failures_today": 0, "typed": typed,
+                            "removed": selectors.removed(library, ref)})
     links = selectors.links_of(link.account)
     today = clock.today()
     _viewed(request, link, "status")
@@ -313,6 +315,7 @@ def account_status(request: HttpRequest, ref: str = Ref,
         "recent_events": selectors.history(link.account, 20),
         "failures_today": selectors.failures_today(link.account),
         "typed": typed,
+        "removed": None,
     })
 
 

@@ -116,7 +116,12 @@ class Change(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["library", "id"], name="change_library_cursor")]
+        indexes = [
+            models.Index(fields=["library", "id"], name="change_library_cursor"),
+            # The status answer's `removed`: the newest change about one customer of one
+            # library, found without reading the rest of that library's feed.
+            models.Index(fields=["library", "customer_ref", "id"], name="change_library_customer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.kind} {self.customer_ref}"

@@ -39,7 +39,7 @@ def withdraw_link(*, account: Account, link_id: int) -> Link:
         raise Problem(404, "not_linked", _("Deze koppeling bestaat niet."))
     Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_REMOVED,
                           customer_ref=link.customer_ref, account_public_id=account.public_id,
-                          data={"by": "patron"})
+                          data={"by": "patron", "reason": "unlinked_by_patron"})
     record_event(account=account, kind=AccountEvent.Kind.UNLINKED, actor=Actor.patron(account),
                  data={"library": link.library.code, "customer": link.customer_ref,
                        "via": "withdrawn by patron"})

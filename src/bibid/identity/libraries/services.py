@@ -469,7 +469,7 @@ def remove_link(*, link: Link, actor: Actor) -> None:
     Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_REMOVED,
                           customer_ref=link.customer_ref,
                           account_public_id=link.account.public_id,
-                          data={"by": str(actor)})
+                          data={"by": str(actor), "reason": "removed_by_operator"})
     record_event(account=link.account, kind=AccountEvent.Kind.UNLINKED, actor=actor,
                  data={"library": link.library.code, "customer": link.customer_ref})
     link.delete()
