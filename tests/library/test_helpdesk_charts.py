@@ -283,7 +283,7 @@ def test_every_staff_role_sees_the_chart_inline_and_as_a_file(demo, username):
     page = client.get("/console/helpdesk/schema/no-ebook-rights/")
     assert page.status_code == 200
     assert 'role="img"' in page.text and "Koppel het juiste inlogaccount" in page.text
-    assert "Het schema in woorden" in page.text and "helpdesk/helpdesk.css" in page.text
+    assert "Het schema in woorden" in page.text and "console/helpdesk.css" in page.text
     svg = client.get("/console/helpdesk/schema/no-ebook-rights.svg")
     assert svg.status_code == 200 and svg["Content-Type"].startswith("image/svg+xml")
     root = parse(svg.content.decode())

@@ -10,7 +10,7 @@ from bibid.library.api.api import api
 urlpatterns = [
     *common_patterns,
     path("beheer/", admin.site.urls),
-    path("console/helpdesk/", include("bibid.library.helpdesk.urls")),
+    path("console/helpdesk/", include("bibid.library.console.helpdesk_urls")),
     path("console/", include("bibid.library.console.urls")),
     path("api/v1/", api.urls),
     path("aanmelden/", include("bibid.library.signup.urls")),

@@ -1,5 +1,6 @@
 """The helpdesk's pages in the staff console: the flowcharts (with a case's path) and the
-report. Thin: each parses its input, calls one read, renders the answer."""
+report. Thin: each parses its input, calls one read of the helpdesk, renders the answer.
+Every staff page lives in the console; the helpdesk engine below it knows no pages."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from bibid.library.console.views import staff_required
+from bibid.library.helpdesk import charts, definitions, report
+from bibid.library.helpdesk.engine import PathStep
+from bibid.library.helpdesk.models import Case
 
-from . import charts, definitions, report
-from .engine import PathStep
-from .models import Case
+from .views import staff_required
 
 RESULTS = {
     "ok": _("in orde"), "fix": _("oplossing aangeboden"), "done": _("uitgevoerd"),
@@ -56,7 +57,7 @@ def _elsewhere(case: Case, definition: definitions.Definition, name: str):
 @staff_required
 def chart_list(request: HttpRequest) -> HttpResponse:
     found = list(definitions.all_definitions().values())
-    return render(request, "helpdesk/charts.html", {
+    return render(request, "console/helpdesk_charts.html", {
         "procedures": [d for d in found if d.kind == "procedure"],
         "flows": [d for d in found if d.kind == "flow"],
     })
@@ -86,7 +87,7 @@ def chart(request: HttpRequest, definition_id: str) -> HttpResponse:
     path = charts.case_path(case.path) if case is not None else []
     # The SVG is ours: every text from a definition in it was escaped by render_svg.
     svg = mark_safe(charts.render_svg(definition, path=path, title=False))  # noqa: S308
-    return render(request, "helpdesk/chart.html", {
+    return render(request, "console/helpdesk_chart.html", {
         "definition": definition, "svg": svg, "case": case, "walked": _walked(definition, path),
         "outline": _outline(definition),
         "outdated": case is not None and case.procedure_version != definition.version,
@@ -110,6 +111,6 @@ def chart_svg(request: HttpRequest, definition_id: str) -> HttpResponse:
 @staff_required
 def report_page(request: HttpRequest) -> HttpResponse:
     days = report.period(request.GET.get("dagen"))
-    return render(request, "helpdesk/report.html", {
+    return render(request, "console/helpdesk_report.html", {
         "report": report.build(actor=request.actor, days=days), "periods": report.PERIODS,
     })

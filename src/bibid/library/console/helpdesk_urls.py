@@ -1,13 +1,15 @@
-"""URLs of the helpdesk in the staff console (under /console/helpdesk/)."""
+"""URLs of the helpdesk's charts and report in the staff console (under /console/helpdesk/).
+Their own namespace, "helpdesk" (helpdesk:chart, helpdesk:report...), as before they moved
+here from the helpdesk app."""
 
 from django.urls import path
 
-from . import views_charts
+from . import helpdesk_charts
 
 app_name = "helpdesk"
 urlpatterns = [
-    path("schema/", views_charts.chart_list, name="charts"),
-    path("schema/<slug:definition_id>.svg", views_charts.chart_svg, name="chart_svg"),
-    path("schema/<slug:definition_id>/", views_charts.chart, name="chart"),
-    path("rapport/", views_charts.report_page, name="report"),
+    path("schema/", helpdesk_charts.chart_list, name="charts"),
+    path("schema/<slug:definition_id>.svg", helpdesk_charts.chart_svg, name="chart_svg"),
+    path("schema/<slug:definition_id>/", helpdesk_charts.chart, name="chart"),
+    path("rapport/", helpdesk_charts.report_page, name="report"),
 ]
