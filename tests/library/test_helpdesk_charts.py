@@ -11,7 +11,7 @@ from django.test import Client
 
 from bibid.library.helpdesk import chart_layout, charts, definitions, engine
 from bibid.library.helpdesk.definitions import Definition
-from bibid.library.helpdesk.findings import Finding
+from bibid.library.helpdesk.findings import Found
 from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import Staff
 
@@ -44,8 +44,8 @@ def classes(element: ET.Element) -> set[str]:
     return set((element.get("class") or "").split())
 
 
-def finding(code: str) -> Finding:
-    return Finding(code, "stap", "samenvatting")
+def finding(code: str) -> Found:
+    return Found(code, "samenvatting")
 
 
 def tricky() -> Definition:
@@ -133,7 +133,7 @@ def test_the_walked_path_is_highlighted_and_the_stop_outlined():
     assert hot == {"colleague>subscription", "subscription>account", "account>active",
                    "active>activate"}
     assert edges["active>activate"].get("stroke-width") == "4"
-    assert edges["active>username"].get("stroke-width") == "1.5"
+    assert edges["active>password"].get("stroke-width") == "1.5"
     # The order of the steps is numbered at the boxes, and said in the description.
     assert "5" in "".join(nodes["activate"].itertext())
     assert "Activeer inlogaccount" in root.find(f"{SVG}desc").text
@@ -302,7 +302,7 @@ def test_a_case_of_ones_own_library_shows_its_path(demo):
     page = client.get(f"/console/helpdesk/schema/cannot-login/?case={case.pk}")
     assert page.status_code == 200
     assert f"De weg van zaak {case.pk}" in page.text
-    assert "gestopt bij <strong>Genereer of koppel inlogaccount</strong>" in page.text
+    assert "gestopt bij <strong>Genereer inlogaccount</strong>" in page.text
     assert "hier gestopt" in page.text and "volgde versie" not in page.text
     svg = client.get(f"/console/helpdesk/schema/cannot-login.svg?case={case.pk}")
     nodes = drawn_nodes(parse(svg.content.decode()))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bibid.library.helpdesk import checks, definitions, diagnosis, engine
-from bibid.library.helpdesk.findings import ORDER, Finding
+from bibid.library.helpdesk.findings import Found
 
 FLOWS = {
     "inloggen", "wachtwoord-vergeten", "gebruikersnaam-vergeten", "uitloggen",
@@ -252,14 +252,13 @@ def test_the_other_procedures_cite_their_seed_sections():
 # -- walking: every choice leads to an end, within the limit ---------------------------------
 
 
-def finding(code: str) -> Finding:
-    return Finding(code, "test", "test")
+def finding(code: str) -> Found:
+    return Found(code, "test")
 
 
-def outcomes(node) -> list[list[Finding]]:
-    """What a check can report: nothing, each routed code, and one other code (`found`)."""
-    other = next(code for code in ORDER if code not in node.routes)
-    return [[], *([finding(code)] for code in node.routes), [finding(other)]]
+def outcomes(node) -> list[list[Found]]:
+    """What a check can report: nothing, or each code it declares (routed or `found`)."""
+    return [[], *([finding(code)] for code in checks.REGISTRY[node.check].codes)]
 
 
 def every_walk(definition) -> list[list[engine.PathStep]]:

@@ -105,14 +105,14 @@ def test_the_username_the_customer_types(staff):
 
 def test_an_unlinked_customer_with_an_account_of_their_own_gets_it_linked(staff):
     found = run(staff, "2010000006", username="piet.hendriks").findings[0]
-    assert found.code == "no-login-account"
+    assert found.code == "account-not-linked"
     # Not one click (rule L2): the fix opens a link request that the patron confirms.
     assert found.fix.operation == "account_link" and not found.fix.one_click
     assert found.fix.args == {"username": "piet.hendriks"}
-    assert "niet het inlogaccount dat aan deze klant gekoppeld is" in found.evidence[0]
+    assert "aan deze klant is geen inlogaccount gekoppeld" in found.evidence[0]
     # A name that does not exist reads the same (identity does not say which is which).
     nobody = run(staff, "2010000006", username="niemand.bestaat").findings[0]
-    assert (nobody.code, nobody.fix.args) == ("no-login-account",
+    assert (nobody.code, nobody.fix.args) == ("account-not-linked",
                                               {"username": "niemand.bestaat"})
 
 
@@ -142,12 +142,18 @@ def test_an_unknown_problem_is_a_400(staff):
 
 
 def test_the_fix_works_and_the_diagnosis_says_so(staff, restores_identity):
-    done, after = diagnosis.apply_fix(actor=staff(HELPDESK), customer=customer("2010000002"),
-                                      problem="cannot-login", code="login-account-inactive")
-    assert done.action == "activate"
-    assert "login-account-inactive" not in [f.code for f in after.findings]
+    done, after, state = diagnosis.apply_fix(
+        actor=staff(HELPDESK), customer=customer("2010000002"), problem="cannot-login",
+        code="login-account-inactive")
+    assert done.action == "activate" and state == "worked"
+    assert "login-account-inactive" not in after.codes()
+    # Activated at the desk, the patron has not chosen a password yet: that is the next
+    # step on the path (the mail to choose one went with the activation).
+    assert after.cause.code == "password-not-set"
+    assert after.next.kind == "fix" and after.next.node == "choose_password"
     fixed = Case.objects.exclude(fix_operation="").get()
     assert fixed.fix_operation == "account_activate" and fixed.fix_worked is True
+    assert fixed.fix_state == "worked"
     assert fixed.followed_by_id == after.case.pk
     assert AuditEvent.objects.filter(action="login_activate", result="ok").exists()
 
@@ -163,7 +169,8 @@ def test_the_desk_may_not_lift_a_block(staff):
     found = diagnosis.run(actor=staff("balie.maas"), customer=customer("2010000004"),
                           problem="cannot-login")
     fix = found.as_json()["findings"][0]["fix"]
-    assert fix["operation"] == "account_unblock" and fix["allowed"] is False
+    assert fix["operation"] == "login_account_unblock" and fix["allowed"] is False
+    assert found.as_json()["next"]["fix"] == fix
     with pytest.raises(Problem) as refused:
         diagnosis.apply_fix(actor=staff("balie.maas"), customer=customer("2010000004"),
                             problem="cannot-login", code="login-blocked")
@@ -208,8 +215,10 @@ def test_the_rest_api_returns_the_same_json(demo):
     body = answer.json()
     assert body["outcome"] == "fix-available"
     assert body["findings"][0]["code"] == "login-account-inactive"
-    assert body["findings"][0]["fix"]["operation"] == "account_activate"
+    assert body["findings"][0]["fix"]["operation"] == "login_account_activate"
     assert body["path"][-1] == {"node": "activate", "kind": "action", "result": "fix"}
+    assert body["next"]["kind"] == "fix" and body["next"]["node"] == "activate"
+    assert body["cause"] == body["findings"][0]
     colleague = api.send("post", "/customers/2010000014/diagnosis",
                          {"problem": "cannot-login"}).json()
     assert colleague["outcome"] == "not-allowed" and len(colleague["findings"]) == 1
@@ -237,4 +246,6 @@ def test_the_command_line_gives_the_same_json(demo):
     text = io.StringIO()
     call_command("diagnose", library="aan-de-maas", card="2010000004",
                  problem="cannot-login", stdout=text)
-    assert "[login-blocked]" in text.getvalue() and "fix: account_unblock" in text.getvalue()
+    assert "[login-blocked]" in text.getvalue()
+    assert "fix: login_account_unblock" in text.getvalue()
+    assert "next: fix login_account_unblock (Hef de blokkade op) at unblock" in text.getvalue()

@@ -168,5 +168,5 @@ def test_diagnosis_does_not_name_a_colleague_s_account(staff, live_identity):
     fatima = diagnosis.run(actor=staff("helpdesk.maas"), customer=customer("2010000006"),
                            problem="cannot-login", username="nina.degroot")
     assert NINA not in json.dumps(fatima.as_json(), ensure_ascii=False)
-    assert fatima.findings[0].code == "no-login-account"
+    assert fatima.findings[0].code == "account-not-linked"
     assert fatima.findings[0].fix.operation == "account_link"

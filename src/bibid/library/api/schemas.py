@@ -10,6 +10,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from bibid.common.api import ProblemOut
+from bibid.library.helpdesk.findings import CODES
 
 NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 CARD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$"
@@ -161,40 +162,60 @@ class LinkRequestOut(OutcomeOut):
 __all__ = ["ProblemOut"]
 
 
-class DiagnosisIn(Schema):
-    problem: Literal["cannot-login", "no-ebook-rights", "logout-detected", "inactive-account"]
-    username: str | None = Field(
-        default=None, max_length=254,
-        description="The username (or card number) the customer says they type.")
+FindingCode = Literal[tuple(sorted(CODES))]  # the enumeration, documented in the schema
+ProblemCode = Literal["cannot-login", "no-ebook-rights", "logout-detected", "inactive-account"]
+
+
+class DiagnosisIn(Input):
+    problem: ProblemCode
+    username: text(254) | None = Field(
+        default=None, description="The username (or card number) the customer says they type.")
 
 
 class FixOut(Schema):
-    operation: str = Field(description="The login service's library API operationId.")
+    operation: str = Field(description=(
+        "The operationId of this API's login-account operation the fix carries out (e.g. "
+        "`login_account_activate`); carry it out with `diagnosis_fix`, which checks the "
+        "situation again first."))
     label: str
-    one_click: bool
     args: dict
+    one_click: bool = Field(description="False: the patron finishes it (a link request).")
+    confirm: bool = Field(description=(
+        "True: send `\"confirm\": true` with `diagnosis_fix` once you checked with the "
+        "customer (who is who); without it the fix is refused (400 confirm_first)."))
+    node: str = Field(description="The action node of the procedure's flowchart.")
     allowed: bool = Field(description="Whether the calling staff member may carry it out.")
 
 
 class FindingOut(Schema):
-    code: Literal[
-        "not-allowed-colleague", "subscription-inactive", "no-login-account",
-        "login-account-deleted", "login-account-inactive", "wrong-username",
-        "other-account-in-use", "linked-to-other-family-member", "authorization-outdated",
-        "subscription-without-ebooks", "login-blocked", "password-failures",
-        "recovery-email-missing", "recovery-email-differs", "no-email-address",
-        "browser-interference", "no-problem-found"]
-    step: str = Field(description="The step of the seed procedure this comes from.")
+    code: FindingCode
+    node: str = Field(description="The node of the procedure's flowchart that found it.")
+    step: str = Field(description="The step of the seed procedure (from that node).")
+    title: str = Field(description="That node's title.")
     summary: str
     evidence: list[str]
     fix: FixOut | None
-    question: str
+    question: str = Field(description="What to ask or tell the customer.")
 
 
 class PathStepOut(Schema):
     node: str
     kind: str
     result: str
+
+
+class NextOut(Schema):
+    kind: Literal["fix", "question", "end", "none"] = Field(description=(
+        "What to do now, where the walk through the flowchart stopped: carry out `fix`, ask "
+        "the question (answer it with `case_answer`), or an end (`result`)."))
+    node: str
+    title: str
+    step: str
+    text: str
+    finding: FindingCode | None = Field(description="kind fix: the finding whose fix it is.")
+    fix: FixOut | None
+    answers: list[str] = Field(description="kind question: the answers to choose from.")
+    result: Literal["solved", "escalate"] | None
 
 
 class DiagnosisCustomerOut(Schema):
@@ -207,18 +228,84 @@ class DiagnosisOut(Schema):
     problem: str
     customer: DiagnosisCustomerOut
     outcome: Literal["fix-available", "ask-customer", "no-problem-found", "not-allowed"]
-    findings: list[FindingOut] = Field(description="In the seed's order; the first is the cause.")
+    cause: FindingOut | None = Field(description="The first finding on the path.")
+    findings: list[FindingOut] = Field(description=(
+        "The findings on the path walked through the procedure's flowchart, in its order; "
+        "the first is the cause."))
+    also_seen: list[FindingOut] = Field(description=(
+        "Found by checks the walk did not pass, each with its own evidence."))
+    next: NextOut
     path: list[PathStepOut] = Field(description="The way through the procedure's flowchart.")
     procedure: dict
+    answers: dict[str, str] = Field(description="The customer's answers so far (node: answer).")
     case: int | None
 
 
-class FixIn(DiagnosisIn):
-    code: str = Field(max_length=40, description="The finding whose fix to carry out.")
+class FixIn(Input):
+    problem: ProblemCode
+    username: text(254) | None = None
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{0,39}$")] = Field(
+        description="The finding whose fix to carry out (`findings[].code`).")
     case: int | None = Field(default=None, ge=1, description=(
         "The diagnosis (its `case`) the fix comes from: the fix is recorded on it."))
+    confirm: bool = Field(default=False, description=(
+        "Required (true) for a fix whose `confirm` is true: you checked with the customer."))
+
+
+class FixStateOut(Schema):
+    state: Literal["worked", "not_worked", "waiting_for_patron", "waiting_for_push"] = Field(
+        description=("worked: the cause is gone and the rights push it triggered reached the "
+                     "login service; waiting_for_patron: a mail or link request the patron "
+                     "answers; waiting_for_push: the push is queued, diagnose again shortly."))
+    operation: str
 
 
 class FixDoneOut(Schema):
     done: OutcomeOut
     diagnosis: DiagnosisOut = Field(description="The diagnosis run again after the fix.")
+    fix: FixStateOut
+
+
+class AnswerIn(Input):
+    node: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = Field(
+        description="The question's node (`next.node`).")
+    answer: text(200, 1) = Field(description="One of `next.answers`.")
+
+
+class CaseStepOut(Schema):
+    case: int
+    at: datetime
+    who: str
+    via: str
+    outcome: str
+    cause: str
+    fix_operation: str | None
+    fix_state: str | None
+    answers: dict[str, str]
+
+
+class CaseOut(Schema):
+    case: int
+    problem: str
+    customer: str | None = Field(description="The customer's card number.")
+    at: datetime
+    who: str
+    via: str
+    procedure: dict
+    outcome: str
+    cause: str
+    findings: list[dict]
+    also_seen: list[dict]
+    path: list[PathStepOut]
+    answers: dict[str, str]
+    ended: str = Field(description="The node the case's walk ended at.")
+    fix_operation: str | None
+    fix_state: str | None
+    history: list[CaseStepOut] = Field(description=(
+        "The whole chain this case belongs to, oldest first: the diagnosis, each fix and "
+        "the diagnosis after it."))
+
+
+class CaseListOut(Schema):
+    cases: list[CaseStepOut]
+    more: bool

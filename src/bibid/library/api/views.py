@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
-from ninja import Path, Router, Status
+from ninja import Path, Query, Router, Status
 
 from bibid.common.problems import Problem
 from bibid.library.customers import selectors
@@ -24,6 +24,9 @@ from bibid.library.subscriptions.services import create_subscription, update_sub
 from .auth import staff_token
 from .schemas import (
     CARD_PATTERN,
+    AnswerIn,
+    CaseListOut,
+    CaseOut,
     CustomerIn,
     CustomerOut,
     CustomerPatch,
@@ -218,15 +221,19 @@ for _item in menu.MENU:
 # -- the helpdesk ------------------------------------------------------------------------
 
 HELPDESK = {"tags": ["helpdesk"]}
+# 409 no_such_fix / question_not_open and 400 confirm_first carry the diagnosis as it is now
+# in `data.diagnosis`.
 
 
 @router.post("/customers/{card_number}/diagnosis", operation_id="diagnosis_run",
-             response={200: DiagnosisOut, **CHANGING}, summary="Diagnose a login problem",
-             **HELPDESK)
+             response={200: DiagnosisOut, **CHANGING, 502: ProblemOut},
+             summary="Diagnose a login problem", **HELPDESK)
 def diagnosis_run(request: HttpRequest, payload: DiagnosisIn, card_number: str = Card):
-    """Run the seed's procedure for this customer: the findings in the seed's order (the
-    first is the cause), with evidence and the fix or the question to ask. Colleagues and
-    volunteers give the outcome `not-allowed`, and nothing else."""
+    """Run the seed's procedure for this customer: the walk through its flowchart, the
+    cause (the first finding on the path), what to do next (a fix, a question or an end),
+    and what else was seen off the path, each with its evidence. Colleagues and volunteers
+    give the outcome `not-allowed`, and nothing else. 502 identity_unexpected_answer: the
+    login service answered in a shape this version does not know (nothing is guessed)."""
     customer = _customer(request, card_number)
     return Status(200, diagnosis.run(actor=request.actor, customer=customer,
                                      problem=payload.problem,
@@ -234,13 +241,92 @@ def diagnosis_run(request: HttpRequest, payload: DiagnosisIn, card_number: str =
 
 
 @router.post("/customers/{card_number}/diagnosis/fix", operation_id="diagnosis_fix",
-             response={200: FixDoneOut, **CHANGING},
+             response={200: FixDoneOut, **CHANGING, 502: ProblemOut},
              summary="Carry out the fix a diagnosis offers, then diagnose again", **HELPDESK)
 def diagnosis_fix(request: HttpRequest, payload: FixIn, card_number: str = Card):
+    """Diagnoses again first and carries out the fix of finding `code` only if it is still
+    offered (else 409 `no_such_fix` with the diagnosis as it is now); a fix whose `confirm`
+    is true needs `"confirm": true`. `fix.state` says whether its effect is confirmed."""
     customer = _customer(request, card_number)
     case = Case.objects.filter(pk=payload.case, customer=customer).first() \
         if payload.case else None
-    done, after = diagnosis.apply_fix(actor=request.actor, customer=customer,
-                                      problem=payload.problem, code=payload.code,
-                                      username=payload.username, case=case)
-    return Status(200, {"done": _outcome(done), "diagnosis": after.as_json()})
+    done, after, state = diagnosis.apply_fix(
+        actor=request.actor, customer=customer, problem=payload.problem, code=payload.code,
+        username=payload.username, case=case, confirmed=payload.confirm)
+    return Status(200, {"done": _outcome(done), "diagnosis": after.as_json(),
+                        "fix": {"state": state, "operation": _api_operation(done)}})
+
+
+def _api_operation(done) -> str:
+    item = menu.by_key(done.action)
+    return item.api_operation_id if item else done.action
+
+
+def _case(request: HttpRequest, case_id: int) -> Case:
+    """A case of the caller's library whose customer the caller may diagnose (the colleague
+    rule included); anything else is 404, so case numbers reveal nothing."""
+    require(request.actor, Perm.DIAGNOSE)
+    case = (Case.objects.filter(pk=case_id, library=request.actor.library)
+            .select_related("customer__library").first())
+    if case is None or case.customer is None or not diagnosis.may_read(request.actor,
+                                                                       case.customer):
+        raise Problem(404, "case_not_found", _("Deze zaak bestaat niet."))
+    return case
+
+
+def _step_out(case: Case) -> dict:
+    return {"case": case.pk, "at": case.created_at, "who": case.who, "via": case.via,
+            "outcome": case.outcome, "cause": case.first_code,
+            "fix_operation": (f"login_{case.fix_operation}" if case.fix_operation else None),
+            "fix_state": case.fix_state or None, "answers": case.answers}
+
+
+def _case_out(case: Case) -> dict:
+    return {
+        "case": case.pk, "problem": case.problem, "customer": case.customer.card_number,
+        "at": case.created_at, "who": case.who, "via": case.via,
+        "procedure": {"id": case.procedure, "version": case.procedure_version},
+        "outcome": case.outcome, "cause": case.first_code, "findings": case.findings,
+        "also_seen": case.also_seen, "path": case.path, "answers": case.answers,
+        "ended": case.ended,
+        "fix_operation": f"login_{case.fix_operation}" if case.fix_operation else None,
+        "fix_state": case.fix_state or None,
+        "history": [_step_out(c) for c in diagnosis.chain(case)],
+    }
+
+
+@router.get("/cases/{case_id}", operation_id="case_get", response={200: CaseOut, **ERRORS},
+            summary="A helpdesk case and its history", **HELPDESK)
+def case_get(request: HttpRequest, case_id: int):
+    return Status(200, _case_out(_case(request, case_id)))
+
+
+@router.post("/cases/{case_id}/answer", operation_id="case_answer",
+             response={200: DiagnosisOut, **CHANGING, 502: ProblemOut},
+             summary="Answer the question a case stopped at", **HELPDESK)
+def case_answer(request: HttpRequest, case_id: int, payload: AnswerIn):
+    """The customer's answer to `next` (a question): the walk goes on from there. A question
+    the walk no longer reaches is 409 `question_not_open` with the diagnosis as it is now."""
+    case = _case(request, case_id)
+    return Status(200, diagnosis.answer(actor=request.actor, case=case, node=payload.node,
+                                        label=payload.answer).as_json())
+
+
+@router.get("/customers/{card_number}/cases", operation_id="case_list",
+            response={200: CaseListOut, **ERRORS}, summary="A customer's helpdesk cases",
+            **HELPDESK)
+def case_list(request: HttpRequest, card_number: str = Card,
+              limit: int = Query(20, ge=1, le=100), before: int | None = Query(
+                  None, ge=1, description="Page on: the last `case` of the previous page.")):
+    """Newest first. A colleague's or volunteer's cases are theirs alone (404 like any case
+    the caller may not read)."""
+    customer = _customer(request, card_number)
+    require(request.actor, Perm.DIAGNOSE)
+    if not diagnosis.may_read(request.actor, customer):
+        raise Problem(404, "case_not_found", _("Deze zaak bestaat niet."))
+    cases = Case.objects.filter(customer=customer, library=request.actor.library)
+    if before:
+        cases = cases.filter(pk__lt=before)
+    found = list(cases.order_by("-pk")[:limit + 1])
+    return Status(200, {"cases": [_step_out(c) for c in found[:limit]],
+                        "more": len(found) > limit})

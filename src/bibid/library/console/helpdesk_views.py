@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from bibid.common.problems import Problem
@@ -29,6 +30,16 @@ from .views import (
 )
 
 TEMPLATE = "console/helpdesk_diagnosis.html"
+# After a fix: whether its effect is confirmed, in the staff member's words.
+FIX_STATES = {
+    helpdesk.FixState.WORKED: _lazy("Gecontroleerd: de oorzaak is weg."),
+    helpdesk.FixState.NOT_WORKED: _lazy("Uitgevoerd, maar de oorzaak is er nog; zie hieronder."),
+    helpdesk.FixState.WAITING_FOR_PATRON: _lazy(
+        "Uitgevoerd; nu is de klant aan zet (mail openen of bevestigen)."),
+    helpdesk.FixState.WAITING_FOR_PUSH: _lazy(
+        "Uitgevoerd; de nieuwe rechten zijn nog niet bij de inlogdienst aangekomen. Ze worden "
+        "automatisch doorgegeven; controleer het zo opnieuw."),
+}
 
 
 def _language() -> str:
@@ -80,10 +91,12 @@ def _chart(found: helpdesk.Diagnosis) -> dict | None:
 def _context(found, result: helpdesk.Diagnosis | None, *, problem: str = "",
              username: str = "", done=None, fixed: str = "", error: str = "",
              needs_confirm: bool = False, form: DiagnoseForm | None = None,
+             fix_state: str = "",
              link_request: dict | None = None) -> dict:
     context = {
         "customer": found, "diagnosis": result, "done": done, "fixed": fixed, "error": error,
         "needs_confirm": needs_confirm, "link_request": link_request,
+        "fix_state": FIX_STATES.get(fix_state, ""),
         "confirm_url": reverse("console:helpdesk_link_confirm", args=[found.card_number]),
         "hidden": [("problem", problem or (result.problem if result else "")),
                    ("username", username),
@@ -99,25 +112,28 @@ def _context(found, result: helpdesk.Diagnosis | None, *, problem: str = "",
               "text": nodes[s.node].text if s.kind == "advice" else "",
               "last": i == len(result.path) - 1}
              for i, s in enumerate(result.path)]
-    last = result.path[-1] if result.path else None
-    question = nodes[last.node] if last and last.kind == "question" and \
-        last.result == "ask" and result.case is not None else None
+    # What to do now is the engine's `next`, the same as the REST API's and the command
+    # line's: a fix (under the cause when it is the cause's, else as the next step), a
+    # question, or an end.
+    step = result.next
+    question = nodes[step.node] if step.kind == "question" and result.case is not None \
+        else None
     cause = result.cause
+    fix_finding = step.finding if step.kind == "fix" and step.fix is not None else None
+    cause_fix = fix_finding is not None and cause is not None and \
+        fix_finding.code == cause.code
     next_fix = None
-    if last and last.kind == "action" and last.result == "fix" and not (cause and cause.fix):
-        # The cause is for the customer to act on, but the path stops at a fix further on
-        # (say: tell the username, then authorize): offer that one.
-        operation = nodes[last.node].operation
-        finding = next((f for f in result.findings if f.fix and f.fix.operation == operation),
-                       None)
-        if finding is not None:
-            next_fix = {"finding": finding, "allowed": result.may_fix.get(finding.code, False)}
+    if fix_finding is not None and not cause_fix:
+        next_fix = {"finding": fix_finding,
+                    "allowed": result.may_fix.get(fix_finding.code, False)}
     context.update({
         "label": LABELS.get(result.problem, result.problem),
-        "cause": cause, "others": result.findings[1:],
-        "may_fix": bool(cause and cause.fix and result.may_fix.get(cause.code)),
+        "cause": cause, "cause_fix": cause_fix, "later": result.findings[1:],
+        "others": result.also_seen,
+        "may_fix": bool(cause_fix and result.may_fix.get(cause.code)),
         "steps": steps, "question": question, "next_fix": next_fix,
-        "question_node": last.node if question else "",
+        "question_node": step.node if question else "",
+        "end": step if step.kind == "end" else None,
         "chart": _chart(result),
         "username": result.typed_username or "",
         "after_fix": done is not None,
@@ -181,31 +197,26 @@ def fix(request: HttpRequest, card_number: str) -> HttpResponse:
         seen = Case.objects.filter(pk=data["case"], customer=found).first() \
             if data["case"] else None
         # A fix that moves an account between people needs the staff member's tick first.
-        done, after = helpdesk.apply_fix(actor=request.actor, customer=found, problem=problem,
-                                         code=code, username=username, case=seen,
-                                         confirmed=data["bevestig"])
+        done, after, state = helpdesk.apply_fix(
+            actor=request.actor, customer=found, problem=problem, code=code,
+            username=username, case=seen, confirmed=data["bevestig"])
     except helpdesk.ConfirmFirst as wait:
         return _page(request, found, wait.diagnosis, status=400, needs_confirm=True,
                      problem=problem, username=username or "",
                      error=wait.text(_language()))
-    except Problem as refused:
-        if refused.code != "no_such_fix":
-            return _refused(request, found, refused, problem=problem, username=username or "")
+    except helpdesk.NoSuchFix as gone:
         # The message says the diagnosis was done again: show it.
-        try:
-            now = helpdesk.run(actor=request.actor, customer=found, problem=problem,
-                               username=username)
-        except Problem as again:
-            return _refused(request, found, again, problem=problem, username=username or "")
-        return _page(request, found, now, status=409, error=refused.text(_language()),
-                     problem=problem, username=username or "")
+        return _page(request, found, gone.diagnosis, status=409,
+                     error=gone.text(_language()), problem=problem, username=username or "")
+    except Problem as refused:
+        return _refused(request, found, refused, problem=problem, username=username or "")
     link_request = None
     if done.action == "link":
         # Not done yet: the patron confirms the link request (rule L2); the page shows the
         # same code and handover step as the Inlogaccount menu.
         link_request = {**done.data, "error": ""}
         _keep_link_request(request, card_number, link_request)
-    return _page(request, found, after, done=done, fixed=_fix_label(done),
+    return _page(request, found, after, done=done, fixed=_fix_label(done), fix_state=state,
                  problem=problem, username=username or "", link_request=link_request)
 
 
@@ -230,7 +241,7 @@ def confirm_link(request: HttpRequest, card_number: str) -> HttpResponse:
                                 _form_errors(step))
     code = "" if step.cleaned_data["without_code"] else step.cleaned_data["code"]
     try:
-        done, after = helpdesk.confirm_link(
+        done, after, state = helpdesk.confirm_link(
             actor=request.actor, customer=found, problem=problem,
             request_id=str(step.cleaned_data["request_id"]), code=code or None,
             username=username, case=seen,
@@ -245,7 +256,7 @@ def confirm_link(request: HttpRequest, card_number: str) -> HttpResponse:
         _keep_link_request(request, card_number, None)
         return _refused(request, found, refused, problem=problem, username=username or "")
     _keep_link_request(request, card_number, None)
-    return _page(request, found, after, done=done, fixed=_fix_label(done),
+    return _page(request, found, after, done=done, fixed=_fix_label(done), fix_state=state,
                  problem=problem, username=username or "")
 
 
@@ -288,6 +299,9 @@ def answer(request: HttpRequest, card_number: str, case: int) -> HttpResponse:
         result = helpdesk.answer(actor=request.actor, case=record,
                                  node=form.cleaned_data["node"],
                                  label=form.cleaned_data["label"])
+    except helpdesk.QuestionGone as gone:
+        return _page(request, found, gone.diagnosis, status=409, error=gone.text(_language()),
+                     problem=record.problem, username=record.typed_username)
     except Problem as refused:
         return _refused(request, found, refused, problem=record.problem,
                         username=record.typed_username)

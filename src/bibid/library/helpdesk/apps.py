@@ -6,3 +6,10 @@ class HelpdeskConfig(AppConfig):
     name = "bibid.library.helpdesk"
     label = "helpdesk"
     verbose_name = _("Helpdesk")
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from .system_checks import check_definitions
+
+        checks.register(check_definitions, "helpdesk")

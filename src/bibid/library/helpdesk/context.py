@@ -1,5 +1,6 @@
 """The typed context every check reads: the library's own data about the customer, loaded
-in a fixed number of queries, and identity's answer from its one status call."""
+in a fixed number of queries, and identity's answer from its one status call, parsed into
+typed objects at the edge (loginaccounts.status)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from bibid.common import clock
 from bibid.library.customers.models import Customer
+from bibid.library.loginaccounts.models import PendingPush
+from bibid.library.loginaccounts.status import Account, Status, Typed
 from bibid.library.staff.models import AuditEvent
 from bibid.library.subscriptions.models import Membership
 from bibid.library.subscriptions.rights import (
@@ -36,13 +39,15 @@ class Context:
     now: datetime
     typed_username: str | None
     allowed: bool  # False: a colleague or volunteer (the seed's LET OP); nothing else read
-    status: dict[str, Any]  # identity's account_status answer ({} when not allowed)
+    status: Status | None  # identity's account_status answer (None when not allowed)
     membership: Membership | None  # the running subscription, if any
     latest: Membership | None  # the latest subscription, running or not
     family: tuple[FamilyMember, ...]  # the others on the customer's subscriptions
     purged_at: datetime | None  # identity deleted the customer's unactivated account then
     purged_username: str
     expected: dict[str, Any]  # what the library would push now (authorization_for)
+    # A push of this customer's rights waits in the queue (since then, after that many tries).
+    push_pending: PendingPush | None = None
     # The typed username is the account of another customer here who is a colleague or
     # volunteer (or was one today): the checks then treat it as any name not linked to this
     # customer, and never name that customer or their account.
@@ -54,15 +59,15 @@ class Context:
 
     @property
     def linked(self) -> bool:
-        return bool(self.status.get("linked"))
+        return self.status is not None and self.status.linked
 
     @property
-    def account(self) -> dict[str, Any]:
-        return self.status.get("account") or {}
+    def account(self) -> Account | None:
+        return self.status.account if self.status is not None else None
 
     @property
-    def typed(self) -> dict[str, Any] | None:
-        return self.status.get("typed")
+    def typed(self) -> Typed | None:
+        return self.status.typed if self.status is not None else None
 
     @property
     def typed_linked_here_to(self) -> str | None:
@@ -70,17 +75,17 @@ class Context:
         is a colleague or volunteer (whose account is theirs alone to name)."""
         if self.typed_private:
             return None
-        return (self.typed or {}).get("linked_here_to") or None
+        return (self.typed.linked_here_to if self.typed else None) or None
 
     def family_member(self, card_number: str | None) -> FamilyMember | None:
         return next((m for m in self.family if m.card_number == card_number), None)
 
 
 def load(customer: Customer, *, problem: str, typed_username: str | None, allowed: bool,
-         status: dict[str, Any]) -> Context:
-    """Four queries whatever the customer's history: memberships with subscriptions and
-    types, the other members of those subscriptions, the last purge of their account, and
-    whether the typed account belongs to a colleague or volunteer here."""
+         status: Status | None) -> Context:
+    """Five queries whatever the customer's history: memberships with subscriptions and
+    types, the other members of those subscriptions, the last purge of their account, a
+    waiting push, and whether the typed account belongs to a colleague or volunteer here."""
     customer = (Customer.objects.filter(pk=customer.pk).select_related("library")
                 .prefetch_related(Prefetch(
                     "memberships", queryset=Membership.objects.select_related(
@@ -96,7 +101,7 @@ def load(customer: Customer, *, problem: str, typed_username: str | None, allowe
     purge = (AuditEvent.objects.filter(customer=customer, action="feed_account_deleted",
                                        detail__reason="purged")
              .order_by("-at").values_list("at", "detail").first())
-    other_ref = ((status.get("typed") or {}).get("linked_here_to") or "")
+    other_ref = (status.typed.linked_here_to if status and status.typed else None) or ""
     typed_private = bool(other_ref) and other_ref != customer.card_number and (
         Customer.objects.filter(library_id=customer.library_id, card_number=other_ref)
         .filter(Customer.private_q(timezone.localdate(now))).exists())
@@ -110,4 +115,5 @@ def load(customer: Customer, *, problem: str, typed_username: str | None, allowe
         purged_at=purge[0] if purge else None,
         purged_username=(purge[1] or {}).get("username", "") if purge else "",
         expected=authorization_for(customer, timezone.localdate(now)),
+        push_pending=PendingPush.objects.filter(customer_id=customer.pk).first(),
     )

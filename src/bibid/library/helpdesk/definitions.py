@@ -5,8 +5,11 @@ A definition is a graph of nodes, each citing the seed step it comes from:
 - check:    an automated check (a registered class in checks.py); `ok` is where the walk
             goes when it finds nothing, `found` where it goes when it produces a finding
             (`routes` may send particular finding codes elsewhere).
-- action:   a login-account operation the staff member confirms (`operation` is the
+- action:   a login-account operation the staff member carries out (`operation` is the
             identity library API's operationId, e.g. account_activate); then `next`.
+            `confirm: true`: the staff member first ticks that they checked (who is who);
+            `waits_for_patron: true`: its effect needs the patron (a mail to act on), so the
+            fix is not called a success the moment it is carried out.
 - question: something only the customer can answer; `answers` lead on.
 - advice:   what to tell the customer; then `next`.
 - end:      `result` solved | escalate.
@@ -60,6 +63,8 @@ class Node(BaseModel):
     next: str | None = None
     answers: list[Answer] = Field(default_factory=list)
     result: Literal["solved", "escalate"] | None = None
+    confirm: bool = False
+    waits_for_patron: bool = False
 
     @model_validator(mode="after")
     def _shape(self) -> Node:
@@ -79,6 +84,10 @@ class Node(BaseModel):
             raise ValueError("a question needs at least two answers")
         if self.operation is not None and self.operation not in OPERATIONS:
             raise ValueError(f"unknown operation {self.operation!r}")
+        if self.kind != "action" and (self.confirm or self.waits_for_patron):
+            raise ValueError("only an action has confirm or waits_for_patron")
+        if self.kind != "check" and self.routes:
+            raise ValueError("only a check has routes")
         return self
 
     def targets(self) -> list[str]:
@@ -141,8 +150,8 @@ def parse(path: Path) -> Definition:
 
 @cache
 def all_definitions() -> dict[str, Definition]:
-    """Every definition, by id; a broken file stops the service at start-up (checks.py
-    registers a system check), never halfway through a diagnosis."""
+    """Every definition, by id; a broken file stops the service at start-up (the system check
+    in system_checks.py), never halfway through a diagnosis."""
     found = {}
     for folder in ("procedures", "flows"):
         for path in sorted((HERE / folder).glob("*.yaml")):
@@ -153,6 +162,17 @@ def all_definitions() -> dict[str, Definition]:
 
 def get(definition_id: str) -> Definition:
     return all_definitions()[definition_id]
+
+
+def procedures() -> list[Definition]:
+    return [d for d in all_definitions().values() if d.kind == "procedure"]
+
+
+def first_node_of_check(definition: Definition, check: str) -> tuple[str, Node] | None:
+    """The first node (in the order of the file) that runs `check`: where a finding off the
+    walked path is placed."""
+    return next(((name, node) for name, node in definition.nodes.items()
+                 if node.kind == "check" and node.check == check), None)
 
 
 def procedure_for(problem: str) -> Definition:

@@ -1,18 +1,26 @@
-"""What a diagnosis finds: a stable code, the seed step, one sentence, the evidence, and
-the fix (an identity library API operation, one click or not) or the question to ask."""
+"""What a diagnosis finds, and the stable codes it may find.
+
+A check returns `Found`: a code, one sentence, the evidence, and what only the check knows
+about the fix (its arguments, a more precise label) or what to tell the customer. Where the
+finding sits in the procedure (the seed step, the node's title) and which fix follows it come
+from the node of the definition that ran the check, never from the check: `Finding` is the
+two together. The codes are an enumeration (the REST API documents it; a check producing an
+unknown code fails at once) but carry no order: the definition's path decides the cause.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-# The seed's order: the first finding of a diagnosis is its cause.
-ORDER = (
+CODES = frozenset({
     "not-allowed-colleague",
     "subscription-inactive",
     "no-login-account",
+    "account-not-linked",
     "login-account-deleted",
     "login-account-inactive",
+    "password-not-set",
     "wrong-username",
     "other-account-in-use",
     "linked-to-other-family-member",
@@ -25,38 +33,71 @@ ORDER = (
     "no-email-address",
     "browser-interference",
     "no-problem-found",
-)
-RANK = {code: i for i, code in enumerate(ORDER)}
+})
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a check found."""
+
+    code: str
+    summary: str
+    evidence: tuple[str, ...] = ()
+    question: str = ""  # what to ask or tell the customer
+    args: dict[str, Any] = field(default_factory=dict)  # for the fix that follows
+    label: str = ""  # the fix's button, when the check can say it better than the node
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r}")
 
 
 @dataclass(frozen=True)
 class Fix:
-    operation: str  # identity's library API operationId, e.g. "account_activate"
-    label: str  # the button, in Dutch
-    one_click: bool = True  # False: the staff member must choose or check something first
+    node: str  # the action node of the definition
+    operation: str  # identity's library API operationId ("account_activate")
+    api_operation: str  # the library REST API's operationId ("login_account_activate")
+    label: str
     args: dict[str, Any] = field(default_factory=dict)
+    one_click: bool = True  # False: the patron finishes it (a link request)
+    confirm: bool = False  # the staff member ticks that they checked first
+    waits_for_patron: bool = False  # its effect needs the patron (a mail to act on)
+
+    def as_json(self, *, allowed: bool) -> dict[str, Any]:
+        return {"operation": self.api_operation, "label": self.label, "args": dict(self.args),
+                "one_click": self.one_click, "confirm": self.confirm, "node": self.node,
+                "allowed": allowed}
 
 
 @dataclass(frozen=True)
 class Finding:
-    code: str
-    step: str  # the seed step, e.g. "Inloggen lukt niet, stap 3"
-    summary: str
-    evidence: tuple[str, ...] = ()
+    """A check's finding placed in the procedure: the node that ran it gives step and title,
+    the node it leads to gives the fix (if that is an action)."""
+
+    found: Found
+    node: str
+    step: str
+    title: str
     fix: Fix | None = None
-    question: str = ""  # what to ask or tell the customer when there is no fix
 
-    def __post_init__(self) -> None:
-        if self.code not in RANK:
-            raise ValueError(f"unknown finding code {self.code!r}")
+    @property
+    def code(self) -> str:
+        return self.found.code
 
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["evidence"] = list(self.evidence)
-        if self.fix is None:
-            data["fix"] = None
-        return data
+    @property
+    def summary(self) -> str:
+        return self.found.summary
 
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return self.found.evidence
 
-def in_seed_order(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: RANK[f.code])
+    @property
+    def question(self) -> str:
+        return self.found.question
+
+    def as_json(self, *, allowed: bool = False) -> dict[str, Any]:
+        return {"code": self.code, "node": self.node, "step": self.step, "title": self.title,
+                "summary": self.summary, "evidence": list(self.evidence),
+                "fix": self.fix.as_json(allowed=allowed) if self.fix else None,
+                "question": self.question}

@@ -28,16 +28,20 @@ class Case(models.Model):
     typed_username = models.CharField(max_length=254, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     first_code = models.CharField(max_length=40)
-    findings = models.JSONField(default=list)
+    findings = models.JSONField(default=list)  # on the walked path; the first is the cause
+    also_seen = models.JSONField(default=list)  # found by checks off the path
     path = models.JSONField(default=list)
     answers = models.JSONField(default=dict)
+    done = models.JSONField(default=list)  # action nodes carried out (the walk goes past)
     created_at = models.DateTimeField(default=clock.now, db_index=True)
     # The diagnosis run again after a fix of this one, and whether the fix took the
     # cause away at the first try.
     followed_by = models.OneToOneField("self", on_delete=models.SET_NULL, null=True,
                                        blank=True, related_name="follows")
     fix_operation = models.CharField(max_length=64, blank=True)
-    fix_worked = models.BooleanField(null=True)
+    fix_worked = models.BooleanField(null=True)  # null: not known (yet)
+    # worked | not_worked | waiting_for_patron | waiting_for_push (diagnosis.FixState)
+    fix_state = models.CharField(max_length=24, blank=True)
     ended = models.CharField(max_length=64, blank=True)  # the node the case ended at
 
     class Meta:

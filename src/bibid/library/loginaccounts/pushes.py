@@ -88,45 +88,68 @@ def drain(*, limit: int = 200) -> dict[str, int]:
     )
     clients: dict[int, IdentityClient] = {}
     for row in due:
-        customer = (
-            Customer.objects.filter(pk=row.customer_id)
-            .prefetch_related("memberships__subscription__type").first()
-        )
-        if customer is None or not customer.has_login_account:
+        if not _push_one(row, clients, counts):
+            break
+    return counts
+
+
+def _push_one(row: PendingPush, clients: dict[int, IdentityClient],
+              counts: dict[str, int]) -> bool:
+    """Push one queued row (outside any transaction); False: the login service is down,
+    busy or slow, so the caller should stop for now."""
+    customer = (
+        Customer.objects.filter(pk=row.customer_id)
+        .prefetch_related("memberships__subscription__type").first()
+    )
+    if customer is None or not customer.has_login_account:
+        PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
+        counts["dropped"] += 1
+        return True
+    library = row.customer.library
+    client = clients.setdefault(library.pk, IdentityClient.for_library(library))
+    payload = payload_for(customer)
+    try:
+        answer = client.account_authorize(customer.card_number, payload,
+                                          idempotency_key=idempotency_key(customer, payload))
+    except IdentityUnavailable as error:
+        # Down, busy or slow: this one and the rest wait. After a timeout the same state
+        # goes again under the same key (see the module's docstring).
+        _retry_later(row, str(error), at_least=error.retry_after)
+        counts["waiting"] += 1
+        return False
+    except IdentityProblem as problem:
+        if problem.code == "not_linked":
+            # The login service has no link for this customer (any more): nothing to push.
+            forget_link(customer)
             PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
             counts["dropped"] += 1
-            continue
-        library = row.customer.library
-        client = clients.setdefault(library.pk, IdentityClient.for_library(library))
-        payload = payload_for(customer)
-        try:
-            answer = client.account_authorize(customer.card_number, payload,
-                                              idempotency_key=idempotency_key(customer, payload))
-        except IdentityUnavailable as error:
-            # Down, busy or slow: this one and the rest wait. After a timeout the same state
-            # goes again under the same key (see the module's docstring).
-            _retry_later(row, str(error), at_least=error.retry_after)
+        else:
+            logger.warning("push for %s refused: %s", customer.card_number, problem)
+            _retry_later(row, f"{problem.status} {problem.code}")
             counts["waiting"] += 1
-            break
-        except IdentityProblem as problem:
-            if problem.code == "not_linked":
-                # The login service has no link for this customer (any more): nothing to push.
-                forget_link(customer)
-                PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
-                counts["dropped"] += 1
-            else:
-                logger.warning("push for %s refused: %s", customer.card_number, problem)
-                _retry_later(row, f"{problem.status} {problem.code}")
-                counts["waiting"] += 1
-            continue
-        if answer.get("result") == "stale":
-            # identity holds a newer version than this read (a manual push overtook us):
-            # nothing to send; the row goes unless another change came meanwhile.
-            counts["stale"] = counts.get("stale", 0) + 1
-        # Done, unless the customer changed again while we pushed (a newer version).
-        PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
-        counts["pushed"] += 1
-    return counts
+        return True
+    if answer.get("result") == "stale":
+        # identity holds a newer version than this read (a manual push overtook us):
+        # nothing to send; the row goes unless another change came meanwhile.
+        counts["stale"] = counts.get("stale", 0) + 1
+    # Done, unless the customer changed again while we pushed (a newer version).
+    PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
+    counts["pushed"] += 1
+    return True
+
+
+def push_now(customer: Customer) -> bool:
+    """Deliver this customer's queued push at once, not at the queue's next run (the helpdesk
+    calls a fix a success only once the rights it changed have reached identity). Same
+    request, same key as the queue would send, so the queue's own try of it is a replay.
+    Returns whether nothing is left waiting. Never inside a transaction: it calls identity."""
+    row = (PendingPush.objects.filter(customer_id=customer.pk)
+           .select_related("customer__library").first())
+    if row is None:
+        return True
+    counts = {"pushed": 0, "dropped": 0, "waiting": 0}
+    _push_one(row, {}, counts)
+    return not PendingPush.objects.filter(customer_id=customer.pk).exists()
 
 
 def _retry_later(row: PendingPush, error: str, *, at_least: int | None = None) -> None:

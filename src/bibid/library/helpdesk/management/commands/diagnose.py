@@ -45,18 +45,33 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{customer.name} ({card}, {library}): {data['outcome']}")
         for i, finding in enumerate(data["findings"]):
-            marker = "→" if i == 0 else " "
-            self.stdout.write(f"{marker} [{finding['code']}] {finding['summary']}")
-            self.stdout.write(f"    {finding['step']}")
-            for line in finding["evidence"]:
-                self.stdout.write(f"    - {line}")
-            if finding["fix"]:
-                self.stdout.write(f"    fix: {finding['fix']['operation']} "
-                                  f"({finding['fix']['label']})")
-            elif finding["question"]:
-                self.stdout.write(f"    ask: {finding['question']}")
+            self._finding("→" if i == 0 else " ", finding)
+        if data["also_seen"]:
+            self.stdout.write("also seen (off the path):")
+            for finding in data["also_seen"]:
+                self._finding("+", finding)
+        step = data["next"]
+        if step["kind"] == "fix" and step["fix"]:
+            self.stdout.write(f"next: fix {step['fix']['operation']} ({step['fix']['label']})"
+                              f" at {step['node']}")
+        elif step["kind"] == "question":
+            self.stdout.write(f"next: ask {step['title']} [{' | '.join(step['answers'])}]")
+        else:
+            self.stdout.write(f"next: {step['kind']} {step['title']} {step['result'] or ''}"
+                              .rstrip())
         self.stdout.write("path: " + " → ".join(f"{p['node']}:{p['result']}"
                                                for p in data["path"]))
+
+    def _finding(self, marker: str, finding: dict) -> None:
+        self.stdout.write(f"{marker} [{finding['code']}] {finding['summary']}")
+        self.stdout.write(f"    {finding['step']}: {finding['title']}")
+        for line in finding["evidence"]:
+            self.stdout.write(f"    - {line}")
+        if finding["fix"]:
+            self.stdout.write(f"    fix: {finding['fix']['operation']} "
+                              f"({finding['fix']['label']})")
+        elif finding["question"]:
+            self.stdout.write(f"    ask: {finding['question']}")
 
 
 def _dumps(data) -> str:
