@@ -9,6 +9,7 @@ same request again (loginaccounts.unconfirmed)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -22,10 +23,13 @@ from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor, Perm, require
 
+from . import status as identity_status
 from . import unconfirmed
 from .identity import IdentityClient, IdentityError, IdentityProblem, IdentityUnavailable
 from .links import forget_link, remember_link, rename_link
 from .pushes import payload_for, request_push
+
+logger = logging.getLogger("bibid.loginaccounts")
 
 
 @dataclass
@@ -385,12 +389,26 @@ def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
     return _run(actor, customer, "login_history", Perm.LOGIN_HISTORY, call)
 
 
-def status(*, actor: Actor, customer: Customer, username: str | None = None) -> dict:
+def status(*, actor: Actor, customer: Customer,
+           username: str | None = None) -> identity_status.Status:
     """Everything about the link in one call (the helpdesk's diagnosis reads this), and
-    what the username the customer types points at."""
-    return _run(actor, customer, "login_status", Perm.DIAGNOSE,
+    what the username the customer types points at, parsed into typed objects: an answer of
+    another shape is refused here (502 `identity_unexpected_answer`), never read as "ok"."""
+    data = _run(actor, customer, "login_status", Perm.DIAGNOSE,
                 lambda: Outcome("status", "", _client(customer, actor).account_status(
                     customer.card_number, username))).data
+    try:
+        return identity_status.parse(data)
+    except identity_status.UnexpectedAnswer as error:
+        # The operator needs the field names (a version mismatch between the services);
+        # the values are the patron's data and stay out of the log.
+        logger.error("identity's status answer has an unexpected shape: %s", error.fields)
+        audit.record(actor=actor, action="login_status", customer=customer, result="failed",
+                     detail={"identity": "unexpected_answer", "fields": error.fields[:20]})
+        raise Problem(502, "identity_unexpected_answer", gettext_lazy(
+            "De inlogdienst gaf een onverwacht antwoord; de diagnose kan nu niet worden "
+            "gedaan. Meld het aan de beheerder."), extra={"fields": error.fields[:20]}) \
+            from None
 
 
 def _state(account: dict) -> str:
