@@ -16,6 +16,7 @@ from bibid.library.staff.permissions import Actor, Perm, can, require
 from bibid.library.tenants.models import Library
 
 from .models import Customer
+from .signals import authorization_changed
 
 PUSHED_FIELDS = {"name", "birth_date"}  # what the login service holds of a customer
 
@@ -126,9 +127,7 @@ def _update(actor: Actor, customer: Customer, changes: dict) -> Customer:
                              "private_until": customer.private_until.isoformat()
                              if customer.private_until else None})
     if set(changed) & PUSHED_FIELDS:
-        from bibid.library.loginaccounts.pushes import request_push
-
-        request_push([customer.pk])
+        authorization_changed.send(sender=Customer, customer_ids=[customer.pk])
     audit.record(actor=actor, action="customer_update", customer=customer, result="ok",
                  detail={"changed": sorted(k for k in changed if k != "private_until")})
     return customer

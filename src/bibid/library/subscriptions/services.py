@@ -1,4 +1,5 @@
-"""Subscriptions: sell, change, end. Every change queues a push of the members' rights."""
+"""Subscriptions: sell, change, end. Every change queues a push of the members' rights
+(customers.signals.authorization_changed, in the change's transaction)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from bibid.common import clock
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
-from bibid.library.loginaccounts.pushes import request_push
+from bibid.library.customers.signals import authorization_changed
 from bibid.library.staff import audit
 from bibid.library.staff.permissions import Actor, Perm, require
 
@@ -70,7 +71,8 @@ def create_subscription(*, actor: Actor, type_: SubscriptionType, main: Customer
                               role=Membership.Role.MAIN)
     for customer, role in members:
         Membership.objects.create(subscription=subscription, customer=customer, role=role)
-    request_push([main.pk, *(c.pk for c, _role in members)])
+    authorization_changed.send(sender=Subscription,
+                               customer_ids=[main.pk, *(c.pk for c, _role in members)])
     audit.record(actor=actor, action="subscription_create", customer=main, result="ok",
                  detail={"type": type_.code, "start": start.isoformat(), "end": end.isoformat(),
                          "members": [c.card_number for c, _role in members]})
@@ -106,7 +108,8 @@ def update_subscription(*, actor: Actor, subscription: Subscription,
     if changed:
         subscription.updated_at = clock.now()
         subscription.save()
-        request_push(subscription.memberships.values_list("customer_id", flat=True))
+        authorization_changed.send(sender=Subscription, customer_ids=list(
+            subscription.memberships.values_list("customer_id", flat=True)))
     main = subscription.memberships.filter(role=Membership.Role.MAIN).first()
     audit.record(actor=actor, action="subscription_update",
                  customer=main.customer if main else None, library=subscription.library,
