@@ -95,12 +95,14 @@ def test_an_integrator_finds_customers_and_reads_their_subscriptions(system, des
 
 
 def test_colleagues_are_found_but_not_their_accounts(system, desk):
+    # (Other modules share this running system: look at the demo's Nina only.)
     by_name = desk.ok("GET", "/customers", params={"q": "Nina de Groot"})["results"]
-    assert [(c["card_number"], c["kind"], c["login_account"]) for c in by_name] == [
-        (NINA, "colleague", {"linked": False, "username": None, "visible": False})]
+    assert [(c["kind"], c["login_account"]) for c in by_name if c["card_number"] == NINA] == [
+        ("colleague", {"linked": False, "username": None, "visible": False})]
     # Her e-mail address holds her username: found by the library's own data, account hidden.
     by_mail = desk.ok("GET", "/customers", params={"q": "nina.degroot"})["results"]
-    assert [c["login_account"]["username"] for c in by_mail] == [None]
+    assert [c["login_account"]["username"] for c in by_mail if c["card_number"] == NINA] == [
+        None]
     # The colleague herself sees her own account.
     herself = Integrator(system, "nina").ok("GET", "/customers", params={"q": NINA})
     assert herself["results"][0]["login_account"]["username"] == "nina.degroot"
@@ -109,8 +111,9 @@ def test_colleagues_are_found_but_not_their_accounts(system, desk):
 def test_another_library_s_customers_do_not_exist_for_the_integrator(system, desk):
     duin = Integrator(system, "balie.duin")
     assert duin.ok("GET", "/customers", params={"q": "2010000001"})["count"] == 0
-    assert [c["card_number"] for c in duin.ok("GET", "/customers", params={
-        "q": "Anna Jansen"})["results"]] == ["3020000001"]
+    annas = [c["card_number"] for c in duin.ok("GET", "/customers", params={
+        "q": "Anna Jansen"})["results"]]
+    assert "3020000001" in annas and all(card.startswith("3020") for card in annas), annas
     assert_problem(duin.call("GET", "/customers/2010000001/subscriptions"), 404,
                    "customer_not_found")
     own = {t["code"] for t in duin.ok("GET", "/subscription-types")["results"]}

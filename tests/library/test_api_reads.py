@@ -362,12 +362,6 @@ def test_problems_in_dutch_otherwise(offline, language):
 # -- unknown fields in request bodies --------------------------------------------------------
 
 
-# Bodies that still ignore unknown fields: DiagnosisIn/FixIn are a plain Schema, not the
-# `Input` base (extra="forbid"); the helpdesk rewrite of issue 14 moves them onto it. Delete
-# this set then: the test below then holds for every body without exception.
-NOT_YET_STRICT = {"diagnosis_run", "diagnosis_fix"}
-
-
 def _operations_with_a_body() -> list[tuple[str, str, str]]:
     schema = Client().get("/api/v1/openapi.json").json()
     return [(op["operationId"], method, path) for path, methods in schema["paths"].items()
@@ -378,7 +372,7 @@ def test_every_body_of_the_api_refuses_unknown_fields(offline):
     """Every operation with a request body, as the schema lists them (also ones added
     later): a misspelt field is a 400 naming it, never silently ignored."""
     operations = _operations_with_a_body()
-    assert len(operations) >= 8
+    assert len(operations) >= 10  # also the helpdesk's diagnosis, fix and answer
     lenient = set()
     for operation_id, method, path in operations:
         # Any card is fine: the body is checked before the operation looks anything up.
@@ -390,4 +384,4 @@ def test_every_body_of_the_api_refuses_unknown_fields(offline):
         if (answer.status_code, body.get("code")) != (400, "invalid_request") \
                 or "zz_misspelt" not in fields:
             lenient.add(operation_id)
-    assert lenient <= NOT_YET_STRICT, lenient
+    assert not lenient, lenient
