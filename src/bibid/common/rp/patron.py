@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -112,24 +110,3 @@ def forget_patron(request: HttpRequest) -> None:
 def login_url(request: HttpRequest) -> str:
     return (reverse("rp:login", kwargs=client_kwargs(request)) + "?"
             + urlencode({"next": request.get_full_path()}))
-
-
-def patron_required(view):
-    """Sends a visitor who is not signed in to the identity service first, then back here;
-    one whose identity session ended to the LOGOUT_DETECTED page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        from . import services
-
-        services.check_session(request)  # done already when the middleware is installed
-        if get_patron(request) is None:
-            if getattr(request, "rp_logout_detected", False):
-                # The identity session ended (signed out elsewhere, a new password,
-                # expired): say so (AUTHENTICATION.LOGOUT_DETECTED), not just "sign in".
-                return redirect(reverse("rp:logout_detected", kwargs=client_kwargs(request)))
-            return redirect(login_url(request))
-        request.patron = get_patron(request)
-        return view(request, *args, **kwargs)
-
-    return wrapper

@@ -17,7 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from bibid.common.rp import services as rp
-from bibid.common.rp.patron import Patron, patron_required
+from bibid.common.rp.access import patron_required
+from bibid.common.rp.patron import Patron
 from bibid.library.tenants.models import Library
 
 from . import selectors

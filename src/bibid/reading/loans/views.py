@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from bibid.common import clock
 from bibid.common.problems import Problem
 from bibid.common.rp import services as rp
-from bibid.common.rp.patron import Patron, get_patron, patron_required
+from bibid.common.rp.access import patron_required
+from bibid.common.rp.patron import Patron, get_patron
 from bibid.reading.catalogue.models import Title
 from bibid.reading.catalogue.views import render_title
 
