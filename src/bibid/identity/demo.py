@@ -132,6 +132,9 @@ def _block(account: Account) -> None:
     """Fail the account's password the way an attacker or a forgetful patron would."""
     now = clock.now()
     first = now - timedelta(minutes=BLOCKED_FAILURES)
+    # The password was chosen long before it was forgotten: failures before the last change
+    # of password are history (the helpdesk counts from there), these are today's.
+    Account.objects.filter(pk=account.pk).update(password_changed_at=now - timedelta(days=30))
     LoginEvent.objects.bulk_create(
         LoginEvent(
             at=first + timedelta(minutes=i),
