@@ -193,3 +193,75 @@ def test_english_when_english_is_asked(demo):
     gone = fix(api, ANNA, "login-blocked")
     assert gone.status_code == 409
     assert gone.json()["detail"] == "This fix no longer applies; the diagnosis has been done again."
+
+
+# -- the defects the testers found, each against the real identity -------------------------
+
+
+def new_member(api: Api, **customer) -> str:
+    made = api.send("post", "/customers", {"name": "Nieuwe Klant", "birth_date": "1990-01-02",
+                                           "email": f"nieuw.{id(customer)}@example.org",
+                                           **customer})
+    card = made.json()["card_number"]
+    assert api.send("post", "/subscriptions", {"card_number": card, "type": "compleet"}
+                    ).status_code == 201
+    return card
+
+
+def test_a_purged_account_is_named_at_once_not_after_the_feed(live_identity,
+                                                              restores_identity):
+    """identity's status answer says the account was purged: no minute of "no-login-account"
+    while the library's feed reader has not run (it does not run here at all)."""
+    api = Api(HELPDESK)
+    card = new_member(api)
+    generated = api.send("post", f"/customers/{card}/login-account", {})
+    assert generated.status_code == 201, generated.content
+    username = generated.json()["identity"]["account"]["username"]
+    live_identity.shell(
+        "from datetime import timedelta\n"
+        "from bibid.common import clock\n"
+        "from bibid.identity.accounts.models import Account\n"
+        f"Account.objects.filter(username={username!r})"
+        ".update(created_at=clock.now() - timedelta(hours=25))\n")
+    live_identity.bibid("purge-inactive", "--no-progress")
+    assert not AuditEvent.objects.filter(action="feed_account_deleted").exists()
+    found = diagnose(api, card).json()
+    assert found["cause"]["code"] == "login-account-deleted", found["cause"]
+    assert username in found["cause"]["evidence"][0]
+    assert found["next"]["node"] == "generate"
+    assert diagnose(api, card, problem="no-ebook-rights").json()["next"]["node"] == "generate"
+
+
+def test_failures_before_the_last_sign_in_are_history(live_identity, restores_identity):
+    """Dirk's wrong passwords stay the cause only until he signs in: after the block is
+    lifted and he signs in with his password, the diagnosis no longer names them."""
+    import requests
+
+    from tests.e2e.oidc import sign_in_at_identity
+
+    api = Api(HELPDESK)
+    assert fix(api, DIRK, "login-blocked").json()["fix"]["state"] == "worked"
+    still = diagnose(api, DIRK).json()
+    assert still["cause"]["code"] == "password-failures"
+    with requests.Session() as browser:
+        sign_in_at_identity(browser, live_identity.url, "dirk.bakker", "Boekenkast-vol-verhalen")
+    after = diagnose(api, DIRK).json()
+    codes = [f["code"] for f in after["findings"] + after["also_seen"]]
+    assert "password-failures" not in codes and after["outcome"] == "no-problem-found"
+
+
+def test_an_active_account_without_a_password_is_found(restores_identity):
+    """Activated at the desk, no password chosen: every sign-in fails (identity records
+    `no_password`); the diagnosis says so and offers the mail to choose one again."""
+    api = Api(HELPDESK)
+    card = new_member(api)
+    assert api.send("post", f"/customers/{card}/login-account", {}).status_code == 201
+    assert api.send("post", f"/customers/{card}/login-account/activate", {}).status_code == 200
+    found = diagnose(api, card).json()
+    assert found["cause"]["code"] == "password-not-set", found["cause"]
+    assert found["next"]["fix"]["operation"] == "login_account_send_password_reset"
+    assert found["outcome"] == "fix-available"
+    mailed = fix(api, card, "password-not-set", case=found["case"]).json()
+    assert mailed["fix"]["state"] == "waiting_for_patron"
+    assert {p["node"]: p["result"] for p in mailed["diagnosis"]["path"]}[
+        "choose_password"] == "done"
