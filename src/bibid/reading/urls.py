@@ -9,8 +9,8 @@ urlpatterns = [
     *common_patterns,
     path("", include("bibid.common.rp.urls")),
     path("", include("bibid.reading.home.urls")),
-    path("", include("bibid.reading.catalogue.urls")),
-    path("", include("bibid.reading.loans.urls")),
+    path("", include("bibid.reading.home.catalogue_urls")),
+    path("", include("bibid.reading.home.loan_urls")),
 ]
 
 globals().update(handlers)

@@ -1,4 +1,5 @@
-"""URLs of the reading start page."""
+"""URLs of the reading start page (the catalogue's and the loans' pages: catalogue_urls.py,
+loan_urls.py)."""
 
 from django.urls import path
 

@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET
 
 from bibid.reading.catalogue import selectors
 from bibid.reading.catalogue.forms import SearchForm
-from bibid.reading.catalogue.views import with_loan_states
+
+from .catalogue_views import with_loan_states
 
 SHELF_SIZE = 6
 

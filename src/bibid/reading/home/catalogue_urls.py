@@ -1,8 +1,8 @@
-"""URLs of the catalogue (Dutch addresses, like the other services' pages)."""
+"""URLs of the catalogue's pages (Dutch addresses, like the other services' pages)."""
 
 from django.urls import path
 
-from . import views
+from . import catalogue_views as views
 
 app_name = "catalogue"
 urlpatterns = [

@@ -24,10 +24,10 @@ from bibid.common.rp import services as rp
 from bibid.common.rp.access import patron_required
 from bibid.common.rp.patron import Patron, get_patron
 from bibid.reading.catalogue.models import Title
-from bibid.reading.catalogue.views import render_title
+from bibid.reading.loans import rules, selectors, services
+from bibid.reading.loans.models import Loan
 
-from . import rules, selectors, services
-from .models import Loan
+from .catalogue_views import render_title
 
 log = logging.getLogger("bibid.reading.loans")
 

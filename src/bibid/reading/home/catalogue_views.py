@@ -1,5 +1,6 @@
 """The catalogue's pages: search, one title, covers. Open to everyone; a signed-in patron also
-sees which titles they have borrowed."""
+sees which titles they have borrowed. Pages live in `home`, above the loans and the catalogue
+they show (the reading service's layers)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from django.views.decorators.http import require_GET
 from bibid.common import clock
 from bibid.common.problems import Problem
 from bibid.common.rp.patron import get_patron
+from bibid.reading.catalogue import covers, selectors
+from bibid.reading.catalogue.forms import SearchForm
+from bibid.reading.catalogue.models import Title
 from bibid.reading.loans import rules as loan_rules
 from bibid.reading.loans import selectors as loans
-
-from . import covers, selectors
-from .forms import SearchForm
-from .models import Title
 
 COVER_MAX_AGE = 365 * 24 * 3600  # a cover changes only with its title; the ETag covers that
 

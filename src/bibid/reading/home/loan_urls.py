@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import loan_views as views
 
 app_name = "loans"
 urlpatterns = [
