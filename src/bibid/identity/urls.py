@@ -15,7 +15,7 @@ urlpatterns = [
     path("o/", include("bibid.identity.oidc.urls")),
     path("api/v1/", api.urls),
     path("", include("bibid.identity.signin.urls")),
-    path("", include("bibid.identity.libraries.urls")),
+    path("", include("bibid.identity.signin.handover_urls")),
     path("", include("bibid.identity.selfservice.urls")),
 ]
 

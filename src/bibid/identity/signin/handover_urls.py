@@ -1,8 +1,8 @@
-"""The patron's side of a library's link request."""
+"""The patron's side of a library's link request: the handover page (handover.py)."""
 
 from django.urls import path
 
-from . import views
+from . import handover as views
 
 app_name = "handover"
 urlpatterns = [

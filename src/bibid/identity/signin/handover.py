@@ -4,7 +4,8 @@ Shown on the desk's screen (opened from the staff console in a new tab) or on th
 phone. It is the identity service's own page: the library's console cannot read it (another
 origin; X-Frame-Options DENY, so it cannot be framed either). Signing in here checks the
 password under the sign-in page's guessing limits but starts no session: a desk computer
-must not stay signed in as the patron.
+must not stay signed in as the patron. A sign-in page, so it lives with sign-in, above the
+libraries' linking it calls (the identity service's layers).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from django.views.decorators.http import require_http_methods
 
 from bibid.common.http import client_ip, user_agent
 from bibid.common.problems import Problem
-from bibid.identity.signin import flow
-from bibid.identity.signin.forms import LoginForm
+from bibid.identity.libraries import linking
 
-from . import linking
+from . import flow
+from .forms import LoginForm
 
 TEMPLATE = "handover/link.html"
 
