@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from bibid.common import clock
+from bibid.identity.accounts import tokens
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import create_account
@@ -210,14 +211,14 @@ def test_a_change_on_an_activated_account_is_told_and_can_be_undone(duin, anna):
     anna.refresh_from_db()
     assert patron.reset_address(anna) == "anna@example.org"
     # "Dit was ik niet": the old address is back, library changes are frozen.
-    token = patron.undo_token(anna, notice.data["event"])
+    token = tokens.undo_token(anna, notice.data["event"])
     restored = patron.undo_library_change(token=token)
     assert restored.recovery_email == "anna@example.org"
     assert restored.library_changes_frozen_at is not None
     frozen = duin.put("/customers/3001/recovery-email", {"email": "kaper@evil.example"})
     assert frozen.status_code == 423 and frozen.json()["code"] == "frozen_by_patron"
     assert duin.post("/customers/3001/unblock").status_code == 423
-    from bibid.identity.selfservice.tokens import TokenError
+    from bibid.identity.accounts.tokens import TokenError
 
     with pytest.raises(TokenError):
         patron.undo_library_change(token=token)  # single use
@@ -232,7 +233,7 @@ def test_the_undo_link_still_works_after_the_password_was_changed(duin, anna):
     notice = OutboxMessage.objects.get(data__notice="recovery_email_set_by_library")
     anna.set_password("Een-ander-wachtwoord-van-de-kaper")
     anna.save()
-    restored = patron.undo_library_change(token=patron.undo_token(anna, notice.data["event"]))
+    restored = patron.undo_library_change(token=tokens.undo_token(anna, notice.data["event"]))
     assert restored.recovery_email == "anna@example.org"
 
 
@@ -249,7 +250,6 @@ def test_the_new_address_counts_once_confirmed_or_after_a_day(duin, anna, frozen
 
 def test_the_desk_case_the_patron_confirms_the_new_address_at_once(duin, anna):
     from bibid.identity.selfservice import services as selfservice
-    from bibid.identity.selfservice import tokens
 
     link_with_patron(duin, "3001", anna)
     duin.put("/customers/3001/recovery-email", {"email": "nieuw@example.org"})

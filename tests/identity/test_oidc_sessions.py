@@ -191,7 +191,7 @@ def test_a_new_password_keeps_this_browser_and_ends_the_others(anna, rp):
 
 
 def test_a_password_reset_ends_every_session(anna, rp):
-    from bibid.identity.selfservice import tokens as links
+    from bibid.identity.accounts import tokens as links
 
     here, there = browser(), browser(ip="192.0.2.20")
     sign_in_to(rp, here)

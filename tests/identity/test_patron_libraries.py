@@ -5,6 +5,7 @@ previous recovery address back (docs/security/library-api-rules.md)."""
 import pytest
 from django.test import Client
 
+from bibid.identity.accounts import tokens
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import record_event
 from bibid.identity.libraries.models import Change, Link
@@ -141,7 +142,6 @@ def test_withdraw_needs_to_be_signed_in(anna, maas):
 
 
 def _library_changed_the_address(anna, maas, clock):
-    from bibid.identity.libraries import patron
     from bibid.identity.libraries.services import reset_recovery_email
 
     Account.objects.filter(pk=anna.pk).update(recovery_email_confirmed_at=clock())
@@ -149,7 +149,7 @@ def _library_changed_the_address(anna, maas, clock):
     reset_recovery_email(library=maas, customer_ref="1001", email="kaper@example.org",
                          actor=actor_for(maas, role="desk", staff="staff:3"))
     notice = OutboxMessage.objects.get(to="anna@example.org", kind="notice")
-    return patron.undo_token(Account.objects.get(pk=anna.pk), notice.data["event"])
+    return tokens.undo_token(Account.objects.get(pk=anna.pk), notice.data["event"])
 
 
 def test_not_me_get_changes_nothing_post_restores_and_freezes(anna, maas, clock):

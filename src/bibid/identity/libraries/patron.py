@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -18,15 +17,13 @@ from bibid.common.problems import Problem
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import record_event
-from bibid.identity.selfservice.tokens import TokenError
+from bibid.identity.accounts.tokens import TokenError, undo_event
 
 from .models import Change, Link
 
-UNDO_LIFETIME = timedelta(days=7)
 # A library's new recovery address gets no reset link until the patron confirms it or this
 # long has passed without a "Dit was ik niet" from the previous address.
 UNCONFIRMED_GRACE = timedelta(hours=24)
-_UNDO_SALT = "bibid.libraries.undo"
 
 
 @transaction.atomic
@@ -86,43 +83,9 @@ def reset_address(account: Account) -> str:
 # -- "Dit was ik niet" ---------------------------------------------------------------------
 
 
-def undo_token(account: Account, event_id: int) -> str:
-    """The link in the notice to the previous address. Not tied to the password or to
-    sign-ins (as other links are): whoever changed the address may well have changed the
-    password next, and the link must still work then. Single use through the event."""
-    return signing.dumps({"a": str(account.public_id), "e": event_id}, salt=_UNDO_SALT,
-                         compress=True)
-
-
-def _undo_event(token: str) -> tuple[Account, AccountEvent]:
-    if not token or len(token) > 400:
-        raise TokenError("invalid")
-    try:
-        payload = signing.loads(token, salt=_UNDO_SALT,
-                                max_age=UNDO_LIFETIME.total_seconds())
-    except signing.SignatureExpired:
-        raise TokenError("expired") from None
-    except (signing.BadSignature, ValueError, TypeError):
-        raise TokenError("invalid") from None
-    if not isinstance(payload, dict):
-        raise TokenError("invalid")
-    account = Account.objects.filter(public_id=payload.get("a")).first()
-    event = AccountEvent.objects.filter(
-        pk=payload.get("e"), kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
-        account_public_id=payload.get("a")).first()
-    if account is None or event is None or not (event.data or {}).get("previous"):
-        raise TokenError("invalid")
-    if (event.data or {}).get("undone"):
-        raise TokenError("used")
-    # Time runs on our clock, as every other link's does (tests move it).
-    if clock.now() - event.at > UNDO_LIFETIME:
-        raise TokenError("expired")
-    return account, event
-
-
 def check_undo(token: str) -> tuple[Account, dict]:
     """What the link would undo (for the page's GET, which changes nothing)."""
-    account, event = _undo_event(token)
+    account, event = undo_event(token)
     return account, {"at": event.at, "library": event.data.get("library_name")
                      or event.data.get("library", ""), "previous": event.data["previous"]}
 
@@ -130,7 +93,7 @@ def check_undo(token: str) -> tuple[Account, dict]:
 @transaction.atomic
 def undo_library_change(*, token: str) -> Account:
     """Put the previous recovery address back and freeze library changes to the account."""
-    account, event = _undo_event(token)
+    account, event = undo_event(token)
     account = Account.objects.select_for_update().get(pk=account.pk)
     event = AccountEvent.objects.select_for_update().get(pk=event.pk)
     if event.data.get("undone"):

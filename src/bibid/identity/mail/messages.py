@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from bibid.identity.accounts import tokens
 from bibid.identity.accounts.models import Account
-from bibid.identity.selfservice import tokens
 
 from .models import OutboxMessage
 
@@ -68,10 +68,8 @@ def compose(message: OutboxMessage, account: Account | None) -> Composed:
         context["link"] = _link("selfservice:confirm_email", tokens.make(
             account, tokens.Purpose.EMAIL_CHANGE, new_email=message.to))
     elif message.data.get("notice") == "recovery_email_set_by_library" and account:
-        from bibid.identity.libraries.patron import undo_token
-
         context["undo_link"] = _link("selfservice:not_me",
-                                     undo_token(account, message.data.get("event")))
+                                     tokens.undo_token(account, message.data.get("event")))
     template = f"mail/{kind}" if kind != OutboxMessage.Kind.NOTICE else \
         f"mail/notice_{message.data.get('notice', 'generic')}"
     language = message.language if message.language in dict(settings.LANGUAGES) else "nl"

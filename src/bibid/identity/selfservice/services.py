@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from bibid.common import clock
 from bibid.common.guard import lanes as guard
 from bibid.common.problems import Problem
-from bibid.identity.accounts import usernames
+from bibid.identity.accounts import tokens, usernames
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import delete_account as delete_for_good
@@ -28,7 +28,6 @@ from bibid.identity.libraries.services import tell_libraries
 from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
 
-from . import tokens
 from .models import SelfServiceRequest
 
 # At most three reset or reminder mails per account (or address) per hour, and twenty per

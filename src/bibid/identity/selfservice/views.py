@@ -16,12 +16,13 @@ from django.views.decorators.http import require_http_methods
 
 from bibid.common.http import client_ip, network_of
 from bibid.common.problems import Problem
+from bibid.identity.accounts import tokens
 from bibid.identity.libraries import patron as library_patron
 from bibid.identity.libraries import selectors as library_selectors
 from bibid.identity.libraries.selectors import flow_allowed
 from bibid.identity.signin.selectors import recent_events
 
-from . import presenting, services, tokens
+from . import presenting, services
 from .forms import (
     ActivateForm,
     ChangeEmailForm,

@@ -4,7 +4,9 @@ A token names the account (its public id), the purpose, and a fingerprint of the
 state (password hash, recovery address, state, and for the links that set a password the last
 sign-in). Using the link changes that state (a password is chosen, an address confirmed), so
 the same link cannot work twice; changing the password voids every outstanding link. Expiry is
-the signature's age.
+the signature's age. The "Dit was ik niet" link (undo a library's change of the recovery
+address) is here too, at the bottom: every link token is made and checked in this one module,
+below the pages, the mail and the libraries that use them (the identity service's layers).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django.core import signing
 from django.utils.crypto import salted_hmac
 
 from bibid.common import clock
-from bibid.identity.accounts.models import Account
+from bibid.identity.accounts.models import Account, AccountEvent
 
 
 class Purpose(StrEnum):
@@ -34,6 +36,8 @@ LIFETIME = {
     Purpose.EMAIL_CHANGE: timedelta(hours=24),
     Purpose.UNDO_LIBRARY_CHANGE: timedelta(days=7),
 }
+# The salts keep the names of the modules these tokens were first made in: a changed salt
+# would void every link already mailed.
 _SALT = "bibid.selfservice.token"
 
 
@@ -112,3 +116,44 @@ def check(token: str, purpose: Purpose) -> tuple[Account, str]:
     if payload.get("f") != _fingerprint(account, purpose, new_email):
         raise TokenError("used")
     return account, new_email
+
+
+# -- "Dit was ik niet" ---------------------------------------------------------------------
+
+UNDO_LIFETIME = timedelta(days=7)
+_UNDO_SALT = "bibid.libraries.undo"
+
+
+def undo_token(account: Account, event_id: int) -> str:
+    """The link in the notice to the previous address. Not tied to the password or to
+    sign-ins (as other links are): whoever changed the address may well have changed the
+    password next, and the link must still work then. Single use through the event."""
+    return signing.dumps({"a": str(account.public_id), "e": event_id}, salt=_UNDO_SALT,
+                         compress=True)
+
+
+def undo_event(token: str) -> tuple[Account, AccountEvent]:
+    """The account and the library's change of its address that an undo link names."""
+    if not token or len(token) > 400:
+        raise TokenError("invalid")
+    try:
+        payload = signing.loads(token, salt=_UNDO_SALT,
+                                max_age=UNDO_LIFETIME.total_seconds())
+    except signing.SignatureExpired:
+        raise TokenError("expired") from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise TokenError("invalid") from None
+    if not isinstance(payload, dict):
+        raise TokenError("invalid")
+    account = Account.objects.filter(public_id=payload.get("a")).first()
+    event = AccountEvent.objects.filter(
+        pk=payload.get("e"), kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+        account_public_id=payload.get("a")).first()
+    if account is None or event is None or not (event.data or {}).get("previous"):
+        raise TokenError("invalid")
+    if (event.data or {}).get("undone"):
+        raise TokenError("used")
+    # Time runs on our clock, as every other link's does (tests move it).
+    if clock.now() - event.at > UNDO_LIFETIME:
+        raise TokenError("expired")
+    return account, event
