@@ -265,3 +265,36 @@ def test_an_active_account_without_a_password_is_found(restores_identity):
     assert mailed["fix"]["state"] == "waiting_for_patron"
     assert {p["node"]: p["result"] for p in mailed["diagnosis"]["path"]}[
         "choose_password"] == "done"
+
+
+def test_a_link_fix_is_finished_through_the_api_and_recorded(live_identity,
+                                                             restores_identity):
+    """Lotte's account sits on her father's card: the fix (ticked) opens a link request,
+    Lotte agrees on identity's handover page, the API's link-confirm moves the account
+    and records on the case that it worked."""
+    from tests.e2e.library_api import approve_handover
+
+    api = Api(HELPDESK)
+    seen = diagnose(api, LOTTE, username="lotte.bos").json()
+    opened = fix(api, LOTTE, "linked-to-other-family-member", username="lotte.bos",
+                 case=seen["case"], confirm=True).json()
+    request = opened["done"]["identity"]
+    step = {"problem": "cannot-login", "username": "lotte.bos", "case": seen["case"],
+            "request_id": request["request_id"]}
+    early = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
+                     {**step, "move_from": request["move_from"]})
+    assert early.status_code == 409 and early.json()["code"] == "waiting_for_patron"
+    approve_handover(request["handover_url"], "lotte.bos", "Paarden-en-draken-10")
+    stranger = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
+                        {**step, "move_from": ANNA})  # not on Lotte's subscription
+    assert stranger.status_code == 409 and stranger.json()["code"] == "no_such_fix"
+    done = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
+                    {**step, "move_from": request["move_from"]})
+    assert done.status_code == 200, done.content
+    body = done.json()
+    assert body["fix"] == {"state": "worked", "operation": "login_account_link"}
+    assert "linked-to-other-family-member" not in [
+        f["code"] for f in body["diagnosis"]["findings"] + body["diagnosis"]["also_seen"]]
+    assert api.get(f"/customers/{LOTTE}").json()["login_account"]["username"] == "lotte.bos"
+    history = api.get(f"/cases/{seen['case']}").json()["history"]
+    assert history[0]["fix_state"] == "worked"

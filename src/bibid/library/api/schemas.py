@@ -252,6 +252,20 @@ class FixIn(Input):
         "Required (true) for a fix whose `confirm` is true: you checked with the customer."))
 
 
+class FixLinkConfirmIn(Input):
+    problem: ProblemCode
+    username: text(254) | None = None
+    case: int | None = Field(default=None, ge=1, description=(
+        "The diagnosis whose `login_account_link` fix opened the request."))
+    request_id: UUID
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = (
+        Field(None, description="The 6-digit code from the patron's e-mail; leave out after "
+                                "the patron confirmed on the handover page."))
+    move_from: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
+        None, description="The fix's `done.identity.move_from` (the family member the "
+        "account moves from); only a member of the customer's own subscription.")
+
+
 class FixStateOut(Schema):
     state: Literal["worked", "not_worked", "waiting_for_patron", "waiting_for_push"] = Field(
         description=("worked: the cause is gone and the rights push it triggered reached the "

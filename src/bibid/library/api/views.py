@@ -34,6 +34,7 @@ from .schemas import (
     DiagnosisOut,
     FixDoneOut,
     FixIn,
+    FixLinkConfirmIn,
     GenerateIn,
     LinkConfirmIn,
     LinkIn,
@@ -255,6 +256,27 @@ def diagnosis_fix(request: HttpRequest, payload: FixIn, card_number: str = Card)
         username=payload.username, case=case, confirmed=payload.confirm)
     return Status(200, {"done": _outcome(done), "diagnosis": after.as_json(),
                         "fix": {"state": state, "operation": _api_operation(done)}})
+
+
+@router.post("/customers/{card_number}/diagnosis/link-confirm",
+             operation_id="diagnosis_link_confirm",
+             response={200: FixDoneOut, **CHANGING, 410: ProblemOut, 502: ProblemOut},
+             summary="Finish a link fix once the patron confirmed, then diagnose again",
+             **HELPDESK)
+def diagnosis_link_confirm(request: HttpRequest, payload: FixLinkConfirmIn,
+                           card_number: str = Card):
+    """The second step of a `login_account_link` fix, recorded on the case like the console's:
+    the patron's code (or nothing after the handover page), then the diagnosis again. A wrong
+    code or a patron who has not confirmed yet is a 4xx that leaves the request open."""
+    customer = _customer(request, card_number)
+    case = Case.objects.filter(pk=payload.case, customer=customer).first() \
+        if payload.case else None
+    done, after, state = diagnosis.confirm_link(
+        actor=request.actor, customer=customer, problem=payload.problem,
+        request_id=str(payload.request_id), code=payload.code, username=payload.username,
+        case=case, move_from=payload.move_from)
+    return Status(200, {"done": _outcome(done), "diagnosis": after.as_json(),
+                        "fix": {"state": state, "operation": "login_account_link"}})
 
 
 def _api_operation(done) -> str:
