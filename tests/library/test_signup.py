@@ -59,7 +59,8 @@ def test_activation_makes_the_membership_active(demo, live_identity):
     live_identity.shell(
         "from bibid.identity.accounts.models import Account\n"
         "from bibid.identity.mail.models import OutboxMessage\n"
-        "from bibid.identity.selfservice import services, tokens\n"
+        "from bibid.identity.accounts import tokens\n"
+        "from bibid.identity.selfservice import services\n"
         f"a = Account.objects.get(username={card!r})\n"
         "services.activate(token=tokens.make(a, tokens.Purpose.ACTIVATION),"
         " password='Een-wachtwoord-voor-het-nieuwe-lid')\n")
