@@ -338,3 +338,22 @@ def test_the_chart_is_linked_when_it_exists(demo):
         in page.text
     chart = reverse("helpdesk:chart", args=["cannot-login"]) + f"?case={case.pk}"
     assert f'href="{chart}"' in page.text
+
+
+def test_what_the_walk_did_not_reach_is_also_seen_and_a_fix_says_if_it_worked(
+        demo, restores_identity):
+    """Dirk: the block stops the walk at its fix; his wrong passwords (the next check) are
+    "Ook gezien" with their evidence. After the fix the page says the cause is gone, and the
+    wrong passwords are now the cause with the reset mail as the next step."""
+    client = signed_in("helpdesk.maas")
+    page = diagnose(client, DIRK)
+    assert "geblokkeerd" in cause(page.text)
+    seen = section(page.text, "others")
+    assert "Verkeerde wachtwoorden vandaag?" in seen and "mislukte pogingen vandaag" in seen
+    case = Case.objects.filter(customer__card_number=DIRK).latest("pk")
+    assert case.also_seen[0]["code"] == "password-failures"
+    done = fix(client, DIRK, "login-blocked", case=case.pk)
+    assert done.status_code == 200
+    assert section(done.text, "fix-state") == "Gecontroleerd: de oorzaak is weg."
+    assert "verkeerd wachtwoord" in cause(done.text)
+    assert buttons(section(done.text, "fix")) == ["Stuur wachtwoord-resetmail"]
