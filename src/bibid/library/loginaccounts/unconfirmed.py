@@ -66,28 +66,24 @@ def _unlinked(customer: Customer, answer: dict) -> None:
     forget_link(customer)
 
 
-def _signup_done(customer: Customer, answer: dict) -> None:
-    from bibid.library.signup import services as signup  # signup builds on this module
-
-    signup.account_confirmed(customer, answer["account"])
-
-
-def _signup_not_done(customer: Customer) -> None:
-    from bibid.library.signup import services as signup
-
-    signup.account_refused(customer)
-
-
-# The library's own half of each action, once identity's outcome is known.
+# The library's own half of each action, once identity's outcome is known. A module above
+# this one (the online sign-up) registers its own halves at app ready (`register`), so this
+# module never imports upwards.
 ON_DONE: dict[str, Callable[[Customer, dict], None]] = {
     "login_generate": _linked,
     "login_link_confirm": _linked,
     "login_unlink": _unlinked,
-    "signup_generate": _signup_done,
 }
-ON_NOT_DONE: dict[str, Callable[[Customer], None]] = {
-    "signup_generate": _signup_not_done,
-}
+ON_NOT_DONE: dict[str, Callable[[Customer], None]] = {}
+
+
+def register(action: str, *, done: Callable[[Customer, dict], None],
+             not_done: Callable[[Customer], None] | None = None) -> None:
+    """What the library does for `action` once identity said it was carried out (`done`)
+    or not (`not_done`). Called once per action at app ready."""
+    ON_DONE[action] = done
+    if not_done is not None:
+        ON_NOT_DONE[action] = not_done
 
 
 def record(customer: Customer, action: str, error: IdentityUnavailable,
