@@ -7,9 +7,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from bibid.common.problems import Problem
@@ -32,11 +31,12 @@ from .views import (
 TEMPLATE = "console/helpdesk_diagnosis.html"
 # After a fix: whether its effect is confirmed, in the staff member's words.
 FIX_STATES = {
-    helpdesk.FixState.WORKED: _lazy("Gecontroleerd: de oorzaak is weg."),
-    helpdesk.FixState.NOT_WORKED: _lazy("Uitgevoerd, maar de oorzaak is er nog; zie hieronder."),
-    helpdesk.FixState.WAITING_FOR_PATRON: _lazy(
+    helpdesk.FixState.WORKED: gettext_lazy("Gecontroleerd: de oorzaak is weg."),
+    helpdesk.FixState.NOT_WORKED: gettext_lazy(
+        "Uitgevoerd, maar de oorzaak is er nog; zie hieronder."),
+    helpdesk.FixState.WAITING_FOR_PATRON: gettext_lazy(
         "Uitgevoerd; nu is de klant aan zet (mail openen of bevestigen)."),
-    helpdesk.FixState.WAITING_FOR_PUSH: _lazy(
+    helpdesk.FixState.WAITING_FOR_PUSH: gettext_lazy(
         "Uitgevoerd; de nieuwe rechten zijn nog niet bij de inlogdienst aangekomen. Ze worden "
         "automatisch doorgegeven; controleer het zo opnieuw."),
 }
