@@ -174,3 +174,23 @@ def test_the_report_costs_a_fixed_number_of_queries(demo, django_assert_num_quer
     with django_assert_num_queries(3):
         data = report.build(actor=staff)
     assert data.cases == 200
+
+
+def test_a_fix_whose_effect_is_not_known_yet_is_neither_success_nor_failure(demo):
+    """A reset mail the patron has not used yet waits: counted as tried and waiting, and
+    the share of successes is of the fixes whose effect is known."""
+    Case.objects.bulk_create([
+        case("aan-de-maas", "cannot-login", "password-failures", "try_now",
+             fix_operation="account_send_password_reset", fix_worked=None,
+             fix_state="waiting_for_patron"),
+        case("aan-de-maas", "cannot-login", "password-failures", "try_now",
+             fix_operation="account_send_password_reset", fix_worked=True,
+             fix_state="worked"),
+        case("aan-de-maas", "cannot-login", "password-failures", "reset",
+             fix_operation="account_send_password_reset", fix_worked=False,
+             fix_state="not_worked"),
+    ])
+    login = report.build(actor=actor("balie.maas")).problems[0]
+    assert [(f.tried, f.worked, f.waiting, f.share) for f in login.fixes] == [(3, 1, 1, 50)]
+    page = signed_in("balie.maas").get("/console/helpdesk/rapport/")
+    assert "Wacht nog (klant of inlogdienst)" in page.text

@@ -38,10 +38,13 @@ class FixRow:
     label: str
     tried: int
     worked: int
+    waiting: int = 0  # carried out, the effect not known yet (the patron's turn, a push)
 
     @property
     def share(self) -> int:
-        return _percent(self.worked, self.tried)
+        # Of the fixes whose effect is known: a reset mail the patron has not used yet is
+        # neither a success nor a failure.
+        return _percent(self.worked, self.tried - self.waiting)
 
 
 @dataclass
@@ -107,7 +110,8 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
     starts = (cases.filter(follows__isnull=True).values("problem", "first_code")
               .annotate(n=Count("id")).order_by())
     fixes = (cases.exclude(fix_operation="").values("problem", "fix_operation")
-             .annotate(tried=Count("id"), worked=Count("id", filter=Q(fix_worked=True)))
+             .annotate(tried=Count("id"), worked=Count("id", filter=Q(fix_worked=True)),
+                       waiting=Count("id", filter=Q(fix_worked__isnull=True)))
              .order_by())
     ends = (cases.filter(followed_by__isnull=True).values("problem", "procedure", "ended")
             .annotate(n=Count("id")).order_by())
@@ -130,7 +134,7 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
         get(row["problem"]).fixes.append(FixRow(
             row["fix_operation"], str(OPERATIONS.get(row["fix_operation"],
                                                      row["fix_operation"])),
-            row["tried"], row["worked"]))
+            row["tried"], row["worked"], row["waiting"]))
     for row in ends:
         report = get(row["problem"])
         node = None
