@@ -9,7 +9,12 @@ address the desk set (rule L3), the sign-in page for wrong passwords and blocks,
 services' sign-in for LOGOUT_DETECTED reports, and the clock and the purge for accounts
 deleted after 24 hours.
 
-Used by tests/e2e/test_helpdesk_scenarios.py and bench/diagnose.py.
+Every diagnosis a `Desk` receives (a diagnosis, a fix's new diagnosis, an answered question,
+a case read) adds the nodes of its path to `REACHED`: the node coverage that
+tests/e2e/test_helpdesk_scenarios.py checks at the end of the helpdesk modules.
+
+Used by tests/e2e/test_helpdesk_scenarios.py, tests/e2e/test_helpdesk_combinations.py and
+bench/diagnose.py.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import requests
 
-from .library_api import Library, demo_client
+from .library_api import Library, approve_handover, choose_password, demo_client
 from .oidc import TIMEOUT, csrf_of, service_client, sign_in_at_identity
 
+CL, EB, LD, IA = "cannot-login", "no-ebook-rights", "logout-detected", "inactive-account"
 LIBRARY = "aan-de-maas"
 OTHER_LIBRARY = "duinstreek"
 HELPDESK = "helpdesk.maas"  # may lift blocks and unlink (the desk may not)
@@ -49,6 +55,36 @@ def staff_token(system, username: str) -> str:
     return next(s for s in system.demo["staff"] if s["username"] == username)["api_token"]
 
 
+# -- the nodes the diagnoses walked ------------------------------------------------------
+
+# procedure -> every node on the path of some diagnosis this test session received. A module
+# global, like tests/e2e/test_helpdesk_flows/walk.py's VISITED: one per test process.
+REACHED: dict[str, set[str]] = {}
+
+
+def reached(diagnosis: dict) -> None:
+    """Add the nodes of a diagnosis's path to REACHED."""
+    procedure = (diagnosis.get("procedure") or {}).get("id")
+    if procedure and isinstance(diagnosis.get("path"), list):
+        REACHED.setdefault(procedure, set()).update(step["node"] for step in diagnosis["path"])
+
+
+def _collect(response: requests.Response) -> None:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict):
+        # A diagnosis itself, or one carried inside a fix's answer, an answered question or
+        # a problem document (confirm_first shows the current diagnosis in its data).
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        for found in (body, body.get("diagnosis"), data.get("diagnosis")):
+            if isinstance(found, dict):
+                reached(found)
+
+
 # -- the library's REST API --------------------------------------------------------------
 
 
@@ -64,7 +100,9 @@ class Desk:
     def call(self, method: str, path: str, body=None, **options) -> requests.Response:
         if body is not None:
             options["json"] = body
-        return self.http.request(method, self.base + path, timeout=TIMEOUT, **options)
+        answer = self.http.request(method, self.base + path, timeout=TIMEOUT, **options)
+        _collect(answer)
+        return answer
 
     @staticmethod
     def ok(response: requests.Response, status: int = 200) -> dict:
@@ -139,12 +177,39 @@ class Desk:
             body["username"] = username
         return self.call("POST", f"/customers/{card}/diagnosis", body)
 
-    def fix(self, card: str, problem: str, code: str, username: str | None = None
-            ) -> requests.Response:
-        body = {"problem": problem, "code": code}
+    def fix(self, card: str, problem: str, code: str, username: str | None = None, *,
+            case: int | None = None, confirm: bool | None = None) -> requests.Response:
+        body: dict = {"problem": problem, "code": code}
         if username is not None:
             body["username"] = username
+        if case is not None:
+            body["case"] = case
+        if confirm is not None:
+            body["confirm"] = confirm
         return self.call("POST", f"/customers/{card}/diagnosis/fix", body)
+
+    def link_confirm(self, card: str, problem: str, request_id: str, *,
+                     username: str | None = None, case: int | None = None,
+                     move_from: str | None = None, code: str | None = None
+                     ) -> requests.Response:
+        """The second step of a login_account_link fix, once the patron confirmed (on the
+        handover page, or with the `code` from the mail): link, push, diagnose again."""
+        body: dict = {"problem": problem, "request_id": request_id}
+        for key, value in (("username", username), ("case", case), ("move_from", move_from),
+                           ("code", code)):
+            if value is not None:
+                body[key] = value
+        return self.call("POST", f"/customers/{card}/diagnosis/link-confirm", body)
+
+    def answer(self, case: int, node: str, answer: str) -> requests.Response:
+        """The customer's answer to the question at `node` of a case."""
+        return self.call("POST", f"/cases/{case}/answer", {"node": node, "answer": answer})
+
+    def case(self, case: int) -> requests.Response:
+        return self.call("GET", f"/cases/{case}")
+
+    def cases(self, card: str) -> requests.Response:
+        return self.call("GET", f"/customers/{card}/cases")
 
 
 # -- patron accounts at identity ---------------------------------------------------------
@@ -215,27 +280,47 @@ class World:
     def email_of(self, card: str) -> str:
         return self.desk.get(card)["email"]
 
-    # login accounts, linked at identity behind the library's back (no automatic pushes)
+    # login accounts
     def link_at_identity(self, card: str, patron: Patron) -> dict:
-        """Link at identity as a library system must (rule L2): the patron agrees on the
-        handover page; the confirmation's answer."""
+        """Link at identity as another library system would (rule L2: the patron agrees on
+        the handover page), behind this library's back; the confirmation's answer. The
+        library learns of it from identity's changes feed within seconds and then pushes the
+        customer's data itself."""
         return self.identity.ok(
             self.identity.link_with_patron(card, patron.username, patron.password), 201)
 
-    def linked(self, card: str, *, recovery: str | None = "library", authorized: bool = True
+    def link_by_library(self, card: str, patron: Patron) -> None:
+        """Koppel inlogaccount through the library's REST API (rule L2: the patron agrees on
+        identity's handover page), and wait for the rights push the link queues."""
+        asked = self.desk.link(card, patron.username)["identity"]
+        approve_handover(asked["handover_url"], patron.username, patron.password)
+        self.desk.confirm_link(card, asked["request_id"])
+        self.wait_for_push(card)
+
+    def linked(self, card: str, *, recovery: str | None = "library", stale: bool = False
                ) -> Patron:
-        """Link a pool account to `card` at identity (the patron agrees on the handover
-        page); recovery "library" sets the library's address, None leaves none, anything
-        else that address; authorized pushes the customer's current data through the
-        library's own menu item."""
+        """Link a pool account to `card` through the library (which pushes the customer's
+        data and rights; waited for); recovery "library" sets the library's address, None
+        leaves none, anything else that address; stale: then another system pushes older
+        data (identity's data is outdated, and stays so: the library has nothing new to
+        push). Linked behind the library's back instead, the library's own push from the
+        feed would overwrite that older data a few seconds later, at a random moment."""
         patron = self.patrons.take()
-        self.link_at_identity(card, patron)
+        self.link_by_library(card, patron)
         if recovery == "library":
             recovery = self.email_of(card)
         if recovery:
             self.recovery_address(card, recovery)
-        if authorized:
-            self.desk.authorize(card)
+        if stale:
+            self.push_stale(card)
+        return patron
+
+    def colleague_account(self, card: str) -> Patron:
+        """A colleague's or volunteer's account, with the library's address for recovery:
+        the library's menu refuses it (the colleague rule), so it is linked at identity."""
+        patron = self.patrons.take()
+        self.link_at_identity(card, patron)
+        self.recovery_address(card, self.email_of(card))
         return patron
 
     def recovery_address(self, card: str, address: str) -> None:
@@ -255,6 +340,57 @@ class World:
             done = phone.post(link, data={"csrfmiddlewaretoken": csrf_of(page.text)},
                               headers={"Referer": link}, timeout=TIMEOUT)
         assert done.status_code == 200, (done.status_code, done.text[:400])
+
+    def deactivate(self, patron: Patron) -> None:
+        """An operator sets the account back to inactive in identity's admin (the account's
+        password stays): an inactive account the patron can still type a password for."""
+        self.system.identity_shell(
+            "from bibid.identity.accounts.actors import Actor\n"
+            "from bibid.identity.accounts.models import Account\n"
+            "from bibid.identity.accounts.services import update_account\n"
+            f"account = Account.objects.get(username={patron.username!r})\n"
+            "account.state = Account.State.INACTIVE\n"
+            "update_account(account=account, actor=Actor.system('test'), changed=['state'])\n")
+
+    def active_without_password(self, card: str, *, authorized: bool = True) -> None:
+        """Generated by the library and activated at the desk: an active account nobody has
+        chosen a password for yet (the activation mail is still unread)."""
+        self.desk.generate(card)
+        self.desk.activate(card)
+        if authorized:
+            self.desk.authorize(card)
+
+    def patron_chooses_password(self, to: str, after: int) -> str:
+        """The patron opens the newest password mail to `to` (a reset, or the mail to choose
+        a first password) and chooses a new password there; returns it."""
+        mail = self.mailbox.wait_for(to, "wachtwoord", timeout=60, after=after)
+        identity = self.system.urls["identity"]
+        link = next(url for url in re.findall(r"https?://[^\s\"'<>]+", mail.text)
+                    if url.startswith(identity))
+        password = f"Nieuw-en-lang-{uuid.uuid4().hex[:10]}"
+        done = choose_password(link.rstrip(".,)"), password)
+        assert done.status_code in (200, 302), (done.status_code, done.text[:400])
+        return password
+
+    def pushed_at(self, card: str) -> str | None:
+        status = self.identity.ok(self.identity.status(card))
+        return (status.get("authorization") or {}).get("authorized_at")
+
+    def wait_for_push(self, card: str, *, after: str | None = None, timeout: float = 30
+                      ) -> None:
+        """Until a rights push the library queued (after generating, linking or changing a
+        subscription) has reached identity (pushed later than `after`, if given): its task
+        worker sends it within seconds, and a diagnosis before that rightly says the login
+        service's data is outdated."""
+        deadline = time.monotonic() + timeout
+        while True:
+            at = self.pushed_at(card)
+            if at and (after is None or datetime.fromisoformat(at) >
+                       datetime.fromisoformat(after)):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no rights pushed for {card} within {timeout} s")
+            time.sleep(0.3)
 
     def push_stale(self, card: str, *, end: str = "2025-03-31") -> None:
         """What an older subscription gave: compact rights until `end`."""
@@ -364,15 +500,17 @@ class World:
         return Library(self.system.urls["identity"], demo_client(self.system, LIBRARY))
 
     # the 24-hour purge and the changes feed
-    def purge_after_a_day(self) -> None:
+    def purge_after_a_day(self, *, follow: bool = True) -> None:
         """A day later, identity's purge deletes accounts that were never activated; then
-        the library reads the changes feed (as its worker does every minute)."""
+        (`follow`) the library reads the changes feed (as its worker does every few
+        seconds). Without it, identity's status answer alone tells the library."""
         self.system.move_clock(hours=25)
         try:
             self.system.bibid("purge-inactive", "--no-progress")
         finally:
             self.system.move_clock(hours=-25)
-        self.follow_feed()
+        if follow:
+            self.follow_feed()
 
     def follow_feed(self) -> None:
         self.system.bibid(
