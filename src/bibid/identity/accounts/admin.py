@@ -1,14 +1,12 @@
 """Operators' view of login accounts: search, state, events; the password is never shown."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from bibid.common.guard import lanes as guard
-from bibid.identity.signin.selectors import recent_events
-from bibid.identity.signin.services import lift_block
 
 from . import services
 from .actors import Actor
@@ -40,7 +38,6 @@ class AccountAdmin(admin.ModelAdmin):
         "is_staff",
         "is_superuser",
         "groups",
-        "recent_attempts",
         "events",
     )
     readonly_fields = (
@@ -49,11 +46,11 @@ class AccountAdmin(admin.ModelAdmin):
         "activated_at",
         "last_login",
         "block",
-        "recent_attempts",
         "events",
     )
     filter_horizontal = ("groups",)
-    actions = ("lift_blocks",)
+    # The sign-in parts (recent attempts, lifting a block) are added by signin/admin.py: the
+    # accounts layer does not reach up into the sign-in.
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Accounts are created by libraries (library API) or by patrons, not by hand here.
@@ -70,23 +67,6 @@ class AccountAdmin(admin.ModelAdmin):
         if info.failures:
             return _("%(n)d mislukte pogingen in het laatste uur") % {"n": info.failures}
         return _("geen")
-
-    @admin.display(description=_("recente inlogpogingen"))
-    def recent_attempts(self, obj: Account):
-        rows = recent_events(obj.pk, limit=10)
-        return format_html_join(
-            "",
-            "<div>{} · {} · {} · {}</div>",
-            (
-                (
-                    e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                    e.get_reason_display(),
-                    e.ip or "",
-                    e.user_agent[:60],
-                )
-                for e in rows
-            ),
-        ) or _("geen")
 
     @admin.display(description=_("gebeurtenissen"))
     def events(self, obj: Account):
@@ -111,13 +91,6 @@ class AccountAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset: QuerySet):
         for account in queryset:
             services.delete_account(account=account, actor=operator(request), reason="operator")
-
-    @admin.action(description=_("Blokkade opheffen"))
-    def lift_blocks(self, request: HttpRequest, queryset: QuerySet):
-        lifted = sum(lift_block(account=a, actor=operator(request)) for a in queryset)
-        self.message_user(
-            request, _("%(n)d blokkade(s) opgeheven.") % {"n": lifted}, messages.SUCCESS
-        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
