@@ -78,6 +78,7 @@ def test_an_operator_sees_and_lifts_a_block(admin_client, anna):
         guard.reserve(lane)
     page = admin_client.get(f"/beheer/accounts/account/{anna.pk}/change/")
     assert "geblokkeerd tot" in page.text
+    assert "Recente inlogpogingen" in page.text  # the sign-in's part of the account page
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     admin_client.post(
         "/beheer/accounts/account/",
