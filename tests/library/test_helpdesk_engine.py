@@ -144,10 +144,30 @@ def test_every_combination_the_cause_is_the_first_finding_on_the_path(problem):
         listed = [f.code for f in [*on_path, *also] if f.code != "no-problem-found"]
         assert sorted(listed) == sorted(codes), combo
         assert step.node == path[-1].node
+        if step.kind == "fix":  # a fix to carry out always says which and for what
+            assert step.fix is not None and step.fix.node == step.node, combo
         on_path_nodes = {p.node for p in path}
         assert all(f.node in on_path_nodes for f in on_path)
         for finding in also:  # off the path: its check's node was not reached with a result
             assert (finding.node, finding.code) not in {(p.node, p.result) for p in path}
+
+
+def test_an_action_reached_by_an_answer_is_the_fix_of_the_finding_before_it():
+    """No address anywhere: the walk asks for another address; "Ja, ingevuld" leads to the
+    action that sets it as the recovery address. That is `next`, and the finding that led
+    to the question carries it (the fix endpoint offers exactly what `next` says)."""
+    asked = evaluate("cannot-login", "no-email-address")
+    assert (asked[3].kind, asked[3].node) == ("question", "ask_address")
+    _p, on_path, _a, step = evaluate("cannot-login", "no-email-address",
+                                     answers={"ask_address": "Ja, ingevuld"})
+    assert (step.kind, step.node) == ("fix", "new_address")
+    assert step.finding.code == "no-email-address"
+    assert step.fix.operation == "account_reset_recovery_email"
+    assert on_path[-1].fix == step.fix
+    # Nothing found, but the customer's answers lead there too (mail never arrived).
+    _p, on_path, _a, step = evaluate("cannot-login", answers={
+        "try_now": "Nee", "mail_received": "Nee", "ask_address": "Ja, ingevuld"})
+    assert step.node == "new_address" and step.finding.code == "no-problem-found"
 
 
 def test_not_allowed_only_the_colleague_rule():

@@ -256,8 +256,20 @@ def evaluate(procedure: definitions.Definition, results: dict[str, list[Found]],
             also.append(_place(procedure, name, found))
     if not on_path:
         on_path = [_no_problem(procedure, path[-1])]
-        if on_path[0].code in {f.code for f in also}:  # pragma: no cover - defensive
-            also = [f for f in also if f.code != "no-problem-found"]
+    last = path[-1]
+    if last.kind == "action" and last.result == "fix" and not any(
+            f.fix is not None and f.fix.node == last.node for f in on_path):
+        # An action reached through the customer's answer (no check leads to it directly):
+        # it is the fix of the finding that led to the question, so that the fix endpoint
+        # and the page offer exactly what `next` says.
+        node = procedure.nodes[last.node]
+        item = menu.by_operation(node.operation)
+        owner = on_path[-1]
+        on_path[-1] = Finding(owner.found, owner.node, owner.step, owner.title, Fix(
+            node=last.node, operation=node.operation, api_operation=item.api_operation_id,
+            label=node.title, args=dict(owner.found.args),
+            one_click=node.operation != "account_link", confirm=node.confirm,
+            waits_for_patron=node.waits_for_patron))
     return path, on_path, also, _next(procedure, path, on_path)
 
 
