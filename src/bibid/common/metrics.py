@@ -62,6 +62,13 @@ SHED_REFUSALS = Counter(
     "bibid_shed_requests",
     "Requests refused at once (503) because the service was full, by reason.", ["reason"],
 )
+# The library's parse of identity's answers (bibid.library.loginaccounts.status): non-zero
+# means the two services disagree on a shape (an upgrade of one without the other).
+UNEXPECTED_ANSWERS = Counter(
+    "bibid_unexpected_answers",
+    "Answers of another service refused because their shape was not the agreed one.",
+    ["operation"],
+)
 UNCERTAIN_OPERATIONS = Counter(
     "bibid_uncertain_operations",
     "Operations whose outcome was unknown after a timeout, by how they were settled.",

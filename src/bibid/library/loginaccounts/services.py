@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from bibid.common import metrics
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
@@ -403,6 +404,7 @@ def status(*, actor: Actor, customer: Customer,
         # The operator needs the field names (a version mismatch between the services);
         # the values are the patron's data and stay out of the log.
         logger.error("identity's status answer has an unexpected shape: %s", error.fields)
+        metrics.UNEXPECTED_ANSWERS.labels("account_status").inc()
         audit.record(actor=actor, action="login_status", customer=customer, result="failed",
                      detail={"identity": "unexpected_answer", "fields": error.fields[:20]})
         raise Problem(502, "identity_unexpected_answer", gettext_lazy(
