@@ -63,10 +63,11 @@ def world(system, mailbox) -> World:
 
 # -- the set-ups -------------------------------------------------------------------------
 # Each makes one customer of Bibliotheek aan de Maas in one state and says which names the
-# customer might type. Accounts are linked at identity directly (as another library system
-# or an old import would), so no push from the library's worker changes the state behind
-# the test's back; "authorized" pushes the customer's current data with the library's own
-# "Autoriseer inlogaccount".
+# customer might type. Accounts are linked through the library's own menu, and each set-up
+# waits for the rights push the library queues with it, so that no push from the library's
+# worker changes the state behind the test's back; outdated data at identity is older data
+# another system pushed after that (World.linked(stale=True)). Only accounts the library may
+# not link (colleagues) or that belong to a family member are linked at identity directly.
 
 
 def names(made: Made, **more: str) -> Made:
