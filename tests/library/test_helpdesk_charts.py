@@ -112,7 +112,7 @@ def test_edge_labels_say_in_orde_gevonden_codes_and_answers():
     assert labels[("subscription", "renew")] == "gevonden"
     assert labels[("username", "relink")] == "linked-to-other-family-member"
     assert labels[("recovery", "ask_address")] == "no-email-address"
-    assert labels[("ask_address", "new_address")] == "Ja, ingevuld"
+    assert labels[("ask_address", "recheck_address")] == "Ja, ingevuld"
     assert labels[("generate", "active")] == ""
     svg = charts.render_svg(definitions.get("cannot-login"))
     for text in ("in orde", "gevonden", "no-email-address", "Ja, ingevuld", "Legenda"):

@@ -173,10 +173,12 @@ class LoginAccountActive(Check):
 @register
 class PasswordSet(Check):
     """An active account without a password (activated at the desk, the mail to choose one
-    never used): every sign-in fails, and identity records it as `no_password`."""
+    never used): every sign-in fails, and identity records it as `no_password`. The mail
+    to choose one goes to the recovery address: without one, that comes first (set it to
+    the library's address, or ask the customer for one)."""
 
     name = "password_set"
-    codes = ("password-not-set",)
+    codes = ("password-not-set", "password-not-set-no-recovery-email", "no-email-address")
 
     def run(self, ctx):
         account = ctx.account
@@ -192,15 +194,25 @@ class PasswordSet(Check):
                 "%(n)d keer geprobeerd in te loggen zonder wachtwoord, laatst op %(at)s.",
                 "%(n)d keer geprobeerd in te loggen zonder wachtwoord, laatst op %(at)s.",
                 len(tries)) % {"n": len(tries), "at": when(tries[0].at)})
-        if not account.recovery_email:
-            evidence.append(_("Er is geen herstel-e-mailadres om de mail naar te sturen."))
+        summary = _("Het inlogaccount is actief, maar de klant heeft nog geen wachtwoord "
+                    "gekozen: inloggen kan pas daarna.")
+        if account.recovery_email:
+            return [Found(
+                "password-not-set", summary, tuple(evidence),
+                question=_("Laat de klant de mail openen en een wachtwoord kiezen (kijk ook "
+                           "in de spam-box)."),
+                label=_("Stuur opnieuw een mail om een wachtwoord te kiezen"))]
+        evidence.append(_("Er is geen herstel-e-mailadres om de mail naar te sturen."))
+        if ctx.customer.email:
+            return [Found(
+                "password-not-set-no-recovery-email", summary, tuple(evidence),
+                question=_("Daarna gaat de mail om een wachtwoord te kiezen naar dat adres."),
+                label=_("Zet herstel-e-mailadres op %(e)s") % {"e": ctx.customer.email})]
+        evidence.append(_("Ook in het bibliotheeksysteem staat geen e-mailadres."))
         return [Found(
-            "password-not-set",
-            _("Het inlogaccount is actief, maar de klant heeft nog geen wachtwoord gekozen: "
-              "inloggen kan pas daarna."), tuple(evidence),
-            question=_("Laat de klant de mail openen en een wachtwoord kiezen (kijk ook in de "
-                       "spam-box)."),
-            label=_("Stuur opnieuw een mail om een wachtwoord te kiezen"))]
+            "no-email-address", summary, tuple(evidence),
+            question=_("Vraag de klant om een e-mailadres, zet het bij de klantgegevens en "
+                       "diagnoseer opnieuw."))]
 
 
 @register

@@ -21,6 +21,7 @@ CODES = frozenset({
     "login-account-deleted",
     "login-account-inactive",
     "password-not-set",
+    "password-not-set-no-recovery-email",
     "wrong-username",
     "other-account-in-use",
     "linked-to-other-family-member",
