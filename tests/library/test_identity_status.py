@@ -6,12 +6,7 @@ its way, as a newer identity would send it."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-
 import pytest
-import requests
 from prometheus_client import REGISTRY
 
 from bibid.common.problems import Problem
@@ -20,59 +15,25 @@ from bibid.library.helpdesk import diagnosis
 from bibid.library.loginaccounts import identity as client_module
 from bibid.library.staff.models import AuditEvent
 
+from .http_proxy import IdentityProxy
+
 pytestmark = pytest.mark.django_db
 
 
-class RenamingProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the real identity; in a status answer, `has_password` becomes
-    `password_set` (what a renamed field looks like to the library)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-    def _forward(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
-        answer = requests.request(method, self.server.upstream + self.path, data=body,
-                                  headers=headers, timeout=10)
-        content = answer.content
-        if self.path.split("?")[0].endswith("/status") and answer.status_code == 200:
-            data = answer.json()
-            if data.get("account"):
-                data["account"]["password_set"] = data["account"].pop("has_password")
-            content = json.dumps(data).encode()
-        self.send_response(answer.status_code)
-        for key in ("Content-Type",):
-            if key in answer.headers:
-                self.send_header(key, answer.headers[key])
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    def do_GET(self) -> None:
-        self._forward("GET")
-
-    def do_POST(self) -> None:
-        self._forward("POST")
+def renamed(path: str, answer: dict) -> dict:
+    """What a newer identity might send: `has_password` renamed `password_set`."""
+    if path.split("?")[0].endswith("/status") and answer.get("account"):
+        answer["account"]["password_set"] = answer["account"].pop("has_password")
+    return answer
 
 
 @pytest.fixture
 def newer_identity(demo, live_identity, settings):
-    proxy = RenamingProxy(live_identity.url)
+    proxy = IdentityProxy(live_identity.url, rewrite=renamed)
     settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS, "identity": proxy.url}
     client_module._tokens.clear()
     yield proxy
-    proxy.shutdown()
-    proxy.server_close()
+    proxy.close()
     client_module._tokens.clear()
 
 
