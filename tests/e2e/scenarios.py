@@ -419,15 +419,14 @@ class World:
     def block(self, username: str, failures: int = 9) -> None:
         """Wrong passwords until the account lane blocks for a while (5 are free; each
         further one doubles the wait: after 9, 32 s). The services' clock moves past each
-        wait instead of sleeping, and back afterwards (the block only lasts longer then): the
-        system is shared by later modules, whose signed tokens must not look old."""
-        moved = 0
+        wait instead of sleeping. Not back afterwards: the failures are stamped with the moved
+        time, and a password chosen after them must come after them too (the helpdesk counts
+        failures since then). Later modules that sign with real time use the services' clock
+        instead (the system's clock file)."""
         for n in range(1, failures + 1):
             self.wrong_password(username)
             if n >= 5 and n < failures:
                 self.system.move_clock(seconds=2 ** (n - 4) + 1)
-                moved += 2 ** (n - 4) + 1
-        self.system.move_clock(seconds=-moved)
 
     # the services' sign-in and the LOGOUT_DETECTED reports
     def browser_at(self, patron: Patron) -> requests.Session:
