@@ -119,3 +119,21 @@ def test_unknown_path_and_method_are_problems(demo):
     assert api.get("/nergens")["Content-Type"] == "application/problem+json"
     put = api.send("put", "/customers")
     assert put.status_code == 405 and put["Content-Type"] == "application/problem+json"
+
+
+def test_a_birth_date_is_from_1900_to_today(demo):
+    """0918-05-08 is a typing error, not a customer: refused (400, the field named) when a
+    customer is made and when one is changed; 1900-01-01 and today are fine."""
+    api = Api("balie.maas")
+    for bad, code in (("0918-05-08", "birth_date_too_early"), ("1899-12-31",
+                                                              "birth_date_too_early"),
+                      ("2999-01-01", "birth_date_in_future")):
+        made = api.send("post", "/customers", {"name": "Typfout", "birth_date": bad})
+        assert made.status_code == 400, (bad, made.content)
+        assert made.json()["code"] == code and made.json()["field"] == "birth_date"
+    ok = api.send("post", "/customers", {"name": "Heel Oud", "birth_date": "1900-01-01"})
+    assert ok.status_code == 201, ok.content
+    card = ok.json()["card_number"]
+    changed = api.send("patch", f"/customers/{card}", {"birth_date": "0918-05-08"})
+    assert changed.status_code == 400 and changed.json()["code"] == "birth_date_too_early"
+    assert api.get(f"/customers/{card}").json()["birth_date"] == "1900-01-01"

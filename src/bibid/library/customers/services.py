@@ -58,11 +58,23 @@ def create_customer(*, actor: Actor, data: CustomerData,
     return _create(actor, data, library)
 
 
-@transaction.atomic
-def _create(actor: Actor, data: CustomerData, library: Library) -> Customer:
-    if data.birth_date > clock.today():
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def check_birth_date(value: date) -> None:
+    """A birth date from 1900 to today: anything else is a typing error (0918-05-08), and
+    identity would get it in every push and show it to the patron."""
+    if value > clock.today():
         raise Problem(400, "birth_date_in_future", _("De geboortedatum ligt in de toekomst."),
                       field="birth_date")
+    if value < EARLIEST_BIRTH_DATE:
+        raise Problem(400, "birth_date_too_early", _(
+            "Controleer het jaar van de geboortedatum (vanaf 1900)."), field="birth_date")
+
+
+@transaction.atomic
+def _create(actor: Actor, data: CustomerData, library: Library) -> Customer:
+    check_birth_date(data.birth_date)
     card = data.card_number or next_card_number(library)
     if Customer.objects.filter(library=library, card_number=card).exists():
         raise Problem(409, "card_number_taken", _("Dit pasnummer is al in gebruik."),
@@ -97,6 +109,8 @@ def update_customer(*, actor: Actor, customer: Customer, changes: dict) -> Custo
     if unknown:
         raise Problem(400, "unknown_field", _("Onbekend veld: %(field)s."),
                       extra={"field": sorted(unknown)[0]})
+    if changes.get("birth_date") is not None:
+        check_birth_date(changes["birth_date"])
     if "kind" in changes and changes["kind"] != customer.kind:
         if changes["kind"] not in Customer.Kind.values:
             raise Problem(400, "unknown_kind", _("Onbekende soort klant."), field="kind")
