@@ -186,7 +186,11 @@ def _may(actor: Actor, fix: Fix) -> bool:
 def _fix_after(procedure: definitions.Definition, node: definitions.Node,
                found: Found) -> Fix | None:
     """The fix of a finding: the action node the check's node leads to for its code."""
-    target_name = node.routes.get(found.code, node.found)
+    return _fix_at(procedure, node.routes.get(found.code, node.found), found)
+
+
+def _fix_at(procedure: definitions.Definition, target_name: str, found: Found) -> Fix | None:
+    """The fix an action node offers for a finding (None if the node is no action)."""
     target = procedure.nodes[target_name]
     if target.kind != "action":
         return None
@@ -262,14 +266,9 @@ def evaluate(procedure: definitions.Definition, results: dict[str, list[Found]],
         # An action reached through the customer's answer (no check leads to it directly):
         # it is the fix of the finding that led to the question, so that the fix endpoint
         # and the page offer exactly what `next` says.
-        node = procedure.nodes[last.node]
-        item = menu.by_operation(node.operation)
         owner = on_path[-1]
-        on_path[-1] = Finding(owner.found, owner.node, owner.step, owner.title, Fix(
-            node=last.node, operation=node.operation, api_operation=item.api_operation_id,
-            label=node.title, args=dict(owner.found.args),
-            one_click=node.operation != "account_link", confirm=node.confirm,
-            waits_for_patron=node.waits_for_patron))
+        on_path[-1] = Finding(owner.found, owner.node, owner.step, owner.title,
+                              _fix_at(procedure, last.node, owner.found))
     return path, on_path, also, _next(procedure, path, on_path)
 
 
