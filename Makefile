@@ -18,6 +18,7 @@ test: $(STAMP) lint
 	$(VENV)/bin/python tests/run.py
 
 lint: $(STAMP)
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 

@@ -43,9 +43,12 @@ def token(base: str, client_id: str, secret: str) -> str:
     host = urlsplit(base)
     conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    conn.request("POST", "/o/token/", urlencode({
-        "grant_type": "client_credentials", "scope": "accounts:read accounts:write"}),
-        {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+    conn.request(
+        "POST",
+        "/o/token/",
+        urlencode({"grant_type": "client_credentials", "scope": "accounts:read accounts:write"}),
+        {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
     response = conn.getresponse()
     body = json.loads(response.read())
     conn.close()
@@ -78,14 +81,24 @@ def set_up(system: harness.System, library: str, count: int) -> list[str]:
 
 def authorization(ref: str, version: int) -> dict:
     return {
-        "customer": {"name": f"Klant {ref}", "birth_date": "1984-05-06", "card_number": ref,
-                     "subscription_type": "Volwassen Compleet",
-                     "subscription_end": f"{2027 + version}-03-01"},
+        "customer": {
+            "name": f"Klant {ref}",
+            "birth_date": "1984-05-06",
+            "card_number": ref,
+            "subscription_type": "Volwassen Compleet",
+            "subscription_end": f"{2027 + version}-03-01",
+        },
         "rights": [
-            {"code": "ebooks", "valid_until": f"{2027 + version}-03-01",
-             "limits": {"loans": 10, "period": "concurrent"}},
-            {"code": "audiobooks", "valid_until": f"{2027 + version}-03-01",
-             "limits": {"loans": 10, "period": "concurrent"}},
+            {
+                "code": "ebooks",
+                "valid_until": f"{2027 + version}-03-01",
+                "limits": {"loans": 10, "period": "concurrent"},
+            },
+            {
+                "code": "audiobooks",
+                "valid_until": f"{2027 + version}-03-01",
+                "limits": {"loans": 10, "period": "concurrent"},
+            },
         ],
     }
 
@@ -94,8 +107,10 @@ class Api:
     def __init__(self, base: str, access_token: str) -> None:
         host = urlsplit(base)
         self.conn = http.client.HTTPConnection(host.hostname, host.port, timeout=300)
-        self.headers = {"Authorization": f"Bearer {access_token}",
-                        "Content-Type": "application/json"}
+        self.headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+        }
 
     def call(self, method: str, path: str, body: dict) -> tuple[int, dict]:
         self.conn.request(method, f"/api/v1{path}", json.dumps(body), self.headers)
@@ -107,8 +122,7 @@ def one_by_one(base: str, access_token: str, refs: list[str], concurrency: int) 
     def worker(part: list[str]) -> int:
         api = Api(base, access_token)
         for ref in part:
-            status, body = api.call("PUT", f"/customers/{ref}/authorization",
-                                    authorization(ref, 1))
+            status, body = api.call("PUT", f"/customers/{ref}/authorization", authorization(ref, 1))
             if status != 200:
                 raise SystemExit(f"push refused: {status} {body}")
         return len(part)
@@ -125,8 +139,10 @@ def bulk(base: str, access_token: str, refs: list[str], version: int) -> tuple[f
     counts = {"updated": 0, "unchanged": 0, "not_linked": 0}
     started = time.perf_counter()
     for start in range(0, len(refs), BATCH):
-        items = [{"customer_ref": ref, **authorization(ref, version)}
-                 for ref in refs[start:start + BATCH]]
+        items = [
+            {"customer_ref": ref, **authorization(ref, version)}
+            for ref in refs[start : start + BATCH]
+        ]
         status, body = api.call("POST", "/authorizations", {"items": items})
         if status != 200:
             raise SystemExit(f"bulk push refused: {status} {body}")
@@ -172,20 +188,30 @@ def run(label: str, customers: int, concurrency: int, postgres: str | None) -> d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2,
-                        help="parallel requests on the one-by-one path (default: cores)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="parallel requests on the one-by-one path (default: cores)",
+    )
     parser.add_argument("--postgres", default=os.environ.get("BIBID_TEST_POSTGRES_URL"))
     args = parser.parse_args(argv)
     rows = [run("SQLite", args.customers, args.concurrency, None)]
     if args.postgres:
         rows.append(run("PostgreSQL", args.customers, args.concurrency, args.postgres))
-    print(f"\nAuthorization pushes: {args.customers} customers, one-by-one with "
-          f"{args.concurrency} parallel requests, bulk in calls of {BATCH}")
-    print(f"{'database':<11} {'one-by-one/s':>13} {'bulk/s':>9} {'unchanged/s':>12} "
-          f"{'bulk ÷ single':>14} {'unchanged ÷ single':>19}")
+    print(
+        f"\nAuthorization pushes: {args.customers} customers, one-by-one with "
+        f"{args.concurrency} parallel requests, bulk in calls of {BATCH}"
+    )
+    print(
+        f"{'database':<11} {'one-by-one/s':>13} {'bulk/s':>9} {'unchanged/s':>12} "
+        f"{'bulk ÷ single':>14} {'unchanged ÷ single':>19}"
+    )
     for r in rows:
-        print(f"{r['label']:<11} {r['single']:>13.0f} {r['bulk']:>9.0f} {r['same']:>12.0f} "
-              f"{r['bulk'] / r['single']:>14.1f} {r['same'] / r['single']:>19.1f}")
+        print(
+            f"{r['label']:<11} {r['single']:>13.0f} {r['bulk']:>9.0f} {r['same']:>12.0f} "
+            f"{r['bulk'] / r['single']:>14.1f} {r['same'] / r['single']:>19.1f}"
+        )
     print("targets: bulk >= 2,000 items/s and >= 20x one-by-one; unchanged faster still")
     return 0
 

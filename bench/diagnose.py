@@ -59,8 +59,8 @@ FIX_CUSTOMERS = 20  # per fix kind
 HISTORY = 1000
 HELPDESK = {"aan-de-maas": "helpdesk.maas", "duinstreek": "helpdesk.duin"}
 # identity's one line per request (bibid.request: method, route name, status), not a path.
-STATUS_LINE = re.compile(r'^\S+ identity-web\s+\|.*bibid\.request .*GET \S*account_status ')
-IDENTITY_LINE = re.compile(r'^\S+ identity-web\s+\|.*bibid\.request .*(GET|POST|PUT|DELETE|PATCH) ')
+STATUS_LINE = re.compile(r"^\S+ identity-web\s+\|.*bibid\.request .*GET \S*account_status ")
+IDENTITY_LINE = re.compile(r"^\S+ identity-web\s+\|.*bibid\.request .*(GET|POST|PUT|DELETE|PATCH) ")
 
 
 def load() -> str:
@@ -89,14 +89,29 @@ def make_customers(system: harness.System) -> tuple[World, list[dict]]:
     """The cases to diagnose: every demo customer (cannot-login) and every scenario of the
     table (its own problem and typed name)."""
     world = World(system, None, patrons=80)
-    cases = [{"group": "demo", "library": c["library"], "card": c["card_number"],
-              "problem": "cannot-login", "username": None, "expected": None}
-             for c in system.demo["customers"]]
+    cases = [
+        {
+            "group": "demo",
+            "library": c["library"],
+            "card": c["card_number"],
+            "problem": "cannot-login",
+            "username": None,
+            "expected": None,
+        }
+        for c in system.demo["customers"]
+    ]
     for scenario in SCENARIOS:
         made = scenario.setup(world)
-        cases.append({"group": "scenario", "library": "aan-de-maas", "card": made.card,
-                      "problem": scenario.problem, "expected": scenario.expected,
-                      "username": made.names[scenario.username] if scenario.username else None})
+        cases.append(
+            {
+                "group": "scenario",
+                "library": "aan-de-maas",
+                "card": made.card,
+                "problem": scenario.problem,
+                "expected": scenario.expected,
+                "username": made.names[scenario.username] if scenario.username else None,
+            }
+        )
     return world, cases
 
 
@@ -114,8 +129,9 @@ class Client:
     def show(self, case: dict) -> float:
         """GET /customers/{card}: the same API, token and customer, without identity."""
         started = time.perf_counter()
-        answer = self.sessions[case["library"]].get(f"{self.base}/customers/{case['card']}",
-                                                    timeout=60)
+        answer = self.sessions[case["library"]].get(
+            f"{self.base}/customers/{case['card']}", timeout=60
+        )
         elapsed = (time.perf_counter() - started) * 1000
         if answer.status_code != 200:
             raise SystemExit(f"customer {case['card']}: {answer.status_code}")
@@ -126,11 +142,14 @@ class Client:
         started = time.perf_counter()
         answer = self.sessions["aan-de-maas"].post(
             f"{self.base}/customers/{card}/diagnosis/fix",
-            json={"problem": "cannot-login", "code": code}, timeout=60)
+            json={"problem": "cannot-login", "code": code},
+            timeout=60,
+        )
         elapsed = (time.perf_counter() - started) * 1000
         if answer.status_code != 200:
-            raise SystemExit(f"fix {code} for {card} failed: {answer.status_code} "
-                             f"{answer.text[:300]}")
+            raise SystemExit(
+                f"fix {code} for {card} failed: {answer.status_code} {answer.text[:300]}"
+            )
         return elapsed, answer.json()
 
     def diagnose(self, case: dict) -> tuple[float, dict]:
@@ -139,11 +158,13 @@ class Client:
             body["username"] = case["username"]
         started = time.perf_counter()
         answer = self.sessions[case["library"]].post(
-            f"{self.base}/customers/{case['card']}/diagnosis", json=body, timeout=60)
+            f"{self.base}/customers/{case['card']}/diagnosis", json=body, timeout=60
+        )
         elapsed = (time.perf_counter() - started) * 1000
         if answer.status_code != 200:
-            raise SystemExit(f"diagnosis of {case['card']} failed: {answer.status_code} "
-                             f"{answer.text[:300]}")
+            raise SystemExit(
+                f"diagnosis of {case['card']} failed: {answer.status_code} {answer.text[:300]}"
+            )
         return elapsed, answer.json()
 
 
@@ -151,8 +172,10 @@ def time_status(system: harness.System, cases: list[dict], rounds: int) -> list[
     """identity's GET /status alone, with the library's own client credentials."""
     from tests.e2e.library_api import Library, demo_client
 
-    apis = {code: Library(system.urls["identity"], demo_client(system, code), scope=
-                          "accounts:read") for code in HELPDESK}
+    apis = {
+        code: Library(system.urls["identity"], demo_client(system, code), scope="accounts:read")
+        for code in HELPDESK
+    }
     for case in cases:  # warm
         apis[case["library"]].status(case["card"])
     timings = []
@@ -199,19 +222,26 @@ def time_fixes(system: harness.System, world: World, client: Client, rounds: int
             fix("authorize", card, "authorization-outdated")
     for card in random.sample(inactive, len(inactive)):
         fix("activate", card, "login-account-inactive")
-    return {"timings": timings, "worked": worked, "status_calls": status_calls,
-            "identity_calls": identity_calls}
+    return {
+        "timings": timings,
+        "worked": worked,
+        "status_calls": status_calls,
+        "identity_calls": identity_calls,
+    }
 
 
 def count_log(path: Path, start: int, *, settle: bool = False) -> tuple[int, int]:
     """(GET .../status lines, all identity web requests) written after byte `start`;
     `settle`: read again until the log stops growing (its lines may lag a little)."""
+
     def read() -> tuple[int, int]:
         with path.open("rb") as fh:
             fh.seek(start)
             lines = fh.read().decode(errors="replace").splitlines()
-        return (sum(1 for line in lines if STATUS_LINE.match(line)),
-                sum(1 for line in lines if IDENTITY_LINE.match(line)))
+        return (
+            sum(1 for line in lines if STATUS_LINE.match(line)),
+            sum(1 for line in lines if IDENTITY_LINE.match(line)),
+        )
 
     found = read()
     while settle:
@@ -244,41 +274,50 @@ def sql_counts(system: harness.System, world: World) -> dict:
                 "LoginEvent.objects.bulk_create([LoginEvent(at=now - timedelta(minutes=40 * "
                 "(i + 1)), kind='login', account_id=a.pk, username=a.username, "
                 "outcome='failure', reason='wrong_password', ip='192.0.2.1') "
-                f"for i in range({attempts - 1})], batch_size=500)\n")
-    library = system.bibid("library", "shell", "-v", "0", "-c", (
-        "import json\n"
-        "from django.db import connection\n"
-        "from django.test.utils import CaptureQueriesContext\n"
-        "from bibid.library.customers.models import Customer\n"
-        "from bibid.library.helpdesk import diagnosis\n"
-        "from bibid.library.staff.models import Staff\n"
-        "from bibid.library.staff.permissions import Actor\n"
-        "actor = Actor(Staff.objects.get(username='helpdesk.maas'), via='api')\n"
-        f"for attempts, card in {sorted(cards.items())!r}:\n"
-        "    customer = Customer.objects.get(library__code='aan-de-maas', card_number=card)\n"
-        "    diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"
-        "    with CaptureQueriesContext(connection) as ctx:\n"
-        "        found = diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"
-        "    print(json.dumps({'attempts': attempts, 'queries': len(ctx.captured_queries),"
-        " 'cause': found.findings[0].code}))\n"
-        # Where the time goes, in this one process: the whole run, and identity's call in it.
-        "import statistics, time\n"
-        "from bibid.library.loginaccounts import services as accounts\n"
-        "asking, spent = accounts.status, []\n"
-        "def timed(**kwargs):\n"
-        "    started = time.perf_counter()\n"
-        "    try:\n"
-        "        return asking(**kwargs)\n"
-        "    finally:\n"
-        "        spent.append(time.perf_counter() - started)\n"
-        "accounts.status = timed\n"
-        "runs = []\n"
-        "for _ in range(40):\n"
-        "    started = time.perf_counter()\n"
-        "    diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"
-        "    runs.append(time.perf_counter() - started)\n"
-        "print(json.dumps({'run_ms': statistics.median(runs) * 1000,"
-        " 'status_ms': statistics.median(spent) * 1000}))\n"))
+                f"for i in range({attempts - 1})], batch_size=500)\n"
+            )
+    library = system.bibid(
+        "library",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        (
+            "import json\n"
+            "from django.db import connection\n"
+            "from django.test.utils import CaptureQueriesContext\n"
+            "from bibid.library.customers.models import Customer\n"
+            "from bibid.library.helpdesk import diagnosis\n"
+            "from bibid.library.staff.models import Staff\n"
+            "from bibid.library.staff.permissions import Actor\n"
+            "actor = Actor(Staff.objects.get(username='helpdesk.maas'), via='api')\n"
+            f"for attempts, card in {sorted(cards.items())!r}:\n"
+            "    customer = Customer.objects.get(library__code='aan-de-maas', card_number=card)\n"
+            "    diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"
+            "    with CaptureQueriesContext(connection) as ctx:\n"
+            "        found = diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"  # noqa: E501
+            "    print(json.dumps({'attempts': attempts, 'queries': len(ctx.captured_queries),"
+            " 'cause': found.findings[0].code}))\n"
+            # Where the time goes, in this one process: the whole run, and identity's call in it.
+            "import statistics, time\n"
+            "from bibid.library.loginaccounts import services as accounts\n"
+            "asking, spent = accounts.status, []\n"
+            "def timed(**kwargs):\n"
+            "    started = time.perf_counter()\n"
+            "    try:\n"
+            "        return asking(**kwargs)\n"
+            "    finally:\n"
+            "        spent.append(time.perf_counter() - started)\n"
+            "accounts.status = timed\n"
+            "runs = []\n"
+            "for _ in range(40):\n"
+            "    started = time.perf_counter()\n"
+            "    diagnosis.run(actor=actor, customer=customer, problem='cannot-login')\n"
+            "    runs.append(time.perf_counter() - started)\n"
+            "print(json.dumps({'run_ms': statistics.median(runs) * 1000,"
+            " 'status_ms': statistics.median(spent) * 1000}))\n"
+        ),
+    )
     token = world.identity.token
     identity = system.identity_shell(
         "import json\n"
@@ -293,7 +332,8 @@ def sql_counts(system: harness.System, world: World) -> dict:
         "        answer = client.get(f'/api/v1/customers/{card}/status')\n"
         "    assert answer.status_code == 200, answer.content\n"
         "    data = [q for q in ctx.captured_queries if not q['sql'].upper().startswith(skip)]\n"
-        "    print(json.dumps({'attempts': attempts, 'queries': len(data)}))\n")
+        "    print(json.dumps({'attempts': attempts, 'queries': len(data)}))\n"
+    )
     result = {"library": {}, "identity": {}, "cause": {}}
     for line in library.splitlines():
         row = json.loads(line)
@@ -319,8 +359,12 @@ def run(label: str, rounds: int, postgres: str | None) -> dict:
             clock_file = Path(var) / "clock-offset"
             clock_file.write_text("0")
             print(f"== {label}: starting bibid up", flush=True)
-            system = harness.start_system(Path(var), workers=os.cpu_count() or 2, threads=4,
-                                          extra_env={"BIBID_TEST_CLOCK_FILE": str(clock_file)})
+            system = harness.start_system(
+                Path(var),
+                workers=os.cpu_count() or 2,
+                threads=4,
+                extra_env={"BIBID_TEST_CLOCK_FILE": str(clock_file)},
+            )
             system.clock_file = clock_file
             try:
                 return measure(label, system, rounds)
@@ -345,8 +389,11 @@ def measure(label: str, system: harness.System, rounds: int) -> dict:
         if case["expected"] and body["findings"][0]["code"] != case["expected"]:
             mismatches.append((case["card"], case["expected"], body["findings"][0]["code"]))
     busy, average = machine_busy_share(), load()
-    print(f"== {label}: {rounds} rounds over {len(cases)} customers (machine {busy:.0%} busy "
-          f"just before, {average})", flush=True)
+    print(
+        f"== {label}: {rounds} rounds over {len(cases)} customers (machine {busy:.0%} busy "
+        f"just before, {average})",
+        flush=True,
+    )
     start = system.log_path.stat().st_size
     timings: dict[str, list[float]] = {"demo": [], "scenario": []}
     for _ in range(rounds):
@@ -362,88 +409,126 @@ def measure(label: str, system: harness.System, rounds: int) -> dict:
         if again == (status_calls, identity_calls) and status_calls >= asking:
             break
         status_calls, identity_calls = again
-    print(f"== {label}: identity's GET /status alone; the library's GET /customers/{{card}}",
-          flush=True)
+    print(
+        f"== {label}: identity's GET /status alone; the library's GET /customers/{{card}}",
+        flush=True,
+    )
     status = time_status(system, [c for c in cases if c["asks_identity"]], rounds)
-    shown = [client.show(case) for _ in range(rounds) for case in random.sample(cases,
-                                                                                len(cases))]
+    shown = [client.show(case) for _ in range(rounds) for case in random.sample(cases, len(cases))]
     print(f"== {label}: SQL statements for 1 and {HISTORY:,} past login attempts", flush=True)
     sql = sql_counts(system, world)
     fix_busy, fix_average = machine_busy_share(), load()
-    print(f"== {label}: the fix loop (machine {fix_busy:.0%} busy just before, {fix_average})",
-          flush=True)
+    print(
+        f"== {label}: the fix loop (machine {fix_busy:.0%} busy just before, {fix_average})",
+        flush=True,
+    )
     fixes = time_fixes(system, world, client, rounds)
     fixes.update(busy=fix_busy, load=fix_average)
-    return {"label": label, "timings": timings, "status": status, "shown": shown,
-            "diagnoses": diagnoses, "fixes": fixes, "load": average,
-            "asking": asking, "busy": busy,
-            "status_calls": status_calls, "identity_calls": identity_calls, "sql": sql,
-            "customers": {g: sum(1 for c in cases if c["group"] == g) for g in timings},
-            "mismatches": mismatches}
+    return {
+        "label": label,
+        "timings": timings,
+        "status": status,
+        "shown": shown,
+        "diagnoses": diagnoses,
+        "fixes": fixes,
+        "load": average,
+        "asking": asking,
+        "busy": busy,
+        "status_calls": status_calls,
+        "identity_calls": identity_calls,
+        "sql": sql,
+        "customers": {g: sum(1 for c in cases if c["group"] == g) for g in timings},
+        "mismatches": mismatches,
+    }
 
 
 def report(result: dict, rounds: int) -> None:
-    print(f"\nDiagnosis latency, {result['label']}: POST /api/v1/customers/{{card}}/diagnosis, "
-          f"1 keep-alive client, {rounds} rounds (machine {result['busy']:.0%} busy before, "
-          f"{result['load']})")
-    print(f"{'customers':<28} {'n':>4} {'diagnoses':>10} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'max ms':>7}")
-    groups = [("demo customers", result["timings"]["demo"], result["customers"]["demo"]),
-              ("scenario customers", result["timings"]["scenario"],
-               result["customers"]["scenario"]),
-              ("all", result["timings"]["demo"] + result["timings"]["scenario"],
-               sum(result["customers"].values()))]
+    print(
+        f"\nDiagnosis latency, {result['label']}: POST /api/v1/customers/{{card}}/diagnosis, "
+        f"1 keep-alive client, {rounds} rounds (machine {result['busy']:.0%} busy before, "
+        f"{result['load']})"
+    )
+    print(f"{'customers':<28} {'n':>4} {'diagnoses':>10} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
+    groups = [
+        ("demo customers", result["timings"]["demo"], result["customers"]["demo"]),
+        ("scenario customers", result["timings"]["scenario"], result["customers"]["scenario"]),
+        (
+            "all",
+            result["timings"]["demo"] + result["timings"]["scenario"],
+            sum(result["customers"].values()),
+        ),
+    ]
     for name, values, n in groups:
-        print(f"{name:<28} {n:>4} {len(values):>10} {percentile(values, 50):>7.1f} "
-              f"{percentile(values, 95):>7.1f} {max(values):>7.1f}")
+        print(
+            f"{name:<28} {n:>4} {len(values):>10} {percentile(values, 50):>7.1f} "
+            f"{percentile(values, 95):>7.1f} {max(values):>7.1f}"
+        )
     status = result["status"]
-    print(f"{'identity GET /status alone':<28} {'':>4} {len(status):>10} "
-          f"{percentile(status, 50):>7.1f} {percentile(status, 95):>7.1f} {max(status):>7.1f}")
+    print(
+        f"{'identity GET /status alone':<28} {'':>4} {len(status):>10} "
+        f"{percentile(status, 50):>7.1f} {percentile(status, 95):>7.1f} {max(status):>7.1f}"
+    )
     shown = result["shown"]
-    print(f"{'library GET /customers/{card}':<28} {'':>4} {len(shown):>10} "
-          f"{percentile(shown, 50):>7.1f} {percentile(shown, 95):>7.1f} {max(shown):>7.1f}")
+    print(
+        f"{'library GET /customers/{card}':<28} {'':>4} {len(shown):>10} "
+        f"{percentile(shown, 50):>7.1f} {percentile(shown, 95):>7.1f} {max(shown):>7.1f}"
+    )
     everything = groups[-1][1]
     p95 = percentile(everything, 95)
     verdict = "met" if p95 < TARGET_P95_MS else "NOT met"
     print(f"target p95 < {TARGET_P95_MS} ms: {verdict} ({p95:.1f} ms; reported, not asserted)")
-    print(f"identity round trips per diagnosis: "
-          f"{result['status_calls'] / result['asking']:.2f} ({result['status_calls']} GET "
-          f".../status in identity's request log for {result['asking']} diagnoses; the other "
-          f"{result['diagnoses'] - result['asking']} were of colleagues and volunteers, "
-          f"who are not looked up; {result['identity_calls'] - result['status_calls']} other "
-          f"identity requests in that time, from the services' workers)")
+    print(
+        f"identity round trips per diagnosis: "
+        f"{result['status_calls'] / result['asking']:.2f} ({result['status_calls']} GET "
+        f".../status in identity's request log for {result['asking']} diagnoses; the other "
+        f"{result['diagnoses'] - result['asking']} were of colleagues and volunteers, "
+        f"who are not looked up; {result['identity_calls'] - result['status_calls']} other "
+        f"identity requests in that time, from the services' workers)"
+    )
     sql = result["sql"]
     print(f"\nSQL statements per diagnosis {'1 attempt':>12} {f'{HISTORY:,} attempts':>15}")
     print(f"{'library (diagnosis.run)':<28} {sql['library'][1]:>12} {sql['library'][HISTORY]:>15}")
-    print(f"{'identity (GET /status)':<28} {sql['identity'][1]:>12} "
-          f"{sql['identity'][HISTORY]:>15}")
+    print(f"{'identity (GET /status)':<28} {sql['identity'][1]:>12} {sql['identity'][HISTORY]:>15}")
     in_process = sql["in_process"]
-    print(f"\nIn one `bibid library shell` process (the 1,000-attempt customer, 40 runs): "
-          f"diagnosis.run p50 {in_process['run_ms']:.1f} ms, of which identity's status call "
-          f"{in_process['status_ms']:.1f} ms")
+    print(
+        f"\nIn one `bibid library shell` process (the 1,000-attempt customer, 40 runs): "
+        f"diagnosis.run p50 {in_process['run_ms']:.1f} ms, of which identity's status call "
+        f"{in_process['status_ms']:.1f} ms"
+    )
     fixes = result["fixes"]
-    print(f"\nFix loop, {result['label']}: POST /api/v1/customers/{{card}}/diagnosis/fix "
-          f"(diagnose, fix, push, diagnose again; machine {fixes['busy']:.0%} busy before, "
-          f"{fixes['load']})")
+    print(
+        f"\nFix loop, {result['label']}: POST /api/v1/customers/{{card}}/diagnosis/fix "
+        f"(diagnose, fix, push, diagnose again; machine {fixes['busy']:.0%} busy before, "
+        f"{fixes['load']})"
+    )
     print(f"{'fix':<28} {'n':>4} {'worked':>10} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
     every_fix = []
     for kind, values in fixes["timings"].items():
         every_fix += values
-        print(f"{kind:<28} {len(values):>4} {fixes['worked'][kind]:>10} "
-              f"{percentile(values, 50):>7.1f} {percentile(values, 95):>7.1f} "
-              f"{max(values):>7.1f}")
+        print(
+            f"{kind:<28} {len(values):>4} {fixes['worked'][kind]:>10} "
+            f"{percentile(values, 50):>7.1f} {percentile(values, 95):>7.1f} "
+            f"{max(values):>7.1f}"
+        )
     fix_p95 = percentile(every_fix, 95)
-    print(f"{'all':<28} {len(every_fix):>4} {sum(fixes['worked'].values()):>10} "
-          f"{percentile(every_fix, 50):>7.1f} {fix_p95:>7.1f} {max(every_fix):>7.1f}")
+    print(
+        f"{'all':<28} {len(every_fix):>4} {sum(fixes['worked'].values()):>10} "
+        f"{percentile(every_fix, 50):>7.1f} {fix_p95:>7.1f} {max(every_fix):>7.1f}"
+    )
     verdict = "met" if fix_p95 < TARGET_FIX_P95_MS else "NOT met"
-    print(f"target p95 < {TARGET_FIX_P95_MS} ms: {verdict} ({fix_p95:.1f} ms; reported, not "
-          "asserted)")
-    print(f"identity requests per fix: {fixes['identity_calls'] / len(every_fix):.2f}, of which "
-          f"GET .../status {fixes['status_calls'] / len(every_fix):.2f} (the diagnosis before "
-          "and after)")
+    print(
+        f"target p95 < {TARGET_FIX_P95_MS} ms: {verdict} ({fix_p95:.1f} ms; reported, not asserted)"
+    )
+    print(
+        f"identity requests per fix: {fixes['identity_calls'] / len(every_fix):.2f}, of which "
+        f"GET .../status {fixes['status_calls'] / len(every_fix):.2f} (the diagnosis before "
+        "and after)"
+    )
     if result["mismatches"]:
-        print(f"note: {len(result['mismatches'])} scenario customer(s) had another cause at "
-              f"warm-up than in the table (a block ends by itself): {result['mismatches']}")
+        print(
+            f"note: {len(result['mismatches'])} scenario customer(s) had another cause at "
+            f"warm-up than in the table (a block ends by itself): {result['mismatches']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

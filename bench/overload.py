@@ -144,8 +144,10 @@ def run_stage(crowd: Crowd, stage: Stage, seconds: float, clients: int) -> Stage
                 try:
                     status, location = crowd.sign_in(browser, PATIENCE - waited)
                     outcome = (
-                        "ok" if status == 302 and location == ACCOUNT_PAGE
-                        else "busy" if status == 503
+                        "ok"
+                        if status == 302 and location == ACCOUNT_PAGE
+                        else "busy"
+                        if status == 503
                         else f"{status} {location}".strip()
                     )
                 except (OSError, http.client.HTTPException) as error:
@@ -235,8 +237,11 @@ def prepare(system: harness.System, patrons: int) -> Crowd:
 
 def run_mode(label: str, args: argparse.Namespace, env: dict[str, str], rate: float | None):
     busy = machine_busy_share(2.0)
-    print(f"\n== {label}: machine {busy:.0%} busy beforehand; starting bibid up --workers "
-          f"{args.workers} --threads {args.threads} {env or ''}", flush=True)
+    print(
+        f"\n== {label}: machine {busy:.0%} busy beforehand; starting bibid up --workers "
+        f"{args.workers} --threads {args.threads} {env or ''}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bibid-bench-") as var:
         system = harness.start_system(
             Path(var), workers=args.workers, threads=args.threads, extra_env=env
@@ -245,8 +250,11 @@ def run_mode(label: str, args: argparse.Namespace, env: dict[str, str], rate: fl
             crowd = prepare(system, args.patrons)
             if rate is None:
                 rate = capacity(crowd, args.capacity_seconds, args.workers * args.threads)
-                print(f"== {label}: capacity {rate:.1f} sign-ins/s (closed loop, "
-                      f"{args.workers * args.threads} at a time)", flush=True)
+                print(
+                    f"== {label}: capacity {rate:.1f} sign-ins/s (closed loop, "
+                    f"{args.workers * args.threads} at a time)",
+                    flush=True,
+                )
             # Rounds that take turns (1x, 2x, 5x, 1x, ...): a shared machine's speed drifts
             # within a minute, and every load should see the same machine (bench/login.py).
             stages = [Stage(f"{m}x", rate * m, args.seconds) for m in MULTIPLES]
@@ -277,8 +285,10 @@ def line(s: Stage) -> str:
 
 def report(results: list[tuple[str, float, list[Stage], float]]) -> None:
     print("\nOverload: open-loop sign-ins (form POST, device cookie kept, fresh connection each)")
-    head = (f"{'shedding':<9}{'load':>5}{'offered/s':>10}{'accepted/s':>11}{'p50 ms':>8}"
-            f"{'p99 ms':>8}{'refused':>9}{'errors':>7}{'longest s':>10}{'client CPU':>11}")
+    head = (
+        f"{'shedding':<9}{'load':>5}{'offered/s':>10}{'accepted/s':>11}{'p50 ms':>8}"
+        f"{'p99 ms':>8}{'refused':>9}{'errors':>7}{'longest s':>10}{'client CPU':>11}"
+    )
     print(head)
     print("-" * len(head))
     for label, _, stages, _ in results:
@@ -292,8 +302,10 @@ def report(results: list[tuple[str, float, list[Stage], float]]) -> None:
                 f"{len(s.refused) / max(answered, 1):>9.1%}{len(s.errors):>7}{s.longest:>10.2f}"
                 f"{s.client_cpu / max(s.span, 1e-9):>11.0%}"
             )
-    print("client CPU = this benchmark's own CPU time while driving a load, as a share of one "
-          "core;\nit runs on the same cores as the system, so it takes part of the capacity.")
+    print(
+        "client CPU = this benchmark's own CPU time while driving a load, as a share of one "
+        "core;\nit runs on the same cores as the system, so it takes part of the capacity."
+    )
     for label, rate, stages, busy in results:
         base, worst = stages[0], stages[-1]
         ratio = worst.pct(worst.latencies, 0.99) / base.pct(base.latencies, 0.99)
@@ -325,8 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=float, help="skip the capacity run: sign-ins/s")
     parser.add_argument("--capacity-seconds", type=float, default=10.0)
     parser.add_argument("--only", choices=("on", "off"), help="run one mode only")
-    parser.add_argument("--env", action="append", default=[], metavar="K=V",
-                        help="extra environment for bibid up (e.g. BIBID_SHED_TARGET_MS=30)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra environment for bibid up (e.g. BIBID_SHED_TARGET_MS=30)",
+    )
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.env)
     results = []

@@ -27,8 +27,7 @@ def _depths() -> dict[str, int]:
 
 
 def _check(what: str) -> None:
-    deeper = {alias: depth for alias, depth in _depths().items()
-              if depth > _baseline.get(alias, 0)}
+    deeper = {alias: depth for alias, depth in _depths().items() if depth > _baseline.get(alias, 0)}
     if deeper:
         message = f"{what} inside a database transaction ({deeper})"
         violations.append(message)

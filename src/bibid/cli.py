@@ -21,9 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 SERVICES = ("identity", "library", "reading")
 DEFAULT_PORTS = {"identity": 8000, "library": 8001, "reading": 8002}
-SHORTCUTS = {"purge-inactive": ("identity", "purge_inactive"),
-             "diagnose": ("library", "diagnose"),
-             "rotate-oidc-key": ("identity", "rotate_oidc_key")}
+SHORTCUTS = {
+    "purge-inactive": ("identity", "purge_inactive"),
+    "diagnose": ("library", "diagnose"),
+    "rotate-oidc-key": ("identity", "rotate_oidc_key"),
+}
 PER_SERVICE = ("migrate", "check", "showmigrations", "createsuperuser")
 
 
@@ -34,8 +36,11 @@ def _settings_module(service: str) -> str:
 def _embedded() -> bool:
     """True when the operator configured nothing: no database and no secret key of any
     service. That is the embedded demo default (a fresh clone, `make run`)."""
-    return not any(os.environ.get(f"{s.upper()}_{name}")
-                   for s in SERVICES for name in ("DATABASE_URL", "SECRET_KEY"))
+    return not any(
+        os.environ.get(f"{s.upper()}_{name}")
+        for s in SERVICES
+        for name in ("DATABASE_URL", "SECRET_KEY")
+    )
 
 
 def _demo_if_embedded() -> None:
@@ -171,8 +176,10 @@ def _print_signins(data: dict, title: str = "Bibid is running:") -> None:
         print("\nDemo customers (search them in the console by card number):")
         for c in data["customers"]:
             print(f"  {c['library']:<12} {c['card_number']}  {c['name']:<18} {c['state']}")
-    for key, title in (("library_clients", "Library API clients (identity's library API)"),
-                       ("service_clients", "Sign-in clients (OpenID Connect)")):
+    for key, title in (
+        ("library_clients", "Library API clients (identity's library API)"),
+        ("service_clients", "Sign-in clients (OpenID Connect)"),
+    ):
         if data.get(key):
             print(f"\n{title}:")
             for row in data[key]:
@@ -223,13 +230,16 @@ def up(argv: list[str]) -> int:
     for service in SERVICES:
         env = _service_env(service)
         env.update(multiproc_env(service))  # metrics of all its processes (bibid.common.metrics)
-        web = web_command(service, bind=args.bind, port=_port(service),
-                          workers=args.workers, threads=args.threads)
+        web = web_command(
+            service, bind=args.bind, port=_port(service), workers=args.workers, threads=args.threads
+        )
         worker = [python, "-m", "bibid", service, "db_worker", "--no-reload"]
         cron = [python, "-m", "bibid", service, "crontask", "--no-heartbeat"]
-        programs += [Program(f"{service}-web", web, env),
-                     Program(f"{service}-worker", worker, env),
-                     Program(f"{service}-cron", cron, env)]
+        programs += [
+            Program(f"{service}-web", web, env),
+            Program(f"{service}-worker", worker, env),
+            Program(f"{service}-cron", cron, env),
+        ]
     _print_signins(data)
     print("Press Ctrl-C to stop everything.\n", flush=True)
     return Supervisor(programs).run()

@@ -150,14 +150,15 @@ class Supervisor:
                 preexec_fn=_die_with_parent,  # one prctl call, see _die_with_parent
             )
         except OSError as error:
-            self.log(f"{program.name} could not start ({error}); "
-                     f"retrying in {program.delay:g} s")
+            self.log(f"{program.name} could not start ({error}); retrying in {program.delay:g} s")
             self._schedule(program)
             return
         program.process = process
         program.started_at = time.monotonic()
         program.reader = threading.Thread(
-            target=self._pump, args=(program, process.stdout), daemon=True,
+            target=self._pump,
+            args=(program, process.stdout),
+            daemon=True,
             name=f"output of {program.name}",
         )
         program.reader.start()
@@ -195,8 +196,10 @@ class Supervisor:
 
     def run(self) -> int:
         """Start every program and keep them running until SIGINT or SIGTERM; return 0."""
-        previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        previous = {
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        }
         try:
             for program in self.programs:
                 program.delay = self.first_delay
@@ -206,8 +209,11 @@ class Supervisor:
                 for program in self.programs:
                     if program.process is not None and program.process.poll() is not None:
                         self._reap(program)
-                    elif program.process is None and program.restart_at is not None \
-                            and now >= program.restart_at:
+                    elif (
+                        program.process is None
+                        and program.restart_at is not None
+                        and now >= program.restart_at
+                    ):
                         self._spawn(program)
             self.stop()
         finally:

@@ -41,9 +41,14 @@ def system(tmp_path_factory, mailbox) -> System:
     clock_file.write_text("0")
     # The library looks at its queues and the feed every 3 s instead of every minute: tests
     # wait for what the system does by itself, not for the clock.
-    running = start_system(var, extra_env={"EMAIL_URL": mailbox.url,
-                                           "BIBID_TEST_CLOCK_FILE": str(clock_file),
-                                           "BIBID_LIBRARY_POLL_SECONDS": "3"})
+    running = start_system(
+        var,
+        extra_env={
+            "EMAIL_URL": mailbox.url,
+            "BIBID_TEST_CLOCK_FILE": str(clock_file),
+            "BIBID_LIBRARY_POLL_SECONDS": "3",
+        },
+    )
     running.clock_file = clock_file
     yield running
     stop_system(running)

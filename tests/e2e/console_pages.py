@@ -36,8 +36,15 @@ LINK_LABEL = "Gebruikersnaam waarmee de klant inlogt"
 LINK_STEP = "Koppelen: de klant bevestigt"
 HANDOVER = "Laat de klant inloggen"
 PATRON_CONFIRMED = "De klant heeft bevestigd"
-ACCOUNT_TERMS = ["Gebruikersnaam", "Status", "Herstel-e-mailadres", "Aangemaakt",
-                 "Laatst ingelogd", "Gekoppeld bij", "Blokkade"]
+ACCOUNT_TERMS = [
+    "Gebruikersnaam",
+    "Status",
+    "Herstel-e-mailadres",
+    "Aangemaakt",
+    "Laatst ingelogd",
+    "Gekoppeld bij",
+    "Blokkade",
+]
 MAAS = "Bibliotheek aan de Maas"
 JEROEN, KARIN, LOTTE = "2010000010", "2010000011", "2010000012"
 ANNA_MAAS, NINA, OTTO, ANNA_DUIN = "2010000001", "2010000014", "2010000015", "3020000001"
@@ -140,9 +147,12 @@ def post_item(page: Page, system, card: str, action: str) -> None:
     """Ask for a menu item by address, as a forged form would (the server must refuse)."""
     page.goto(url(system, f"/console/klanten/{card}/"))
     token = page.locator("input[name=csrfmiddlewaretoken]").first.get_attribute("value")
-    page.request.post(url(system, f"/console/klanten/{card}/inlogaccount/{action}/"),
-                      form={"csrfmiddlewaretoken": token}, max_redirects=0,
-                      headers={"Referer": url(system, f"/console/klanten/{card}/")})
+    page.request.post(
+        url(system, f"/console/klanten/{card}/inlogaccount/{action}/"),
+        form={"csrfmiddlewaretoken": token},
+        max_redirects=0,
+        headers={"Referer": url(system, f"/console/klanten/{card}/")},
+    )
     page.goto(url(system, f"/console/klanten/{card}/"))
 
 
@@ -153,8 +163,11 @@ def act(page: Page, item: str) -> None:
 
 def menu_form(page: Page, summary: str) -> Locator:
     """Open the Genereer or Koppel part of the menu; return it."""
-    part = menu(page).locator("details").filter(
-        has=page.locator("summary", has_text=re.compile(f"^{summary}$")))
+    part = (
+        menu(page)
+        .locator("details")
+        .filter(has=page.locator("summary", has_text=re.compile(f"^{summary}$")))
+    )
     if not part.evaluate("element => element.open"):
         part.locator("summary").click()
     return part
@@ -180,7 +193,7 @@ def ask_to_link(page: Page, username: str = "") -> None:
 
 
 def open_handover(page: Page) -> Page:
-    """"Laat de klant inloggen": identity's handover page, in a new tab (the desk turns the
+    """ "Laat de klant inloggen": identity's handover page, in a new tab (the desk turns the
     screen to the patron)."""
     with page.context.expect_page() as opened:
         link_step(page).get_by_role("link", name=HANDOVER, exact=True).click()
@@ -199,8 +212,7 @@ def patron_agrees(handover: Page, username: str, password: str, library: str = M
 
 
 def patron_has_confirmed(page: Page) -> None:
-    navigate(page, link_step(page).get_by_role("button", name=PATRON_CONFIRMED,
-                                               exact=True).click)
+    navigate(page, link_step(page).get_by_role("button", name=PATRON_CONFIRMED, exact=True).click)
 
 
 def link(page: Page, username: str, password: str) -> None:
@@ -222,9 +234,18 @@ def choose_type(page: Page, name: str) -> None:
     select.select_option(option.get_attribute("value"))
 
 
-def register(page: Page, system, *, name: str, birth_date: str, type_name: str,
-             email: str = "", login_account: bool = True, activate_now: bool = False,
-             members: tuple[tuple[str, str, str], ...] = ()) -> Response:
+def register(
+    page: Page,
+    system,
+    *,
+    name: str,
+    birth_date: str,
+    type_name: str,
+    email: str = "",
+    login_account: bool = True,
+    activate_now: bool = False,
+    members: tuple[tuple[str, str, str], ...] = (),
+) -> Response:
     """Fill in "Lid worden aan de balie" and send it; members are (rol, naam, geboortedatum)."""
     page.goto(url(system, DESK))
     expect(heading(page)).to_have_text("Lid worden aan de balie")
@@ -272,10 +293,14 @@ def wrong_password_at_identity(system, username: str) -> requests.Response:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
         return browser.post(
             f"{identity}/inloggen/",
-            data={"csrfmiddlewaretoken": token, "username": username,
-                  "password": "Niet-het-goede-wachtwoord"},
+            data={
+                "csrfmiddlewaretoken": token,
+                "username": username,
+                "password": "Niet-het-goede-wachtwoord",
+            },
             headers={"X-Forwarded-For": fresh_address(), "User-Agent": "bibid-e2e-console"},
-            allow_redirects=False, timeout=TIMEOUT,
+            allow_redirects=False,
+            timeout=TIMEOUT,
         )
 
 
@@ -300,8 +325,13 @@ def fail_until_blocked(system, username: str, failures: int) -> None:
 
 def library_api(system, method: str, path: str, *, user: str = "balie.maas", **options):
     token = staff(system, user)["api_token"]
-    return requests.request(method, url(system, f"/api/v1{path}"), timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {token}"}, **options)
+    return requests.request(
+        method,
+        url(system, f"/api/v1{path}"),
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {token}"},
+        **options,
+    )
 
 
 class Identity:
@@ -310,10 +340,12 @@ class Identity:
     def __init__(self, system) -> None:
         self.base = system.urls["identity"]
         client = next(c for c in system.demo["library_clients"] if c["library"] == "aan-de-maas")
-        answer = requests.post(f"{self.base}/o/token/",
-                               data={"grant_type": "client_credentials", "scope": "accounts:read"},
-                               auth=(client["client_id"], client["client_secret"]),
-                               timeout=TIMEOUT)
+        answer = requests.post(
+            f"{self.base}/o/token/",
+            data={"grant_type": "client_credentials", "scope": "accounts:read"},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=TIMEOUT,
+        )
         assert answer.status_code == 200, answer.text
         self.headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
 

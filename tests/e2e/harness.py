@@ -88,8 +88,11 @@ class System:
     def program_pids(self, fragment: str) -> list[int]:
         """The pids of the supervised programs whose command line contains `fragment`
         (children of `bibid up` itself, e.g. a gunicorn master, not one of its workers)."""
-        return [pid for pid, (ppid, cmd) in self.processes().items()
-                if ppid == self.process.pid and fragment in cmd]
+        return [
+            pid
+            for pid, (ppid, cmd) in self.processes().items()
+            if ppid == self.process.pid and fragment in cmd
+        ]
 
     def program_pid(self, fragment: str) -> int:
         found = self.program_pids(fragment)
@@ -187,7 +190,11 @@ def eventually(check: Callable[[], Any], what: str, timeout: float) -> Any:
 
 
 def start_system(
-    var_dir: Path, *, workers: int = 2, threads: int = 2, extra_env: dict[str, str] | None = None,
+    var_dir: Path,
+    *,
+    workers: int = 2,
+    threads: int = 2,
+    extra_env: dict[str, str] | None = None,
     embedded: bool = False,
 ) -> System:
     """Start `bibid up` on free ports. `embedded`: as on a fresh clone, with no BIBID_DEMO,

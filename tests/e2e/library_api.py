@@ -17,11 +17,22 @@ PROBLEM = "application/problem+json"
 LIBRARY_A = "aan-de-maas"
 LIBRARY_B = "duinstreek"
 OPERATION_IDS = {
-    "account_show", "account_generate", "account_link", "account_link_confirm",
-    "account_unlink", "account_activate",
-    "account_authorize", "authorizations_bulk", "account_rights",
-    "account_reset_recovery_email", "account_send_password_reset", "account_unblock",
-    "account_history", "account_status", "changes_list", "library_settings_show",
+    "account_show",
+    "account_generate",
+    "account_link",
+    "account_link_confirm",
+    "account_unlink",
+    "account_activate",
+    "account_authorize",
+    "authorizations_bulk",
+    "account_rights",
+    "account_reset_recovery_email",
+    "account_send_password_reset",
+    "account_unblock",
+    "account_history",
+    "account_status",
+    "changes_list",
+    "library_settings_show",
     "library_settings_update",
 }
 _NO_BODY = object()
@@ -59,18 +70,27 @@ def fresh_card(library: str = "aan-de-maas") -> str:
     return f"{CARD_PREFIXES[library]}{uuid.uuid4().int % 10**8:08d}"
 
 
-def on_handover_page(url: str, username: str = "", password: str = "",
-                     action: str = "approve") -> requests.Response:
+def on_handover_page(
+    url: str, username: str = "", password: str = "", action: str = "approve"
+) -> requests.Response:
     """Whoever holds the handover page signs in on it and approves (or declines); the raw
     answer (200 done, 400 wrong password, 403/409 refused, 410 gone)."""
     with requests.Session() as browser:
         page = browser.get(url, timeout=TIMEOUT)
         assert page.status_code == 200, (url, page.status_code)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        return browser.post(url, data={"csrfmiddlewaretoken": token, "action": action,
-                                       "username": username, "password": password},
-                            headers={"Referer": url, "X-Forwarded-For": fresh_address()},
-                            allow_redirects=False, timeout=TIMEOUT)
+        return browser.post(
+            url,
+            data={
+                "csrfmiddlewaretoken": token,
+                "action": action,
+                "username": username,
+                "password": password,
+            },
+            headers={"Referer": url, "X-Forwarded-For": fresh_address()},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
 
 
 def approve_handover(url: str, username: str, password: str) -> requests.Response:
@@ -86,11 +106,13 @@ def choose_password(reset_link: str, password: str) -> requests.Response:
         page = browser.get(reset_link, timeout=TIMEOUT)
         assert page.status_code == 200, (reset_link, page.status_code)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        return browser.post(page.url, data={"csrfmiddlewaretoken": token,
-                                             "password": password,
-                                             "password_again": password},
-                            headers={"Referer": page.url}, allow_redirects=False,
-                            timeout=TIMEOUT)
+        return browser.post(
+            page.url,
+            data={"csrfmiddlewaretoken": token, "password": password, "password_again": password},
+            headers={"Referer": page.url},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
 
 
 class Library:
@@ -109,8 +131,9 @@ class Library:
         assert set(token["scope"].split()) == set(scope.split())
         self.token = token["access_token"]
 
-    def call(self, method: str, path: str, body=_NO_BODY, *, data=None, headers=None,
-             params=None) -> requests.Response:
+    def call(
+        self, method: str, path: str, body=_NO_BODY, *, data=None, headers=None, params=None
+    ) -> requests.Response:
         options: dict = {
             "headers": {"Authorization": f"Bearer {self.token}", **(headers or {})},
             "params": params,
@@ -180,8 +203,12 @@ class Library:
         return self.call("GET", "/changes", params={"after": after, "limit": limit})
 
     def ok(self, response: requests.Response, status: int = 200) -> dict:
-        assert response.status_code == status, (response.request.method, response.request.url,
-                                                response.status_code, response.text[:800])
+        assert response.status_code == status, (
+            response.request.method,
+            response.request.url,
+            response.status_code,
+            response.text[:800],
+        )
         assert response.headers["Content-Type"].startswith("application/json")
         return response.json()
 
@@ -197,8 +224,13 @@ class Library:
 
 def assert_problem(response: requests.Response, status: int, code: str | None = None) -> dict:
     """An RFC 9457 problem with our fields; returns the body."""
-    context = (response.request.method, response.request.url, response.status_code,
-               response.headers.get("Content-Type"), response.text[:800])
+    context = (
+        response.request.method,
+        response.request.url,
+        response.status_code,
+        response.headers.get("Content-Type"),
+        response.text[:800],
+    )
     assert response.status_code == status, context
     assert response.headers.get("Content-Type", "").split(";")[0].strip() == PROBLEM, context
     body = response.json()
@@ -223,8 +255,11 @@ def failed_sign_in(identity: str, username: str, address: str) -> None:
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         answer = browser.post(
             f"{identity}/inloggen/",
-            data={"csrfmiddlewaretoken": token, "username": username,
-                  "password": "not-the-password-at-all"},
+            data={
+                "csrfmiddlewaretoken": token,
+                "username": username,
+                "password": "not-the-password-at-all",
+            },
             headers={"X-Forwarded-For": address, "User-Agent": "bibid-e2e-library-api"},
             allow_redirects=False,
             timeout=TIMEOUT,

@@ -46,24 +46,35 @@ class Mailbox:
             elif part.get_content_type() == "text/html":
                 html = part.get_content()
         with self.lock:
-            self.messages.append(Received(to=list(envelope.rcpt_tos),
-                                          subject=str(message["subject"]), text=text,
-                                          html=html, raw=envelope.content))
+            self.messages.append(
+                Received(
+                    to=list(envelope.rcpt_tos),
+                    subject=str(message["subject"]),
+                    text=text,
+                    html=html,
+                    raw=envelope.content,
+                )
+            )
         return "250 OK"
 
-    def wait_for(self, to: str, subject_contains: str = "", timeout: float = 90,
-                 after: int = 0) -> Received:
+    def wait_for(
+        self, to: str, subject_contains: str = "", timeout: float = 90, after: int = 0
+    ) -> Received:
         """The first message to `to` (after the first `after` messages) with that subject."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
                 for message in self.messages[after:]:
-                    if to.lower() in (r.lower() for r in message.to) \
-                            and subject_contains.lower() in message.subject.lower():
+                    if (
+                        to.lower() in (r.lower() for r in message.to)
+                        and subject_contains.lower() in message.subject.lower()
+                    ):
                         return message
             time.sleep(0.25)
-        raise AssertionError(f"no mail to {to} about {subject_contains!r} within {timeout} s; "
-                             f"got {[(m.to, m.subject) for m in self.messages]}")
+        raise AssertionError(
+            f"no mail to {to} about {subject_contains!r} within {timeout} s; "
+            f"got {[(m.to, m.subject) for m in self.messages]}"
+        )
 
     def count(self) -> int:
         with self.lock:

@@ -29,26 +29,41 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in_at_identity(http: requests.Session, identity: str, username: str,
-                        password: str) -> None:
+def sign_in_at_identity(
+    http: requests.Session, identity: str, username: str, password: str
+) -> None:
     page = http.get(f"{identity}/inloggen/", timeout=TIMEOUT)
-    answer = http.post(f"{identity}/inloggen/", timeout=TIMEOUT, allow_redirects=False,
-                       data={"csrfmiddlewaretoken": csrf_of(page.text), "username": username,
-                             "password": password},
-                       headers={"Referer": f"{identity}/inloggen/"})
+    answer = http.post(
+        f"{identity}/inloggen/",
+        timeout=TIMEOUT,
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": csrf_of(page.text),
+            "username": username,
+            "password": password,
+        },
+        headers={"Referer": f"{identity}/inloggen/"},
+    )
     assert answer.status_code == 302, answer.text[:500]
 
 
-def post_form(http: requests.Session, page_url: str, action: str, data: dict | None = None,
-              **kwargs) -> requests.Response:
+def post_form(
+    http: requests.Session, page_url: str, action: str, data: dict | None = None, **kwargs
+) -> requests.Response:
     """Submit a form of the page at page_url the way a browser does (CSRF token, Referer)."""
     page = http.get(page_url, timeout=TIMEOUT)
-    return http.post(action, data={"csrfmiddlewaretoken": csrf_of(page.text), **(data or {})},
-                     headers={"Referer": page_url}, timeout=TIMEOUT, **kwargs)
+    return http.post(
+        action,
+        data={"csrfmiddlewaretoken": csrf_of(page.text), **(data or {})},
+        headers={"Referer": page_url},
+        timeout=TIMEOUT,
+        **kwargs,
+    )
 
 
-def new_patron(system, *, rights: list[dict] | None = None, library: str = "aan-de-maas"
-               ) -> tuple[str, str, str]:
+def new_patron(
+    system, *, rights: list[dict] | None = None, library: str = "aan-de-maas"
+) -> tuple[str, str, str]:
     """A fresh active account, linked at `library` with these rights; (username, password,
     customer ref)."""
     username = f"p{uuid.uuid4().hex[:10]}"

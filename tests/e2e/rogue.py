@@ -54,16 +54,16 @@ class Library(ApiLibrary):
     """A library system calling identity's library API with its own client credentials,
     with headers of its own on every call (the acting staff member, say)."""
 
-    def __init__(self, identity: str, client: dict, scope: str = READ_WRITE,
-                 headers: dict | None = None) -> None:
+    def __init__(
+        self, identity: str, client: dict, scope: str = READ_WRITE, headers: dict | None = None
+    ) -> None:
         super().__init__(identity, client, scope)
         self.code = client["library"]
         self.name = client["name"]
         self.headers = headers or {}
 
     def call(self, method: str, path: str, body=_NO_BODY, *, headers=None, **kw):
-        return super().call(method, path, body, headers={**self.headers, **(headers or {})},
-                            **kw)
+        return super().call(method, path, body, headers={**self.headers, **(headers or {})}, **kw)
 
     def status(self, ref, username=None, **kw):
         params = {"username": username} if username is not None else None
@@ -74,8 +74,10 @@ def describe(response: requests.Response) -> str:
     """What was sent and what came back, for assertion messages and the report."""
     request = response.request
     body = request.body.decode() if isinstance(request.body, bytes) else request.body
-    return (f"{request.method} {request.url} {body or ''} -> {response.status_code} "
-            f"{response.text[:600]}")
+    return (
+        f"{request.method} {request.url} {body or ''} -> {response.status_code} "
+        f"{response.text[:600]}"
+    )
 
 
 def ok(response: requests.Response, status: int) -> dict:
@@ -108,9 +110,15 @@ def make_victims(system, keys: list[str]) -> dict[str, Victim]:
     customer of library A (the state of a patron who activated the account long ago).
     One shell run for all of them."""
     tag = uuid.uuid4().hex[:6]
-    victims = {key: Victim(username=f"victim.{key}.{tag}", password=f"Eigen-{key}-zin-{tag}-2026",
-                           email=f"victim.{key}.{tag}@patron.example", card=a_card())
-               for key in keys}
+    victims = {
+        key: Victim(
+            username=f"victim.{key}.{tag}",
+            password=f"Eigen-{key}-zin-{tag}-2026",
+            email=f"victim.{key}.{tag}@patron.example",
+            card=a_card(),
+        )
+        for key in keys
+    }
     spec = [[v.username, v.password, v.email, v.card] for v in victims.values()]
     system.identity_shell(
         "from bibid.common import clock\n"
@@ -166,7 +174,7 @@ def facts(system, *names: str) -> dict:
     freeze, links, queued mails, library actions (library, role, kind), wrong passwords."""
     output = system.identity_shell(f"NAMES = {list(names)!r}\n" + FACTS)
     line = next(x for x in output.splitlines() if x.startswith("FACTS="))
-    found = json.loads(line[len("FACTS="):])
+    found = json.loads(line[len("FACTS=") :])
     return found if len(names) != 1 else found[names[0]]
 
 
@@ -186,20 +194,29 @@ def sign_in(identity: str, username: str, password: str, address: str | None = N
         answer = browser.post(
             f"{identity}/inloggen/",
             data={"csrfmiddlewaretoken": token, "username": username, "password": password},
-            headers={"X-Forwarded-For": address or fresh_address(),
-                     "User-Agent": "bibid-e2e-rogue-library"},
-            allow_redirects=False, timeout=TIMEOUT)
+            headers={
+                "X-Forwarded-For": address or fresh_address(),
+                "User-Agent": "bibid-e2e-rogue-library",
+            },
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
     return answer.status_code
 
 
-def post_page(url: str, data: dict | None = None,
-              address: str | None = None) -> tuple[requests.Response, requests.Response]:
+def post_page(
+    url: str, data: dict | None = None, address: str | None = None
+) -> tuple[requests.Response, requests.Response]:
     """GET a page with a form, then POST it with its CSRF token: (get, post)."""
     with requests.Session() as browser:
         page, token = form_token(browser, url)
-        answer = browser.post(url, data={"csrfmiddlewaretoken": token, **(data or {})},
-                              headers={"X-Forwarded-For": address or fresh_address()},
-                              allow_redirects=False, timeout=TIMEOUT)
+        answer = browser.post(
+            url,
+            data={"csrfmiddlewaretoken": token, **(data or {})},
+            headers={"X-Forwarded-For": address or fresh_address()},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
     return page, answer
 
 

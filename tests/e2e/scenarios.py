@@ -106,13 +106,23 @@ class Desk:
 
     @staticmethod
     def ok(response: requests.Response, status: int = 200) -> dict:
-        assert response.status_code == status, (response.request.method, response.request.url,
-                                                response.status_code, response.text[:800])
+        assert response.status_code == status, (
+            response.request.method,
+            response.request.url,
+            response.status_code,
+            response.text[:800],
+        )
         return response.json()
 
     # customers and subscriptions
-    def customer(self, *, name: str | None = None, birth_date: str = "1985-04-12",
-                 email: str | None = "", kind: str = "regular") -> str:
+    def customer(
+        self,
+        *,
+        name: str | None = None,
+        birth_date: str = "1985-04-12",
+        email: str | None = "",
+        kind: str = "regular",
+    ) -> str:
         name = name or f"Klant {tag()}"
         if email == "":  # an address of its own unless told otherwise
             email = f"{re.sub(r'[^a-z0-9]+', '.', name.lower()).strip('.')}.{tag()}@example.org"
@@ -127,11 +137,20 @@ class Desk:
     def update(self, card: str, **changes) -> dict:
         return self.ok(self.call("PATCH", f"/customers/{card}", changes))
 
-    def subscription(self, card: str, type_: str = "compleet", *, start: date | None = None,
-                     end: date | None = None, members: tuple[tuple[str, str], ...] = ()
-                     ) -> dict:
-        body: dict = {"card_number": card, "type": type_,
-                      "members": [{"card_number": c, "role": r} for c, r in members]}
+    def subscription(
+        self,
+        card: str,
+        type_: str = "compleet",
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        members: tuple[tuple[str, str], ...] = (),
+    ) -> dict:
+        body: dict = {
+            "card_number": card,
+            "type": type_,
+            "members": [{"card_number": c, "role": r} for c, r in members],
+        }
         if start:
             body["start"] = start.isoformat()
         if end:
@@ -142,8 +161,9 @@ class Desk:
         return self.ok(self.call("PATCH", f"/subscriptions/{subscription_id}", changes))
 
     # the Inlogaccount menu
-    def menu(self, card: str, what: str, method: str = "POST", body=None,
-             status: int = 200) -> dict:
+    def menu(
+        self, card: str, what: str, method: str = "POST", body=None, status: int = 200
+    ) -> dict:
         path = f"/customers/{card}/login-account" + (f"/{what}" if what else "")
         return self.ok(self.call(method, path, body), status)
 
@@ -161,24 +181,40 @@ class Desk:
         body = {"username": username} if username else {}
         return self.menu(card, "link", body=body, status=202)
 
-    def confirm_link(self, card: str, request_id: str, code: str | None = None,
-                     status: int = 201, move_from: str | None = None) -> dict:
+    def confirm_link(
+        self,
+        card: str,
+        request_id: str,
+        code: str | None = None,
+        status: int = 201,
+        move_from: str | None = None,
+    ) -> dict:
         """Step 2: with the patron's code, or without after the handover page; `move_from`:
         the family member the account moves from (the helpdesk's partner/child fix)."""
-        body = {"request_id": request_id, **({"code": code} if code else {}),
-                **({"move_from": move_from} if move_from else {})}
+        body = {
+            "request_id": request_id,
+            **({"code": code} if code else {}),
+            **({"move_from": move_from} if move_from else {}),
+        }
         return self.menu(card, "link/confirm", body=body, status=status)
 
     # the helpdesk
-    def diagnose(self, card: str, problem: str, username: str | None = None
-                 ) -> requests.Response:
+    def diagnose(self, card: str, problem: str, username: str | None = None) -> requests.Response:
         body = {"problem": problem}
         if username is not None:
             body["username"] = username
         return self.call("POST", f"/customers/{card}/diagnosis", body)
 
-    def fix(self, card: str, problem: str, code: str, username: str | None = None, *,
-            case: int | None = None, confirm: bool | None = None) -> requests.Response:
+    def fix(
+        self,
+        card: str,
+        problem: str,
+        code: str,
+        username: str | None = None,
+        *,
+        case: int | None = None,
+        confirm: bool | None = None,
+    ) -> requests.Response:
         body: dict = {"problem": problem, "code": code}
         if username is not None:
             body["username"] = username
@@ -188,15 +224,26 @@ class Desk:
             body["confirm"] = confirm
         return self.call("POST", f"/customers/{card}/diagnosis/fix", body)
 
-    def link_confirm(self, card: str, problem: str, request_id: str, *,
-                     username: str | None = None, case: int | None = None,
-                     move_from: str | None = None, code: str | None = None
-                     ) -> requests.Response:
+    def link_confirm(
+        self,
+        card: str,
+        problem: str,
+        request_id: str,
+        *,
+        username: str | None = None,
+        case: int | None = None,
+        move_from: str | None = None,
+        code: str | None = None,
+    ) -> requests.Response:
         """The second step of a login_account_link fix, once the patron confirmed (on the
         handover page, or with the `code` from the mail): link, push, diagnose again."""
         body: dict = {"problem": problem, "request_id": request_id}
-        for key, value in (("username", username), ("case", case), ("move_from", move_from),
-                           ("code", code)):
+        for key, value in (
+            ("username", username),
+            ("case", case),
+            ("move_from", move_from),
+            ("code", code),
+        ):
             if value is not None:
                 body[key] = value
         return self.call("POST", f"/customers/{card}/diagnosis/link-confirm", body)
@@ -227,8 +274,9 @@ class Patrons:
 
     def __init__(self, system, count: int) -> None:
         run = tag()
-        self.free = [Patron(f"pat{run}{i:03d}", f"Lang-genoeg-{uuid.uuid4().hex[:10]}")
-                     for i in range(count)]
+        self.free = [
+            Patron(f"pat{run}{i:03d}", f"Lang-genoeg-{uuid.uuid4().hex[:10]}") for i in range(count)
+        ]
         pairs = json.dumps([[p.username, p.password] for p in self.free])
         system.identity_shell(
             "import json\n"
@@ -236,7 +284,8 @@ class Patrons:
             "from bibid.identity.accounts.actors import Actor\n"
             f"for username, password in json.loads({pairs!r}):\n"
             "    create_account(username=username, password=password, active=True,"
-            " actor=Actor.system('test'))\n")
+            " actor=Actor.system('test'))\n"
+        )
 
     def take(self) -> Patron:
         assert self.free, "the pool of patron accounts is used up: make it bigger"
@@ -287,7 +336,8 @@ class World:
         library learns of it from identity's changes feed within seconds and then pushes the
         customer's data itself."""
         return self.identity.ok(
-            self.identity.link_with_patron(card, patron.username, patron.password), 201)
+            self.identity.link_with_patron(card, patron.username, patron.password), 201
+        )
 
     def link_by_library(self, card: str, patron: Patron) -> None:
         """Koppel inlogaccount through the library's REST API (rule L2: the patron agrees on
@@ -297,8 +347,7 @@ class World:
         self.desk.confirm_link(card, asked["request_id"])
         self.wait_for_push(card)
 
-    def linked(self, card: str, *, recovery: str | None = "library", stale: bool = False
-               ) -> Patron:
+    def linked(self, card: str, *, recovery: str | None = "library", stale: bool = False) -> Patron:
         """Link a pool account to `card` through the library (which pushes the customer's
         data and rights; waited for); recovery "library" sets the library's address, None
         leaves none, anything else that address; stale: then another system pushes older
@@ -337,8 +386,12 @@ class World:
         with requests.Session() as phone:
             page = phone.get(link, timeout=TIMEOUT)
             assert page.status_code == 200, (link, page.status_code)
-            done = phone.post(link, data={"csrfmiddlewaretoken": csrf_of(page.text)},
-                              headers={"Referer": link}, timeout=TIMEOUT)
+            done = phone.post(
+                link,
+                data={"csrfmiddlewaretoken": csrf_of(page.text)},
+                headers={"Referer": link},
+                timeout=TIMEOUT,
+            )
         assert done.status_code == 200, (done.status_code, done.text[:400])
 
     def deactivate(self, patron: Patron) -> None:
@@ -350,7 +403,8 @@ class World:
             "from bibid.identity.accounts.services import update_account\n"
             f"account = Account.objects.get(username={patron.username!r})\n"
             "account.state = Account.State.INACTIVE\n"
-            "update_account(account=account, actor=Actor.system('test'), changed=['state'])\n")
+            "update_account(account=account, actor=Actor.system('test'), changed=['state'])\n"
+        )
 
     def active_without_password(self, card: str, *, authorized: bool = True) -> None:
         """Generated by the library and activated at the desk: an active account nobody has
@@ -365,8 +419,11 @@ class World:
         a first password) and chooses a new password there; returns it."""
         mail = self.mailbox.wait_for(to, "wachtwoord", timeout=60, after=after)
         identity = self.system.urls["identity"]
-        link = next(url for url in re.findall(r"https?://[^\s\"'<>]+", mail.text)
-                    if url.startswith(identity))
+        link = next(
+            url
+            for url in re.findall(r"https?://[^\s\"'<>]+", mail.text)
+            if url.startswith(identity)
+        )
         password = f"Nieuw-en-lang-{uuid.uuid4().hex[:10]}"
         done = choose_password(link.rstrip(".,)"), password)
         assert done.status_code in (200, 302), (done.status_code, done.text[:400])
@@ -376,8 +433,7 @@ class World:
         status = self.identity.ok(self.identity.status(card))
         return (status.get("authorization") or {}).get("authorized_at")
 
-    def wait_for_push(self, card: str, *, after: str | None = None, timeout: float = 30
-                      ) -> None:
+    def wait_for_push(self, card: str, *, after: str | None = None, timeout: float = 30) -> None:
         """Until a rights push the library queued (after generating, linking or changing a
         subscription) has reached identity (pushed later than `after`, if given): its task
         worker sends it within seconds, and a diagnosis before that rightly says the login
@@ -385,8 +441,7 @@ class World:
         deadline = time.monotonic() + timeout
         while True:
             at = self.pushed_at(card)
-            if at and (after is None or datetime.fromisoformat(at) >
-                       datetime.fromisoformat(after)):
+            if at and (after is None or datetime.fromisoformat(at) > datetime.fromisoformat(after)):
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"no rights pushed for {card} within {timeout} s")
@@ -394,11 +449,26 @@ class World:
 
     def push_stale(self, card: str, *, end: str = "2025-03-31") -> None:
         """What an older subscription gave: compact rights until `end`."""
-        self.identity.ok(self.identity.authorize(card, {
-            "customer": {"name": "Oude gegevens", "card_number": card,
-                         "subscription_type": "Volwassen Compact", "subscription_end": end},
-            "rights": [{"code": "ebooks", "valid_until": end,
-                        "limits": {"loans": 6, "period": "year"}}]}))
+        self.identity.ok(
+            self.identity.authorize(
+                card,
+                {
+                    "customer": {
+                        "name": "Oude gegevens",
+                        "card_number": card,
+                        "subscription_type": "Volwassen Compact",
+                        "subscription_end": end,
+                    },
+                    "rights": [
+                        {
+                            "code": "ebooks",
+                            "valid_until": end,
+                            "limits": {"loans": 6, "period": "year"},
+                        }
+                    ],
+                },
+            )
+        )
 
     # the sign-in page
     def wrong_password(self, username: str) -> None:
@@ -407,11 +477,20 @@ class World:
         with requests.Session() as browser:
             page = browser.get(f"{identity}/inloggen/", timeout=TIMEOUT)
             answer = browser.post(
-                f"{identity}/inloggen/", allow_redirects=False, timeout=TIMEOUT,
-                data={"csrfmiddlewaretoken": csrf_of(page.text), "username": username,
-                      "password": "Niet-het-goede-wachtwoord"},
-                headers={"X-Forwarded-For": fresh_address(), "Referer": f"{identity}/inloggen/",
-                         "User-Agent": "bibid-e2e-helpdesk"})
+                f"{identity}/inloggen/",
+                allow_redirects=False,
+                timeout=TIMEOUT,
+                data={
+                    "csrfmiddlewaretoken": csrf_of(page.text),
+                    "username": username,
+                    "password": "Niet-het-goede-wachtwoord",
+                },
+                headers={
+                    "X-Forwarded-For": fresh_address(),
+                    "Referer": f"{identity}/inloggen/",
+                    "User-Agent": "bibid-e2e-helpdesk",
+                },
+            )
         # 200: the generic failure; 429 would mean the guard refused before the password
         # was checked (then nothing was counted as a wrong password).
         assert answer.status_code == 200, (answer.status_code, answer.headers.get("Retry-After"))
@@ -432,8 +511,7 @@ class World:
     def browser_at(self, patron: Patron) -> requests.Session:
         browser = requests.Session()
         browser.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) bibid-e2e Firefox/140.0"
-        sign_in_at_identity(browser, self.system.urls["identity"], patron.username,
-                            patron.password)
+        sign_in_at_identity(browser, self.system.urls["identity"], patron.username, patron.password)
         return browser
 
     def signed_in_at_mijn_menu(self, patron: Patron) -> requests.Session:
@@ -449,12 +527,17 @@ class World:
         sub = self.identity.ok(self.identity.show(card))["account_id"]
         client = service_client(self.system, client_id)
         answer = requests.post(
-            f"{self.system.urls['identity']}/o/service-events/", timeout=TIMEOUT,
+            f"{self.system.urls['identity']}/o/service-events/",
+            timeout=TIMEOUT,
             auth=(client["client_id"], client["client_secret"]),
-            json={"sub": str(sub), "kind": "logout_detected",
-                  "details": {"reason": "session_check"},
-                  "browser": "Mozilla/5.0 (Windows NT 10.0) Chrome/99.0 AdBlock",
-                  "address": "192.0.2.17"})
+            json={
+                "sub": str(sub),
+                "kind": "logout_detected",
+                "details": {"reason": "session_check"},
+                "browser": "Mozilla/5.0 (Windows NT 10.0) Chrome/99.0 AdBlock",
+                "address": "192.0.2.17",
+            },
+        )
         assert answer.status_code == 202, answer.text
 
     def signed_in_at_reading(self, patron: Patron) -> requests.Session:
@@ -473,9 +556,12 @@ class World:
         shelf = browser.get(f"{reading}/leenplank/", timeout=TIMEOUT)
         assert shelf.url == f"{reading}/leenplank/" and patron.username in shelf.text
         page = browser.get(f"{identity}/uitloggen/", timeout=TIMEOUT)
-        out = browser.post(f"{identity}/uitloggen/", timeout=TIMEOUT,
-                           data={"csrfmiddlewaretoken": csrf_of(page.text)},
-                           headers={"Referer": f"{identity}/uitloggen/"})
+        out = browser.post(
+            f"{identity}/uitloggen/",
+            timeout=TIMEOUT,
+            data={"csrfmiddlewaretoken": csrf_of(page.text)},
+            headers={"Referer": f"{identity}/uitloggen/"},
+        )
         assert out.status_code == 200, out.status_code
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -517,10 +603,15 @@ class World:
 
     def follow_feed(self) -> None:
         self.system.bibid(
-            "library", "shell", "-v", "0", "-c",
+            "library",
+            "shell",
+            "-v",
+            "0",
+            "-c",
             "from bibid.library.loginaccounts import feed\n"
             "from bibid.library.tenants.models import Library\n"
-            f"feed.follow(Library.objects.get(code={LIBRARY!r}))\n")
+            f"feed.follow(Library.objects.get(code={LIBRARY!r}))\n",
+        )
 
     def wait_for_mail(self, to: str, subject: str, after: int = 0):
         return self.mailbox.wait_for(to, subject, timeout=60, after=after)

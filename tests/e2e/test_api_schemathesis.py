@@ -24,27 +24,56 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(system):
     token = requests.post(
         f"{system.urls['identity']}/o/token/",
         data={"grant_type": "client_credentials", "scope": "accounts:read accounts:write"},
-        auth=(library["client_id"], library["client_secret"]), timeout=30,
+        auth=(library["client_id"], library["client_secret"]),
+        timeout=30,
     ).json()["access_token"]
     examples = os.environ.get("BIBID_SCHEMATHESIS_EXAMPLES", "200")
     done = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run",
-         f"{system.urls['identity']}/api/v1/openapi.json",
-         "--header", f"Authorization: Bearer {token}",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-         "--max-examples", examples, "--workers", "2", "--seed", "20261129",
-         "--no-color"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{system.urls['identity']}/api/v1/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            examples,
+            "--workers",
+            "2",
+            "--seed",
+            "20261129",
+            "--no-color",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     summary = done.stdout[-6000:]
     # The fuzzer also changed the library's settings at identity (which self-service flows
     # its customers get): put them back for the tests that run after this one.
     restored = requests.put(
-        f"{system.urls['identity']}/api/v1/settings", timeout=30,
+        f"{system.urls['identity']}/api/v1/settings",
+        timeout=30,
         headers={"Authorization": f"Bearer {token}"},
-        json={"self_service_flows": ["signup", "password_reset", "username_reminder",
-                                     "password_change", "email_change", "username_change",
-                                     "account_delete"]})
+        json={
+            "self_service_flows": [
+                "signup",
+                "password_reset",
+                "username_reminder",
+                "password_change",
+                "email_change",
+                "username_change",
+                "account_delete",
+            ]
+        },
+    )
     assert restored.status_code == 200, restored.text
     assert done.returncode == 0, summary
     # Every operation of the library API was fuzzed: 16, and since rule L2 the link

@@ -101,7 +101,6 @@ def new_page(browser):
         context.close()
 
 
-
 # 1. Signing in and out -----------------------------------------------------------------------
 
 
@@ -165,11 +164,13 @@ def test_find_a_customer_by_name_and_by_card_number(system, page):
     search(page, system, "bos")
     table = page.get_by_role("table", name="3 klanten gevonden")
     expect(table.get_by_role("columnheader")).to_have_text(
-        ["Naam", "Pasnummer", "Geboortedatum", "E-mailadres", "Inlogaccount"])
+        ["Naam", "Pasnummer", "Geboortedatum", "E-mailadres", "Inlogaccount"]
+    )
     rows = table.locator("tbody tr")
     expect(rows.locator("td:nth-child(2)")).to_have_text([JEROEN, KARIN, LOTTE])
     expect(rows.first.locator("td")).to_have_text(
-        ["Jeroen Bos", JEROEN, "21-08-1982", "jeroen.bos@example.org", "lotte.bos"])
+        ["Jeroen Bos", JEROEN, "21-08-1982", "jeroen.bos@example.org", "lotte.bos"]
+    )
     expect(rows.nth(1).locator("td").last).to_have_text("geen")
 
     navigate(page, table.get_by_role("link", name="Jeroen Bos").click)
@@ -184,7 +185,8 @@ def test_find_a_customer_by_name_and_by_card_number(system, page):
     expect(heading(page)).to_have_text(f"Jeroen Bos {JEROEN}")
 
     expect(region(page, "Klantgegevens").locator("dd")).to_have_text(
-        ["21-08-1982", "jeroen.bos@example.org", "—", DATE])
+        ["21-08-1982", "jeroen.bos@example.org", "—", DATE]
+    )
     subscription = library_api(system, "GET", f"/customers/{JEROEN}").json()["subscription"]
     period = f"{dmy(subscription['start'])} – {dmy(subscription['end'])}"
     box = region(page, "Abonnement")
@@ -199,7 +201,8 @@ def test_find_a_customer_by_name_and_by_card_number(system, page):
     expect(page).to_have_url(url(system, f"/console/klanten/{LOTTE}/"))
     expect(heading(page)).to_have_text(f"Lotte Bos {LOTTE}")
     expect(region(page, "Abonnement").locator("ul.family > li")).to_have_text(
-        [f"Jeroen Bos · hoofdlid · {JEROEN}", f"Karin Bos · partner · {KARIN}"])
+        [f"Jeroen Bos · hoofdlid · {JEROEN}", f"Karin Bos · partner · {KARIN}"]
+    )
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
 
     search(page, system, f"niemand-{tag()}")
@@ -211,13 +214,19 @@ def test_find_a_customer_by_name_and_by_card_number(system, page):
 # 3. Every Inlogaccount menu item -------------------------------------------------------------
 
 
-def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity, mailbox,
-                                                         new_page):
+def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity, mailbox, new_page):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()
     email = f"e2e.menu.{mark}@example.org"
-    register(page, system, name=f"E2E Menu {mark}", birth_date="1979-10-11",
-             type_name="Volwassen Compleet", email=email, login_account=False)
+    register(
+        page,
+        system,
+        name=f"E2E Menu {mark}",
+        birth_date="1979-10-11",
+        type_name="Volwassen Compleet",
+        email=email,
+        login_account=False,
+    )
     card = registered(page)[0]
     end = library_api(system, "GET", f"/customers/{card}").json()["subscription"]["end"]
     open_customer(page, system, card)
@@ -225,29 +234,46 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
 
     generate(page)
-    expect_result(page, f"Inlogaccount {card} aangemaakt (nog niet actief). "
-                        f"De activeringsmail is onderweg naar {email}.")
+    expect_result(
+        page,
+        f"Inlogaccount {card} aangemaakt (nog niet actief). "
+        f"De activeringsmail is onderweg naar {email}.",
+    )
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
 
     show(page, SHOW)
     panel = expect_result(page, f"Inlogaccount {card}: inactief (wacht op activering).")
     data = panel.get_by_test_id("account-data")
     expect(data.locator("dt")).to_have_text(ACCOUNT_TERMS)
-    expect(data.locator("dd")).to_have_text([
-        card, "inactief (wacht op activering; wordt 24 uur na aanmaken verwijderd) · nog geen "
-        "wachtwoord gekozen", f"{email} (niet bevestigd)",
-        re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}$"),
-        "nooit", MAAS, "geen"])
+    expect(data.locator("dd")).to_have_text(
+        [
+            card,
+            "inactief (wacht op activering; wordt 24 uur na aanmaken verwijderd) · nog geen "
+            "wachtwoord gekozen",
+            f"{email} (niet bevestigd)",
+            re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}$"),
+            "nooit",
+            MAAS,
+            "geen",
+        ]
+    )
 
     act(page, ACTIVATE)
-    expect_result(page, "Het inlogaccount is geactiveerd en wordt niet meer verwijderd. "
-                        "De klant krijgt een e-mail om een wachtwoord te kiezen.")
+    expect_result(
+        page,
+        "Het inlogaccount is geactiveerd en wordt niet meer verwijderd. "
+        "De klant krijgt een e-mail om een wachtwoord te kiezen.",
+    )
     assert identity.account(card)["state"] == "active"
 
     act(page, AUTHORIZE)
-    panel = expect_result(page, re.compile(
-        r"^(Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst|De gegevens bij de "
-        r"inlogdienst waren al actueel) \(rechten: ebooks, audiobooks\)\.$"))
+    panel = expect_result(
+        page,
+        re.compile(
+            r"^(Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst|De gegevens bij de "
+            r"inlogdienst waren al actueel) \(rechten: ebooks, audiobooks\)\.$"
+        ),
+    )
     expect(panel).to_contain_text(f"Gestuurd: Volwassen Compleet, tot {end}")
 
     show(page, RIGHTS)
@@ -266,17 +292,24 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     panel = expect_result(page, "1 recente gebeurtenis, waarvan 1 mislukte poging.")
     history = panel.get_by_test_id("history")
     expect(history.get_by_role("columnheader")).to_have_text(
-        ["Wanneer", "Wat", "Reden", "Netwerk", "Browser"])
+        ["Wanneer", "Wat", "Reden", "Netwerk", "Browser"]
+    )
     expect(history.locator("tbody tr")).to_have_count(1)
     expect(history.locator("tbody td")).to_have_text(
-        [re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}$"), "inloggen",
-         "nog geen wachtwoord gekozen", re.compile(r"^10\.\d+\.\d+\.0/24$"),
-         "bibid-e2e-console"])
+        [
+            re.compile(r"^\d{2}-\d{2}-\d{4} \d{2}:\d{2}$"),
+            "inloggen",
+            "nog geen wachtwoord gekozen",
+            re.compile(r"^10\.\d+\.\d+\.0/24$"),
+            "bibid-e2e-console",
+        ]
+    )
 
     show(page, SHOW)
     failing = expect_result(page, f"Inlogaccount {card}: actief, nog zonder wachtwoord.")
     expect(failing.get_by_test_id("account-data").locator("dd").last).to_have_text(
-        "1 mislukte poging in het laatste uur")
+        "1 mislukte poging in het laatste uur"
+    )
     act(page, UNBLOCK)  # one failure makes no one wait
     expect_result(page, "Er was geen blokkade.")
     # Eight failures: the last one makes the patron wait 16 seconds.
@@ -284,24 +317,31 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     show(page, SHOW)
     blocked = expect_result(page, f"Inlogaccount {card}: actief, nog zonder wachtwoord.")
     expect(blocked.get_by_test_id("account-data").locator("dd").last).to_have_text(
-        re.compile(r"^geblokkeerd tot \S.* na 8 mislukte pogingen$"))
+        re.compile(r"^geblokkeerd tot \S.* na 8 mislukte pogingen$")
+    )
     act(page, UNBLOCK)
     expect_result(page, "De blokkade is opgeheven; de klant kan direct opnieuw inloggen.")
     # Rule L4: the wait ends, the failures of the hour stay counted.
     assert identity.account(card)["block"] == {"failures": 8, "blocked_until": None}
     show(page, SHOW)
     expect(result_panel(page).get_by_test_id("account-data").locator("dd").last).to_have_text(
-        "8 mislukte pogingen in het laatste uur")
+        "8 mislukte pogingen in het laatste uur"
+    )
     act(page, UNBLOCK)
     expect_result(page, "Er was geen blokkade.")
 
     act(page, PASSWORD_RESET)
-    expect_result(page, "De klant krijgt een e-mail om een nieuw wachtwoord te kiezen "
-                        "(ook in de spammap kijken).")
+    expect_result(
+        page,
+        "De klant krijgt een e-mail om een nieuw wachtwoord te kiezen (ook in de spammap kijken).",
+    )
 
     act(page, UNLINK)
-    expect_result(page, "Het inlogaccount is ontkoppeld. Het account zelf bestaat nog; de klant "
-                        "kan het aan een andere klant laten koppelen.")
+    expect_result(
+        page,
+        "Het inlogaccount is ontkoppeld. Het account zelf bestaat nog; de klant "
+        "kan het aan een andere klant laten koppelen.",
+    )
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
     assert identity.account(card) is None
 
@@ -317,15 +357,17 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     navigate(patron, patron.get_by_role("button", name=re.compile("Activeer|Bewaar")).click)
     expect(heading(patron)).to_have_text("Je inlogaccount is klaar")
     link(page, card, password)
-    expect_result(page, f"Inlogaccount {card} is gekoppeld aan deze klant; de rechten worden "
-                        "bijgewerkt.")
+    expect_result(
+        page, f"Inlogaccount {card} is gekoppeld aan deze klant; de rechten worden bijgewerkt."
+    )
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
     assert identity.account(card)["username"] == card
 
     # A menu item that cannot be done says so plainly, and changes nothing.
     ask_to_link(page, f"bestaat.niet.{mark}")
-    expect_result(page, "Aan deze klant is al een inlogaccount gekoppeld. Ontkoppel het eerst.",
-                  ok=False)
+    expect_result(
+        page, "Aan deze klant is al een inlogaccount gekoppeld. Ontkoppel het eerst.", ok=False
+    )
     expect(link_step(page)).to_have_count(0)  # no link request was opened
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
 
@@ -333,9 +375,15 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
 def test_koppel_refuses_an_account_linked_to_a_family_member(system, page, identity):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()
-    register(page, system, name=f"E2E Gezin {mark}", birth_date="1979-10-11",
-             type_name="Volwassen Compleet", email=f"e2e.gezin.{mark}@example.org",
-             login_account=False)
+    register(
+        page,
+        system,
+        name=f"E2E Gezin {mark}",
+        birth_date="1979-10-11",
+        type_name="Volwassen Compleet",
+        email=f"e2e.gezin.{mark}@example.org",
+        login_account=False,
+    )
     card = registered(page)[0]
     open_customer(page, system, card)
 
@@ -351,8 +399,12 @@ def test_koppel_refuses_an_account_linked_to_a_family_member(system, page, ident
     patron_agrees(handover, "lotte.bos", demo_password(system, "lotte.bos"))
     handover.close()
     patron_has_confirmed(page)
-    expect_result(page, f"Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant {JEROEN}."
-                        " Koppel bij een gezin ieder zijn eigen inlogaccount.", ok=False)
+    expect_result(
+        page,
+        f"Dit inlogaccount is in deze bibliotheek al gekoppeld aan klant {JEROEN}."
+        " Koppel bij een gezin ieder zijn eigen inlogaccount.",
+        ok=False,
+    )
     expect(link_step(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
     assert identity.account(JEROEN)["username"] == "lotte.bos"
@@ -363,14 +415,24 @@ def test_reset_recovery_email_from_the_menu(system, page, identity):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()
     email = f"e2e.herstel.{mark}@example.org"
-    register(page, system, name=f"E2E Herstel {mark}", birth_date="1986-01-20",
-             type_name="Volwassen Compleet", email=email, login_account=False)
+    register(
+        page,
+        system,
+        name=f"E2E Herstel {mark}",
+        birth_date="1986-01-20",
+        type_name="Volwassen Compleet",
+        email=email,
+        login_account=False,
+    )
     card = registered(page)[0]
     open_customer(page, system, card)
     old = f"oud.{mark}@example.org"
     generate(page, recovery_email=old)
-    expect_result(page, f"Inlogaccount {card} aangemaakt (nog niet actief). "
-                        f"De activeringsmail is onderweg naar {old}.")
+    expect_result(
+        page,
+        f"Inlogaccount {card} aangemaakt (nog niet actief). "
+        f"De activeringsmail is onderweg naar {old}.",
+    )
     assert identity.account(card)["recovery_email"] == old
 
     expect(menu(page).get_by_role("button", name=RECOVERY, exact=True)).to_be_visible()
@@ -401,9 +463,11 @@ def test_menu_still_works_after_a_form_error(system, page):
     response = navigate(page, part.get_by_role("button", name="Koppel", exact=True).click)
     assert response.status == 400
     expect(page.locator(".field-error")).to_have_text(
-        ["Dit veld bevat tekens die niet getypt kunnen worden."])
+        ["Dit veld bevat tekens die niet getypt kunnen worden."]
+    )
     expect(menu_form(page, "Koppel inlogaccount").get_by_label(LINK_LABEL)).to_have_attribute(
-        "aria-invalid", "true")
+        "aria-invalid", "true"
+    )
     expect(link_step(page)).to_have_count(0)  # no link request was opened
     expect(link_state(page)).to_have_text("Gekoppeld inlogaccount: lotte.bos")  # unchanged
 
@@ -415,8 +479,14 @@ def test_menu_still_works_after_a_form_error(system, page):
 def test_inloggeschiedenis_clicked_again_shows_the_new_attempt(system, page):
     sign_in(page, system, "helpdesk.maas")
     mark = tag()
-    register(page, system, name=f"E2E Opnieuw {mark}", birth_date="1970-07-07",
-             type_name="Volwassen Compleet", activate_now=True)
+    register(
+        page,
+        system,
+        name=f"E2E Opnieuw {mark}",
+        birth_date="1970-07-07",
+        type_name="Volwassen Compleet",
+        activate_now=True,
+    )
     [card] = registered(page)
     open_customer(page, system, card)
     show(page, HISTORY)
@@ -431,13 +501,16 @@ def test_inloggeschiedenis_clicked_again_shows_the_new_attempt(system, page):
 
 def test_colleagues_and_volunteers_are_private(system, page, new_page):
     sign_in(page, system, "balie.maas")
-    for card, name, kind in ((NINA, "Nina de Groot", "collega"),
-                             (OTTO, "Otto Vermeer", "vrijwilliger")):
+    for card, name, kind in (
+        (NINA, "Nina de Groot", "collega"),
+        (OTTO, "Otto Vermeer", "vrijwilliger"),
+    ):
         open_customer(page, system, card)
         expect(heading(page)).to_have_text(f"{name} {card} {kind}")
         expect(page.get_by_test_id("private-notice")).to_have_text(
             f"Dit is een {kind}. Het inlogaccount van collega's en vrijwilligers kun je niet "
-            f"inzien of wijzigen: laat de {kind} zelf inloggen.")
+            f"inzien of wijzigen: laat de {kind} zelf inloggen."
+        )
         expect(menu(page)).to_have_count(0)
         expect(link_state(page)).to_have_count(0)
         expect(page.get_by_role("button", name=SHOW)).to_have_count(0)
@@ -445,16 +518,20 @@ def test_colleagues_and_volunteers_are_private(system, page, new_page):
 
     # Asking for the data by address is refused too, and shows none of it.
     post_item(page, system, NINA, "gegevens")
-    expect_result(page, "Dit is een collega of vrijwilliger: hun inlogaccount kun je niet "
-                        "inzien of wijzigen. Laat de collega of vrijwilliger zelf inloggen.",
-                  ok=False)
+    expect_result(
+        page,
+        "Dit is een collega of vrijwilliger: hun inlogaccount kun je niet "
+        "inzien of wijzigen. Laat de collega of vrijwilliger zelf inloggen.",
+        ok=False,
+    )
     expect(page.get_by_test_id("account-data")).to_have_count(0)
     expect(page.get_by_text("nina.degroot", exact=True)).to_have_count(0)
 
     search(page, system, "de Groot")
     row = page.get_by_role("table", name="1 klant gevonden").locator("tbody tr")
     expect(row.locator("td")).to_have_text(
-        ["Nina de Groot collega", NINA, "24-12-1993", "nina.degroot@example.org", "—"])
+        ["Nina de Groot collega", NINA, "24-12-1993", "nina.degroot@example.org", "—"]
+    )
 
     # Nina herself sees her own account's menu and can look herself up.
     nina = new_page()
@@ -512,7 +589,8 @@ def test_another_librarys_customers_do_not_exist(system, page):
     search(page, system, "Anna")
     rows = page.get_by_role("table", name="1 klant gevonden").locator("tbody tr")
     expect(rows.locator("td")).to_have_text(
-        ["Anna Jansen", ANNA_DUIN, "06-05-1984", "anna.jansen@example.org", "anna.jansen"])
+        ["Anna Jansen", ANNA_DUIN, "06-05-1984", "anna.jansen@example.org", "anna.jansen"]
+    )
     search(page, system, ANNA_MAAS)  # the other library's card number finds nothing either
     expect(page).to_have_url(re.compile(r"/console/\?q="))
     expect(page.get_by_role("heading", name="0 klanten gevonden")).to_be_visible()
@@ -529,32 +607,57 @@ def test_desk_registration_with_an_active_login_account(system, page, identity):
     sign_in(page, system, "balie.maas")
     mark = tag()
     name, email = f"E2E Lid {mark}", f"e2e.lid.{mark}@example.org"
-    register(page, system, name=name, birth_date="1985-03-04", type_name="Volwassen Compleet",
-             email=email, login_account=True, activate_now=True)
+    register(
+        page,
+        system,
+        name=name,
+        birth_date="1985-03-04",
+        type_name="Volwassen Compleet",
+        email=email,
+        login_account=True,
+        activate_now=True,
+    )
     [card] = registered(page)
     expect(page.get_by_role("status")).to_have_text(f"{name} · pasnummer {card}")
-    expect(page.locator("main h2:has-text('Inlogaccount') + ul > li")).to_have_text([
-        f"{name}: Inlogaccount {card} aangemaakt (nog niet actief). De activeringsmail is "
-        f"onderweg naar {email}.",
-        f"{name}: Het inlogaccount is geactiveerd en wordt niet meer verwijderd. De klant "
-        "krijgt een e-mail om een wachtwoord te kiezen.",
-    ])
+    expect(page.locator("main h2:has-text('Inlogaccount') + ul > li")).to_have_text(
+        [
+            f"{name}: Inlogaccount {card} aangemaakt (nog niet actief). De activeringsmail is "
+            f"onderweg naar {email}.",
+            f"{name}: Het inlogaccount is geactiveerd en wordt niet meer verwijderd. De klant "
+            "krijgt een e-mail om een wachtwoord te kiezen.",
+        ]
+    )
 
     navigate(page, page.get_by_role("link", name=name).click)
     expect(heading(page)).to_have_text(f"{name} {card}")
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {card}")
     expect(region(page, "Klantgegevens").locator("dd").nth(1)).to_have_text(email)
     expect(region(page, "Abonnement").locator("dd")).to_have_text(
-        ["Volwassen Compleet", re.compile(r"^\d{2}-\d{2}-\d{4} – \d{2}-\d{2}-\d{4}$"), "lopend",
-         "hoofdlid", "ja"])
+        [
+            "Volwassen Compleet",
+            re.compile(r"^\d{2}-\d{2}-\d{4} – \d{2}-\d{2}-\d{4}$"),
+            "lopend",
+            "hoofdlid",
+            "ja",
+        ]
+    )
     audit = region(page, "Laatste handelingen").locator("tbody tr td:nth-child(3)")
-    expect(audit).to_have_text(["inlogaccount geactiveerd", "inlogaccount gegenereerd",
-                                "abonnement afgesloten", "klant ingeschreven"])
+    expect(audit).to_have_text(
+        [
+            "inlogaccount geactiveerd",
+            "inlogaccount gegenereerd",
+            "abonnement afgesloten",
+            "klant ingeschreven",
+        ]
+    )
 
     account = identity.account(card)
     assert account is not None
     assert (account["username"], account["state"], account["recovery_email"]) == (
-        card, "active", email)
+        card,
+        "active",
+        email,
+    )
     end = library_api(system, "GET", f"/customers/{card}").json()["subscription"]["end"]
     ebooks = identity.wait_for_ebooks(card, {"loans": 10, "period": "concurrent"})
     assert ebooks["valid_until"] == end
@@ -566,25 +669,35 @@ def test_desk_registration_of_a_family(system, page):
     mark = tag()
     parent, child = f"E2E Ouder {mark}", f"E2E Kind {mark}"
     child_birth = date.today().replace(year=date.today().year - 8, month=6, day=1)
-    register(page, system, name=parent, birth_date="1981-09-09", type_name="Gezin Compleet",
-             email=f"e2e.gezin.{mark}@example.org", login_account=False,
-             members=(("kind", child, child_birth.isoformat()),))
+    register(
+        page,
+        system,
+        name=parent,
+        birth_date="1981-09-09",
+        type_name="Gezin Compleet",
+        email=f"e2e.gezin.{mark}@example.org",
+        login_account=False,
+        members=(("kind", child, child_birth.isoformat()),),
+    )
     parent_card, child_card = registered(page)
     expect(page.get_by_role("status").locator("li")).to_have_text(
-        [f"{parent} · pasnummer {parent_card}", f"{child} · pasnummer {child_card}"])
+        [f"{parent} · pasnummer {parent_card}", f"{child} · pasnummer {child_card}"]
+    )
     expect(page.get_by_role("heading", name="Inlogaccount")).to_have_count(0)
 
     navigate(page, page.get_by_role("link", name=child).click)
     expect(heading(page)).to_have_text(f"{child} {child_card}")
     box = region(page, "Abonnement")
-    expect(box.locator("dd")).to_have_text(["Gezin Compleet", re.compile("–"), "lopend", "kind",
-                                            "ja"])
+    expect(box.locator("dd")).to_have_text(
+        ["Gezin Compleet", re.compile("–"), "lopend", "kind", "ja"]
+    )
     family = box.locator("ul.family > li")
     expect(family).to_have_text([f"{parent} · hoofdlid · {parent_card}"])
     navigate(page, family.get_by_role("link", name=parent).click)
     expect(heading(page)).to_have_text(f"{parent} {parent_card}")
     expect(region(page, "Abonnement").locator("ul.family > li")).to_have_text(
-        [f"{child} · kind · {child_card}"])
+        [f"{child} · kind · {child_card}"]
+    )
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
 
 
@@ -597,8 +710,9 @@ def test_desk_form_refuses_bad_input_and_creates_nothing(system, page):
     email = f"e2e.fout.{mark}@example.org"
     future = (date.today() + timedelta(days=30)).isoformat()
 
-    response = register(page, system, name="", birth_date=future,
-                        type_name="Volwassen Compleet", email=email)
+    response = register(
+        page, system, name="", birth_date=future, type_name="Volwassen Compleet", email=email
+    )
     assert response.status == 400
     expect(heading(page)).to_have_text("Lid worden aan de balie")
     new = page.get_by_role("group", name="Nieuwe klant")
@@ -608,29 +722,45 @@ def test_desk_form_refuses_bad_input_and_creates_nothing(system, page):
     expect(birth).to_have_attribute("aria-invalid", "true")
     expect(birth).to_have_accessible_description("Deze datum ligt in de toekomst.")
     expect(page.locator(".field-error")).to_have_text(
-        ["Dit veld is verplicht.", "Deze datum ligt in de toekomst."])
+        ["Dit veld is verplicht.", "Deze datum ligt in de toekomst."]
+    )
     expect(new.get_by_label("E-mailadres")).to_have_value(email)  # what was typed stays
 
     # A child cannot have an adult subscription, neither alone nor as a family member.
-    child, child_birth = f"E2E Kind {mark}", date.today().replace(year=date.today().year - 10,
-                                                                   month=3, day=1).isoformat()
-    response = register(page, system, name=child, birth_date=child_birth,
-                        type_name="Volwassen Compleet", email=email)
+    child, child_birth = (
+        f"E2E Kind {mark}",
+        date.today().replace(year=date.today().year - 10, month=3, day=1).isoformat(),
+    )
+    response = register(
+        page,
+        system,
+        name=child,
+        birth_date=child_birth,
+        type_name="Volwassen Compleet",
+        email=email,
+    )
     assert response.status == 400
     # The refusal sits at the subscription field, read out with it.
     subscription = page.get_by_role("group", name="Abonnement").get_by_label("Abonnement")
     expect(subscription).to_have_attribute("aria-invalid", "true")
     expect(subscription).to_have_accessible_description(
-        f"{child} is te jong voor Volwassen Compleet.")
-    expect(page.get_by_role("group", name="Nieuwe klant").get_by_label("Naam")).to_have_value(
-        child)
+        f"{child} is te jong voor Volwassen Compleet."
+    )
+    expect(page.get_by_role("group", name="Nieuwe klant").get_by_label("Naam")).to_have_value(child)
 
-    response = register(page, system, name=f"E2E Ouder {mark}", birth_date="1975-05-05",
-                        type_name="Volwassen Compleet", email=email,
-                        members=(("kind", child, child_birth),))
+    response = register(
+        page,
+        system,
+        name=f"E2E Ouder {mark}",
+        birth_date="1975-05-05",
+        type_name="Volwassen Compleet",
+        email=email,
+        members=(("kind", child, child_birth),),
+    )
     assert response.status == 400
     expect(subscription).to_have_accessible_description(
-        "Bij dit abonnement horen geen gezinsleden.")
+        "Bij dit abonnement horen geen gezinsleden."
+    )
     expect(heading(page)).to_have_text("Lid worden aan de balie")
 
     for text in (mark, email):
@@ -644,9 +774,15 @@ def test_desk_form_refuses_bad_input_and_creates_nothing(system, page):
 def test_subscription_change_reaches_identity(system, page, identity):
     sign_in(page, system, "balie.maas")
     mark = tag()
-    register(page, system, name=f"E2E Wissel {mark}", birth_date="1990-12-12",
-             type_name="Volwassen Compleet", email=f"e2e.wissel.{mark}@example.org",
-             activate_now=True)
+    register(
+        page,
+        system,
+        name=f"E2E Wissel {mark}",
+        birth_date="1990-12-12",
+        type_name="Volwassen Compleet",
+        email=f"e2e.wissel.{mark}@example.org",
+        activate_now=True,
+    )
     [card] = registered(page)
     identity.wait_for_ebooks(card, {"loans": 10, "period": "concurrent"})
 
@@ -654,8 +790,9 @@ def test_subscription_change_reaches_identity(system, page, identity):
     assert customer.status_code == 200, customer.text
     subscription = customer.json()["subscription"]
     assert subscription["type"] == "compleet"
-    changed = library_api(system, "PATCH", f"/subscriptions/{subscription['id']}",
-                          json={"type": "compact"})
+    changed = library_api(
+        system, "PATCH", f"/subscriptions/{subscription['id']}", json={"type": "compact"}
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["type"] == "compact"
 
@@ -667,7 +804,8 @@ def test_subscription_change_reaches_identity(system, page, identity):
     show(page, RIGHTS)
     panel = expect_result(page, "Geldige rechten: audiobooks, ebooks.")
     expect(panel.get_by_test_id("rights").locator("tbody tr").last.locator("td")).to_have_text(
-        ["ebooks", subscription["end"], "loans: 6, period: year", MAAS])
+        ["ebooks", subscription["end"], "loans: 6, period: year", MAAS]
+    )
 
 
 # 9. Keyboard only ----------------------------------------------------------------------------
@@ -686,8 +824,9 @@ def test_search_customer_and_show_account_by_keyboard(system, page):
 
     page.keyboard.type("Jansen")
     navigate(page, lambda: page.keyboard.press("Enter"))
-    result = page.get_by_role("table", name="1 klant gevonden").get_by_role("link",
-                                                                            name="Anna Jansen")
+    result = page.get_by_role("table", name="1 klant gevonden").get_by_role(
+        "link", name="Anna Jansen"
+    )
     tab_to(page, result)
     navigate(page, lambda: page.keyboard.press("Enter"))
     expect(heading(page)).to_have_text(f"Anna Jansen {ANNA_MAAS}")

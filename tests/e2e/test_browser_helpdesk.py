@@ -51,10 +51,10 @@ class Desk:
         self.headers = {"Authorization": f"Bearer {staff(system, user)['api_token']}"}
 
     def call(self, method: str, path: str, body=None, status: int = 200) -> dict:
-        answer = requests.request(method, self.base + path, json=body, headers=self.headers,
-                                  timeout=TIMEOUT)
-        assert answer.status_code == status, (method, path, answer.status_code,
-                                              answer.text[:800])
+        answer = requests.request(
+            method, self.base + path, json=body, headers=self.headers, timeout=TIMEOUT
+        )
+        assert answer.status_code == status, (method, path, answer.status_code, answer.text[:800])
         return answer.json()
 
     def member(self, *, active: bool) -> tuple[str, str]:
@@ -62,11 +62,13 @@ class Desk:
         patron also chose a password (else the helpdesk rightly says that is what's missing)."""
         mark = uuid.uuid4().hex[:8]
         name = f"E2E Helpdesk {mark}"
-        card = self.call("POST", "/customers", {
-            "name": name, "birth_date": "1986-05-04",
-            "email": f"e2e.helpdesk.{mark}@example.org"}, status=201)["card_number"]
-        self.call("POST", "/subscriptions", {"card_number": card, "type": "compleet"},
-                  status=201)
+        card = self.call(
+            "POST",
+            "/customers",
+            {"name": name, "birth_date": "1986-05-04", "email": f"e2e.helpdesk.{mark}@example.org"},
+            status=201,
+        )["card_number"]
+        self.call("POST", "/subscriptions", {"card_number": card, "type": "compleet"}, status=201)
         self.call("POST", f"/customers/{card}/login-account", {}, status=201)
         if active:
             self.call("POST", f"/customers/{card}/login-account/activate")
@@ -74,7 +76,8 @@ class Desk:
                 "from bibid.identity.accounts.models import Account\n"
                 f"account = Account.objects.get(username={card!r})\n"
                 "account.set_password('Een-eigen-wachtwoord-gekozen')\n"
-                "account.save()\n")
+                "account.save()\n"
+            )
         return card, name
 
 
@@ -150,8 +153,9 @@ def check_chart(page: Page, system) -> None:
         return  # not there yet
     expect(image).to_have_count(1)
     expect(image).to_have_attribute("alt", re.compile(r"^Stroomschema .+, met de gevolgde"))
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                           arg=image.element_handle(), timeout=10_000)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=10_000
+    )
     link = page.get_by_role("link", name="Bekijk het hele stroomschema")
     expect(link).to_have_attribute("href", re.compile(r"^/console/helpdesk/schema/.+\?case=\d+$"))
     shown = page.request.get(url(system, image.get_attribute("src")))
@@ -186,7 +190,8 @@ def test_inactive_account_activated_in_two_clicks(system, page, desk):
     expect(result_heading(page)).to_be_focused()  # the answer is where the keyboard is
     expect(cause(page)).to_have_text(
         f"Het inlogaccount {card} is nog niet geactiveerd; zonder activering wordt het na "
-        "24 uur verwijderd.")
+        "24 uur verwijderd."
+    )
     expect(page.get_by_test_id("evidence")).to_contain_text("Aangemaakt op")
     check_chart(page, system)
     fix = page.get_by_test_id("fix")
@@ -196,8 +201,7 @@ def test_inactive_account_activated_in_two_clicks(system, page, desk):
     assert clicks.count == 2
     expect(result_heading(page)).to_be_focused()
     expect(result_heading(page)).to_have_text("Gedaan: Activeer inlogaccount")
-    expect(page.get_by_test_id("done-summary")).to_contain_text(
-        "Het inlogaccount is geactiveerd")
+    expect(page.get_by_test_id("done-summary")).to_contain_text("Het inlogaccount is geactiveerd")
     rechecked = page.get_by_test_id("diagnosis")
     expect(rechecked.get_by_role("heading", level=2)).to_contain_text("Opnieuw gecontroleerd:")
     expect(cause(page)).not_to_contain_text("nog niet geactiveerd")
@@ -221,17 +225,23 @@ def test_outdated_rights_authorized_in_two_clicks_without_javascript(system, bro
 
         clicks.button(CANNOT_LOGIN, helpdesk_box(page))
         expect(cause(page)).to_have_text(
-            "De inlogdienst heeft verouderde klantgegevens en rechten.")
-        expect(page.get_by_test_id("evidence").locator("li")).to_have_text([
-            re.compile(r"^Doorgegeven op .+: rechten geen\.$"),
-            "Volgens het abonnement nu: rechten audiobooks, ebooks."])
+            "De inlogdienst heeft verouderde klantgegevens en rechten."
+        )
+        expect(page.get_by_test_id("evidence").locator("li")).to_have_text(
+            [
+                re.compile(r"^Doorgegeven op .+: rechten geen\.$"),
+                "Volgens het abonnement nu: rechten audiobooks, ebooks.",
+            ]
+        )
         clicks.button("Autoriseer inlogaccount", page.get_by_test_id("fix"))
         assert clicks.count == 2
         expect(page.get_by_test_id("done-summary")).to_have_text(
             "Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst (rechten: ebooks, "
-            "audiobooks).")
+            "audiobooks)."
+        )
         expect(page.get_by_test_id("diagnosis")).to_have_attribute(
-            "data-outcome", "no-problem-found")
+            "data-outcome", "no-problem-found"
+        )
         expect(cause(page)).to_have_text("In de gegevens is geen oorzaak te zien.")
     finally:
         context.close()
@@ -253,11 +263,14 @@ def test_wrong_username_named_at_the_first_click(system, page, desk):
     # customer's account (and which one is).
     expect(cause(page)).to_have_text(
         f"De klant typt niet.{card}; dat is niet het inlogaccount dat aan deze klant "
-        f"gekoppeld is ({card}).")
+        f"gekoppeld is ({card})."
+    )
     expect(page.get_by_test_id("question")).to_contain_text(
-        f"Vertel de klant de gebruikersnaam {card}")
-    expect(page.get_by_role("region", name="Opnieuw, of een ander probleem").get_by_label(
-        TYPED)).to_have_value(f"niet.{card}")
+        f"Vertel de klant de gebruikersnaam {card}"
+    )
+    expect(
+        page.get_by_role("region", name="Opnieuw, of een ander probleem").get_by_label(TYPED)
+    ).to_have_value(f"niet.{card}")
 
     # The customer tries again with the right name: the path's next question, answered.
     question = page.get_by_role("group", name="Volgende vraag: Kan de klant nu inloggen?")
@@ -273,15 +286,30 @@ def test_a_childs_account_moves_from_the_parent_only_when_the_child_agrees(syste
     nothing; the child signs in on identity's handover page; only the confirmation takes the
     account from the parent and links it to the child (rules L2 and the seed's mix-up)."""
     mark = uuid.uuid4().hex[:8]
-    parent = desk.call("POST", "/customers", {
-        "name": f"E2E Ouder {mark}", "birth_date": "1980-02-02",
-        "email": f"e2e.ouder.{mark}@example.org"}, status=201)["card_number"]
+    parent = desk.call(
+        "POST",
+        "/customers",
+        {
+            "name": f"E2E Ouder {mark}",
+            "birth_date": "1980-02-02",
+            "email": f"e2e.ouder.{mark}@example.org",
+        },
+        status=201,
+    )["card_number"]
     child_name = f"E2E Kind {mark}"
-    child = desk.call("POST", "/customers", {"name": child_name, "birth_date": "2015-06-01"},
-                      status=201)["card_number"]
-    desk.call("POST", "/subscriptions", {"card_number": parent, "type": "gezin",
-                                         "members": [{"card_number": child, "role": "child"}]},
-              status=201)
+    child = desk.call(
+        "POST", "/customers", {"name": child_name, "birth_date": "2015-06-01"}, status=201
+    )["card_number"]
+    desk.call(
+        "POST",
+        "/subscriptions",
+        {
+            "card_number": parent,
+            "type": "gezin",
+            "members": [{"card_number": child, "role": "child"}],
+        },
+        status=201,
+    )
     kid, password = f"e2e.kind.{mark}", f"Het-kind-kiest-een-zin-{mark}"
     system.create_patron(kid, password)
     identity = identity_api(system)
@@ -298,10 +326,12 @@ def test_a_childs_account_moves_from_the_parent_only_when_the_child_agrees(syste
     box.get_by_label(TYPED).fill(kid)
     clicks.button(CANNOT_LOGIN, box)
     expect(cause(page)).to_contain_text(
-        f"Het inlogaccount {kid} hoort bij deze klant, maar is gekoppeld aan E2E Ouder {mark}")
+        f"Het inlogaccount {kid} hoort bij deze klant, maar is gekoppeld aan E2E Ouder {mark}"
+    )
     fix = page.get_by_test_id("fix")
-    fix.get_by_label("Ik heb met de klant gecontroleerd dat dit het juiste inlogaccount en "
-                     "de juiste klant is.").check()
+    fix.get_by_label(
+        "Ik heb met de klant gecontroleerd dat dit het juiste inlogaccount en de juiste klant is."
+    ).check()
     clicks.button(f"Koppel {kid} aan deze klant", fix)
     expect(result_heading(page)).to_have_text("Gedaan: Koppel inlogaccount")
     step = page.get_by_test_id("link-step")
@@ -320,7 +350,8 @@ def test_a_childs_account_moves_from_the_parent_only_when_the_child_agrees(syste
     clicks.button("De klant heeft bevestigd", page.get_by_test_id("link-step"))
     expect(result_heading(page)).to_have_text("Gedaan: Koppel")
     expect(page.get_by_test_id("done-summary")).to_contain_text(
-        f"Inlogaccount {kid} is gekoppeld aan deze klant")
+        f"Inlogaccount {kid} is gekoppeld aan deze klant"
+    )
     expect(page.get_by_test_id("link-step")).to_have_count(0)
     expect(cause(page)).not_to_contain_text("hoort bij deze klant")
     assert (linked_to(parent), linked_to(child)) == (None, kid)

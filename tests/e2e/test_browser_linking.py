@@ -68,11 +68,14 @@ def new_page(browser):
     for context in contexts:
         context.close()
 
+
 COMPLEET = {"loans": 10, "period": "concurrent"}
 CODE_SUBJECT = "Je code om je inlogaccount te koppelen"
 LINKED_SUBJECT = "Je inlogaccount is gekoppeld aan een bibliotheek"
-WAITING = ("De klant heeft de koppeling nog niet bevestigd. Vraag om de code uit de e-mail of "
-           "laat de klant inloggen op het scherm.")
+WAITING = (
+    "De klant heeft de koppeling nog niet bevestigd. Vraag om de code uit de e-mail of "
+    "laat de klant inloggen op het scherm."
+)
 FEED_WAIT = 120  # seconds: the library reads identity's changes feed every minute
 
 
@@ -94,7 +97,8 @@ def new_patron(system, *, confirmed: bool) -> tuple[str, str, str]:
         "from bibid.common import clock\n"
         "from bibid.identity.accounts.models import Account\n"
         f"Account.objects.filter(username={username!r})"
-        f".update(recovery_email_confirmed_at={'clock.now()' if confirmed else 'None'})\n")
+        f".update(recovery_email_confirmed_at={'clock.now()' if confirmed else 'None'})\n"
+    )
     return username, password, address
 
 
@@ -102,9 +106,15 @@ def new_customer(page: Page, system) -> str:
     """A customer of Bibliotheek aan de Maas without a login account, registered at the desk
     by the signed-in staff member; the customer page is open."""
     mark = tag()
-    register(page, system, name=f"E2E Koppel {mark}", birth_date="1983-02-03",
-             type_name="Volwassen Compleet", email=f"e2e.koppel.{mark}@example.org",
-             login_account=False)
+    register(
+        page,
+        system,
+        name=f"E2E Koppel {mark}",
+        birth_date="1983-02-03",
+        type_name="Volwassen Compleet",
+        email=f"e2e.koppel.{mark}@example.org",
+        login_account=False,
+    )
     [card] = registered(page)
     open_customer(page, system, card)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
@@ -124,8 +134,6 @@ def sign_in_at_identity(page: Page, system, username: str, password: str) -> Non
     expect(heading(page)).to_have_text("Mijn inlogaccount")
 
 
-
-
 # 1. The patron signs in on the handover page ----------------------------------------------
 
 
@@ -140,15 +148,16 @@ def test_link_step_the_patron_signs_in_on_the_handover_page(system, page, identi
     expect(step).to_be_visible()
     expect(step.get_by_role("heading")).to_have_text(LINK_STEP)
     expect(step.get_by_test_id("link-step-hint")).to_contain_text(
-        "Vraag de klant om de code uit de e-mail, of laat de klant zelf inloggen op het scherm.")
+        "Vraag de klant om de code uit de e-mail, of laat de klant zelf inloggen op het scherm."
+    )
     # The keyboard is at the step (the answer's target), the code field is the next stop.
     expect(step).to_be_focused()
     page.keyboard.press("Tab")
     expect(step.get_by_label("Code uit de e-mail")).to_be_focused()
     handover_link = step.get_by_role("link", name=HANDOVER, exact=True)
     expect(handover_link).to_have_attribute(
-        "href", re.compile("^" + re.escape(identity_url(system, "/koppelen/"))
-                           + r"[0-9a-f-]{36}/$"))
+        "href", re.compile("^" + re.escape(identity_url(system, "/koppelen/")) + r"[0-9a-f-]{36}/$")
+    )
     expect(handover_link).to_have_attribute("target", "_blank")
     expect(handover_link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
     handover_url = handover_link.get_attribute("href")
@@ -164,21 +173,22 @@ def test_link_step_the_patron_signs_in_on_the_handover_page(system, page, identi
 
     # The patron's turn, in a new tab: identity's own page, not the console's.
     handover = open_handover(page)
-    expect(handover).to_have_url(re.compile(
-        "^" + re.escape(identity_url(system, "/koppelen/")) + r"[0-9a-f-]{36}/$"))
+    expect(handover).to_have_url(
+        re.compile("^" + re.escape(identity_url(system, "/koppelen/")) + r"[0-9a-f-]{36}/$")
+    )
     expect(heading(handover)).to_have_text(f"Je inlogaccount koppelen aan {MAAS}")
     expect(handover.get_by_role("main")).to_contain_text("De medewerker ziet je wachtwoord niet.")
     handover.get_by_label("Gebruikersnaam of pasnummer").fill(username)
     handover.get_by_label("Wachtwoord", exact=True).fill("Niet-het-goede-wachtwoord")
-    response = navigate(handover, handover.get_by_role("button",
-                                                       name="Inloggen en koppelen").click)
+    response = navigate(handover, handover.get_by_role("button", name="Inloggen en koppelen").click)
     assert response.status == 400
     expect(handover.get_by_role("alert")).to_contain_text("Onjuiste inlog")
     expect(handover.get_by_label("Gebruikersnaam of pasnummer")).to_have_value(username)
     expect(handover.get_by_label("Wachtwoord", exact=True)).to_have_value("")
     patron_agrees(handover, username, password)
     expect(handover.get_by_role("status")).to_contain_text(
-        f"Je hebt de koppeling aan {MAAS} bevestigd.")
+        f"Je hebt de koppeling aan {MAAS} bevestigd."
+    )
     expect(handover.get_by_role("status")).to_contain_text("Je bent hier niet ingelogd gebleven.")
     # The desk's browser is not signed in as the patron.
     handover.goto(identity_url(system, "/"))
@@ -187,8 +197,9 @@ def test_link_step_the_patron_signs_in_on_the_handover_page(system, page, identi
 
     # Back in the console: now it links.
     patron_has_confirmed(page)
-    expect_result(page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten "
-                        "worden bijgewerkt.")
+    expect_result(
+        page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten worden bijgewerkt."
+    )
     expect(link_step(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {username}")
     assert identity.account(card)["username"] == username
@@ -246,7 +257,8 @@ def test_link_step_with_the_code_from_the_e_mail(system, page, identity, mailbox
     field = link_step(page).get_by_label("Code uit de e-mail")
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(field).to_have_accessible_description(
-        re.compile(r"^Deze code klopt niet\. Nog 4 pogingen\."))
+        re.compile(r"^Deze code klopt niet\. Nog 4 pogingen\.")
+    )
     expect(result_panel(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
     assert identity.account(card) is None
@@ -254,8 +266,9 @@ def test_link_step_with_the_code_from_the_e_mail(system, page, identity, mailbox
     # The code the patron reads out (spaces around it do no harm).
     field.fill(f" {code} ")
     navigate(page, link_step(page).get_by_role("button", name="Koppel", exact=True).click)
-    expect_result(page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten "
-                        "worden bijgewerkt.")
+    expect_result(
+        page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten worden bijgewerkt."
+    )
     expect(link_step(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(f"Gekoppeld inlogaccount: {username}")
     assert identity.account(card)["username"] == username
@@ -281,8 +294,9 @@ def test_a_wrong_code_says_the_tries_left_once(system, page, mailbox):
         navigate(page, link_step(page).get_by_role("button", name="Koppel", exact=True).click)
         said = f"Deze code klopt niet. Nog {tries_left} pogingen."
         expect(link_step(page).get_by_test_id("link-error")).to_have_text(said)
-        expect(link_step(page).get_by_label("Code uit de e-mail")
-               ).to_have_accessible_description(said)
+        expect(link_step(page).get_by_label("Code uit de e-mail")).to_have_accessible_description(
+            said
+        )
 
 
 # 3. Mijn inlogaccount: the library, what it did, withdrawing -----------------------------
@@ -293,8 +307,9 @@ def test_the_patron_sees_the_library_and_withdraws_the_link(system, page, identi
     sign_in(page, system, "balie.maas")
     card = new_customer(page, system)
     link(page, username, password)
-    expect_result(page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten "
-                        "worden bijgewerkt.")
+    expect_result(
+        page, f"Inlogaccount {username} is gekoppeld aan deze klant; de rechten worden bijgewerkt."
+    )
     identity.wait_for_ebooks(card, COMPLEET)
 
     patron = new_page()
@@ -313,22 +328,29 @@ def test_the_patron_sees_the_library_and_withdraws_the_link(system, page, identi
     expect(patron.get_by_role("heading", name="Bibliotheken", exact=True)).to_be_visible()
     libraries = patron.get_by_role("table", name="Gekoppelde bibliotheken")
     expect(libraries.get_by_role("columnheader")).to_have_text(
-        ["Bibliotheek", "Gekoppeld sinds", "Rechten nu", "Actie"])
+        ["Bibliotheek", "Gekoppeld sinds", "Rechten nu", "Actie"]
+    )
     expect(libraries.locator("tbody tr")).to_have_count(1)
     expect(libraries.locator("tbody td")).to_have_text(
-        [MAAS, re.compile(r"^\d{1,2} \S+ \d{4}$"),
-         re.compile("^(e-books lenen, luisterboeken lenen|luisterboeken lenen, e-books lenen)$"),
-         "Koppeling intrekken"])
+        [
+            MAAS,
+            re.compile(r"^\d{1,2} \S+ \d{4}$"),
+            re.compile("^(e-books lenen, luisterboeken lenen|luisterboeken lenen, e-books lenen)$"),
+            "Koppeling intrekken",
+        ]
+    )
     expect(patron.get_by_role("heading", name="Wat bibliotheken deden")).to_be_visible()
     actions = patron.get_by_role("table", name="Wat bibliotheken deden")
     expect(actions.get_by_role("columnheader")).to_have_text(
-        ["Wanneer", "Bibliotheek", "Rol", "Wat"])
+        ["Wanneer", "Bibliotheek", "Rol", "Wat"]
+    )
     rows = [row.locator("td").all_inner_texts()[1:] for row in actions.locator("tbody tr").all()]
     # The desk asked and linked (the acting role the console sends), newest first.
     assert [MAAS, "balie", "Je inlogaccount gekoppeld aan je lidmaatschap"] in rows, rows
     assert [MAAS, "balie", "Gevraagd je inlogaccount te koppelen"] in rows, rows
-    assert rows.index([MAAS, "balie", "Je inlogaccount gekoppeld aan je lidmaatschap"]) < \
-        rows.index([MAAS, "balie", "Gevraagd je inlogaccount te koppelen"]), rows
+    assert rows.index(
+        [MAAS, "balie", "Je inlogaccount gekoppeld aan je lidmaatschap"]
+    ) < rows.index([MAAS, "balie", "Gevraagd je inlogaccount te koppelen"]), rows
     assert all(row[0] == MAAS for row in rows), rows
 
     # Withdrawing: a page that says what it means, then the button (the password when the
@@ -356,13 +378,16 @@ def test_the_patron_sees_the_library_and_withdraws_the_link(system, page, identi
         system.move_clock(minutes=-16)
     expect(patron).to_have_url(identity_url(system, "/"))
     expect(patron.get_by_role("status").filter(has_text="ingetrokken")).to_have_text(
-        f"De koppeling met {MAAS} is ingetrokken.")
+        f"De koppeling met {MAAS} is ingetrokken."
+    )
     expect(patron.get_by_role("table", name="Gekoppelde bibliotheken")).to_have_count(0)
-    expect(patron.get_by_text("Er is geen bibliotheek gekoppeld aan je inlogaccount.")
-           ).to_be_visible()
+    expect(
+        patron.get_by_text("Er is geen bibliotheek gekoppeld aan je inlogaccount.")
+    ).to_be_visible()
     # What the library did stays listed.
     expect(patron.get_by_role("table", name="Wat bibliotheken deden")).to_contain_text(
-        "Je inlogaccount gekoppeld aan je lidmaatschap")
+        "Je inlogaccount gekoppeld aan je lidmaatschap"
+    )
 
     # The library no longer has the patron: its API at once, its own records from the feed.
     assert identity.account(card) is None
@@ -376,11 +401,11 @@ def test_the_patron_sees_the_library_and_withdraws_the_link(system, page, identi
     expect(heading(patron)).to_have_text("Geen lidmaatschap gevonden")
     expect(patron.get_by_test_id("not-linked")).to_contain_text(
         f"Je bent ingelogd met het inlogaccount {username}, maar dat inlogaccount is niet "
-        f"gekoppeld aan een lidmaatschap van {MAAS}.")
+        f"gekoppeld aan een lidmaatschap van {MAAS}."
+    )
     open_customer(page, system, card)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
-    assert "koppeling verwijderd (inlogdienst) | gelukt" in audit_actions(page), \
-        audit_actions(page)
+    assert "koppeling verwijderd (inlogdienst) | gelukt" in audit_actions(page), audit_actions(page)
 
 
 # 4. Accessibility of the new pages ----------------------------------------------------------
@@ -436,8 +461,9 @@ def test_linking_pages_have_no_axe_violations(system, new_page, identity):
     navigate(patron, patron.get_by_role("link", name="Koppeling intrekken").click)
     check(patron, "Koppeling intrekken")
     navigate(patron, patron.get_by_role("button", name="Ja, trek de koppeling in").click)
-    expect(patron.get_by_text("Er is geen bibliotheek gekoppeld aan je inlogaccount.")
-           ).to_be_visible()
+    expect(
+        patron.get_by_text("Er is geen bibliotheek gekoppeld aan je inlogaccount.")
+    ).to_be_visible()
     check(patron, "Mijn inlogaccount after withdrawing")
 
     gone = new_page(bypass_csp=True)

@@ -78,6 +78,7 @@ def new_page(browser):
 
 # 1 -------------------------------------------------------------------------------------------
 
+
 def test_patron_signs_in_sees_the_sign_in_and_signs_out(system, new_page):
     agent = f"Bibid-e2e {uuid.uuid4().hex[:16]}"  # marks this browser's row in the table
     page = new_page(user_agent=agent)
@@ -109,6 +110,7 @@ def test_patron_signs_in_sees_the_sign_in_and_signs_out(system, new_page):
 
 # 2 -------------------------------------------------------------------------------------------
 
+
 def test_username_is_case_insensitive(system, page):
     page.goto(url(system, LOGIN))
     submit_login(page, "Anna.Jansen", demo_password(system, "anna.jansen"))
@@ -118,6 +120,7 @@ def test_username_is_case_insensitive(system, page):
 
 
 # 3 -------------------------------------------------------------------------------------------
+
 
 def test_failed_login_is_generic_and_keeps_only_the_username(system, page):
     name = fresh_name("e2e-fail")
@@ -149,6 +152,7 @@ def test_failed_login_is_generic_and_keeps_only_the_username(system, page):
 
 # 4 -------------------------------------------------------------------------------------------
 
+
 def test_sixth_wrong_password_in_a_row_must_wait(system, page):
     name = fresh_name("e2e-guess")
     system.create_patron(name, f"Goed-wachtwoord-{uuid.uuid4().hex[:8]}")
@@ -174,6 +178,7 @@ def test_sixth_wrong_password_in_a_row_must_wait(system, page):
 
 # 5 -------------------------------------------------------------------------------------------
 
+
 def test_inactive_accounts_get_the_same_generic_failure(system, page):
     without_password = fresh_name("e2e-inactive")
     system.create_patron(without_password, None, active=False)
@@ -197,6 +202,7 @@ def test_inactive_accounts_get_the_same_generic_failure(system, page):
 
 
 # 6 -------------------------------------------------------------------------------------------
+
 
 def test_keyboard_only_skip_link_and_tab_order(system, page):
     page.goto(url(system, LOGIN))
@@ -235,6 +241,7 @@ def test_keyboard_only_skip_link_and_tab_order(system, page):
 
 # 7 -------------------------------------------------------------------------------------------
 
+
 def test_language_switch_to_english_and_back(system, page):
     html = page.locator("html")
     page.goto(url(system, LOGIN))
@@ -259,6 +266,7 @@ def test_language_switch_to_english_and_back(system, page):
 
 
 # 8 -------------------------------------------------------------------------------------------
+
 
 def test_no_csp_violations_or_console_errors_on_the_sign_in_pages(system, page):
     problems: list[str] = []
@@ -307,6 +315,7 @@ def test_site_has_a_favicon(system, page):
 
 # 9 -------------------------------------------------------------------------------------------
 
+
 def test_sign_in_and_out_work_without_javascript(system, new_page):
     page = new_page(java_script_enabled=False)
     page.goto(url(system, LOGIN))
@@ -320,6 +329,7 @@ def test_sign_in_and_out_work_without_javascript(system, new_page):
 
 
 # 10 ------------------------------------------------------------------------------------------
+
 
 def test_next_on_the_identity_host_is_followed(system, page):
     page.goto(url(system, LOGIN + "?" + urlencode({"next": "/uitloggen/"})))

@@ -114,8 +114,9 @@ def sign_in_form(page: Page, system, username: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def sign_in_at_reading(page: Page, system, username: str, password: str,
-                       slug: str = "max-havelaar") -> None:
+def sign_in_at_reading(
+    page: Page, system, username: str, password: str, slug: str = "max-havelaar"
+) -> None:
     """The way a patron does it: a title page, "Inloggen om te lenen", the form, back."""
     page.goto(reading(system, f"/titel/{slug}/"))
     page.get_by_role("link", name="Inloggen om te lenen").click()
@@ -174,8 +175,7 @@ def identity_sign_in_requests(page: Page, system) -> tuple[list[str], list[str]]
     return form, seen
 
 
-def history_event(system, ref: str, kind: str, library: str = LIBRARY,
-                  **expected) -> dict | None:
+def history_event(system, ref: str, kind: str, library: str = LIBRARY, **expected) -> dict | None:
     """The newest event of this kind in the library's view of the login history that has
     these fields (a value may be a callable test)."""
     answer = library_api(system, library).history(ref, params={"limit": 200})
@@ -183,8 +183,7 @@ def history_event(system, ref: str, kind: str, library: str = LIBRARY,
     for event in answer.json()["events"]:
         if event["kind"] != kind:
             continue
-        if all(v(event.get(k)) if callable(v) else event.get(k) == v
-               for k, v in expected.items()):
+        if all(v(event.get(k)) if callable(v) else event.get(k) == v for k, v in expected.items()):
             return event
     return None
 
@@ -194,15 +193,19 @@ def expect_logout_detected(page: Page, system, *, service_home: str, service_nam
     main = page.get_by_role("main")
     expect(main).to_contain_text(
         f"Je sessie bij de inlogdienst is beëindigd, en daarom ben je ook bij {service_name} "
-        "uitgelogd.")
-    expect(main.get_by_role("listitem")).to_have_text([
-        "een adblocker: zet die uit voor deze website;",
-        "een VPN: zet die even uit;",
-        "een browser die niet wordt ondersteund: gebruik Edge, Chrome, Safari of Firefox.",
-    ])
+        "uitgelogd."
+    )
+    expect(main.get_by_role("listitem")).to_have_text(
+        [
+            "een adblocker: zet die uit voor deze website;",
+            "een VPN: zet die even uit;",
+            "een browser die niet wordt ondersteund: gebruik Edge, Chrome, Safari of Firefox.",
+        ]
+    )
     expect(main.locator("code")).to_have_text(LOGOUT_DETECTED)
     expect(main.get_by_role("link", name="Opnieuw inloggen")).to_have_attribute(
-        "href", f"{service_home}inloggen/")
+        "href", f"{service_home}inloggen/"
+    )
 
 
 def reload_until_logout_detected(page: Page, system, url: str, detected_url: str) -> None:
@@ -213,7 +216,8 @@ def reload_until_logout_detected(page: Page, system, url: str, detected_url: str
     def check() -> bool:
         page.goto(url)
         assert not page.url.startswith(identity(system, "/inloggen/")), (
-            "sent to the sign-in form: the end of the session went unnoticed")
+            "sent to the sign-in form: the end of the session went unnoticed"
+        )
         return page.url == detected_url
 
     eventually(check, f"{url} shows the LOGOUT_DETECTED page")
@@ -240,7 +244,8 @@ def test_one_login_everywhere(system, open_page):
     expect(page.get_by_test_id("subscription-state")).to_have_text("Lopend")
     rights = page.get_by_test_id("rights")
     expect(rights.get_by_role("listitem")).to_have_text(
-        [re.compile(r"^E-books: 10 tegelijk\b"), re.compile(r"^Luisterboeken: 10 tegelijk\b")])
+        [re.compile(r"^E-books: 10 tegelijk\b"), re.compile(r"^Luisterboeken: 10 tegelijk\b")]
+    )
     expect(page.get_by_test_id("rights-missing")).to_have_count(0)
 
     # To the Online Bibliotheek by Mijn Menu's own link: no password asked again.
@@ -271,11 +276,13 @@ def test_one_login_everywhere(system, open_page):
     expect(alert).to_have_attribute("data-code", "limit_reached")
     expect(alert).to_contain_text(
         "Je hebt al 1 e-books tegelijk geleend; meer staat je abonnement niet toe "
-        "(1 tegelijk). Er komt een plek vrij als je er een inlevert, en uiterlijk op ")
+        "(1 tegelijk). Er komt een plek vrij als je er een inlevert, en uiterlijk op "
+    )
     expect(borrow_button(other)).to_be_visible()  # nothing borrowed
     other.goto(reading(system, "/leenplank/"))
-    expect(other.get_by_role("region", name="Nu geleend").get_by_role("heading", level=3)
-           ).to_have_text(["Eline Vere"])
+    expect(
+        other.get_by_role("region", name="Nu geleend").get_by_role("heading", level=3)
+    ).to_have_text(["Eline Vere"])
 
     # Without the right at all: the 403 page names the right that is missing.
     username, password, _ref = new_patron(system, rights=[])
@@ -285,12 +292,15 @@ def test_one_login_everywhere(system, open_page):
     expect(heading(without)).to_have_text("Je kunt “Max Havelaar” nu niet lenen")
     expect(without.get_by_role("alert")).to_have_text("Je hebt geen recht om e-books te lenen.")
     expect(without.get_by_role("main")).to_contain_text(
-        "Voor deze titel heb je het recht op e-books nodig.")
+        "Voor deze titel heb je het recht op e-books nodig."
+    )
     expect(without.get_by_role("main")).to_contain_text(
-        "Je inlogaccount heeft nu geen rechten om e-books of luisterboeken te lenen.")
+        "Je inlogaccount heeft nu geen rechten om e-books of luisterboeken te lenen."
+    )
     without.goto(reading(system, "/leenplank/"))
     expect(without.get_by_role("region", name="Nu geleend")).to_contain_text(
-        "Je hebt nu niets geleend.")
+        "Je hebt nu niets geleend."
+    )
 
     # Signing out in one place: the Online Bibliotheek's header.
     header(page).get_by_role("button", name="Uitloggen").click()
@@ -298,9 +308,11 @@ def test_one_login_everywhere(system, open_page):
     expect(heading(page)).to_have_text("Je bent uitgelogd")
     expect(page.get_by_role("main")).to_contain_text(
         "Je bent uitgelogd bij Online Bibliotheek, bij de inlogdienst en bij de andere "
-        "diensten van de bibliotheek in deze browser.")
-    expect(page.get_by_role("main").get_by_role("link", name="Opnieuw inloggen")
-           ).to_have_attribute("href", "/inloggen/")
+        "diensten van de bibliotheek in deze browser."
+    )
+    expect(page.get_by_role("main").get_by_role("link", name="Opnieuw inloggen")).to_have_attribute(
+        "href", "/inloggen/"
+    )
     page.goto(reading(system, "/titel/max-havelaar/"))
     expect(header(page).locator(".who")).to_have_count(0)
     expect(header(page).get_by_role("link", name="Mijn leenplank")).to_have_count(0)
@@ -313,10 +325,12 @@ def test_one_login_everywhere(system, open_page):
     expect(page.get_by_label("Wachtwoord", exact=True)).to_be_visible()
 
     # Mijn Menu, open in the same browser, learns it too.
-    reload_until_logout_detected(page, system, mijn_menu(system),
-                                 mijn_menu(system, "sessie-beeindigd/"))
-    expect_logout_detected(page, system, service_home=f"/mijn/{LIBRARY}/",
-                           service_name=MIJN_MENU_NAME)
+    reload_until_logout_detected(
+        page, system, mijn_menu(system), mijn_menu(system, "sessie-beeindigd/")
+    )
+    expect_logout_detected(
+        page, system, service_home=f"/mijn/{LIBRARY}/", service_name=MIJN_MENU_NAME
+    )
     page.goto(mijn_menu(system))  # and asks for a sign-in, with the password
     expect(page.get_by_label("Wachtwoord", exact=True)).to_be_visible()
 
@@ -329,8 +343,7 @@ def test_one_login_everywhere(system, open_page):
 # 2 -------------------------------------------------------------------------------------------
 
 
-def test_logout_detected_when_the_identity_session_ends_under_mijn_menu(system, browser,
-                                                                      open_page):
+def test_logout_detected_when_the_identity_session_ends_under_mijn_menu(system, browser, open_page):
     agent = chromium_agent(browser)
     page = open_page(user_agent=agent)
     sign_in_at_mijn_menu(page, system, ANNA, demo_password(system, ANNA))
@@ -342,15 +355,18 @@ def test_logout_detected_when_the_identity_session_ends_under_mijn_menu(system, 
     page.get_by_role("main").get_by_role("button", name="Uitloggen").click()
     expect(heading(page)).to_have_text("Je bent uitgelogd")
 
-    reload_until_logout_detected(page, system, mijn_menu(system),
-                                 mijn_menu(system, "sessie-beeindigd/"))
-    expect_logout_detected(page, system, service_home=f"/mijn/{LIBRARY}/",
-                           service_name=MIJN_MENU_NAME)
+    reload_until_logout_detected(
+        page, system, mijn_menu(system), mijn_menu(system, "sessie-beeindigd/")
+    )
+    expect_logout_detected(
+        page, system, service_home=f"/mijn/{LIBRARY}/", service_name=MIJN_MENU_NAME
+    )
 
     # The helpdesk sees it in the login history (reported by the library service's worker).
     event = eventually(
         lambda: history_event(system, ANNA_CARD, "logout_detected", browser=agent),
-        "a logout_detected event in anna's login history")
+        "a logout_detected event in anna's login history",
+    )
     assert event["service"] == MIJN_MENU_NAME, event
     assert event["browser"] == agent and "Chrome/" in event["browser"], event
     assert event["outcome"] == "failure" and event["reason"] == "reported", event
@@ -386,14 +402,16 @@ def test_logout_detected_after_a_new_password_on_another_device(system, browser,
     device_b.get_by_role("button", name="Wijzig mijn wachtwoord").click()
     expect(device_b.get_by_role("status")).to_contain_text("Je wachtwoord is gewijzigd")
 
-    reload_until_logout_detected(device_a, system, reading(system, "/leenplank/"),
-                                 reading(system, "/sessie-beeindigd/"))
+    reload_until_logout_detected(
+        device_a, system, reading(system, "/leenplank/"), reading(system, "/sessie-beeindigd/")
+    )
     expect_logout_detected(device_a, system, service_home="/", service_name=READING_NAME)
     expect(header(device_a).locator(".who")).to_have_count(0)
 
     event = eventually(
         lambda: history_event(system, ref, "logout_detected", browser=agent),
-        "a logout_detected event from the Online Bibliotheek")
+        "a logout_detected event from the Online Bibliotheek",
+    )
     assert event["service"] == READING_NAME, event
 
     # Device B, where the password was changed, stays signed in at identity.
@@ -413,7 +431,8 @@ def test_rights_change_counts_without_signing_in_again(system, open_page):
 
     # The library authorizes the patron; the open refusal page checks again.
     answer = library_api(system).authorize(
-        ref, {"customer": {"name": "Test Lezer"}, "rights": [EBOOKS_THREE]})
+        ref, {"customer": {"name": "Test Lezer"}, "rights": [EBOOKS_THREE]}
+    )
     assert answer.status_code == 200, answer.text
     sign_in_pages, navigations = identity_sign_in_requests(page, system)
     with page.expect_navigation(url=reading(system, "/titel/max-havelaar/")):
@@ -425,7 +444,8 @@ def test_rights_change_counts_without_signing_in_again(system, open_page):
 
     page.goto(reading(system, "/leenplank/"))
     expect(page.get_by_role("region", name="Wat je mag lenen")).to_contain_text(
-        "E-books: 1 van 3 tegelijk")
+        "E-books: 1 van 3 tegelijk"
+    )
 
 
 # 4 -------------------------------------------------------------------------------------------
@@ -442,16 +462,19 @@ def test_youth_right_only_youth_titles(system, open_page):
     alert = page.get_by_role("alert")
     expect(alert).to_have_attribute("data-code", "youth_only")
     expect(alert).to_have_text(
-        "Met je abonnement kun je alleen jeugdtitels lenen, en dit is geen jeugdtitel.")
+        "Met je abonnement kun je alleen jeugdtitels lenen, en dit is geen jeugdtitel."
+    )
     main = page.get_by_role("main")
     expect(main).to_contain_text("E-books (alleen jeugdtitels)")
     expect(main).to_contain_text("Met een jeugdabonnement leen je jeugdtitels.")
     expect(main.get_by_role("link", name="Bekijk de jeugdtitels")).to_have_attribute(
-        "href", "/catalogus/?voor=jeugd")
+        "href", "/catalogus/?voor=jeugd"
+    )
 
     page.goto(reading(system, "/leenplank/"))
-    expect(page.get_by_role("region", name="Nu geleend").get_by_role("heading", level=3)
-           ).to_have_text(["Peter Pan"])
+    expect(
+        page.get_by_role("region", name="Nu geleend").get_by_role("heading", level=3)
+    ).to_have_text(["Peter Pan"])
 
 
 # 5 -------------------------------------------------------------------------------------------
@@ -462,11 +485,12 @@ def test_no_rights_event_reaches_the_helpdesk(system, open_page):
     page = open_page()
     sign_in_at_reading(page, system, username, password, slug="eline-vere-luisterboek")
     refused(page, system, "eline-vere-luisterboek", 403)
-    expect(page.get_by_role("alert")).to_have_text(
-        "Je hebt geen recht om luisterboeken te lenen.")
+    expect(page.get_by_role("alert")).to_have_text("Je hebt geen recht om luisterboeken te lenen.")
 
-    event = eventually(lambda: history_event(system, ref, "rights_missing"),
-                       "a rights_missing event in the patron's login history")
+    event = eventually(
+        lambda: history_event(system, ref, "rights_missing"),
+        "a rights_missing event in the patron's login history",
+    )
     assert event["service"] == READING_NAME, event
     assert event["details"]["needed"] == "audiobooks", event
     assert event["details"]["title"] == "eline-vere-luisterboek", event
@@ -552,8 +576,12 @@ def test_sign_in_works_without_javascript(system, open_page):
 
 def csp_violations(page: Page) -> list[str]:
     found: list[str] = []
-    page.on("console", lambda message: found.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     return found
 
 

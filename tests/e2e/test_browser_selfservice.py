@@ -30,8 +30,7 @@ def fresh(prefix: str) -> str:
     return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
-def new_patron(system, *, password: str | None = PASSWORD, active: bool = True) -> tuple[str,
-                                                                                        str]:
+def new_patron(system, *, password: str | None = PASSWORD, active: bool = True) -> tuple[str, str]:
     username = fresh("patroon")
     address = f"{username}@example.org"
     system.create_patron(username, password, active=active, recovery_email=address)
@@ -39,7 +38,8 @@ def new_patron(system, *, password: str | None = PASSWORD, active: bool = True) 
         "from bibid.common import clock\n"
         "from bibid.identity.accounts.models import Account\n"
         f"Account.objects.filter(username={username!r})"
-        ".update(recovery_email_confirmed_at=clock.now())\n")
+        ".update(recovery_email_confirmed_at=clock.now())\n"
+    )
     return username, address
 
 
@@ -55,10 +55,13 @@ def can_sign_in(system, username: str, password: str) -> bool:
     session = requests.Session()
     page = session.get(identity(system, "/inloggen/"), timeout=30).text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    answer = session.post(identity(system, "/inloggen/"), data={
-        "csrfmiddlewaretoken": token, "username": username, "password": password},
-        allow_redirects=False, timeout=30,
-        headers={"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.1"})
+    answer = session.post(
+        identity(system, "/inloggen/"),
+        data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+        allow_redirects=False,
+        timeout=30,
+        headers={"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.1"},
+    )
     return answer.status_code == 302
 
 
@@ -82,8 +85,7 @@ def test_forgot_password_from_the_login_page(page, system, mailbox):
     assert mail.html and "<a href=" in mail.html
     page.goto(mail.link("/wachtwoord-herstellen/"))
     choose_password(page, NEW_PASSWORD)
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Je nieuwe wachtwoord is ingesteld")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Je nieuwe wachtwoord is ingesteld")
     assert can_sign_in(system, username, NEW_PASSWORD)
     assert not can_sign_in(system, username, PASSWORD)
     page.goto(mail.link("/wachtwoord-herstellen/"))  # a second time: used
@@ -106,14 +108,20 @@ def test_forgot_username(page, system, mailbox):
 
 def test_generated_account_is_activated_from_the_e_mail(page, system, mailbox):
     client = system.demo["library_clients"][0]
-    token = requests.post(identity(system, "/o/token/"), data={
-        "grant_type": "client_credentials", "scope": "accounts:read accounts:write"},
-        auth=(client["client_id"], client["client_secret"]), timeout=30).json()["access_token"]
+    token = requests.post(
+        identity(system, "/o/token/"),
+        data={"grant_type": "client_credentials", "scope": "accounts:read accounts:write"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=30,
+    ).json()["access_token"]
     ref = fresh_card(client["library"])  # in the library's own range (rule L6)
     address = f"lid{ref}@example.org"
-    generated = requests.post(identity(system, f"/api/v1/customers/{ref}/account"),
-                              json={"recovery_email": address},
-                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    generated = requests.post(
+        identity(system, f"/api/v1/customers/{ref}/account"),
+        json={"recovery_email": address},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert generated.status_code == 201, generated.text
     mail = mailbox.wait_for(address, "Activeer")
     assert ref in mail.text  # the username (the card number) is in the mail
@@ -155,9 +163,11 @@ def test_self_service_sign_up_then_activation(page, system, mailbox):
     deadline = time.monotonic() + 90
     state = None
     while time.monotonic() < deadline:
-        found = requests.get(library(system, "/api/v1/customers/") + card,
-                             headers={"Authorization": f"Bearer {staff['api_token']}"},
-                             timeout=30).json()
+        found = requests.get(
+            library(system, "/api/v1/customers/") + card,
+            headers={"Authorization": f"Bearer {staff['api_token']}"},
+            timeout=30,
+        ).json()
         assert "subscription" in found, found
         state = found["subscription"]["state"]
         if state == "active":
@@ -167,10 +177,15 @@ def test_self_service_sign_up_then_activation(page, system, mailbox):
 
 
 def _card_of(system, address: str) -> str:
-    return system.bibid("library", "shell", "-v", "0", "-c",
-                        "from bibid.library.customers.models import Customer\n"
-                        f"print(Customer.objects.get(email={address!r}).card_number)"
-                        ).strip()
+    return system.bibid(
+        "library",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from bibid.library.customers.models import Customer\n"
+        f"print(Customer.objects.get(email={address!r}).card_number)",
+    ).strip()
 
 
 def test_an_unactivated_sign_up_is_purged_after_24_hours(page, system, mailbox):
@@ -196,9 +211,11 @@ def test_an_unactivated_sign_up_is_purged_after_24_hours(page, system, mailbox):
     deadline = time.monotonic() + 90
     state = None
     while time.monotonic() < deadline:
-        found = requests.get(library(system, f"/api/v1/customers/{card}"),
-                             headers={"Authorization": f"Bearer {staff['api_token']}"},
-                             timeout=30).json()
+        found = requests.get(
+            library(system, f"/api/v1/customers/{card}"),
+            headers={"Authorization": f"Bearer {staff['api_token']}"},
+            timeout=30,
+        ).json()
         state = found["subscription"]["state"]
         if state == "lapsed":
             break
@@ -242,8 +259,7 @@ def test_change_email_counts_after_the_link(page, system, mailbox):
     confirm = mailbox.wait_for(new_address, "Bevestig")
     page.goto(confirm.link("/e-mailadres-bevestigen/"))
     page.get_by_role("button", name="Ja, bevestig dit adres").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Je herstel-e-mailadres is bevestigd")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Je herstel-e-mailadres is bevestigd")
     mailbox.wait_for(address, "is gewijzigd")
     page.goto(identity(system, "/"))
     expect(page.get_by_role("definition").filter(has_text=new_address)).to_be_visible()
@@ -268,8 +284,9 @@ def test_delete_account(page, system, mailbox):
     username, address = new_patron(system)
     sign_in(page, system, username, PASSWORD)
     page.get_by_role("link", name="Account verwijderen").click()
-    expect(page.get_by_text("Je lidmaatschap bij de bibliotheek blijft wel bestaan",
-                            exact=False)).to_be_visible()
+    expect(
+        page.get_by_text("Je lidmaatschap bij de bibliotheek blijft wel bestaan", exact=False)
+    ).to_be_visible()
     page.get_by_label("Je wachtwoord").fill(PASSWORD)
     page.get_by_role("button", name="Verwijder mijn inlogaccount").click()
     expect(page.get_by_text("Vink aan dat je dit begrijpt.")).to_be_visible()
@@ -292,8 +309,14 @@ def test_self_service_pages_have_no_axe_violations(browser, system, mailbox):
     context = browser.new_context(locale="nl-NL", bypass_csp=True)
     page = context.new_page()
     axe = Axe()
-    pages = ["/inloggen/", "/hulp-bij-inloggen/", "/wachtwoord-vergeten/",
-             "/gebruikersnaam-vergeten/", "/activeren/ongeldig/", "/uitgelogd/"]
+    pages = [
+        "/inloggen/",
+        "/hulp-bij-inloggen/",
+        "/wachtwoord-vergeten/",
+        "/gebruikersnaam-vergeten/",
+        "/activeren/ongeldig/",
+        "/uitgelogd/",
+    ]
     problems = {}
     for path in pages:
         page.goto(identity(system, path))
@@ -301,8 +324,13 @@ def test_self_service_pages_have_no_axe_violations(browser, system, mailbox):
         if result.violations_count:
             problems[path] = result.generate_report()
     sign_in(page, system, username, PASSWORD)
-    for path in ["/", "/wachtwoord-wijzigen/", "/e-mailadres-wijzigen/",
-                 "/gebruikersnaam-wijzigen/", "/account-verwijderen/"]:
+    for path in [
+        "/",
+        "/wachtwoord-wijzigen/",
+        "/e-mailadres-wijzigen/",
+        "/gebruikersnaam-wijzigen/",
+        "/account-verwijderen/",
+    ]:
         page.goto(identity(system, path))
         result = axe.run(page)
         if result.violations_count:

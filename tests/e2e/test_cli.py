@@ -88,8 +88,7 @@ def fresh_clone(tmp_path_factory):
     if os.environ.get("BIBID_TEST_POSTGRES_URL"):
         # The embedded default is SQLite by definition: CI's SQLite run covers it.
         pytest.skip("the embedded default runs on SQLite only")
-    running = start_system(tmp_path_factory.mktemp("bibid-fresh-clone"), workers=1,
-                           embedded=True)
+    running = start_system(tmp_path_factory.mktemp("bibid-fresh-clone"), workers=1, embedded=True)
     yield running
     stop_system(running)
 
@@ -113,21 +112,44 @@ def test_demo_twice_in_a_row_then_the_demo_sign_ins_work(fresh_clone):
     staff = second["staff"][0]
     with requests.Session() as browser:
         console = f"{fresh_clone.urls['library']}/console/"
-        answer = post_form(browser, f"{console}inloggen/", f"{console}inloggen/",
-                           {"username": staff["username"], "password": staff["password"]},
-                           allow_redirects=False)
+        answer = post_form(
+            browser,
+            f"{console}inloggen/",
+            f"{console}inloggen/",
+            {"username": staff["username"], "password": staff["password"]},
+            allow_redirects=False,
+        )
         assert answer.status_code == 302, answer.text[:300]
     # The three services agree after the resets: the library's pushes reach identity.
-    eventually(lambda: fresh_clone.bibid(
-        "library", "shell", "-v", "0", "-c",
-        "from bibid.library.loginaccounts.models import PendingPush\n"
-        "print(PendingPush.objects.count())").strip() == "0",
-        "the library's pushes after the reset reached identity", timeout=90)
+    eventually(
+        lambda: (
+            fresh_clone.bibid(
+                "library",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from bibid.library.loginaccounts.models import PendingPush\n"
+                "print(PendingPush.objects.count())",
+            ).strip()
+            == "0"
+        ),
+        "the library's pushes after the reset reached identity",
+        timeout=90,
+    )
 
 
 def test_diagnose_and_purge_work_on_the_embedded_default(fresh_clone):
-    out = fresh_clone.bibid("diagnose", "--library", "aan-de-maas", "--card", "2010000007",
-                            "--problem", "cannot-login", "--json")
+    out = fresh_clone.bibid(
+        "diagnose",
+        "--library",
+        "aan-de-maas",
+        "--card",
+        "2010000007",
+        "--problem",
+        "cannot-login",
+        "--json",
+    )
     found = json.loads(out)
     assert found, out
     dry = fresh_clone.bibid("purge-inactive", "--dry-run")

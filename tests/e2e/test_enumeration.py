@@ -76,7 +76,7 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
         for k in range(i, j + 1):
             ranks[k] = (i + j) / 2 + 1
         t = j - i + 1
-        ties += t ** 3 - t
+        ties += t**3 - t
         i = j + 1
     n1, n2 = len(a), len(b)
     r1 = sum(rank for rank, (_v, group) in zip(ranks, combined, strict=True) if group == 0)
@@ -108,7 +108,8 @@ def test_sign_in_unknown_name_and_wrong_password_are_alike(system):
         "from bibid.identity.accounts.actors import Actor\n"
         f"for n in {names!r}:\n"
         "    create_account(username=n, password='Een-wachtwoord-dat-klopt', active=True,"
-        " actor=Actor.system('test'))\n")
+        " actor=Actor.system('test'))\n"
+    )
     base = system.urls["identity"]
     known, unknown, pages = [], [], set()
     for i, name in enumerate(names):
@@ -116,9 +117,15 @@ def test_sign_in_unknown_name_and_wrong_password_are_alike(system):
             browser = Browser(base)
             token = browser.form_token("/inloggen/")
             response, text, elapsed = browser.request(
-                "POST", "/inloggen/", {"csrfmiddlewaretoken": token, "username": who,
-                                       "password": "Niet-het-goede-wachtwoord"},
-                ip=ip(len(times) * 2 + (times is unknown)))
+                "POST",
+                "/inloggen/",
+                {
+                    "csrfmiddlewaretoken": token,
+                    "username": who,
+                    "password": "Niet-het-goede-wachtwoord",
+                },
+                ip=ip(len(times) * 2 + (times is unknown)),
+            )
             times.append(elapsed)
             pages.add(fingerprint(response, text.replace(who, "NAME")))
     assert len(pages) == 1, "the answers differ"
@@ -130,13 +137,18 @@ def test_forgot_password_known_and_unknown_are_alike(system):
     names = [p["username"] for p in system.demo["patrons"] if p["state"] == "active"]
     known, unknown, pages = [], [], set()
     for i in range(ROUNDS):
-        for times, who in ((known, names[i % len(names)]),
-                           (unknown, f"onbekend{uuid.uuid4().hex[:8]}")):
+        for times, who in (
+            (known, names[i % len(names)]),
+            (unknown, f"onbekend{uuid.uuid4().hex[:8]}"),
+        ):
             browser = Browser(base)
             token = browser.form_token("/wachtwoord-vergeten/")
             response, text, elapsed = browser.request(
-                "POST", "/wachtwoord-vergeten/", {"csrfmiddlewaretoken": token, "name": who},
-                ip=ip(100 + i))
+                "POST",
+                "/wachtwoord-vergeten/",
+                {"csrfmiddlewaretoken": token, "name": who},
+                ip=ip(100 + i),
+            )
             times.append(elapsed)
             pages.add(fingerprint(response, text))
     assert len(pages) == 1, "the answers differ"
@@ -147,13 +159,18 @@ def test_forgot_username_known_and_unknown_are_alike(system):
     base = system.urls["identity"]
     known, unknown, pages = [], [], set()
     for i in range(ROUNDS):
-        for times, address in ((known, "anna.jansen@example.org"),
-                               (unknown, f"niemand{uuid.uuid4().hex[:8]}@example.org")):
+        for times, address in (
+            (known, "anna.jansen@example.org"),
+            (unknown, f"niemand{uuid.uuid4().hex[:8]}@example.org"),
+        ):
             browser = Browser(base)
             token = browser.form_token("/gebruikersnaam-vergeten/")
             response, text, elapsed = browser.request(
-                "POST", "/gebruikersnaam-vergeten/",
-                {"csrfmiddlewaretoken": token, "email": address}, ip=ip(200 + i))
+                "POST",
+                "/gebruikersnaam-vergeten/",
+                {"csrfmiddlewaretoken": token, "email": address},
+                ip=ip(200 + i),
+            )
             times.append(elapsed)
             pages.add(fingerprint(response, text))
     assert len(pages) == 1, "the answers differ"
@@ -168,8 +185,11 @@ def test_sign_up_with_a_taken_or_free_username_is_alike(system):
     _r, page, _t = browser.request("GET", "/aanmelden/aan-de-maas/")
     assert 'name="username"' not in page
     compleet = re.search(r'value="(\d+)"[^>]*>\s*<label[^>]*>Volwassen Compleet', page)
-    type_id = compleet.group(1) if compleet else re.findall(
-        r'name="subscription_type" value="(\d+)"', page)[-1]
+    type_id = (
+        compleet.group(1)
+        if compleet
+        else re.findall(r'name="subscription_type" value="(\d+)"', page)[-1]
+    )
     taken, free, pages = [], [], set()
     for i in range(ROUNDS // 2):
         for times, username in ((taken, "anna.jansen"), (free, f"vrij{uuid.uuid4().hex[:8]}")):
@@ -178,10 +198,19 @@ def test_sign_up_with_a_taken_or_free_username_is_alike(system):
             token = browser.form_token("/aanmelden/aan-de-maas/")
             address = f"aanmelding.{tag}@example.org"
             response, text, elapsed = browser.request(
-                "POST", "/aanmelden/aan-de-maas/",
-                {"csrfmiddlewaretoken": token, "name": f"Aanmelder {tag}",
-                 "birth_date": "1990-01-01", "email": address, "subscription_type": type_id,
-                 "username": username, "terms": "on"}, ip=ip(300 + i * 2 + len(times) % 2))
+                "POST",
+                "/aanmelden/aan-de-maas/",
+                {
+                    "csrfmiddlewaretoken": token,
+                    "name": f"Aanmelder {tag}",
+                    "birth_date": "1990-01-01",
+                    "email": address,
+                    "subscription_type": type_id,
+                    "username": username,
+                    "terms": "on",
+                },
+                ip=ip(300 + i * 2 + len(times) % 2),
+            )
             assert response.status == 200, text[:2000]
             times.append(elapsed)
             pages.add(fingerprint(response, text.replace(address, "ADDRESS")))

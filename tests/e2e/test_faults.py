@@ -22,16 +22,25 @@ from .harness import ROOT, eventually, start_system, stop_system, wait_ready
 from .library_api import Library, demo_client
 
 TIMEOUT = 2  # the library's timeout for calls to identity, short for the test
-TYPES = {"basis": "Basis (alleen lenen in de bibliotheek)", "compact": "Volwassen Compact",
-         "compleet": "Volwassen Compleet"}
+TYPES = {
+    "basis": "Basis (alleen lenen in de bibliotheek)",
+    "compact": "Volwassen Compact",
+    "compleet": "Volwassen Compleet",
+}
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, mailbox):
-    running = start_system(tmp_path_factory.mktemp("bibid-hung"), workers=1, threads=4,
-                           extra_env={"EMAIL_URL": mailbox.url,
-                                      "BIBID_IDENTITY_TIMEOUT": str(TIMEOUT),
-                                      "BIBID_LIBRARY_POLL_SECONDS": "3"})
+    running = start_system(
+        tmp_path_factory.mktemp("bibid-hung"),
+        workers=1,
+        threads=4,
+        extra_env={
+            "EMAIL_URL": mailbox.url,
+            "BIBID_IDENTITY_TIMEOUT": str(TIMEOUT),
+            "BIBID_LIBRARY_POLL_SECONDS": "3",
+        },
+    )
     yield running
     stop_system(running)
 
@@ -50,8 +59,11 @@ class Staff:
 
     def new_customer(self, type_code: str = "compleet") -> tuple[str, int, str]:
         email = f"klant.{uuid.uuid4().hex[:10]}@example.org"
-        made = self.send("POST", "/customers", {"name": f"Klant {email[6:12]}",
-                                                "birth_date": "1980-01-01", "email": email})
+        made = self.send(
+            "POST",
+            "/customers",
+            {"name": f"Klant {email[6:12]}", "birth_date": "1980-01-01", "email": email},
+        )
         assert made.status_code == 201, made.text
         card = made.json()["card_number"]
         sub = self.send("POST", "/subscriptions", {"card_number": card, "type": type_code})
@@ -68,8 +80,7 @@ def _settled(login_account: dict) -> bool:
 
 def _identity_web_pids(system) -> list[int]:
     """The identity service's gunicorn master and its workers."""
-    return [pid for pid, (_ppid, cmd) in system.processes().items()
-            if "bibid.identity.wsgi" in cmd]
+    return [pid for pid, (_ppid, cmd) in system.processes().items() if "bibid.identity.wsgi" in cmd]
 
 
 def _held_at_identity(system, card: str) -> dict:
@@ -87,8 +98,11 @@ def test_a_hung_identity_loses_nothing_orders_pushes_and_tells_the_truth(system,
         assert done.status_code == 201, done.text
         linked.append((card, subscription))
     fresh = [staff.new_customer("compleet") for _ in range(2)]
-    eventually(lambda: all(_held_at_identity(system, card)["authorization"]
-                           for card, _s in linked), "the first pushes arrive", timeout=90)
+    eventually(
+        lambda: all(_held_at_identity(system, card)["authorization"] for card, _s in linked),
+        "the first pushes arrive",
+        timeout=90,
+    )
 
     pids = _identity_web_pids(system)
     assert pids
@@ -99,13 +113,14 @@ def test_a_hung_identity_loses_nothing_orders_pushes_and_tells_the_truth(system,
         # at the library but sits in identity's queue; the second must win whatever the order.
         for _card, subscription in linked:
             for type_code in ("compact", "basis"):
-                changed = staff.send("PATCH", f"/subscriptions/{subscription}",
-                                     {"type": type_code})
+                changed = staff.send("PATCH", f"/subscriptions/{subscription}", {"type": type_code})
                 assert changed.status_code == 200, changed.text
             time.sleep(0.5)
         # Generating an account now: sent, no answer in time. Not "nothing changed".
-        answers = [staff.send("POST", f"/customers/{card}/login-account", {})
-                   for card, _sub, _email in fresh]
+        answers = [
+            staff.send("POST", f"/customers/{card}/login-account", {})
+            for card, _sub, _email in fresh
+        ]
         for answer in answers:
             assert answer.status_code == 504, answer.text
             problem = answer.json()
@@ -120,17 +135,27 @@ def test_a_hung_identity_loses_nothing_orders_pushes_and_tells_the_truth(system,
 
     # Every customer ends with the newest subscription at identity ("basis": no rights).
     for card, _subscription in linked:
-        eventually(lambda card=card: (_held_at_identity(system, card)["authorization"]
-                                      ["customer"].get("subscription_type") == TYPES["basis"]),
-                   f"identity holds the newest data of {card}", timeout=120)
+        eventually(
+            lambda card=card: (
+                _held_at_identity(system, card)["authorization"]["customer"].get(
+                    "subscription_type"
+                )
+                == TYPES["basis"]
+            ),
+            f"identity holds the newest data of {card}",
+            timeout=120,
+        )
         held = _held_at_identity(system, card)
         assert held["authorization"]["rights"] == []
     # The unconfirmed accounts were settled: made once, linked on both sides, one mail each.
     for card, _sub, email in fresh:
         # The changes feed or the settling replay, whichever comes first, links it; the
         # replay then settles the record (identity answers what it did the first time).
-        eventually(lambda card=card: _settled(staff.customer(card)["login_account"]),
-                   f"the library learns that {card} got its account", timeout=120)
+        eventually(
+            lambda card=card: _settled(staff.customer(card)["login_account"]),
+            f"the library learns that {card} got its account",
+            timeout=120,
+        )
         shown = staff.customer(card)["login_account"]
         held = _held_at_identity(system, card)
         assert held["linked"] and held["account"]["username"] == shown["username"]
@@ -142,8 +167,10 @@ def test_a_hung_identity_loses_nothing_orders_pushes_and_tells_the_truth(system,
     # Still true a while later: a late old push (if any was still queued) changed nothing.
     time.sleep(TIMEOUT)
     for card, _subscription in linked:
-        assert _held_at_identity(system, card)["authorization"]["customer"][
-            "subscription_type"] == TYPES["basis"]
+        assert (
+            _held_at_identity(system, card)["authorization"]["customer"]["subscription_type"]
+            == TYPES["basis"]
+        )
 
 
 def _kill_everything(system) -> None:
@@ -153,8 +180,7 @@ def _kill_everything(system) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     system.process.wait(timeout=10)
-    eventually(lambda: not any(_alive(pid) for pid in victims), "every process is gone",
-               timeout=20)
+    eventually(lambda: not any(_alive(pid) for pid in victims), "every process is gone", timeout=20)
 
 
 def _alive(pid: int) -> bool:
@@ -170,8 +196,12 @@ def _restart(system) -> None:
     log = system.log_path.open("a")
     system.process = subprocess.Popen(
         [sys.executable, "-m", "bibid", "up", "--workers", "1", "--threads", "4"],
-        env=system.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        env=system.env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_ready(system)
 
 
@@ -190,20 +220,32 @@ def test_kill_9_of_everything_during_writes_loses_nothing_acknowledged(system, m
         n = 0
         while not stop.is_set():
             try:
-                made = writer.send("POST", "/customers", {
-                    "name": f"Crash {n}", "birth_date": "1980-01-01",
-                    "email": f"crash.{n}.{uuid.uuid4().hex[:6]}@example.org"})
+                made = writer.send(
+                    "POST",
+                    "/customers",
+                    {
+                        "name": f"Crash {n}",
+                        "birth_date": "1980-01-01",
+                        "email": f"crash.{n}.{uuid.uuid4().hex[:6]}@example.org",
+                    },
+                )
                 if made.status_code == 201:
                     acknowledged["customers"].append(made.json()["card_number"])
                     made_card = made.json()["card_number"]
-                    sub = writer.send("POST", "/subscriptions",
-                                      {"card_number": made_card, "type": "compleet"})
-                    if sub.status_code == 201 and writer.send(
-                            "POST", f"/customers/{made_card}/login-account",
-                            {}).status_code == 201:
+                    sub = writer.send(
+                        "POST", "/subscriptions", {"card_number": made_card, "type": "compleet"}
+                    )
+                    if (
+                        sub.status_code == 201
+                        and writer.send(
+                            "POST", f"/customers/{made_card}/login-account", {}
+                        ).status_code
+                        == 201
+                    ):
                         acknowledged["generated"].append(made_card)
-                changed = writer.send("PATCH", f"/subscriptions/{subscription}",
-                                      {"type": types[n % 3]})
+                changed = writer.send(
+                    "PATCH", f"/subscriptions/{subscription}", {"type": types[n % 3]}
+                )
                 if changed.status_code == 200:
                     acknowledged["types"].append(types[n % 3])
             except requests.RequestException:
@@ -227,6 +269,11 @@ def test_kill_9_of_everything_during_writes_loses_nothing_acknowledged(system, m
     # The last acknowledged change reaches identity after the restart (the push queue is
     # committed with the change, so it survived the crash).
     last = TYPES[acknowledged["types"][-1]]
-    eventually(lambda: _held_at_identity(system, card)["authorization"]["customer"].get(
-        "subscription_type") == last, "the newest acknowledged change at identity",
-        timeout=120)
+    eventually(
+        lambda: (
+            _held_at_identity(system, card)["authorization"]["customer"].get("subscription_type")
+            == last
+        ),
+        "the newest acknowledged change at identity",
+        timeout=120,
+    )

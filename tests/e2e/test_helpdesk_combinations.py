@@ -62,11 +62,15 @@ class Step:
     by_hand: Callable[[World, Made], None] | None = None
 
 
-def step(findings: str, next_: str, also: str = "", answer: str | None = None,
-         by_hand: Callable[[World, Made], None] | None = None) -> Step:
+def step(
+    findings: str,
+    next_: str,
+    also: str = "",
+    answer: str | None = None,
+    by_hand: Callable[[World, Made], None] | None = None,
+) -> Step:
     kind, node = next_.split()
-    return Step(tuple(findings.split()), (kind, node), frozenset(also.split()), answer,
-                by_hand)
+    return Step(tuple(findings.split()), (kind, node), frozenset(also.split()), answer, by_hand)
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,9 @@ def family(w: World, role: str, *, end_days_ago: int | None = None) -> tuple[str
         member = w.desk.customer(name=f"Kind {tag()}", birth_date="2015-06-01", email=None)
     else:
         member = w.desk.customer(name=f"Partner {tag()}", birth_date="1982-03-03")
-    dates = {"start": days_ago(400), "end": days_ago(end_days_ago)} \
-        if end_days_ago is not None else {}
+    dates = (
+        {"start": days_ago(400), "end": days_ago(end_days_ago)} if end_days_ago is not None else {}
+    )
     w.desk.subscription(main, "gezin", members=((member, role),), **dates)
     return main, member
 
@@ -190,7 +195,7 @@ def cl_other_account_blocked(w: World) -> Made:
 
 
 def staff_enter_another_address(w: World, made: Made) -> None:
-    """"Ja, ingevuld" led to the advice to put the address in the customer's record and
+    """ "Ja, ingevuld" led to the advice to put the address in the customer's record and
     diagnose again (recheck_address): staff do that. From then on the recovery address
     differs from the library's, so the next diagnosis stops at reset_recovery (the seed's
     step 7 with the new address) before it reaches the questions again."""
@@ -322,154 +327,266 @@ COMBINATIONS = [
     # username (tell_username: advice |
     # relink) → authorization (authorize) → blocked (unblock) → failures (reset) → recovery
     # (reset_recovery | ask_address) → browser (browser_advice: advice) → try_now → ...
-    C("ended subscription + inactive account + wrong passwords", CL,
-      cl_ended_inactive_wrong_passwords, (
-          s("subscription-inactive login-account-inactive", "fix activate",
-            also="password-failures"),
-          s("subscription-inactive password-failures", "fix reset"),
-          s("subscription-inactive", "question try_now", answer="Ja"),
-          s("subscription-inactive", "end solved"),
-      )),
-    C("colleague + wrong passwords + LOGOUT_DETECTED reports", CL,
-      cl_colleague_wrong_passwords_reports, (
-          s("not-allowed-colleague", "end not_allowed"),
-      ), typed="own"),
-    C("ended subscription + own account not linked (typed) + no e-mail anywhere", CL,
-      cl_own_unlinked_no_email_ended, (
-          s("subscription-inactive account-not-linked", "fix link_typed"),
-          s("subscription-inactive no-email-address", "question ask_address", answer="Nee"),
-          s("subscription-inactive no-email-address", "end escalate"),
-      ), typed="own"),
-    C("stale rights + blocked + old recovery address", CL,
-      cl_stale_rights_blocked_old_recovery, (
-          s("authorization-outdated", "fix authorize",
-            also="login-blocked password-failures recovery-email-differs"),
-          s("login-blocked", "fix unblock", also="password-failures recovery-email-differs"),
-          s("password-failures", "fix reset", also="recovery-email-differs"),
-          s("recovery-email-differs", "fix reset_recovery"),
-          s("no-problem-found", "question try_now", answer="Nee"),
-          s("no-problem-found", "question mail_received", answer="Ja"),
-          s("no-problem-found", "question try_again", answer="Nee"),
-          s("no-problem-found", "question last_try", answer="Nee"),
-          s("no-problem-found", "end escalate"),
-      )),
-    C("types an unknown name + stale rights + LOGOUT_DETECTED reports", CL,
-      cl_stale_rights_reports, (
-          s("wrong-username authorization-outdated", "fix authorize",
-            also="browser-interference"),
-          s("wrong-username browser-interference", "question try_now", answer="Ja"),
-          s("wrong-username browser-interference", "end solved"),
-      ), typed="unknown"),
-    C("partner's account on the main member + it has no recovery address", CL,
-      cl_partner_on_main_member_no_recovery, (
-          s("linked-to-other-family-member", "fix relink"),
-          s("recovery-email-missing", "fix reset_recovery"),
-          s("no-problem-found", "question try_now"),
-      ), typed="own"),
-    C("ended subscription + account purged (identity says so before the feed)", CL,
-      cl_purged_ended, (
-          s("subscription-inactive login-account-deleted", "fix generate"),
-          s("subscription-inactive login-account-inactive", "fix activate"),
-          s("subscription-inactive password-not-set", "fix choose_password"),
-          s("subscription-inactive", "question try_now", answer="Nee"),
-          s("subscription-inactive", "question mail_received", answer="Nee"),
-          s("subscription-inactive", "question ask_address", answer="Ja, ingevuld"),
-          s("subscription-inactive", "question try_again", by_hand=staff_enter_another_address),
-          s("subscription-inactive recovery-email-differs", "fix reset_recovery"),
-          s("subscription-inactive", "question try_now"),
-      )),
-    C("types another customer's account + blocked + wrong passwords", CL,
-      cl_other_account_blocked, (
-          s("other-account-in-use login-blocked", "fix unblock", also="password-failures"),
-          s("other-account-in-use password-failures", "fix reset"),
-          s("other-account-in-use", "question try_now"),
-      ), typed="other"),
-
+    C(
+        "ended subscription + inactive account + wrong passwords",
+        CL,
+        cl_ended_inactive_wrong_passwords,
+        (
+            s(
+                "subscription-inactive login-account-inactive",
+                "fix activate",
+                also="password-failures",
+            ),
+            s("subscription-inactive password-failures", "fix reset"),
+            s("subscription-inactive", "question try_now", answer="Ja"),
+            s("subscription-inactive", "end solved"),
+        ),
+    ),
+    C(
+        "colleague + wrong passwords + LOGOUT_DETECTED reports",
+        CL,
+        cl_colleague_wrong_passwords_reports,
+        (s("not-allowed-colleague", "end not_allowed"),),
+        typed="own",
+    ),
+    C(
+        "ended subscription + own account not linked (typed) + no e-mail anywhere",
+        CL,
+        cl_own_unlinked_no_email_ended,
+        (
+            s("subscription-inactive account-not-linked", "fix link_typed"),
+            s("subscription-inactive no-email-address", "question ask_address", answer="Nee"),
+            s("subscription-inactive no-email-address", "end escalate"),
+        ),
+        typed="own",
+    ),
+    C(
+        "stale rights + blocked + old recovery address",
+        CL,
+        cl_stale_rights_blocked_old_recovery,
+        (
+            s(
+                "authorization-outdated",
+                "fix authorize",
+                also="login-blocked password-failures recovery-email-differs",
+            ),
+            s("login-blocked", "fix unblock", also="password-failures recovery-email-differs"),
+            s("password-failures", "fix reset", also="recovery-email-differs"),
+            s("recovery-email-differs", "fix reset_recovery"),
+            s("no-problem-found", "question try_now", answer="Nee"),
+            s("no-problem-found", "question mail_received", answer="Ja"),
+            s("no-problem-found", "question try_again", answer="Nee"),
+            s("no-problem-found", "question last_try", answer="Nee"),
+            s("no-problem-found", "end escalate"),
+        ),
+    ),
+    C(
+        "types an unknown name + stale rights + LOGOUT_DETECTED reports",
+        CL,
+        cl_stale_rights_reports,
+        (
+            s(
+                "wrong-username authorization-outdated",
+                "fix authorize",
+                also="browser-interference",
+            ),
+            s("wrong-username browser-interference", "question try_now", answer="Ja"),
+            s("wrong-username browser-interference", "end solved"),
+        ),
+        typed="unknown",
+    ),
+    C(
+        "partner's account on the main member + it has no recovery address",
+        CL,
+        cl_partner_on_main_member_no_recovery,
+        (
+            s("linked-to-other-family-member", "fix relink"),
+            s("recovery-email-missing", "fix reset_recovery"),
+            s("no-problem-found", "question try_now"),
+        ),
+        typed="own",
+    ),
+    C(
+        "ended subscription + account purged (identity says so before the feed)",
+        CL,
+        cl_purged_ended,
+        (
+            s("subscription-inactive login-account-deleted", "fix generate"),
+            s("subscription-inactive login-account-inactive", "fix activate"),
+            s("subscription-inactive password-not-set", "fix choose_password"),
+            s("subscription-inactive", "question try_now", answer="Nee"),
+            s("subscription-inactive", "question mail_received", answer="Nee"),
+            s("subscription-inactive", "question ask_address", answer="Ja, ingevuld"),
+            s("subscription-inactive", "question try_again", by_hand=staff_enter_another_address),
+            s("subscription-inactive recovery-email-differs", "fix reset_recovery"),
+            s("subscription-inactive", "question try_now"),
+        ),
+    ),
+    C(
+        "types another customer's account + blocked + wrong passwords",
+        CL,
+        cl_other_account_blocked,
+        (
+            s("other-account-in-use login-blocked", "fix unblock", also="password-failures"),
+            s("other-account-in-use password-failures", "fix reset"),
+            s("other-account-in-use", "question try_now"),
+        ),
+        typed="other",
+    ),
     # no-ebook-rights: colleague → subscription (no_subscription: end) → ebooks
     # (other_subscription: end) → linked (link | generate) → right_account (tell_account:
     # advice | relink) → activate_check (activate) → password (choose_password |
     # password_address | no_address: advice) → rights (authorize) → check_now
-    C("no subscription + no account", EB, eb_no_subscription_no_account, (
-        s("subscription-inactive", "end no_subscription", also="no-login-account"),
-    )),
-    C("Compleet ended, now Basis + inactive account + stale rights", EB,
-      eb_basis_now_inactive_stale, (
-          s("subscription-without-ebooks", "end other_subscription",
-            also="login-account-inactive authorization-outdated"),
-      )),
-    C("colleague + Basis + no account", EB, eb_colleague_basis_no_account, (
-        s("not-allowed-colleague", "end not_allowed"),
-    )),
+    C(
+        "no subscription + no account",
+        EB,
+        eb_no_subscription_no_account,
+        (s("subscription-inactive", "end no_subscription", also="no-login-account"),),
+    ),
+    C(
+        "Compleet ended, now Basis + inactive account + stale rights",
+        EB,
+        eb_basis_now_inactive_stale,
+        (
+            s(
+                "subscription-without-ebooks",
+                "end other_subscription",
+                also="login-account-inactive authorization-outdated",
+            ),
+        ),
+    ),
+    C(
+        "colleague + Basis + no account",
+        EB,
+        eb_colleague_basis_no_account,
+        (s("not-allowed-colleague", "end not_allowed"),),
+    ),
     # Activated at the desk without any address: the password check finds that the mail to
     # choose one has nowhere to go (advice: ask for an address), then the rights question.
-    C("account purged + no e-mail anywhere", EB,
-      eb_purged_no_email, (
-          s("login-account-deleted", "fix generate"),
-          s("login-account-inactive", "fix activate"),
-          s("no-email-address", "question check_now", answer="Nee"),
-          s("no-email-address", "end escalate"),
-      )),
-    C("types another customer's account + inactive account + stale rights", EB,
-      eb_other_account_inactive_stale, (
-          s("other-account-in-use login-account-inactive", "fix activate",
-            also="authorization-outdated"),
-          s("other-account-in-use authorization-outdated", "fix authorize"),
-          s("other-account-in-use", "question check_now", answer="Ja"),
-          s("other-account-in-use", "end solved"),
-      ), typed="other"),
-    C("partner's account linked to the main member (Gezin)", EB,
-      eb_partner_on_main_member, (
-          s("linked-to-other-family-member", "fix relink"),
-          s("no-problem-found", "question check_now"),
-      ), typed="own"),
-    C("Gezin ended + the child's account on the parent", EB,
-      eb_family_ended_child_on_parent, (
-          s("subscription-inactive", "end no_subscription",
-            also="linked-to-other-family-member"),
-      ), typed="own"),
-
+    C(
+        "account purged + no e-mail anywhere",
+        EB,
+        eb_purged_no_email,
+        (
+            s("login-account-deleted", "fix generate"),
+            s("login-account-inactive", "fix activate"),
+            s("no-email-address", "question check_now", answer="Nee"),
+            s("no-email-address", "end escalate"),
+        ),
+    ),
+    C(
+        "types another customer's account + inactive account + stale rights",
+        EB,
+        eb_other_account_inactive_stale,
+        (
+            s(
+                "other-account-in-use login-account-inactive",
+                "fix activate",
+                also="authorization-outdated",
+            ),
+            s("other-account-in-use authorization-outdated", "fix authorize"),
+            s("other-account-in-use", "question check_now", answer="Ja"),
+            s("other-account-in-use", "end solved"),
+        ),
+        typed="other",
+    ),
+    C(
+        "partner's account linked to the main member (Gezin)",
+        EB,
+        eb_partner_on_main_member,
+        (
+            s("linked-to-other-family-member", "fix relink"),
+            s("no-problem-found", "question check_now"),
+        ),
+        typed="own",
+    ),
+    C(
+        "Gezin ended + the child's account on the parent",
+        EB,
+        eb_family_ended_child_on_parent,
+        (s("subscription-inactive", "end no_subscription", also="linked-to-other-family-member"),),
+        typed="own",
+    ),
     # inactive-account: colleague → account (generate | link) → active (activate) → solved
-    C("account purged + ended subscription (no check of this procedure)", IA,
-      ia_purged_ended, (
-          s("login-account-deleted", "fix generate"),
-          s("login-account-inactive", "fix activate"),
-          s("no-problem-found", "end solved"),
-      )),
-    C("volunteer + inactive account", IA, ia_volunteer_inactive, (
-        s("not-allowed-colleague", "end not_allowed"),
-    )),
-    C("own account not linked (typed) + ended subscription", IA, ia_own_unlinked_ended, (
-        s("account-not-linked", "fix link"),
-        s("no-problem-found", "end solved"),
-    ), typed="own"),
-    C("inactive account + wrong passwords + LOGOUT_DETECTED reports", IA,
-      ia_inactive_wrong_passwords_reports, (
-          s("login-account-inactive", "fix activate"),
-          s("no-problem-found", "end solved"),
-      )),
-
+    C(
+        "account purged + ended subscription (no check of this procedure)",
+        IA,
+        ia_purged_ended,
+        (
+            s("login-account-deleted", "fix generate"),
+            s("login-account-inactive", "fix activate"),
+            s("no-problem-found", "end solved"),
+        ),
+    ),
+    C(
+        "volunteer + inactive account",
+        IA,
+        ia_volunteer_inactive,
+        (s("not-allowed-colleague", "end not_allowed"),),
+    ),
+    C(
+        "own account not linked (typed) + ended subscription",
+        IA,
+        ia_own_unlinked_ended,
+        (
+            s("account-not-linked", "fix link"),
+            s("no-problem-found", "end solved"),
+        ),
+        typed="own",
+    ),
+    C(
+        "inactive account + wrong passwords + LOGOUT_DETECTED reports",
+        IA,
+        ia_inactive_wrong_passwords_reports,
+        (
+            s("login-account-inactive", "fix activate"),
+            s("no-problem-found", "end solved"),
+        ),
+    ),
     # logout-detected: colleague → reports (advice → try_now | ask_blockers) → try_now
-    C("colleague + LOGOUT_DETECTED reports", LD, ld_colleague_reports, (
-        s("not-allowed-colleague", "end not_allowed"),
-    )),
-    C("reports + wrong passwords + stale rights (no checks of this procedure)", LD,
-      ld_reports_wrong_passwords_stale, (
-          s("browser-interference", "question try_now", answer="Nee"),
-          s("browser-interference", "end escalate"),
-      )),
-    C("no reports; inactive account + wrong passwords", LD, ld_inactive_wrong_passwords, (
-        s("no-problem-found", "question ask_blockers", answer="Ja"),
-        s("no-problem-found", "question try_now", answer="Ja"),
-        s("no-problem-found", "end solved"),
-    )),
-    C("reports of two services + ended subscription", LD, ld_reports_of_two_services_ended, (
-        s("browser-interference", "question try_now", answer="Ja"),
-        s("browser-interference", "end solved"),
-    )),
-    C("no reports, no account", LD, ld_no_account, (
-        s("no-problem-found", "question ask_blockers", answer="Nee"),
-        s("no-problem-found", "end escalate"),
-    )),
+    C(
+        "colleague + LOGOUT_DETECTED reports",
+        LD,
+        ld_colleague_reports,
+        (s("not-allowed-colleague", "end not_allowed"),),
+    ),
+    C(
+        "reports + wrong passwords + stale rights (no checks of this procedure)",
+        LD,
+        ld_reports_wrong_passwords_stale,
+        (
+            s("browser-interference", "question try_now", answer="Nee"),
+            s("browser-interference", "end escalate"),
+        ),
+    ),
+    C(
+        "no reports; inactive account + wrong passwords",
+        LD,
+        ld_inactive_wrong_passwords,
+        (
+            s("no-problem-found", "question ask_blockers", answer="Ja"),
+            s("no-problem-found", "question try_now", answer="Ja"),
+            s("no-problem-found", "end solved"),
+        ),
+    ),
+    C(
+        "reports of two services + ended subscription",
+        LD,
+        ld_reports_of_two_services_ended,
+        (
+            s("browser-interference", "question try_now", answer="Ja"),
+            s("browser-interference", "end solved"),
+        ),
+    ),
+    C(
+        "no reports, no account",
+        LD,
+        ld_no_account,
+        (
+            s("no-problem-found", "question ask_blockers", answer="Nee"),
+            s("no-problem-found", "end escalate"),
+        ),
+    ),
 ]
 
 
@@ -478,8 +595,9 @@ def test_the_table_has_two_and_three_faults_for_every_procedure():
         assert sum(c.problem == problem for c in COMBINATIONS) >= 4, problem
     for combination in COMBINATIONS:
         last = combination.steps[-1]
-        assert last.next[0] == "end" or (last.next[0] == "question" and last.answer is None), \
+        assert last.next[0] == "end" or (last.next[0] == "question" and last.answer is None), (
             f"{combination}: the loop must end at an end or an open question"
+        )
 
 
 # -- the loop ----------------------------------------------------------------------------
@@ -498,11 +616,16 @@ def outcome_of(step_: Step) -> str:
 
 
 def assert_says(diagnosis: dict, expected: Step, where: str) -> None:
-    said = {"findings": codes(diagnosis["findings"]),
-            "next": (diagnosis["next"]["kind"], diagnosis["next"]["node"]),
-            "also_seen": sorted(codes(diagnosis["also_seen"]))}
-    wanted = {"findings": list(expected.findings), "next": expected.next,
-              "also_seen": sorted(expected.also)}
+    said = {
+        "findings": codes(diagnosis["findings"]),
+        "next": (diagnosis["next"]["kind"], diagnosis["next"]["node"]),
+        "also_seen": sorted(codes(diagnosis["also_seen"])),
+    }
+    wanted = {
+        "findings": list(expected.findings),
+        "next": expected.next,
+        "also_seen": sorted(expected.also),
+    }
     assert said == wanted, f"{where}: {diagnosis['path']}"
     assert diagnosis["cause"] == diagnosis["findings"][0], where
     assert diagnosis["outcome"] == outcome_of(expected), (where, diagnosis["outcome"])
@@ -525,12 +648,19 @@ def assert_says(diagnosis: dict, expected: Step, where: str) -> None:
 def fix_code(diagnosis: dict) -> str:
     """The finding whose fix `next` is: the one on the path that routed to that action."""
     node = diagnosis["next"]["node"]
-    return next(f["code"] for f in reversed(diagnosis["findings"])
-                if (f["fix"] or {}).get("node") == node)
+    return next(
+        f["code"] for f in reversed(diagnosis["findings"]) if (f["fix"] or {}).get("node") == node
+    )
 
 
-def carry_out(world: World, made: Made, combination: Combination, diagnosis: dict,
-              typed: str | None, where: str) -> dict:
+def carry_out(
+    world: World,
+    made: Made,
+    combination: Combination,
+    diagnosis: dict,
+    typed: str | None,
+    where: str,
+) -> dict:
     """Carry out next.fix as staff would, finish it as the patron would, and return the
     diagnosis after it."""
     fix, code = diagnosis["next"]["fix"], fix_code(diagnosis)
@@ -541,8 +671,16 @@ def carry_out(world: World, made: Made, combination: Combination, diagnosis: dic
         assert refused.json()["code"] == "confirm_first", where
         assert refused.json()["data"]["diagnosis"]["next"]["node"] == fix["node"], where
     before = world.mailbox.count()
-    answer = Desk.ok(desk.fix(card, problem, code, typed, case=diagnosis["case"],
-                              confirm=True if fix["confirm"] else None))
+    answer = Desk.ok(
+        desk.fix(
+            card,
+            problem,
+            code,
+            typed,
+            case=diagnosis["case"],
+            confirm=True if fix["confirm"] else None,
+        )
+    )
     state, after = answer["fix"]["state"], answer["diagnosis"]
     assert answer["fix"]["operation"] == fix["operation"], where
     if fix["operation"] == "login_account_link":
@@ -552,9 +690,16 @@ def carry_out(world: World, made: Made, combination: Combination, diagnosis: dic
         assert code in codes(after["findings"]), where
         request = answer["done"]["identity"]
         approve_handover(request["handover_url"], made.patron.username, made.patron.password)
-        linked = Desk.ok(desk.link_confirm(
-            card, problem, request["request_id"], username=typed, case=diagnosis["case"],
-            move_from=request.get("move_from")))
+        linked = Desk.ok(
+            desk.link_confirm(
+                card,
+                problem,
+                request["request_id"],
+                username=typed,
+                case=diagnosis["case"],
+                move_from=request.get("move_from"),
+            )
+        )
         # Linked, and the rights push it queued delivered: the effect is confirmed.
         assert linked["fix"]["state"] == "worked", (where, linked["fix"])
         assert code not in codes(linked["diagnosis"]["findings"]), where
@@ -582,16 +727,18 @@ def test_combination(world: World, combination: Combination):
         where = f"step {number}"
         assert_says(diagnosis, expected, where)
         kind = expected.next[0]
-        if kind == "end" or (kind == "question" and expected.answer is None
-                             and expected.by_hand is None):
+        if kind == "end" or (
+            kind == "question" and expected.answer is None and expected.by_hand is None
+        ):
             assert number == len(combination.steps), f"{where}: the case stops here"
             return
         if expected.by_hand is not None:  # staff do what the step says, then diagnose again
             expected.by_hand(world, made)
             diagnosis = Desk.ok(world.desk.diagnose(made.card, combination.problem, typed))
         elif kind == "question":
-            diagnosis = Desk.ok(world.desk.answer(diagnosis["case"], expected.next[1],
-                                                  expected.answer))
+            diagnosis = Desk.ok(
+                world.desk.answer(diagnosis["case"], expected.next[1], expected.answer)
+            )
         else:
             diagnosis = carry_out(world, made, combination, diagnosis, typed, where)
     raise AssertionError("the steps ran out before an end or an open question")

@@ -64,8 +64,12 @@ def test_tokens_secrets_and_scopes(system, identity, lib_a, lib_a_read):
 
     ref = new_ref()
     url = f"{identity}/api/v1/customers/{ref}/account"
-    for headers in ({}, {"Authorization": "Bearer garbage"}, {"Authorization": "Bearer"},
-                    {"Authorization": "Basic ZGVtbzpkZW1v"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer garbage"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic ZGVtbzpkZW1v"},
+    ):
         for method in ("GET", "POST"):
             answer = requests.request(method, url, headers=headers, json={}, timeout=TIMEOUT)
             assert_problem(answer, 401, "invalid_token")
@@ -102,8 +106,12 @@ def test_tokens_secrets_and_scopes(system, identity, lib_a, lib_a_read):
     # A revoked token is a 401 from then on.
     fresh = Library(identity, client)
     fresh.ok(fresh.show(ref))
-    revoked = requests.post(f"{identity}/o/revoke_token/", data={"token": fresh.token},
-                            auth=(client["client_id"], client["client_secret"]), timeout=TIMEOUT)
+    revoked = requests.post(
+        f"{identity}/o/revoke_token/",
+        data={"token": fresh.token},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=TIMEOUT,
+    )
     assert revoked.status_code == 200
     assert_problem(fresh.show(ref), 401, "invalid_token")
 
@@ -145,11 +153,16 @@ def test_the_whole_life_of_a_link(identity, mailbox, lib_a):
 
     push = authorization(
         "Kim de Vries",
-        {"code": "ebooks", "valid_until": "2099-12-31",
-         "limits": {"loans": 10, "period": "concurrent"}},
+        {
+            "code": "ebooks",
+            "valid_until": "2099-12-31",
+            "limits": {"loans": 10, "period": "concurrent"},
+        },
         {"code": "audiobooks", "valid_until": "2000-01-01"},  # over: not an effective right
         {"code": "youth", "valid_from": "2999-01-01"},  # not yet
-        birth_date="1980-04-01", card_number=ref, subscription_type="Volwassen Compleet",
+        birth_date="1980-04-01",
+        card_number=ref,
+        subscription_type="Volwassen Compleet",
     )
     updated = lib_a.ok(lib_a.authorize(ref, push))
     assert updated["result"] == "updated"
@@ -160,11 +173,16 @@ def test_the_whole_life_of_a_link(identity, mailbox, lib_a):
     assert unchanged["rights"] == updated["rights"]
 
     rights = lib_a.ok(lib_a.rights(ref))
-    assert rights["rights"] == [{
-        "code": "ebooks", "valid_from": None, "valid_until": "2099-12-31",
-        "limits": {"loans": 10, "period": "concurrent"},
-        "library": lib_a.name, "this_library": True,
-    }]
+    assert rights["rights"] == [
+        {
+            "code": "ebooks",
+            "valid_from": None,
+            "valid_until": "2099-12-31",
+            "limits": {"loans": 10, "period": "concurrent"},
+            "library": lib_a.name,
+            "this_library": True,
+        }
+    ]
 
     # Not activated by the patron (the library activated it): still the library's to set
     # at once (rule L1).
@@ -197,8 +215,11 @@ def test_the_whole_life_of_a_link(identity, mailbox, lib_a):
     assert status["account"]["recovery_email_set_by"] == f"library:{LIBRARY_A}"
     assert status["account"]["block"]["failures"] == 1
     assert status["authorization"]["customer"] == {
-        "name": "Kim de Vries", "birth_date": "1980-04-01", "card_number": ref,
-        "subscription_type": "Volwassen Compleet"}
+        "name": "Kim de Vries",
+        "birth_date": "1980-04-01",
+        "card_number": ref,
+        "subscription_type": "Volwassen Compleet",
+    }
     assert status["authorization"]["rights"] == updated["rights"]
     assert status["authorization"]["authorized_at"] == updated["authorized_at"]
     assert status["effective_rights"] == rights["rights"]
@@ -253,20 +274,25 @@ def test_rules_of_generate_and_password_reset(lib_a):
     assert lib_a.ok(lib_a.show(taken))["recovery_email"] is None
     assert_problem(lib_a.password_reset(taken), 422, "no_recovery_email")
     # The customer already has an account.
-    assert_problem(lib_a.generate(taken, {"username": f"x.{uuid.uuid4().hex[:10]}"}), 409,
-                   "customer_already_linked")
+    assert_problem(
+        lib_a.generate(taken, {"username": f"x.{uuid.uuid4().hex[:10]}"}),
+        409,
+        "customer_already_linked",
+    )
     # A username in use (compared case-insensitively) by another customer's account.
     chosen_name = f"Kim.{uuid.uuid4().hex[:10]}"
     lib_a.ok(lib_a.generate(new_ref(), {"username": chosen_name}), 201)
     other = new_ref()
-    body = assert_problem(lib_a.generate(other, {"username": chosen_name.upper()}), 409,
-                          "username_taken")
+    body = assert_problem(
+        lib_a.generate(other, {"username": chosen_name.upper()}), 409, "username_taken"
+    )
     assert body["field"] == "username"
     # A card number of a library's range is no username (rule L6), unless it is the
     # customer's own (the default), taken or not.
     for card_number in (taken, new_ref(), new_ref(LIBRARY_B)):
-        body = assert_problem(lib_a.generate(other, {"username": card_number}), 400,
-                              "username_is_card_number")
+        body = assert_problem(
+            lib_a.generate(other, {"username": card_number}), 400, "username_is_card_number"
+        )
         assert body["field"] == "username"
     # A username against the rules.
     for bad in ("abc", "met spatie", "x" * 81):
@@ -279,8 +305,7 @@ def test_rules_of_generate_and_password_reset(lib_a):
         assert body["field"] == "customer_ref"
     assert_problem(lib_a.show(other), 404, "not_linked")
     assert_problem(lib_a.show("abc"), 404, "not_linked")
-    chosen = lib_a.ok(lib_a.generate(other, {"username": f"José.{other}", "language": "en"}),
-                      201)
+    chosen = lib_a.ok(lib_a.generate(other, {"username": f"José.{other}", "language": "en"}), 201)
     assert chosen["account"]["username"] == f"José.{other}"
     assert chosen["activation_mail"] == "no_address"
 
@@ -298,14 +323,17 @@ def test_activating_again_does_not_claim_there_is_no_address(lib_a):
 # 3. Tenant isolation -------------------------------------------------------------------------
 
 
-def same_answer_but_the_ref(theirs: requests.Response, their_ref: str,
-                            nowhere: requests.Response, nowhere_ref: str) -> bool:
+def same_answer_but_the_ref(
+    theirs: requests.Response, their_ref: str, nowhere: requests.Response, nowhere_ref: str
+) -> bool:
     """Equal answers once each names its own customer reference as REF (a refusal may
     repeat the card number it was given; that tells nothing about the customer)."""
-    return (theirs.status_code == nowhere.status_code
-            and theirs.headers["Content-Type"] == nowhere.headers["Content-Type"]
-            and json.loads(theirs.text.replace(their_ref, "REF"))
-            == json.loads(nowhere.text.replace(nowhere_ref, "REF")))
+    return (
+        theirs.status_code == nowhere.status_code
+        and theirs.headers["Content-Type"] == nowhere.headers["Content-Type"]
+        and json.loads(theirs.text.replace(their_ref, "REF"))
+        == json.loads(nowhere.text.replace(nowhere_ref, "REF"))
+    )
 
 
 def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
@@ -314,8 +342,9 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
     lib_a.ok(lib_a.authorize(ref, authorization("Iso Lid", {"code": "ebooks"})))
     lib_a.ok(lib_a.generate(second), 201)
     key = f"key-{uuid.uuid4().hex}"
-    first = lib_a.authorize(second, authorization("Tweede", {"code": "ebooks"}),
-                            headers={"Idempotency-Key": key})
+    first = lib_a.authorize(
+        second, authorization("Tweede", {"code": "ebooks"}), headers={"Idempotency-Key": key}
+    )
     lib_a.ok(first)
     # A link request of A's, waiting for its patron (the username may be left out).
     asked = lib_a.ok(lib_a.link(pending, None), 202)
@@ -352,26 +381,35 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
             else:
                 assert_problem(theirs, 404, "not_linked")
             assert same_answer_but_the_ref(theirs, target, nowhere, somebody), (
-                name, theirs.text, nowhere.text)
+                name,
+                theirs.text,
+                nowhere.text,
+            )
 
     # A's link request is not B's, not even for a customer in B's own range: the same as
     # a request that does not exist.
     own_card = new_ref(LIBRARY_B)
-    not_found = assert_problem(lib_b.confirm(own_card, asked["request_id"]), 404,
-                               "link_request_not_found")
-    assert not_found == assert_problem(lib_b.confirm(own_card, str(uuid.uuid4())), 404,
-                                       "link_request_not_found")
+    not_found = assert_problem(
+        lib_b.confirm(own_card, asked["request_id"]), 404, "link_request_not_found"
+    )
+    assert not_found == assert_problem(
+        lib_b.confirm(own_card, str(uuid.uuid4())), 404, "link_request_not_found"
+    )
     assert_problem(lib_a.confirm(pending, asked["request_id"]), 409, "waiting_for_patron")
 
     # An Idempotency-Key belongs to one library: B's identical request with A's key is B's
     # own request (a refusal of its own), not a replay of A's answer.
-    replay = lib_b.authorize(second, authorization("Tweede", {"code": "ebooks"}),
-                             headers={"Idempotency-Key": key})
+    replay = lib_b.authorize(
+        second, authorization("Tweede", {"code": "ebooks"}), headers={"Idempotency-Key": key}
+    )
     assert_problem(replay, 422, "card_number_not_in_range")
     assert "Idempotent-Replayed" not in replay.headers
 
-    refused = assert_problem(lib_b.bulk([{"customer_ref": r, **push} for r in (ref, second)]),
-                             422, "card_number_not_in_range")
+    refused = assert_problem(
+        lib_b.bulk([{"customer_ref": r, **push} for r in (ref, second)]),
+        422,
+        "card_number_not_in_range",
+    )
     assert refused["field"] == "items"
     own_cards = [new_ref(LIBRARY_B), new_ref(LIBRARY_B)]
     bulk = lib_b.ok(lib_b.bulk([{"customer_ref": r, **push} for r in own_cards]))
@@ -384,8 +422,11 @@ def test_another_library_cannot_see_or_touch_a_customer(lib_a, lib_b):
 
     # A's customer reference is no customer of B's (card numbers belong to one library),
     # nor can it become the username of one of B's accounts: A's patron signs in with it.
-    assert_problem(lib_b.generate(ref, {"username": f"b.{uuid.uuid4().hex[:10]}"}), 422,
-                   "card_number_not_in_range")
+    assert_problem(
+        lib_b.generate(ref, {"username": f"b.{uuid.uuid4().hex[:10]}"}),
+        422,
+        "card_number_not_in_range",
+    )
     assert_problem(lib_b.generate(own_card, {"username": ref}), 400, "username_is_card_number")
     assert_problem(lib_b.show(own_card), 404, "not_linked")
     # B's own customers get accounts of their own, which A does not see.
@@ -422,21 +463,36 @@ def test_one_account_linked_at_two_libraries(system, lib_a, lib_b):
     assert lib_b.ok(lib_b.show(ref_b))["linked_libraries"] == sorted([lib_a.name, lib_b.name])
     assert lib_a.ok(lib_a.show(ref_a))["linked_libraries"] == sorted([lib_a.name, lib_b.name])
 
-    lib_a.ok(lib_a.authorize(ref_a, authorization(
-        "Kim (A)", {"code": "ebooks", "limits": {"loans": 10}}, card_number=ref_a)))
+    lib_a.ok(
+        lib_a.authorize(
+            ref_a,
+            authorization(
+                "Kim (A)", {"code": "ebooks", "limits": {"loans": 10}}, card_number=ref_a
+            ),
+        )
+    )
     # A card number of B's range is not A's to push (rule L6).
-    assert_problem(lib_a.authorize(ref_a, authorization("Kim (A)", card_number=ref_b)), 422,
-                   "card_number_not_in_range")
+    assert_problem(
+        lib_a.authorize(ref_a, authorization("Kim (A)", card_number=ref_b)),
+        422,
+        "card_number_not_in_range",
+    )
     lib_b.ok(lib_b.authorize(ref_b, authorization("Kim (B)", {"code": "audiobooks"})))
 
     def rights_of(library, ref):
-        return {(r["code"], r["library"], r["this_library"])
-                for r in library.ok(library.rights(ref))["rights"]}
+        return {
+            (r["code"], r["library"], r["this_library"])
+            for r in library.ok(library.rights(ref))["rights"]
+        }
 
-    assert rights_of(lib_b, ref_b) == {("ebooks", lib_a.name, False),
-                                       ("audiobooks", lib_b.name, True)}
-    assert rights_of(lib_a, ref_a) == {("ebooks", lib_a.name, True),
-                                       ("audiobooks", lib_b.name, False)}
+    assert rights_of(lib_b, ref_b) == {
+        ("ebooks", lib_a.name, False),
+        ("audiobooks", lib_b.name, True),
+    }
+    assert rights_of(lib_a, ref_a) == {
+        ("ebooks", lib_a.name, True),
+        ("audiobooks", lib_b.name, False),
+    }
     # What A pushed about its customer stays A's: B sees A's rights, not A's customer data.
     status_b = lib_b.ok(lib_b.status(ref_b))
     assert status_b["authorization"]["customer"] == {"name": "Kim (B)"}
@@ -460,8 +516,9 @@ def test_partner_and_child_mix_up_is_refused(system, lib_a, lib_b):
     # consent on the handover page: one account, one customer per library.
     asked = lib_a.ok(lib_a.link(child, partners), 202)
     approve_handover(asked["handover_url"], partners, partners_password)
-    body = assert_problem(lib_a.confirm(child, asked["request_id"]), 409,
-                          "account_linked_to_other_customer")
+    body = assert_problem(
+        lib_a.confirm(child, asked["request_id"]), 409, "account_linked_to_other_customer"
+    )
     assert body["data"]["customer"] == partner
     assert_problem(lib_a.show(child), 404, "not_linked")
     assert lib_a.ok(lib_a.show(partner))["username"] == partners
@@ -483,8 +540,9 @@ def test_partner_and_child_mix_up_is_refused(system, lib_a, lib_b):
     # Operators' accounts are never linked (staff: never), even when they agree.
     operator = system.demo["operators"][0]
     for_operator = lib_a.ok(lib_a.link(child, operator["username"]), 202)
-    refused = on_handover_page(for_operator["handover_url"], operator["username"],
-                               operator["password"])
+    refused = on_handover_page(
+        for_operator["handover_url"], operator["username"], operator["password"]
+    )
     assert refused.status_code == 403, refused.status_code
     assert_problem(lib_a.confirm(child, for_operator["request_id"]), 409, "waiting_for_patron")
     assert_problem(lib_a.show(child), 404, "not_linked")
@@ -514,11 +572,18 @@ def test_idempotency_keys(lib_a):
     assert_problem(lib_a.generate(ref, body), 409, "customer_already_linked")
 
     # The same key with another body (or for another customer) is refused, and changes nothing.
-    assert_problem(lib_a.generate(ref, {"recovery_email": "other@example.org"},
-                                  headers={"Idempotency-Key": key}), 422,
-                   "idempotency_key_reused")
-    assert_problem(lib_a.generate(new_ref(), body, headers={"Idempotency-Key": key}), 422,
-                   "idempotency_key_reused")
+    assert_problem(
+        lib_a.generate(
+            ref, {"recovery_email": "other@example.org"}, headers={"Idempotency-Key": key}
+        ),
+        422,
+        "idempotency_key_reused",
+    )
+    assert_problem(
+        lib_a.generate(new_ref(), body, headers={"Idempotency-Key": key}),
+        422,
+        "idempotency_key_reused",
+    )
     assert lib_a.ok(lib_a.show(ref)) == shown
 
     push = authorization("Idem", {"code": "ebooks"})
@@ -549,29 +614,37 @@ def test_bulk_authorize(lib_a):
     refs = sorted(linked + unknown, key=lambda r: r[4:])  # linked and unknown mixed
 
     def item(ref, name=None):
-        return {"customer_ref": ref, **authorization(
-            name or f"Lid {ref}",
-            {"code": "ebooks", "valid_until": "2099-12-31", "limits": {"loans": 10}},
-            card_number=ref)}
+        return {
+            "customer_ref": ref,
+            **authorization(
+                name or f"Lid {ref}",
+                {"code": "ebooks", "valid_until": "2099-12-31", "limits": {"loans": 10}},
+                card_number=ref,
+            ),
+        }
 
     items = [item(ref) for ref in refs]
     first = lib_a.ok(lib_a.bulk(items))
     assert first["counts"] == {"updated": 20, "unchanged": 0, "stale": 0, "not_linked": 30}
     assert first["results"] == [
         {"customer_ref": ref, "result": "updated" if ref in linked else "not_linked"}
-        for ref in refs]
+        for ref in refs
+    ]
     second = lib_a.ok(lib_a.bulk(items))
     assert second["counts"] == {"updated": 0, "unchanged": 20, "stale": 0, "not_linked": 30}
     assert [r["result"] for r in second["results"]] == [
-        "unchanged" if ref in linked else "not_linked" for ref in refs]
+        "unchanged" if ref in linked else "not_linked" for ref in refs
+    ]
 
     # Bulk and single pushes are the same thing: the same data is 'unchanged' either way.
     single = item(linked[0])
     del single["customer_ref"]
     assert lib_a.ok(lib_a.authorize(linked[0], single))["result"] == "unchanged"
     status = lib_a.ok(lib_a.status(linked[0]))
-    assert status["authorization"]["customer"] == {"name": f"Lid {linked[0]}",
-                                                   "card_number": linked[0]}
+    assert status["authorization"]["customer"] == {
+        "name": f"Lid {linked[0]}",
+        "card_number": linked[0],
+    }
     assert [r["code"] for r in status["effective_rights"]] == ["ebooks"]
     for ref in unknown[:3]:
         assert_problem(lib_a.show(ref), 404, "not_linked")
@@ -591,8 +664,7 @@ def test_bulk_authorize(lib_a):
     assert_problem(lib_a.bulk([item("no/slash")]), 400, "invalid_request")
     # One card number outside the library's ranges (rule L6) refuses the whole call.
     outside = [item(linked[1], "Buiten"), item(new_ref(LIBRARY_B))]
-    assert assert_problem(lib_a.bulk(outside), 422, "card_number_not_in_range")["field"] == \
-        "items"
+    assert assert_problem(lib_a.bulk(outside), 422, "card_number_not_in_range")["field"] == "items"
     pushed_outside = item(linked[1], "Buiten")
     pushed_outside["customer"]["card_number"] = new_ref(LIBRARY_B)
     assert_problem(lib_a.bulk([pushed_outside]), 422, "card_number_not_in_range")
@@ -615,10 +687,13 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
 
     answers = [
         # malformed JSON
-        lib_a.call("POST", f"/customers/{fresh}/account", data="{not json",
-                   headers=json_header),
-        lib_a.call("PUT", f"/customers/{ref}/authorization", data='{"customer": {"name": "x"',
-                   headers=json_header),
+        lib_a.call("POST", f"/customers/{fresh}/account", data="{not json", headers=json_header),
+        lib_a.call(
+            "PUT",
+            f"/customers/{ref}/authorization",
+            data='{"customer": {"name": "x"',
+            headers=json_header,
+        ),
         # wrong types
         lib_a.generate(fresh, {"username": 123}),
         lib_a.generate(fresh, {"language": "de"}),
@@ -647,8 +722,12 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
         lib_a.recovery_email(ref, "a@b@example.org"),
         lib_a.generate(fresh, {"recovery_email": "nope"}),
         # a period that ends before it starts
-        lib_a.authorize(ref, authorization(
-            "x", {"code": "ebooks", "valid_from": "2026-06-01", "valid_until": "2026-01-01"})),
+        lib_a.authorize(
+            ref,
+            authorization(
+                "x", {"code": "ebooks", "valid_from": "2026-06-01", "valid_until": "2026-01-01"}
+            ),
+        ),
         # right codes and limit names out of their alphabet
         lib_a.authorize(ref, authorization("x", {"code": "E-Books!"})),
         lib_a.authorize(ref, authorization("x", {"code": "ebøøks"})),
@@ -659,12 +738,19 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
         lib_a.call("POST", f"/customers/{fresh}/link/confirm", {"request_id": "nope"}),
         lib_a.confirm(fresh, str(uuid.uuid4()), "12a456"),
         lib_a.confirm(fresh, str(uuid.uuid4()), "1234567"),
-        lib_a.call("POST", f"/customers/{fresh}/link/confirm",
-                   {"request_id": str(uuid.uuid4()), "code": 123456}),
+        lib_a.call(
+            "POST",
+            f"/customers/{fresh}/link/confirm",
+            {"request_id": str(uuid.uuid4()), "code": 123456},
+        ),
     ]
     for answer in answers:
-        assert answer.status_code == 400, (answer.request.method, answer.request.url,
-                                           answer.status_code, answer.text[:300])
+        assert answer.status_code == 400, (
+            answer.request.method,
+            answer.request.url,
+            answer.status_code,
+            answer.text[:300],
+        )
         assert_problem(answer, 400)
     assert assert_problem(answers[0], 400)["code"] != "internal_error"
     assert assert_problem(answers[2], 400, "invalid_request")["field"].endswith("username")
@@ -677,8 +763,11 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
     # then closes the connection although the answer said keep-alive.
     huge = '{"username": "' + "a" * (5 * 1024 * 1024 + 100) + '"}'
     too_big = requests.post(
-        f"{lib_a.identity}/api/v1/customers/{fresh}/account", data=huge, timeout=TIMEOUT,
-        headers={"Authorization": f"Bearer {lib_a.token}", "Connection": "close", **json_header})
+        f"{lib_a.identity}/api/v1/customers/{fresh}/account",
+        data=huge,
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {lib_a.token}", "Connection": "close", **json_header},
+    )
     assert too_big.status_code in (400, 413)
     assert_problem(too_big, too_big.status_code)
 
@@ -694,15 +783,17 @@ def test_bad_input_is_a_problem_and_changes_nothing(lib_a):
 def test_a_body_that_is_not_an_object_is_refused(lib_a, raw):
     # Until 86e35a3 such a body was taken as {} and an account was generated (201).
     ref = new_ref()
-    answer = lib_a.call("POST", f"/customers/{ref}/account", data=raw,
-                        headers={"Content-Type": "application/json"})
+    answer = lib_a.call(
+        "POST", f"/customers/{ref}/account", data=raw, headers={"Content-Type": "application/json"}
+    )
     created = lib_a.show(ref)
     assert_problem(answer, 400)
     assert_problem(created, 404, "not_linked")
 
 
-@pytest.mark.parametrize("path", ["/customers/a%2Fb/account", "/customers/a/b/account",
-                                  "/no-such-operation"])
+@pytest.mark.parametrize(
+    "path", ["/customers/a%2Fb/account", "/customers/a/b/account", "/no-such-operation"]
+)
 def test_an_unknown_api_path_is_a_problem(lib_a, path):
     assert_problem(lib_a.call("GET", path), 404)
 
@@ -725,8 +816,9 @@ def test_problem_messages_are_in_english_too(identity, lib_a, lib_a_read):
         "invalid_request": lib_a.show("r" * 65),
         "card_number_not_in_range": lib_a.generate(new_ref(LIBRARY_B)),
         "link_request_not_found": lib_a.confirm(new_ref(), str(uuid.uuid4())),
-        "waiting_for_patron": lib_a.confirm(fresh, lib_a.ok(lib_a.link(fresh, None),
-                                                            202)["request_id"]),
+        "waiting_for_patron": lib_a.confirm(
+            fresh, lib_a.ok(lib_a.link(fresh, None), 202)["request_id"]
+        ),
     }
     for code, answer in answers.items():
         body = answer.json()
@@ -785,8 +877,12 @@ def test_openapi_schema_and_docs(identity):
     answer = requests.get(f"{identity}/api/v1/openapi.json", timeout=TIMEOUT)
     assert answer.status_code == 200
     schema = answer.json()
-    operations = [op for item in schema["paths"].values() for op in item.values()
-                  if isinstance(op, dict) and "operationId" in op]
+    operations = [
+        op
+        for item in schema["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
     ids = [op["operationId"] for op in operations]
     assert sorted(ids) == sorted(OPERATION_IDS)
     assert all(op.get("security") for op in operations)  # every operation needs a token

@@ -27,29 +27,36 @@ def staff_token(system, username: str = STAFF) -> str:
 
 
 def log_lines(system, needle: str) -> list[str]:
-    return [line for line in system.log_path.read_text(errors="replace").splitlines()
-            if needle in line]
+    return [
+        line for line in system.log_path.read_text(errors="replace").splitlines() if needle in line
+    ]
 
 
 def test_a_request_id_travels_from_the_library_to_identity(system):
     rid = f"e2e-{uuid.uuid4().hex[:16]}"
-    answer = requests.get(f"{system.urls['library']}/api/v1/customers/{ANNA}/login-account",
-                          headers={"Authorization": f"Bearer {staff_token(system)}",
-                                   "X-Request-ID": rid}, timeout=TIMEOUT)
+    answer = requests.get(
+        f"{system.urls['library']}/api/v1/customers/{ANNA}/login-account",
+        headers={"Authorization": f"Bearer {staff_token(system)}", "X-Request-ID": rid},
+        timeout=TIMEOUT,
+    )
     assert answer.status_code == 200, answer.text[:400]
     assert answer.headers["X-Request-ID"] == rid
 
     def both() -> list[str] | None:
         lines = log_lines(system, rid)
-        services = {s for s in ("library", "identity")
-                    if any(f" {s} bibid.request " in line for line in lines)}
+        services = {
+            s
+            for s in ("library", "identity")
+            if any(f" {s} bibid.request " in line for line in lines)
+        }
         return lines if services == {"library", "identity"} else None
 
     lines = eventually(both, f"request id {rid} in the library's and identity's lines", 10)
     assert any("/api/v1/customers" not in line and "GET" in line for line in lines)
     # An id that is not a plain token is not taken over (it would forge log lines).
-    forged = requests.get(f"{system.urls['library']}/healthz",
-                          headers={"X-Request-ID": "x y\tz"}, timeout=TIMEOUT)
+    forged = requests.get(
+        f"{system.urls['library']}/healthz", headers={"X-Request-ID": "x y\tz"}, timeout=TIMEOUT
+    )
     assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])
 
 
@@ -63,20 +70,23 @@ def test_a_request_id_travels_from_the_reading_service_to_identity(system):
         sign_in_at_identity(http, identity, username, password)
         start = http.get(f"{reading}/inloggen/", allow_redirects=False, timeout=TIMEOUT)
         assert start.status_code == 302, start.text[:300]
-        authorized = http.get(start.headers["Location"], allow_redirects=False,
-                              timeout=TIMEOUT)
+        authorized = http.get(start.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
         callback = authorized.headers["Location"]
         assert callback.startswith(f"{reading}/inloggen/klaar/?"), callback
         rid = f"e2e-rp-{uuid.uuid4().hex[:12]}"
-        done = http.get(callback, headers={"X-Request-ID": rid}, allow_redirects=False,
-                        timeout=TIMEOUT)
+        done = http.get(
+            callback, headers={"X-Request-ID": rid}, allow_redirects=False, timeout=TIMEOUT
+        )
         assert done.status_code == 302 and done.headers["X-Request-ID"] == rid
 
     def both() -> list[str] | None:
         lines = log_lines(system, f"[{rid}]")
-        seen = {(s, r) for line in lines for s, r in (("reading", "rp:callback"),
-                                                       ("identity", "oauth2_provider:token"))
-                if f" {s} bibid.request " in line and f" {r} " in line}
+        seen = {
+            (s, r)
+            for line in lines
+            for s, r in (("reading", "rp:callback"), ("identity", "oauth2_provider:token"))
+            if f" {s} bibid.request " in line and f" {r} " in line
+        }
         return lines if len(seen) == 2 else None
 
     eventually(both, f"request id {rid} on the callback's and the token request's lines", 10)
@@ -112,8 +122,12 @@ def test_no_secret_in_any_log_line(system, mailbox):
     with requests.Session() as http:
         sign_in_at_identity(http, identity, username, password)
     with requests.Session() as http:
-        failed = post_form(http, f"{identity}/inloggen/", f"{identity}/inloggen/",
-                           {"username": username, "password": wrong})
+        failed = post_form(
+            http,
+            f"{identity}/inloggen/",
+            f"{identity}/inloggen/",
+            {"username": username, "password": wrong},
+        )
         assert failed.status_code == 200
 
     # A password reset: the mail's link carries a token; the patron chooses a password, then
@@ -122,8 +136,9 @@ def test_no_secret_in_any_log_line(system, mailbox):
     with requests.Session() as http:
         forgot = f"{identity}/wachtwoord-vergeten/"
         assert post_form(http, forgot, forgot, {"name": username}).status_code == 200
-    link = mailbox.wait_for(address, "nieuw wachtwoord", timeout=60, after=before) \
-        .link("/wachtwoord-herstellen/")
+    link = mailbox.wait_for(address, "nieuw wachtwoord", timeout=60, after=before).link(
+        "/wachtwoord-herstellen/"
+    )
     secrets["reset token"] = urlsplit(link).path.rstrip("/").rsplit("/", 1)[-1]
     new_password = f"Nieuw-wachtwoord-{uuid.uuid4().hex}"
     secrets["new password"] = new_password
@@ -139,35 +154,50 @@ def test_no_secret_in_any_log_line(system, mailbox):
 
     # An OpenID Connect sign-in of the reading service: the code, the tokens, userinfo, a
     # refresh, and a sign-out with the ID token in the URL (id_token_hint).
-    discovery = requests.get(f"{identity}/o/.well-known/openid-configuration",
-                             timeout=TIMEOUT).json()
+    discovery = requests.get(
+        f"{identity}/o/.well-known/openid-configuration", timeout=TIMEOUT
+    ).json()
     patron = Patron(system, username, new_password)
     oauth, token, _nonce, location = code_flow(system, discovery, patron, READING)
     secrets["authorization code"] = query(location)["code"]
     for name in ("access_token", "refresh_token", "id_token"):
         secrets[name] = token[name]
-    info = requests.get(discovery["userinfo_endpoint"], timeout=TIMEOUT,
-                        headers={"Authorization": f"Bearer {token['access_token']}"})
+    info = requests.get(
+        discovery["userinfo_endpoint"],
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
     assert info.status_code == 200
-    refreshed = oauth.refresh_token(discovery["token_endpoint"],
-                                    refresh_token=token["refresh_token"])
+    refreshed = oauth.refresh_token(
+        discovery["token_endpoint"], refresh_token=token["refresh_token"]
+    )
     secrets["refreshed access_token"] = refreshed["access_token"]
-    out = patron.http.get(discovery["end_session_endpoint"], timeout=TIMEOUT,
-                          allow_redirects=False,
-                          params={"id_token_hint": token["id_token"], "client_id": READING})
+    out = patron.http.get(
+        discovery["end_session_endpoint"],
+        timeout=TIMEOUT,
+        allow_redirects=False,
+        params={"id_token_hint": token["id_token"], "client_id": READING},
+    )
     assert out.status_code < 500
 
     # The library's own API with a staff member's bearer token.
     secrets["staff API token"] = staff_token(system)
-    shown = requests.get(f"{system.urls['library']}/api/v1/customers/{ANNA}/login-account",
-                         headers={"Authorization": f"Bearer {staff_token(system)}"},
-                         timeout=TIMEOUT)
+    shown = requests.get(
+        f"{system.urls['library']}/api/v1/customers/{ANNA}/login-account",
+        headers={"Authorization": f"Bearer {staff_token(system)}"},
+        timeout=TIMEOUT,
+    )
     assert shown.status_code == 200
 
     # The lines of all this are there (the check below is not vacuous) ...
-    for route in ("signin:login", "selfservice:forgot_password", "selfservice:reset",
-                  "oauth2_provider:token", "oauth2_provider:rp-initiated-logout",
-                  "oauth2_provider:user-info"):
+    for route in (
+        "signin:login",
+        "selfservice:forgot_password",
+        "selfservice:reset",
+        "oauth2_provider:token",
+        "oauth2_provider:rp-initiated-logout",
+        "oauth2_provider:user-info",
+    ):
         eventually(lambda route=route: log_lines(system, route), f"a line of {route}", 10)
     text = system.log_path.read_text(errors="replace")
     services = "\n".join(line for line in text.splitlines() if SERVICE_LINE.match(line))

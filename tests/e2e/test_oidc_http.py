@@ -39,8 +39,9 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 @pytest.fixture(scope="module")
 def discovery(system) -> dict:
-    answer = requests.get(f"{system.urls['identity']}/o/.well-known/openid-configuration",
-                          timeout=TIMEOUT)
+    answer = requests.get(
+        f"{system.urls['identity']}/o/.well-known/openid-configuration", timeout=TIMEOUT
+    )
     assert answer.status_code == 200
     return answer.json()
 
@@ -66,17 +67,24 @@ class Patron:
         sign_in_at_identity(self.http, self.identity, username, password)
 
     def authorize(self, discovery: dict, **params) -> requests.Response:
-        return self.http.get(discovery["authorization_endpoint"], params=params,
-                             allow_redirects=False, timeout=TIMEOUT)
+        return self.http.get(
+            discovery["authorization_endpoint"],
+            params=params,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
 
 
 def authlib_session(system, client_id: str) -> OAuth2Session:
     client = service_client(system, client_id)
-    return OAuth2Session(client["client_id"], client["client_secret"],
-                         scope="openid profile libraries rights",
-                         redirect_uri=redirect_uri(system, client_id),
-                         code_challenge_method="S256",
-                         token_endpoint_auth_method="client_secret_basic")
+    return OAuth2Session(
+        client["client_id"],
+        client["client_secret"],
+        scope="openid profile libraries rights",
+        redirect_uri=redirect_uri(system, client_id),
+        code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic",
+    )
 
 
 def code_flow(system, discovery, patron: Patron, client_id: str = READING):
@@ -84,25 +92,29 @@ def code_flow(system, discovery, patron: Patron, client_id: str = READING):
     oauth = authlib_session(system, client_id)
     verifier = uuid.uuid4().hex + uuid.uuid4().hex
     nonce = uuid.uuid4().hex
-    url, state = oauth.create_authorization_url(discovery["authorization_endpoint"],
-                                                code_verifier=verifier, nonce=nonce)
+    url, state = oauth.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+    )
     answer = patron.http.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert answer.status_code == 302, answer.text[:400]
     location = answer.headers["Location"]
     assert location.startswith(redirect_uri(system, client_id) + "?")
     assert query(location)["state"] == state
     assert query(location)["iss"] == discovery["issuer"]  # RFC 9207
-    token = oauth.fetch_token(discovery["token_endpoint"], authorization_response=location,
-                              code_verifier=verifier)
+    token = oauth.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+    )
     return oauth, token, nonce, location
 
 
 def id_claims(token: str, jwks: KeySet, client_id: str, issuer: str) -> dict:
     decoded = jwt.decode(token, jwks, algorithms=["RS256"])
-    jwt.JWTClaimsRegistry(iss={"essential": True, "value": issuer},
-                          aud={"essential": True, "value": client_id},
-                          exp={"essential": True}, sub={"essential": True}).validate(
-        decoded.claims)
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        exp={"essential": True},
+        sub={"essential": True},
+    ).validate(decoded.claims)
     return decoded.claims
 
 
@@ -120,11 +132,17 @@ def test_discovery_document(discovery, system):
 
 
 def test_authlib_full_flow_with_id_token_checked_against_jwks(system, discovery, jwks):
-    username, password, ref = new_patron(system, rights=[
-        {"code": "ebooks", "valid_until": "2099-12-31",
-         "limits": {"loans": 3, "period": "concurrent"}},
-        {"code": "audiobooks", "valid_until": "2000-01-01", "limits": {"loans": 1}},
-    ])
+    username, password, ref = new_patron(
+        system,
+        rights=[
+            {
+                "code": "ebooks",
+                "valid_until": "2099-12-31",
+                "limits": {"loans": 3, "period": "concurrent"},
+            },
+            {"code": "audiobooks", "valid_until": "2000-01-01", "limits": {"loans": 1}},
+        ],
+    )
     patron = Patron(system, username, password)
     oauth, token, nonce, _ = code_flow(system, discovery, patron, MIJNMENU)
     claims = id_claims(token["id_token"], jwks, MIJNMENU, discovery["issuer"])
@@ -134,8 +152,9 @@ def test_authlib_full_flow_with_id_token_checked_against_jwks(system, discovery,
     assert claims["preferred_username"] == username
     assert claims["sid"]
     # Mijn Menu of this library learns its own customer reference; the expired right is gone.
-    assert claims["libraries"] == [{"code": "aan-de-maas", "name": "Bibliotheek aan de Maas",
-                                    "customer_ref": ref}]
+    assert claims["libraries"] == [
+        {"code": "aan-de-maas", "name": "Bibliotheek aan de Maas", "customer_ref": ref}
+    ]
     assert [r["code"] for r in claims["rights"]] == ["ebooks"]
     assert claims["rights"][0]["limits"] == {"loans": 3, "period": "concurrent"}
     assert claims["rights"][0]["valid_until"] == "2099-12-31"
@@ -157,8 +176,13 @@ def test_rights_read_again_at_userinfo_after_the_library_authorizes(system, disc
     username, password, ref = new_patron(system, rights=[])
     oauth, _token, _n, _ = code_flow(system, discovery, Patron(system, username, password))
     assert oauth.get(discovery["userinfo_endpoint"], timeout=TIMEOUT).json()["rights"] == []
-    library_api(system).authorize(ref, {"customer": {"name": "Test"}, "rights": [
-        {"code": "ebooks", "limits": {"loans": 2, "period": "concurrent"}}]})
+    library_api(system).authorize(
+        ref,
+        {
+            "customer": {"name": "Test"},
+            "rights": [{"code": "ebooks", "limits": {"loans": 2, "period": "concurrent"}}],
+        },
+    )
     rights = oauth.get(discovery["userinfo_endpoint"], timeout=TIMEOUT).json()["rights"]
     assert [r["code"] for r in rights] == ["ebooks"]
 
@@ -169,9 +193,12 @@ def test_refresh_rotates_and_reuse_revokes_the_family(system, discovery):
     _oauth, token, _n, _ = code_flow(system, discovery, Patron(system, username, password))
 
     def refresh(value):
-        return requests.post(discovery["token_endpoint"], timeout=TIMEOUT,
-                             auth=(client["client_id"], client["client_secret"]),
-                             data={"grant_type": "refresh_token", "refresh_token": value})
+        return requests.post(
+            discovery["token_endpoint"],
+            timeout=TIMEOUT,
+            auth=(client["client_id"], client["client_secret"]),
+            data={"grant_type": "refresh_token", "refresh_token": value},
+        )
 
     first = refresh(token["refresh_token"])
     assert first.status_code == 200
@@ -180,8 +207,11 @@ def test_refresh_rotates_and_reuse_revokes_the_family(system, discovery):
     replay = refresh(token["refresh_token"])  # a thief, or a confused client
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert refresh(rotated).status_code == 400  # the whole family is revoked
-    userinfo = requests.get(discovery["userinfo_endpoint"], timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    userinfo = requests.get(
+        discovery["userinfo_endpoint"],
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+    )
     assert userinfo.status_code == 401
 
 
@@ -237,29 +267,51 @@ def test_redirect_uri_bypasses_are_refused(system, discovery):
     good = redirect_uri(system, READING)
     challenge = create_s256_code_challenge("v" * 50)
     for candidate in bypasses(good):
-        answer = patron.authorize(discovery, response_type="code", client_id=READING,
-                                  redirect_uri=candidate, scope="openid", state="s",
-                                  nonce="n", code_challenge=challenge,
-                                  code_challenge_method="S256")
+        answer = patron.authorize(
+            discovery,
+            response_type="code",
+            client_id=READING,
+            redirect_uri=candidate,
+            scope="openid",
+            state="s",
+            nonce="n",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
         location = answer.headers.get("Location", "")
         assert answer.status_code == 400, (candidate, answer.status_code, location)
         assert not location, candidate
         assert "code=" not in answer.text
     # The registered URI itself still works (the refusals are not a broken client).
-    ok = patron.authorize(discovery, response_type="code", client_id=READING,
-                          redirect_uri=good, scope="openid", state="s", nonce="n",
-                          code_challenge=challenge, code_challenge_method="S256")
+    ok = patron.authorize(
+        discovery,
+        response_type="code",
+        client_id=READING,
+        redirect_uri=good,
+        scope="openid",
+        state="s",
+        nonce="n",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
     assert ok.status_code == 302 and ok.headers["Location"].startswith(good + "?code=")
 
 
 def test_pkce_is_required_and_plain_refused(system, discovery):
     username, password, _ = new_patron(system)
     patron = Patron(system, username, password)
-    base = {"response_type": "code", "client_id": READING, "scope": "openid",
-            "redirect_uri": redirect_uri(system, READING), "state": "s", "nonce": "n"}
+    base = {
+        "response_type": "code",
+        "client_id": READING,
+        "scope": "openid",
+        "redirect_uri": redirect_uri(system, READING),
+        "state": "s",
+        "nonce": "n",
+    }
     missing = patron.authorize(discovery, **base)
-    plain = patron.authorize(discovery, **base, code_challenge="p" * 50,
-                             code_challenge_method="plain")
+    plain = patron.authorize(
+        discovery, **base, code_challenge="p" * 50, code_challenge_method="plain"
+    )
     for answer in (missing, plain):
         location = answer.headers.get("Location", "")
         assert "code=" not in location
@@ -268,9 +320,17 @@ def test_pkce_is_required_and_plain_refused(system, discovery):
 
 def test_no_open_redirect_through_next(system):
     identity, reading, library = (system.urls[s] for s in ("identity", "reading", "library"))
-    evil = ["https://evil.example/", "//evil.example/", "/\\evil.example/",
-            "https:evil.example", "\\\\evil.example", "javascript:alert(1)",
-            "/%2F%2Fevil.example", "http://127.0.0.1.evil.example/", "/\tevil.example"]
+    evil = [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https:evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "/%2F%2Fevil.example",
+        "http://127.0.0.1.evil.example/",
+        "/\tevil.example",
+    ]
     username, password, _ = new_patron(system)
 
     def stays_home(location: str, base: str) -> bool:
@@ -283,8 +343,10 @@ def test_no_open_redirect_through_next(system):
         # The services' sign-in keeps only a path of their own as the place to return to.
         http = requests.Session()
         sign_in_at_identity(http, identity, username, password)
-        for base, start in ((reading, f"{reading}/inloggen/"),
-                            (library, f"{library}/mijn/aan-de-maas/inloggen/")):
+        for base, start in (
+            (reading, f"{reading}/inloggen/"),
+            (library, f"{library}/mijn/aan-de-maas/inloggen/"),
+        ):
             landed = http.get(start, params={"next": target}, timeout=TIMEOUT)
             assert landed.status_code in (200, 404), (target, landed.url)  # 404: a path here
             assert stays_home(landed.url, base), (target, landed.url)
@@ -295,10 +357,18 @@ def test_no_open_redirect_through_next(system):
         page = fresh.get(f"{identity}/inloggen/", params={"next": target}, timeout=TIMEOUT)
         from .oidc import csrf_of
 
-        answer = fresh.post(f"{identity}/inloggen/", allow_redirects=False, timeout=TIMEOUT,
-                            data={"csrfmiddlewaretoken": csrf_of(page.text),
-                                  "username": username, "password": password, "next": target},
-                            headers={"Referer": page.url})
+        answer = fresh.post(
+            f"{identity}/inloggen/",
+            allow_redirects=False,
+            timeout=TIMEOUT,
+            data={
+                "csrfmiddlewaretoken": csrf_of(page.text),
+                "username": username,
+                "password": password,
+                "next": target,
+            },
+            headers={"Referer": page.url},
+        )
         assert answer.status_code == 302
         assert stays_home(answer.headers["Location"], identity), (target, answer.headers)
 
@@ -308,21 +378,33 @@ def test_no_open_redirect_through_next(system):
 
 def start_code(system, discovery, patron: Patron, client_id: str = READING):
     verifier = uuid.uuid4().hex * 2
-    answer = patron.authorize(discovery, response_type="code", client_id=client_id,
-                              redirect_uri=redirect_uri(system, client_id),
-                              scope="openid profile", state="s", nonce="n",
-                              code_challenge=create_s256_code_challenge(verifier),
-                              code_challenge_method="S256")
+    answer = patron.authorize(
+        discovery,
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=redirect_uri(system, client_id),
+        scope="openid profile",
+        state="s",
+        nonce="n",
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
+    )
     return query(answer.headers["Location"])["code"], verifier
 
 
 def exchange(system, discovery, code, verifier, client_id=READING, secret=None):
     client = service_client(system, client_id)
-    return requests.post(discovery["token_endpoint"], timeout=TIMEOUT,
-                         auth=(client["client_id"], secret or client["client_secret"]),
-                         data={"grant_type": "authorization_code", "code": code,
-                               "code_verifier": verifier,
-                               "redirect_uri": redirect_uri(system, client_id)})
+    return requests.post(
+        discovery["token_endpoint"],
+        timeout=TIMEOUT,
+        auth=(client["client_id"], secret or client["client_secret"]),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri(system, client_id),
+        },
+    )
 
 
 def test_codes_forged_replayed_wrong_verifier_wrong_client(system, discovery):
@@ -352,8 +434,11 @@ def test_code_after_sign_out_is_worthless(system, discovery):
 
 
 def test_forged_and_revoked_access_tokens(system, discovery):
-    forged = requests.get(discovery["userinfo_endpoint"], timeout=TIMEOUT,
-                          headers={"Authorization": "Bearer " + uuid.uuid4().hex})
+    forged = requests.get(
+        discovery["userinfo_endpoint"],
+        timeout=TIMEOUT,
+        headers={"Authorization": "Bearer " + uuid.uuid4().hex},
+    )
     assert forged.status_code == 401
     username, password, _ = new_patron(system)
     patron = Patron(system, username, password)
@@ -365,8 +450,11 @@ def test_forged_and_revoked_access_tokens(system, discovery):
 
 def test_library_api_token_cannot_read_userinfo_nor_sign_patrons_in(system, discovery):
     api = library_api(system)
-    answer = requests.get(discovery["userinfo_endpoint"], timeout=TIMEOUT,
-                          headers={"Authorization": f"Bearer {api.token}"})
+    answer = requests.get(
+        discovery["userinfo_endpoint"],
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
     assert answer.status_code in (401, 403)
 
 
@@ -380,8 +468,9 @@ def test_state_and_nonce_mismatch_sign_nobody_in(system):
     username, password, _ = new_patron(system)
     browser = requests.Session()
     sign_in_at_identity(browser, identity, username, password)
-    start = browser.get(f"{library}/mijn/aan-de-maas/inloggen/", allow_redirects=False,
-                        timeout=TIMEOUT)
+    start = browser.get(
+        f"{library}/mijn/aan-de-maas/inloggen/", allow_redirects=False, timeout=TIMEOUT
+    )
     authorize = start.headers["Location"]
     params = query(authorize)
     # 1. Someone else's nonce: identity signs it into the ID token; the RP must refuse.
@@ -392,8 +481,9 @@ def test_state_and_nonce_mismatch_sign_nobody_in(system):
     home = browser.get(f"{library}/mijn/aan-de-maas/", allow_redirects=False, timeout=TIMEOUT)
     assert home.status_code == 302 and "/inloggen/" in home.headers["Location"]
     # 2. A state the RP never issued (a login CSRF attempt).
-    start = browser.get(f"{library}/mijn/aan-de-maas/inloggen/", allow_redirects=False,
-                        timeout=TIMEOUT)
+    start = browser.get(
+        f"{library}/mijn/aan-de-maas/inloggen/", allow_redirects=False, timeout=TIMEOUT
+    )
     back = browser.get(start.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
     callback = back.headers["Location"]
     forged = callback.replace(f"state={query(callback)['state']}", "state=forged")
@@ -413,8 +503,15 @@ def identity_key(system) -> RSAKey:
 
 def make_logout_token(key, issuer: str, aud: str, *, now: int | None = None, **overrides) -> str:
     now = int(time.time()) if now is None else now
-    claims = {"iss": issuer, "aud": aud, "iat": now, "exp": now + 120,
-              "jti": uuid.uuid4().hex, "sid": "no-such-session", "events": {EVENT: {}}}
+    claims = {
+        "iss": issuer,
+        "aud": aud,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+        "sid": "no-such-session",
+        "events": {EVENT: {}},
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     header = {"alg": "RS256", "typ": "logout+jwt", "kid": key.thumbprint()}
@@ -424,9 +521,13 @@ def make_logout_token(key, issuer: str, aud: str, *, now: int | None = None, **o
 def test_logout_tokens_forged_misaddressed_expired_replayed(system, discovery):
     backchannel = f"{system.urls['reading']}/oidc/backchannel-logout/"
     key, issuer = identity_key(system), discovery["issuer"]
-    stranger = RSAKey.import_key(rsa.generate_private_key(65537, 2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    stranger = RSAKey.import_key(
+        rsa.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
     def post(token):
         return requests.post(backchannel, data={"logout_token": token}, timeout=TIMEOUT)
@@ -469,12 +570,17 @@ def test_service_events_need_the_services_own_credentials(system):
     client = service_client(system, READING)
     wrong = requests.post(url, json=body, timeout=TIMEOUT, auth=(client["client_id"], "nope"))
     assert wrong.status_code == 401
-    unknown = requests.post(url, json=body, timeout=TIMEOUT,
-                            auth=(client["client_id"], client["client_secret"]))
+    unknown = requests.post(
+        url, json=body, timeout=TIMEOUT, auth=(client["client_id"], client["client_secret"])
+    )
     assert unknown.status_code == 404
-    bad = requests.post(url, data="[1,", timeout=TIMEOUT,
-                        headers={"Content-Type": "application/json"},
-                        auth=(client["client_id"], client["client_secret"]))
+    bad = requests.post(
+        url,
+        data="[1,",
+        timeout=TIMEOUT,
+        headers={"Content-Type": "application/json"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
     assert bad.status_code == 400
     assert json.loads(bad.text)["code"] == "invalid_event"
 
@@ -508,12 +614,13 @@ def test_tabs_refreshing_at_once_stay_signed_in(system):
 
 
 # identity's one line per request (bibid.request), which names the route, never the path.
-USERINFO_LINE = re.compile(r'^\S+ identity-web\s+\|.*bibid\.request .*GET \S*user-info 200')
+USERINFO_LINE = re.compile(r"^\S+ identity-web\s+\|.*bibid\.request .*GET \S*user-info 200")
 
 
 def userinfo_calls_after(system, start: int, at_least: int) -> int:
     """GET /o/userinfo/ lines identity logged after byte `start` (the log is written a
     moment after the answer: wait for `at_least`, then a little longer for any more)."""
+
     def count() -> int:
         with system.log_path.open("rb") as fh:
             fh.seek(start)

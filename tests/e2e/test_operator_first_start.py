@@ -37,16 +37,27 @@ MIJNMENU_URL = "https://mijn.bibliotheek.test/mijn/aan-de-maas"
 
 def production_env(folder) -> dict[str, str]:
     """What the README sets, and nothing of the test runner's demo or debug settings."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.endswith(("_SECRET_KEY", "_DATABASE_URL", "_PUBLIC_URL", "_PORT"))
-           and key not in ("BIBID_DEMO", "DEBUG", "DJANGO_SETTINGS_MODULE", "EMAIL_URL",
-                           "BIBID_TEST_CLOCK_FILE")}
-    env.update({
-        "BIBID_VAR_DIR": str(folder),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "BIBID_HTTPS": "0",  # plain HTTP on 127.0.0.1 for this test only (see above)
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.endswith(("_SECRET_KEY", "_DATABASE_URL", "_PUBLIC_URL", "_PORT"))
+        and key
+        not in (
+            "BIBID_DEMO",
+            "DEBUG",
+            "DJANGO_SETTINGS_MODULE",
+            "EMAIL_URL",
+            "BIBID_TEST_CLOCK_FILE",
+        )
+    }
+    env.update(
+        {
+            "BIBID_VAR_DIR": str(folder),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "BIBID_HTTPS": "0",  # plain HTTP on 127.0.0.1 for this test only (see above)
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     for service in SERVICES:
         env[f"{service.upper()}_SECRET_KEY"] = secrets.token_urlsafe(50)
         env[f"{service.upper()}_PORT"] = str(free_port())
@@ -55,8 +66,15 @@ def production_env(folder) -> dict[str, str]:
 
 
 def bibid(env, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "bibid", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bibid", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, f"bibid {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -68,18 +86,58 @@ def _steps_one_to_five(env: dict[str, str]) -> tuple[dict, dict[str, str]]:
     # 2. The databases.
     bibid(env, "migrate")
     # 3. An operator for /beheer/ of the login service.
-    bibid(dict(env, DJANGO_SUPERUSER_PASSWORD=OPERATOR_PASSWORD), "createsuperuser",
-          "--service", "identity", "--noinput", "--username", OPERATOR)
+    bibid(
+        dict(env, DJANGO_SUPERUSER_PASSWORD=OPERATOR_PASSWORD),
+        "createsuperuser",
+        "--service",
+        "identity",
+        "--noinput",
+        "--username",
+        OPERATOR,
+    )
     # 4. A library as client of the library API, with its card range.
-    steps["library"] = json.loads(bibid(env, "identity", "add_library", "--code", "aan-de-maas",
-                                        "--name", "Bibliotheek aan de Maas",
-                                        "--card-prefix", "2010"))
+    steps["library"] = json.loads(
+        bibid(
+            env,
+            "identity",
+            "add_library",
+            "--code",
+            "aan-de-maas",
+            "--name",
+            "Bibliotheek aan de Maas",
+            "--card-prefix",
+            "2010",
+        )
+    )
     # 5. The sign-in clients of the Online Bibliotheek and of the library's Mijn Menu.
-    reading = json.loads(bibid(env, "identity", "register_service", "--kind", "reading",
-                               "--name", "Online Bibliotheek", "--base-url", READING_URL))
-    steps["mijnmenu"] = json.loads(bibid(
-        env, "identity", "register_service", "--kind", "mijnmenu", "--library", "aan-de-maas",
-        "--name", "Mijn Menu Bibliotheek aan de Maas", "--base-url", MIJNMENU_URL))
+    reading = json.loads(
+        bibid(
+            env,
+            "identity",
+            "register_service",
+            "--kind",
+            "reading",
+            "--name",
+            "Online Bibliotheek",
+            "--base-url",
+            READING_URL,
+        )
+    )
+    steps["mijnmenu"] = json.loads(
+        bibid(
+            env,
+            "identity",
+            "register_service",
+            "--kind",
+            "mijnmenu",
+            "--library",
+            "aan-de-maas",
+            "--name",
+            "Mijn Menu Bibliotheek aan de Maas",
+            "--base-url",
+            MIJNMENU_URL,
+        )
+    )
     env["READING_OIDC_CLIENT_ID"] = reading["client_id"]
     env["READING_OIDC_CLIENT_SECRET"] = reading["client_secret"]
     return steps, env
@@ -106,11 +164,14 @@ def first_start(tmp_path_factory):
     log_path = folder / "bibid-up.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "bibid", "up", "--no-demo", "--workers", "1", "--threads", "2"],
-        env=env, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True)
+        env=env,
+        cwd=ROOT,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     urls = {s: f"http://127.0.0.1:{env[f'{s.upper()}_PORT']}" for s in SERVICES}
-    system = System(env=env, urls=urls, log_path=log_path, process=process,
-                    databases=databases)
+    system = System(env=env, urls=urls, log_path=log_path, process=process, databases=databases)
     try:
         wait_ready(system)  # 7. /readyz of every service
     except BaseException:
@@ -154,9 +215,11 @@ def test_the_operator_signs_in_to_beheer(first_start):
 def test_the_library_client_gets_a_token(first_start):
     identity, library = first_start.urls["identity"], first_start.demo["library"]
     assert library["card_prefixes"] == ["2010"]
-    answer = requests.post(f"{identity}/o/token/",
-                           data={"grant_type": "client_credentials", "scope": "accounts:read"},
-                           auth=(library["client_id"], library["client_secret"]),
-                           timeout=TIMEOUT)
+    answer = requests.post(
+        f"{identity}/o/token/",
+        data={"grant_type": "client_credentials", "scope": "accounts:read"},
+        auth=(library["client_id"], library["client_secret"]),
+        timeout=TIMEOUT,
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["token_type"] == "Bearer"

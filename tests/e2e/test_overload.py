@@ -66,8 +66,7 @@ class Patron:
         # Its own address (one trusted proxy hop in the test system): the guard's
         # per-address lane does not mix up forty patrons arriving at once.
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return {"Cookie": cookie, "X-Forwarded-For": self.address, "Accept": self.accept,
-                **extra}
+        return {"Cookie": cookie, "X-Forwarded-For": self.address, "Accept": self.accept, **extra}
 
     def open_form(self) -> None:
         conn = self.connect()
@@ -86,8 +85,11 @@ class Patron:
 
     def sign_in(self) -> tuple[int, dict[str, str], str]:
         body = urlencode(
-            {"csrfmiddlewaretoken": self.token, "username": self.username,
-             "password": self.password}
+            {
+                "csrfmiddlewaretoken": self.token,
+                "username": self.username,
+                "password": self.password,
+            }
         )
         conn = self.connect()
         try:
@@ -127,8 +129,10 @@ def test_a_crowd_of_sign_ins_gets_fast_refusals_and_no_errors(crowded):
         f"    create_account(username=name, password={password!r}, active=True,\n"
         "                   recovery_email='', actor=Actor.system('test'))\n"
     )
-    patrons = [Patron(base, n, password, f"10.13.{i // 200}.{i % 200 + 1}", api=i % 2 == 1)
-               for i, n in enumerate(names)]
+    patrons = [
+        Patron(base, n, password, f"10.13.{i // 200}.{i % 200 + 1}", api=i % 2 == 1)
+        for i, n in enumerate(names)
+    ]
     for patron in patrons:  # one by one: the forms themselves are not the test
         patron.open_form()
 
@@ -180,4 +184,3 @@ def test_a_crowd_of_sign_ins_gets_fast_refusals_and_no_errors(crowded):
         if status == 503:
             again, headers, _ = patron.sign_in()
             assert (again, headers.get("location")) == (302, "/")
-

@@ -69,8 +69,9 @@ def assert_untouched(system, identity, victim, *, links=None) -> dict:
     assert found["links"] == (links or [[LIBRARY_A, victim.card]]), found
     queued = [kind for kind, _to, _notice in found["outbox"]]
     assert "password_reset" not in queued and "email_change" not in queued, found
-    assert not [m for m in found["outbox"] if m[2] in ("linked",
-                                                     "recovery_email_set_by_library")], found
+    assert not [
+        m for m in found["outbox"] if m[2] in ("linked", "recovery_email_set_by_library")
+    ], found
     assert sign_in(identity, victim.username, victim.password) == 302
     return found
 
@@ -134,8 +135,11 @@ def test_the_handover_page_needs_the_patrons_own_password(system, identity, lib_
     with requests.Session() as browser:
         page = browser.get(asked["handover_url"], timeout=TIMEOUT)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        no = browser.post(asked["handover_url"], timeout=TIMEOUT,
-                          data={"csrfmiddlewaretoken": token, "action": "decline"})
+        no = browser.post(
+            asked["handover_url"],
+            timeout=TIMEOUT,
+            data={"csrfmiddlewaretoken": token, "action": "decline"},
+        )
     assert no.status_code == 200
     problem(lib_b.confirm(ref, asked["request_id"]), 410, "link_request_expired")
     assert requests.get(asked["handover_url"], timeout=TIMEOUT).status_code == 410
@@ -163,10 +167,13 @@ def test_a_colleague_of_library_a_is_no_easier_prey(system, identity, mailbox, l
 
 def _same_shape(response: requests.Response) -> tuple:
     body = response.json()
-    return (response.status_code, response.headers.get("Content-Type"), sorted(body),
-            {k: v for k, v in body.items() if k not in ("request_id", "expires_at",
-                                                         "handover_url")},
-            re.sub(r"/koppelen/[0-9a-f-]{36}/$", "/koppelen/<id>/", body["handover_url"]))
+    return (
+        response.status_code,
+        response.headers.get("Content-Type"),
+        sorted(body),
+        {k: v for k, v in body.items() if k not in ("request_id", "expires_at", "handover_url")},
+        re.sub(r"/koppelen/[0-9a-f-]{36}/$", "/koppelen/<id>/", body["handover_url"]),
+    )
 
 
 def _page_shape(url: str) -> tuple[int, str]:
@@ -178,8 +185,14 @@ def _page_shape(url: str) -> tuple[int, str]:
 
 def test_link_request_answers_the_same_whether_or_not_the_name_exists(lib_b, victims):
     victim = victims["b"]
-    names = [victim.username, f"niemand.{uuid.uuid4().hex[:8]}", victim.card,
-             f"{victim.card}9", NINA[0], "x"]
+    names = [
+        victim.username,
+        f"niemand.{uuid.uuid4().hex[:8]}",
+        victim.card,
+        f"{victim.card}9",
+        NINA[0],
+        "x",
+    ]
     answers = [lib_b.link(b_card(), name) for name in names]
     for answer in answers:
         assert answer.status_code == 202, describe(answer)
@@ -199,28 +212,39 @@ def _authorization(card_number: str | None) -> dict:
     customer = {"name": "Iemand van de Maas"}
     if card_number:
         customer["card_number"] = card_number
-    return {"customer": customer, "rights": [{"code": "ebooks", "limits": {"loans": 10,
-                                                                         "period": "concurrent"}}]}
+    return {
+        "customer": customer,
+        "rights": [{"code": "ebooks", "limits": {"loans": 10, "period": "concurrent"}}],
+    }
 
 
 def test_library_b_cannot_use_card_numbers_of_library_a(system, identity, lib_b, victims):
     username, password, anna_card = ANNA
     victim = victims["c"]
     for number in (anna_card, victim.card):
-        problem(lib_b.generate(number, {"username": f"rogue.{uuid.uuid4().hex[:8]}"}), 422,
-                "card_number_not_in_range")
+        problem(
+            lib_b.generate(number, {"username": f"rogue.{uuid.uuid4().hex[:8]}"}),
+            422,
+            "card_number_not_in_range",
+        )
         problem(lib_b.link(number, username), 422, "card_number_not_in_range")
         problem(lib_b.link(number, None), 422, "card_number_not_in_range")
         problem(lib_b.authorize(number, _authorization(None)), 422, "card_number_not_in_range")
-        problem(lib_b.bulk([{"customer_ref": number, **_authorization(None)}]), 422,
-                "card_number_not_in_range")
+        problem(
+            lib_b.bulk([{"customer_ref": number, **_authorization(None)}]),
+            422,
+            "card_number_not_in_range",
+        )
     # B's own linked customer, pushed with A's card number.
     ref = b_card()
     ok(lib_b.generate(ref, {"username": f"duin.{uuid.uuid4().hex[:8]}"}), 201)
     for number in (anna_card, victim.card):
         problem(lib_b.authorize(ref, _authorization(number)), 422, "card_number_not_in_range")
-        problem(lib_b.bulk([{"customer_ref": ref, **_authorization(number)}]), 422,
-                "card_number_not_in_range")
+        problem(
+            lib_b.bulk([{"customer_ref": ref, **_authorization(number)}]),
+            422,
+            "card_number_not_in_range",
+        )
     assert ok(lib_b.authorize(ref, _authorization(ref)), 200)["result"] == "updated"
     # A's patrons still sign in with their card numbers (and with their usernames).
     assert sign_in(identity, anna_card, password) == 302
@@ -228,8 +252,9 @@ def test_library_b_cannot_use_card_numbers_of_library_a(system, identity, lib_b,
     assert_untouched(system, identity, victim)
 
 
-def test_library_b_cannot_take_a_card_number_of_library_a_as_username(system, identity, lib_b,
-                                                                       victims):
+def test_library_b_cannot_take_a_card_number_of_library_a_as_username(
+    system, identity, lib_b, victims
+):
     victim, ref = victims["c2"], b_card()
     assert sign_in(identity, victim.card, victim.password) == 302  # before
     answer = lib_b.generate(ref, {"username": victim.card, "recovery_email": ROGUE_ADDRESS})
@@ -239,28 +264,46 @@ def test_library_b_cannot_take_a_card_number_of_library_a_as_username(system, id
         if answer.status_code == 201:  # give the other modules their system back
             system.identity_shell(
                 "from bibid.identity.accounts.models import Account\n"
-                f"Account.objects.filter(username={victim.card!r}).delete()\n")
-    assert answer.status_code in (400, 409, 422) and after == 302, \
+                f"Account.objects.filter(username={victim.card!r}).delete()\n"
+            )
+    assert answer.status_code in (400, 409, 422) and after == 302, (
         f"{describe(answer)}; then A's patron signs in with the card number -> {after}"
+    )
 
 
 # d) the username oracle -------------------------------------------------------------------
 
 
-NOTHING = {"exists": None, "is_linked_account": False, "linked_here_to": None,
-           "username_of_account": None, "state": None, "failures_today": None}
+NOTHING = {
+    "exists": None,
+    "is_linked_account": False,
+    "linked_here_to": None,
+    "username_of_account": None,
+    "state": None,
+    "failures_today": None,
+}
 
 
 def test_status_tells_library_b_nothing_about_accounts_not_linked_to_it(lib_b, victims):
     victim = victims["d"]
-    names = [victim.username, DIRK, NINA[0], NINA[2], victim.card,
-             f"niemand.{uuid.uuid4().hex[:8]}", "admin", "beheer"]
+    names = [
+        victim.username,
+        DIRK,
+        NINA[0],
+        NINA[2],
+        victim.card,
+        f"niemand.{uuid.uuid4().hex[:8]}",
+        "admin",
+        "beheer",
+    ]
     for ref in (b_card(), "3020000002"):  # a customer without a link; one linked (Piet)
         answers = {name: ok(lib_b.status(ref, name), 200) for name in names}
         for name, body in answers.items():
             assert body["typed"] == {"username": name, **NOTHING}, (ref, name, body)
-        rest = [{k: v for k, v in body.items() if k not in ("typed", "recent_events")}
-                for body in answers.values()]
+        rest = [
+            {k: v for k, v in body.items() if k not in ("typed", "recent_events")}
+            for body in answers.values()
+        ]
         assert all(r == rest[0] for r in rest), rest
 
 

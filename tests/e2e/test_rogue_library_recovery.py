@@ -71,15 +71,19 @@ def linked_to_b(lib_b: Library, victim) -> str:
 
 
 def mails_to(mailbox, address: str, subject: str = "") -> list:
-    return [m for m in list(mailbox.messages)
-            if address.lower() in (r.lower() for r in m.to) and subject in m.subject]
+    return [
+        m
+        for m in list(mailbox.messages)
+        if address.lower() in (r.lower() for r in m.to) and subject in m.subject
+    ]
 
 
 # e) unblock lifts the delay for one attempt, a few times -----------------------------------
 
 
 def test_unblock_loop_gives_a_guesser_one_attempt_per_unblock_and_three_an_hour(
-        system, identity, lib_b, victims):
+    system, identity, lib_b, victims
+):
     """Testers: link, then call unblock repeatedly: 20 wrong passwords in seconds."""
     victim = victims["e"]
     ref = linked_to_b(lib_b, victim)
@@ -120,7 +124,8 @@ def test_unblock_loop_gives_a_guesser_one_attempt_per_unblock_and_three_an_hour(
 
 
 def test_a_library_set_address_gets_no_reset_and_the_patron_can_undo_and_freeze(
-        system, identity, mailbox, lib_b, victims):
+    system, identity, mailbox, lib_b, victims
+):
     victim = victims["f"]
     ref = linked_to_b(lib_b, victim)
     rogue = ROGUE.format(key="f")
@@ -148,8 +153,9 @@ def test_a_library_set_address_gets_no_reset_and_the_patron_can_undo_and_freeze(
     problem(lib_b.unblock(ref), 423, "frozen_by_patron")
     # The confirmation link B received for its own address is void now; the undo link too.
     confirm = mailbox.wait_for(rogue, SUBJECT_CONFIRM_ADDRESS, timeout=60)
-    assert requests.get(confirm.link("/e-mailadres-bevestigen/"),
-                        timeout=TIMEOUT).status_code == 410
+    assert (
+        requests.get(confirm.link("/e-mailadres-bevestigen/"), timeout=TIMEOUT).status_code == 410
+    )
     _page, again = post_page(undo)
     assert again.status_code == 410
     assert facts(system, victim.username)["recovery_email"] == victim.email
@@ -163,7 +169,8 @@ def forgot_password(identity: str, name: str) -> requests.Response:
 
 
 def test_public_forgot_password_goes_to_the_previous_address_meanwhile(
-        system, identity, mailbox, lib_b, victims):
+    system, identity, mailbox, lib_b, victims
+):
     victim = victims["f2"]
     ref = linked_to_b(lib_b, victim)
     rogue = ROGUE.format(key="f2")
@@ -171,8 +178,9 @@ def test_public_forgot_password_goes_to_the_previous_address_meanwhile(
     assert forgot_password(identity, victim.username).status_code == 200
 
     def reset_mails():
-        return mails_to(mailbox, victim.email, SUBJECT_RESET) + mails_to(mailbox, rogue,
-                                                                         SUBJECT_RESET)
+        return mails_to(mailbox, victim.email, SUBJECT_RESET) + mails_to(
+            mailbox, rogue, SUBJECT_RESET
+        )
 
     sent = eventually(reset_mails, "a reset mail to either address", timeout=60)
     time.sleep(1)  # a second one, if any, would be right behind
@@ -181,7 +189,8 @@ def test_public_forgot_password_goes_to_the_previous_address_meanwhile(
 
 
 def test_a_linked_library_that_confirms_its_own_address_is_told_and_undone(
-        system, identity, mailbox, lib_b, victims):
+    system, identity, mailbox, lib_b, victims
+):
     """Not defended, only detected (threat model, 'what is not defended'): a library the
     patron linked can set an address it controls, confirm it from that mailbox (identity
     cannot tell that from the seed's desk case) and send a reset there. What holds: the
@@ -211,7 +220,8 @@ def test_a_linked_library_that_confirms_its_own_address_is_told_and_undone(
 
 
 def test_desk_case_new_address_confirmed_at_the_desk_then_reset_goes_there(
-        system, identity, mailbox, lib_a, victims):
+    system, identity, mailbox, lib_a, victims
+):
     victim = victims["g"]
     new = victim.email.replace("@patron.example", "@nieuw-adres.example")
     desk = {"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "staff:3"}
@@ -238,18 +248,22 @@ def test_desk_case_new_address_confirmed_at_the_desk_then_reset_goes_there(
 
 
 def test_acting_role_and_staff_reference_are_recorded_with_each_action(
-        system, identity, lib_b, victims):
+    system, identity, lib_b, victims
+):
     victim = victims["h"]
     desk = {"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "staff:17"}
     ref = b_card()
     asked = ok(lib_b.link(ref, victim.username, headers=desk), 202)
-    assert on_handover_page(asked["handover_url"], victim.username,
-                            victim.password).status_code == 200
+    assert (
+        on_handover_page(asked["handover_url"], victim.username, victim.password).status_code == 200
+    )
     ok(lib_b.confirm(ref, asked["request_id"], headers=desk), 201)
     ok(lib_b.show(ref, headers=desk), 200)
     ok(lib_b.unblock(ref, headers={"Bibid-Acting-Role": "HelpDesk"}), 200)
-    ok(lib_b.history(ref, headers={"Bibid-Acting-Role": "root",
-                                   "Bibid-Acting-Staff": "x" * 65}), 200)
+    ok(
+        lib_b.history(ref, headers={"Bibid-Acting-Role": "root", "Bibid-Acting-Staff": "x" * 65}),
+        200,
+    )
 
     actions = facts(system, victim.username)["actions"]
     by_kind = {}
@@ -267,11 +281,16 @@ def test_acting_role_and_staff_reference_are_recorded_with_each_action(
     with requests.Session() as browser:
         page = browser.get(f"{identity}/inloggen/", timeout=TIMEOUT)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        signed_in = browser.post(f"{identity}/inloggen/", timeout=TIMEOUT,
-                                 headers={"X-Forwarded-For": fresh_address()},
-                                 data={"csrfmiddlewaretoken": token,
-                                       "username": victim.username,
-                                       "password": victim.password})
+        signed_in = browser.post(
+            f"{identity}/inloggen/",
+            timeout=TIMEOUT,
+            headers={"X-Forwarded-For": fresh_address()},
+            data={
+                "csrfmiddlewaretoken": token,
+                "username": victim.username,
+                "password": victim.password,
+            },
+        )
         assert signed_in.status_code == 200, describe(signed_in)
         home = browser.get(f"{identity}/", timeout=TIMEOUT)
     assert home.status_code == 200 and "Bibliotheek Duinstreek" in home.text

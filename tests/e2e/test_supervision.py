@@ -20,11 +20,16 @@ LEASE = 4  # seconds; the lease job then looks every second (bibid.common.tasks)
 @pytest.fixture(scope="module")
 def supervised(tmp_path_factory):
     running = start_system(
-        tmp_path_factory.mktemp("bibid-supervised"), workers=1, threads=2,
-        extra_env={"BIBID_TASK_LEASE_SECONDS": str(LEASE),
-                   # Long enough that a push to a stopped identity is still waiting when the
-                   # library worker is killed.
-                   "BIBID_IDENTITY_TIMEOUT": "40"})
+        tmp_path_factory.mktemp("bibid-supervised"),
+        workers=1,
+        threads=2,
+        extra_env={
+            "BIBID_TASK_LEASE_SECONDS": str(LEASE),
+            # Long enough that a push to a stopped identity is still waiting when the
+            # library worker is killed.
+            "BIBID_IDENTITY_TIMEOUT": "40",
+        },
+    )
     yield running
     stop_system(running)
 
@@ -45,7 +50,8 @@ def task_state(system, task_id: str) -> str:
     return library_shell(
         system,
         "from django_tasks_db.models import DBTaskResult\n"
-        f"print(DBTaskResult.objects.get(pk={task_id!r}).status)")
+        f"print(DBTaskResult.objects.get(pk={task_id!r}).status)",
+    )
 
 
 def test_a_killed_web_process_and_worker_come_back(supervised):
@@ -55,9 +61,14 @@ def test_a_killed_web_process_and_worker_come_back(supervised):
     os.kill(web, signal.SIGKILL)
     os.kill(worker, signal.SIGKILL)
 
-    eventually(lambda: answers(system.urls["library"])
-               and system.program_pids("gunicorn bibid.library.wsgi") not in ([], [web]),
-               "the library answers again, from a new gunicorn", timeout=60)
+    eventually(
+        lambda: (
+            answers(system.urls["library"])
+            and system.program_pids("gunicorn bibid.library.wsgi") not in ([], [web])
+        ),
+        "the library answers again, from a new gunicorn",
+        timeout=60,
+    )
     log = system.log_path.read_text()
     assert "library-web exited with -9 (SIGKILL); restarting in 1 s" in log
     assert "library-worker exited with -9 (SIGKILL); restarting in 1 s" in log
@@ -66,10 +77,15 @@ def test_a_killed_web_process_and_worker_come_back(supervised):
     assert system.program_pid("bibid library db_worker") != worker
 
     # A task queued now is run by the new worker.
-    task_id = library_shell(system, "from bibid.common.tasks import requeue_expired\n"
-                                    "print(requeue_expired.enqueue().id)")
-    eventually(lambda: task_state(system, task_id) == "SUCCESSFUL",
-               "a task queued after the restart ran", timeout=60)
+    task_id = library_shell(
+        system,
+        "from bibid.common.tasks import requeue_expired\nprint(requeue_expired.enqueue().id)",
+    )
+    eventually(
+        lambda: task_state(system, task_id) == "SUCCESSFUL",
+        "a task queued after the restart ran",
+        timeout=60,
+    )
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -91,7 +107,8 @@ def _identity_state(system, username: str) -> tuple[int, str]:
         f"a = Account.objects.get(username={username!r})\n"
         "n = AccountEvent.objects.filter(account_id=a.pk, kind='authorized').count()\n"
         "link = Link.objects.get(account=a, library__code='aan-de-maas')\n"
-        "print(n, (link.customer or {}).get('name', ''), sep='|')\n")
+        "print(n, (link.customer or {}).get('name', ''), sep='|')\n"
+    )
     count, name = out.strip().split("|", 1)
     return int(count), name
 
@@ -101,34 +118,51 @@ def test_the_library_worker_killed_mid_drain(supervised):
     killed; after the lease the push is run again by the restarted worker, and identity
     applies the change once."""
     system = supervised
-    pushes_left = ("from bibid.library.loginaccounts.models import PendingPush\n"
-                   "print(PendingPush.objects.count())")
-    eventually(lambda: library_shell(system, pushes_left) == "0",
-               "the demo's first pushes are done", timeout=90)
+    pushes_left = (
+        "from bibid.library.loginaccounts.models import PendingPush\n"
+        "print(PendingPush.objects.count())"
+    )
+    eventually(
+        lambda: library_shell(system, pushes_left) == "0",
+        "the demo's first pushes are done",
+        timeout=90,
+    )
     before, _ = _identity_state(system, "anna.jansen")
 
     identity_web = system.program_pid("gunicorn bibid.identity.wsgi")
     os.killpg(identity_web, signal.SIGSTOP)
     try:
-        library_shell(system, (
-            "from django.db import transaction\n"
-            "from bibid.library.customers.models import Customer\n"
-            "from bibid.library.loginaccounts.pushes import request_push\n"
-            "with transaction.atomic():\n"
-            "    c = Customer.objects.get(library__code='aan-de-maas', card_number='2010000001')\n"
-            "    Customer.objects.filter(pk=c.pk).update(name='Anna Jansen-Supervisie')\n"
-            "    request_push([c.pk])\n"))
-        running = ("from django_tasks_db.models import DBTaskResult\n"
-                   "print(DBTaskResult.objects.filter(status='RUNNING',"
-                   " task_path__endswith='drain_pushes').count())")
-        eventually(lambda: library_shell(system, running) != "0",
-                   "the push is being drained (waiting for identity)", timeout=30)
+        library_shell(
+            system,
+            (
+                "from django.db import transaction\n"
+                "from bibid.library.customers.models import Customer\n"
+                "from bibid.library.loginaccounts.pushes import request_push\n"
+                "with transaction.atomic():\n"
+                "    c = Customer.objects.get(library__code='aan-de-maas', card_number='2010000001')\n"  # noqa: E501
+                "    Customer.objects.filter(pk=c.pk).update(name='Anna Jansen-Supervisie')\n"
+                "    request_push([c.pk])\n"
+            ),
+        )
+        running = (
+            "from django_tasks_db.models import DBTaskResult\n"
+            "print(DBTaskResult.objects.filter(status='RUNNING',"
+            " task_path__endswith='drain_pushes').count())"
+        )
+        eventually(
+            lambda: library_shell(system, running) != "0",
+            "the push is being drained (waiting for identity)",
+            timeout=30,
+        )
         os.kill(system.program_pid("bibid library db_worker"), signal.SIGKILL)
     finally:
         os.killpg(identity_web, signal.SIGCONT)
 
-    eventually(lambda: library_shell(system, pushes_left) == "0",
-               "the push was done after the lease", timeout=90)
+    eventually(
+        lambda: library_shell(system, pushes_left) == "0",
+        "the push was done after the lease",
+        timeout=90,
+    )
     after, name = _identity_state(system, "anna.jansen")
     assert name == "Anna Jansen-Supervisie"
     assert after - before == 1, f"the change was applied {after - before} times"
@@ -174,7 +208,11 @@ def supervise(*commands: str, stable_after: float = 100, until: str, times: int 
 
     process = subprocess.Popen(
         [sys.executable, "-c", SUPERVISE, str(stable_after), *commands],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines = []
     try:
         for line in process.stdout:
@@ -208,8 +246,11 @@ def test_back_off_starts_again_after_a_stable_run():
 
 def test_a_program_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
     pidfile = tmp_path / "pid"
-    out = supervise(f"trap '' TERM; echo $$ > {pidfile}; echo waiting; sleep 60 & wait",
-                    "echo other; sleep 60", until="waiting")
+    out = supervise(
+        f"trap '' TERM; echo $$ > {pidfile}; echo waiting; sleep 60 & wait",
+        "echo other; sleep 60",
+        until="waiting",
+    )
     assert "p0 did not stop within 1 s; killing it" in out
     assert re.search(r"supervisor +\| stopped$", out, re.MULTILINE)
     pid = int(pidfile.read_text())

@@ -29,8 +29,9 @@ class ApiClient:
     def send(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
         call = getattr(self.client, method.lower())
         data = json.dumps(body) if body is not None else ""
-        return call(f"/api/v1{path}", data=data, content_type="application/json",
-                    **self._headers(headers))
+        return call(
+            f"/api/v1{path}", data=data, content_type="application/json", **self._headers(headers)
+        )
 
     def post(self, path: str, body: dict | None = None, **kw):
         return self.send("POST", path, body or {}, **kw)
@@ -44,24 +45,36 @@ class ApiClient:
 
 def token_for(client: Client, client_id: str, secret: str, scope: str) -> dict:
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    response = client.post("/o/token/", {"grant_type": "client_credentials", "scope": scope},
-                           HTTP_AUTHORIZATION=f"Basic {basic}")
+    response = client.post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": scope},
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
     return response.json() | {"status": response.status_code}
 
 
 # The card-number prefixes of the test libraries (each library links and pushes only card
 # numbers in its own ranges).
-PREFIXES = {"aan-de-maas": ["2", "m", "r", "t", "e", "9", "555"], "duinstreek": ["3", "d"],
-            "maas": ["2"]}
+PREFIXES = {
+    "aan-de-maas": ["2", "m", "r", "t", "e", "9", "555"],
+    "duinstreek": ["3", "d"],
+    "maas": ["2"],
+}
 
 
-def make_library(code: str, name: str, scope: str = "accounts:read accounts:write",
-                 prefixes: list[str] | None = None) -> ApiClient:
+def make_library(
+    code: str,
+    name: str,
+    scope: str = "accounts:read accounts:write",
+    prefixes: list[str] | None = None,
+) -> ApiClient:
     from bibid.identity.libraries.services import register_library
 
-    done = register_library(code=code, name=name,
-                            card_prefixes=prefixes if prefixes is not None
-                            else PREFIXES.get(code, [code[:1]]))
+    done = register_library(
+        code=code,
+        name=name,
+        card_prefixes=prefixes if prefixes is not None else PREFIXES.get(code, [code[:1]]),
+    )
     client = Client()
     token = token_for(client, done.client_id, done.client_secret, scope)
     assert token["status"] == 200, token

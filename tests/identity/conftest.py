@@ -69,4 +69,3 @@ def _dutch():
     translation.activate("nl")
     yield
     translation.deactivate()
-

@@ -20,11 +20,20 @@ def _demo_provider_settings(settings):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEY": key,
-                                "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"]}
+    key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OIDC_RSA_PRIVATE_KEY": key,
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    }
 
 
 def load(*args) -> dict:
@@ -47,8 +56,12 @@ def test_demo_patrons_are_in_the_states_they_show(settings):
     states = {p["username"]: p["state"] for p in data["patrons"]}
     named = ("anna.jansen", "bram.devries", "carla.smit", "dirk.bakker", "eva.visser")
     assert {name: states.pop(name) for name in named} == {
-        "anna.jansen": "active", "bram.devries": "inactive", "carla.smit": "inactive-expired",
-        "dirk.bakker": "blocked", "eva.visser": "active"}
+        "anna.jansen": "active",
+        "bram.devries": "inactive",
+        "carla.smit": "inactive-expired",
+        "dirk.bakker": "blocked",
+        "eva.visser": "active",
+    }
     assert set(states.values()) == {"active"}
     anna = next(p for p in data["patrons"] if p["username"] == "anna.jansen")
     attempt = flow.Attempt(username="anna.jansen", password=anna["password"], ip="127.0.0.1")
@@ -81,8 +94,9 @@ def test_demo_links_and_stable_account_ids(settings):
     load()
     anna = Account.objects.get(username="anna.jansen")
     assert str(anna.public_id) == spec.account_public_id("anna.jansen")
-    assert sorted(Link.objects.filter(account=anna).values_list("library__code", "customer_ref")) \
-        == [("aan-de-maas", "2010000001"), ("duinstreek", "3020000001")]
+    assert sorted(
+        Link.objects.filter(account=anna).values_list("library__code", "customer_ref")
+    ) == [("aan-de-maas", "2010000001"), ("duinstreek", "3020000001")]
     child = Link.objects.get(customer_ref="2010000010")  # the father's card
     assert child.account.username == "lotte.bos"
     outdated = Link.objects.get(customer_ref="2010000007")
@@ -97,8 +111,9 @@ def test_reset_runs_any_number_of_times(settings):
     first = load()
     accounts = Account.objects.count()
     anna = next(p for p in first["patrons"] if p["username"] == "anna.jansen")
-    assert flow.sign_in(flow.Attempt(username="anna.jansen", password=anna["password"],
-                                     ip="127.0.0.1")).ok
+    assert flow.sign_in(
+        flow.Attempt(username="anna.jansen", password=anna["password"], ip="127.0.0.1")
+    ).ok
     again = load()
     assert load() == again == first
     assert Account.objects.count() == accounts

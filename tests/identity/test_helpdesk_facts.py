@@ -41,8 +41,13 @@ def service_reports(account, *kinds: str) -> None:
     """What a service reports about the patron, written by identity's own recorder."""
     service = SimpleNamespace(name="Online Bibliotheek")
     for kind in kinds:
-        events.record(account=account, application=service, report=events.Report.parse(
-            {"sub": str(account.public_id), "kind": kind, "details": {}}))
+        events.record(
+            account=account,
+            application=service,
+            report=events.Report.parse(
+                {"sub": str(account.public_id), "kind": kind, "details": {}}
+            ),
+        )
 
 
 def status(api, ref: str = "20123", **query) -> dict:
@@ -60,7 +65,10 @@ def test_reports_of_services_are_not_failed_attempts(maas, anna):
     service_reports(anna, "logout_detected", "rights_missing", "not_linked")
     answer = status(maas, username="anna.jansen")
     assert [e["kind"] for e in answer["recent_events"][:3]] == [
-        "not_linked", "rights_missing", "logout_detected"]
+        "not_linked",
+        "rights_missing",
+        "logout_detected",
+    ]
     assert all(e["outcome"] == "failure" for e in answer["recent_events"])
     assert answer["failures_today"] == 1
     assert answer["typed"]["failures_today"] == 1
@@ -126,8 +134,9 @@ def test_every_way_of_setting_a_password_is_stamped(noon, make_account, client):
     assert operator.password_changed_at == noon()
 
     noon.advance(minutes=5)
-    fresh = make_account("nieuw.lid", password=None, active=False,
-                         recovery_email="nieuw@example.org")
+    fresh = make_account(
+        "nieuw.lid", password=None, active=False, recovery_email="nieuw@example.org"
+    )
     enqueue(kind="activation", to=fresh.recovery_email, account_id=fresh.pk)
     path = path_of(OutboxMessage.objects.get(kind="activation"))
     assert client.post(path, {"password": NEW, "password_again": NEW}).status_code == 200
@@ -137,8 +146,9 @@ def test_every_way_of_setting_a_password_is_stamped(noon, make_account, client):
     noon.advance(minutes=5)
     client.post("/wachtwoord-vergeten/", {"name": "nieuw.lid"})
     reset = path_of(OutboxMessage.objects.get(kind="password_reset"))
-    assert client.post(reset, {"password": NEW + "2", "password_again": NEW + "2"}) \
-        .status_code == 200
+    assert (
+        client.post(reset, {"password": NEW + "2", "password_again": NEW + "2"}).status_code == 200
+    )
     fresh.refresh_from_db()
     assert fresh.password_changed_at == noon()
 
@@ -147,8 +157,7 @@ def test_a_hash_upgrade_at_sign_in_is_not_a_new_password(noon, settings, anna):
     stamped = anna.password_changed_at
     noon.advance(minutes=5)
     # The stored MD5 hash is no longer the preferred hasher's: a correct password re-hashes it.
-    settings.PASSWORD_HASHERS = ["bibid.common.hashers.Argon2idHasher",
-                                 *settings.PASSWORD_HASHERS]
+    settings.PASSWORD_HASHERS = ["bibid.common.hashers.Argon2idHasher", *settings.PASSWORD_HASHERS]
     before = anna.password
     assert anna.check_password(PASSWORD)
     assert anna.password != before  # upgraded (and the hash saved)
@@ -162,15 +171,19 @@ def test_a_hash_upgrade_at_sign_in_is_not_a_new_password(noon, settings, anna):
 
 
 def password_notices() -> list[str]:
-    return list(OutboxMessage.objects.filter(kind="notice", data__notice="password_changed")
-                .values_list("to", flat=True))
+    return list(
+        OutboxMessage.objects.filter(kind="notice", data__notice="password_changed").values_list(
+            "to", flat=True
+        )
+    )
 
 
 def test_no_alarm_for_the_first_password_from_the_activation_link(make_account, client):
     from bibid.identity.mail.services import enqueue
 
-    fresh = make_account("nieuw.lid", password=None, active=False,
-                         recovery_email="nieuw@example.org")
+    fresh = make_account(
+        "nieuw.lid", password=None, active=False, recovery_email="nieuw@example.org"
+    )
     enqueue(kind="activation", to=fresh.recovery_email, account_id=fresh.pk)
     path = path_of(OutboxMessage.objects.get(kind="activation"))
     assert client.post(path, {"password": NEW, "password_again": NEW}).status_code == 200
@@ -180,8 +193,9 @@ def test_no_alarm_for_the_first_password_from_the_activation_link(make_account, 
 
 
 def test_no_alarm_for_a_first_password_from_a_reset_link(make_account, client):
-    make_account("nooit.wachtwoord", password=None, active=False,
-                 recovery_email="nooit@example.org")
+    make_account(
+        "nooit.wachtwoord", password=None, active=False, recovery_email="nooit@example.org"
+    )
     client.post("/wachtwoord-vergeten/", {"name": "nooit.wachtwoord"})
     reset = path_of(OutboxMessage.objects.get(kind="password_reset"))
     assert client.post(reset, {"password": NEW, "password_again": NEW}).status_code == 200
@@ -216,8 +230,12 @@ def test_a_purged_account_is_said_at_once(clock, maas):
 
     answer = status(maas)  # no feed reader has run: identity says it itself
     assert answer["linked"] is False
-    assert answer["removed"] == {"kind": "account_deleted", "reason": "purged",
-                                 "username": "20123", "at": answer["removed"]["at"]}
+    assert answer["removed"] == {
+        "kind": "account_deleted",
+        "reason": "purged",
+        "username": "20123",
+        "at": answer["removed"]["at"],
+    }
     assert parse_datetime(answer["removed"]["at"]) == purged_at
 
     # Linked again (a new account): the old removal no longer explains anything.
@@ -226,11 +244,16 @@ def test_a_purged_account_is_said_at_once(clock, maas):
     # Unlinked by the library itself.
     assert maas.delete("/customers/20123/link").status_code == 200
     assert status(maas)["removed"] | {"at": None} == {
-        "kind": "link_removed", "reason": "unlinked_by_library", "username": None, "at": None}
+        "kind": "link_removed",
+        "reason": "unlinked_by_library",
+        "username": None,
+        "at": None,
+    }
 
 
-def test_a_deleted_account_and_a_withdrawn_link_are_said_with_their_reason(maas, anna,
-                                                                           make_account):
+def test_a_deleted_account_and_a_withdrawn_link_are_said_with_their_reason(
+    maas, anna, make_account
+):
     from bibid.identity.libraries.models import Link
     from bibid.identity.libraries.patron import withdraw_link
 
@@ -241,8 +264,11 @@ def test_a_deleted_account_and_a_withdrawn_link_are_said_with_their_reason(maas,
     withdraw_link(account=eva, link_id=Link.objects.get(customer_ref="20124").pk)
 
     deleted = status(maas, "20123")["removed"]
-    assert (deleted["kind"], deleted["reason"], deleted["username"]) == \
-        ("account_deleted", "deleted", "anna.jansen")
+    assert (deleted["kind"], deleted["reason"], deleted["username"]) == (
+        "account_deleted",
+        "deleted",
+        "anna.jansen",
+    )
     withdrawn = status(maas, "20124")["removed"]
     assert (withdrawn["kind"], withdrawn["reason"]) == ("link_removed", "unlinked_by_patron")
     # Another library is told nothing about this library's customers.
@@ -258,8 +284,14 @@ def test_the_removal_costs_one_query_on_its_own_index(maas, anna):
     assert maas.delete("/customers/20123/link").status_code == 200
     library = Library.objects.get(code="aan-de-maas")
     Change.objects.bulk_create(  # a long feed about other customers
-        Change(library=library, kind="link_removed", customer_ref=f"2{i:05d}",
-               account_public_id=anna.public_id) for i in range(300))
+        Change(
+            library=library,
+            kind="link_removed",
+            customer_ref=f"2{i:05d}",
+            account_public_id=anna.public_id,
+        )
+        for i in range(300)
+    )
     with CaptureQueriesContext(connection) as unlinked:
         answer = status(maas)
     assert answer["removed"]["kind"] == "link_removed"
@@ -267,8 +299,11 @@ def test_the_removal_costs_one_query_on_its_own_index(maas, anna):
         assert status(maas, "29999")["removed"] is None
     # The same statements for a customer with or without a removal (token, library, link,
     # the removal).
-    assert len(data_statements(unlinked.captured_queries)) == \
-        len(data_statements(never.captured_queries)) <= 4
+    assert (
+        len(data_statements(unlinked.captured_queries))
+        == len(data_statements(never.captured_queries))
+        <= 4
+    )
     if connection.vendor == "sqlite":
         plan = removals_of(library, "20123").explain()
         assert "change_library_customer" in plan, plan

@@ -18,8 +18,10 @@ from .conftest import PASSWORD
 from .test_guard import data_statements
 
 pytestmark = pytest.mark.django_db
-RIGHTS = {"customer": {"name": "Anna Jansen", "card_number": "20123"},
-          "rights": [{"code": "ebooks", "limits": {"loans": 10, "period": "concurrent"}}]}
+RIGHTS = {
+    "customer": {"name": "Anna Jansen", "card_number": "20123"},
+    "rights": [{"code": "ebooks", "limits": {"loans": 10, "period": "concurrent"}}],
+}
 
 
 @pytest.fixture
@@ -37,8 +39,9 @@ def linked(api, ref: str, username: str) -> Account:
     if account is None:
         from bibid.identity.accounts.services import create_account
 
-        account = create_account(username=username, password=PASSWORD, active=True,
-                                 actor=Actor.system("test"))
+        account = create_account(
+            username=username, password=PASSWORD, active=True, actor=Actor.system("test")
+        )
     assert link_with_patron(api, ref, account).status_code == 201
     return account
 
@@ -47,8 +50,13 @@ def linked(api, ref: str, username: str) -> Account:
 def test_status_costs_the_same_queries_whatever_the_history(maas, history_length):
     account = linked(maas, "20123", "anna.jansen")
     LoginEvent.objects.bulk_create(
-        LoginEvent(account_id=account.pk, username="anna.jansen", outcome="failure",
-                   reason="wrong_password", ip="192.0.2.1")
+        LoginEvent(
+            account_id=account.pk,
+            username="anna.jansen",
+            outcome="failure",
+            reason="wrong_password",
+            ip="192.0.2.1",
+        )
         for _ in range(history_length)
     )
     maas.put("/customers/20123/authorization", RIGHTS)
@@ -85,18 +93,24 @@ def test_bulk_authorize_statements_do_not_grow_with_items(maas):
         body = maas.post("/authorizations", {"items": items}).json()
     assert body["counts"] == {"updated": 27, "unchanged": 3, "stale": 0, "not_linked": 0}
     assert len(data_statements(large.captured_queries)) == len(
-        data_statements(small.captured_queries))
+        data_statements(small.captured_queries)
+    )
 
 
 def test_rights_are_the_union_of_what_valid_links_push(maas, duin):
     linked(maas, "m1", "anna.jansen")
     linked(duin, "d1", "anna.jansen")
     maas.put("/customers/m1/authorization", RIGHTS)
-    duin.put("/customers/d1/authorization", {
-        "customer": {"name": "Anna Jansen"},
-        "rights": [{"code": "audiobooks", "valid_until": "2020-01-01"},  # expired
-                   {"code": "youth", "valid_from": "2020-01-01"}],
-    })
+    duin.put(
+        "/customers/d1/authorization",
+        {
+            "customer": {"name": "Anna Jansen"},
+            "rights": [
+                {"code": "audiobooks", "valid_until": "2020-01-01"},  # expired
+                {"code": "youth", "valid_from": "2020-01-01"},
+            ],
+        },
+    )
     rights = duin.get("/customers/d1/rights").json()["rights"]
     assert {(r["code"], r["library"], r["this_library"]) for r in rights} == {
         ("ebooks", "Bibliotheek aan de Maas", False),
@@ -114,7 +128,9 @@ def test_an_account_deleted_reaches_every_linked_library_feed(maas, duin):
         # Each library hears of its own link first (so a lost answer is repaired), then
         # of the deletion.
         assert [(c["kind"], c["customer_ref"]) for c in changes] == [
-            ("link_created", ref), ("account_deleted", ref)]
+            ("link_created", ref),
+            ("account_deleted", ref),
+        ]
         assert {c["account_id"] for c in changes} == {str(account.public_id)}
     assert Change.objects.count() == 4
 
@@ -125,11 +141,21 @@ def test_changes_feed_pages_with_a_cursor(maas):
         delete_account(account=account, actor=Actor.system("test"), reason="patron")
     first = maas.get("/changes", limit=3).json()
     assert [(c["kind"], c["customer_ref"]) for c in first["changes"]] == [
-        ("link_created", "r0"), ("account_deleted", "r0"), ("link_created", "r1")]
+        ("link_created", "r0"),
+        ("account_deleted", "r0"),
+        ("link_created", "r1"),
+    ]
     assert first["more"]
     rest = maas.get("/changes", after=first["next_after"], limit=10).json()
-    assert [c["customer_ref"] for c in rest["changes"]] == ["r1", "r2", "r2", "r3", "r3",
-                                                            "r4", "r4"]
+    assert [c["customer_ref"] for c in rest["changes"]] == [
+        "r1",
+        "r2",
+        "r2",
+        "r3",
+        "r3",
+        "r4",
+        "r4",
+    ]
     assert not rest["more"]
     assert maas.get("/changes", after=rest["next_after"]).json()["changes"] == []
 
@@ -144,8 +170,10 @@ def test_client_secrets_use_the_fast_hash_not_argon2(real_hasher, db):
 
     started = time.perf_counter()
     for _ in range(5):
-        assert token_for(Client(), done.client_id, done.client_secret,
-                         "accounts:read")["status"] == 200
+        assert (
+            token_for(Client(), done.client_id, done.client_secret, "accounts:read")["status"]
+            == 200
+        )
     assert (time.perf_counter() - started) / 5 < 10  # sanity only: no assertion on speed
     # Patrons' passwords stay Argon2id.
     from django.contrib.auth.hashers import make_password
@@ -158,7 +186,9 @@ def test_other_clients_cannot_get_library_scopes(db):
     from oauth2_provider.models import Application
 
     Application.objects.create(
-        name="Mijn Menu", client_id="portal", client_secret="portal-secret-" + "x" * 40,
+        name="Mijn Menu",
+        client_id="portal",
+        client_secret="portal-secret-" + "x" * 40,
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
     )
@@ -168,8 +198,10 @@ def test_other_clients_cannot_get_library_scopes(db):
 
 def test_patron_signs_in_with_a_card_number(maas):
     linked(maas, "20123", "anna.jansen")
-    maas.put("/customers/20123/authorization", {**RIGHTS, "customer": {
-        "name": "Anna", "card_number": "20123456"}})
+    maas.put(
+        "/customers/20123/authorization",
+        {**RIGHTS, "customer": {"name": "Anna", "card_number": "20123456"}},
+    )
     result = flow.sign_in(flow.Attempt(username="20123456", password=PASSWORD, ip="192.0.2.3"))
     assert result.ok and result.account.username == "anna.jansen"
 
@@ -184,8 +216,9 @@ def test_a_card_number_is_not_a_second_set_of_guesses(maas):
 
 def test_a_card_number_signs_in_only_at_the_library_whose_range_holds_it(maas, duin):
     anna = linked(maas, "555", "anna.jansen")
-    bram = create_account(username="bram.devries", password=PASSWORD, active=True,
-                          actor=Actor.system("test"))
+    bram = create_account(
+        username="bram.devries", password=PASSWORD, active=True, actor=Actor.system("test")
+    )
     # Duinstreek may not link with Maas's card number (its range is 3, d)...
     opened = duin.post("/customers/555/link", {"username": "bram.devries"})
     assert opened.status_code == 422
@@ -193,8 +226,12 @@ def test_a_card_number_signs_in_only_at_the_library_whose_range_holds_it(maas, d
     # ... and a link made with it anyway (before ranges existed) does not count at sign-in.
     from bibid.identity.libraries.models import Library
 
-    Link.objects.create(library=Library.objects.get(code="duinstreek"), customer_ref="555",
-                        card_number="555", account=bram)
+    Link.objects.create(
+        library=Library.objects.get(code="duinstreek"),
+        customer_ref="555",
+        card_number="555",
+        account=bram,
+    )
     result = flow.sign_in(flow.Attempt(username="555", password=PASSWORD, ip="192.0.2.6"))
     assert result.ok and result.account == anna
 
@@ -203,8 +240,13 @@ def test_the_patron_hears_of_every_link(maas):
     from bibid.identity.accounts.services import create_account
     from bibid.identity.mail.models import OutboxMessage
 
-    create_account(username="eva.visser", password=PASSWORD, active=True,
-                   recovery_email="eva@example.org", actor=Actor.system("test"))
+    create_account(
+        username="eva.visser",
+        password=PASSWORD,
+        active=True,
+        recovery_email="eva@example.org",
+        actor=Actor.system("test"),
+    )
     eva = Account.objects.get(username="eva.visser")
     assert link_with_patron(maas, "e1", eva).status_code == 201
     notice = OutboxMessage.objects.get(kind="notice", data__notice="linked")
@@ -220,7 +262,8 @@ def test_an_operator_removing_a_link_reaches_the_feed(maas):
     changes = maas.get("/changes").json()["changes"]
     assert [(c["kind"], c["customer_ref"], c["data"]) for c in changes] == [
         ("link_created", "m9", {"username": "anna.jansen"}),
-        ("link_removed", "m9", {"by": "operator:beheer", "reason": "removed_by_operator"})]
+        ("link_removed", "m9", {"by": "operator:beheer", "reason": "removed_by_operator"}),
+    ]
     assert maas.get("/customers/m9/account").status_code == 404
 
 
@@ -239,12 +282,15 @@ def test_a_refused_request_does_not_keep_its_idempotency_key(maas):
 def test_a_taken_name_falls_back_to_the_reference_only_when_that_is_a_valid_name(maas):
     linked(maas, "m1", "gezin.bos")
     # Found by schemathesis: a one-letter reference is no username, so there is no fallback.
-    short = maas.post("/customers/t/account", {"username": "gezin.bos",
-                                               "if_username_taken": "use_reference"})
+    short = maas.post(
+        "/customers/t/account", {"username": "gezin.bos", "if_username_taken": "use_reference"}
+    )
     assert short.status_code == 409 and short.json()["code"] == "username_taken"
     assert not Link.objects.filter(customer_ref="t").exists()
-    fine = maas.post("/customers/2010000099/account", {"username": "gezin.bos",
-                                                       "if_username_taken": "use_reference"})
+    fine = maas.post(
+        "/customers/2010000099/account",
+        {"username": "gezin.bos", "if_username_taken": "use_reference"},
+    )
     assert fine.status_code == 201, fine.json()
     assert fine.json()["account"]["username"] == "2010000099"
     assert fine.json()["username_was_taken"] is True
@@ -253,26 +299,43 @@ def test_a_taken_name_falls_back_to_the_reference_only_when_that_is_a_valid_name
 def test_status_of_a_customer_without_link_and_the_username_they_type(maas):
     """The diagnosis's one round trip: what the typed name points at, linked or not."""
     anna = linked(maas, "20123", "anna.jansen")
-    other = create_account(username="piet.typt", password=PASSWORD, active=False,
-                           actor=Actor.system("test"))
+    other = create_account(
+        username="piet.typt", password=PASSWORD, active=False, actor=Actor.system("test")
+    )
     unlinked = maas.get("/customers/99999/status", username="anna.jansen").json()
     assert unlinked["linked"] is False and unlinked["account"] is None
     assert unlinked["typed"] == {
-        "username": "anna.jansen", "exists": True, "is_linked_account": False,
-        "linked_here_to": "20123", "username_of_account": "anna.jansen", "state": "active",
-        "failures_today": 0}
+        "username": "anna.jansen",
+        "exists": True,
+        "is_linked_account": False,
+        "linked_here_to": "20123",
+        "username_of_account": "anna.jansen",
+        "state": "active",
+        "failures_today": 0,
+    }
     own = maas.get("/customers/20123/status", username="ANNA.Jansen").json()["typed"]
     assert own["is_linked_account"] is True
     # Minimal disclosure: an account not linked at this library looks exactly like a name
     # that does not exist (no existence, state or failures), and the look-up is recorded.
     elsewhere = maas.get("/customers/20123/status", username="piet.typt").json()["typed"]
     nobody = maas.get("/customers/20123/status", username="niemand").json()["typed"]
-    assert elsewhere == {**nobody, "username": "piet.typt"} == {
-        "username": "piet.typt", "exists": None, "is_linked_account": False,
-        "linked_here_to": None, "username_of_account": None, "state": None,
-        "failures_today": None}
+    assert (
+        elsewhere
+        == {**nobody, "username": "piet.typt"}
+        == {
+            "username": "piet.typt",
+            "exists": None,
+            "is_linked_account": False,
+            "linked_here_to": None,
+            "username_of_account": None,
+            "state": None,
+            "failures_today": None,
+        }
+    )
     from bibid.identity.libraries.models import LibraryEvent
 
-    assert [e.data["typed"] for e in LibraryEvent.objects.filter(
-        operation="username_lookup").order_by("id")] == ["piet.typt", "niemand"]
+    assert [
+        e.data["typed"]
+        for e in LibraryEvent.objects.filter(operation="username_lookup").order_by("id")
+    ] == ["piet.typt", "niemand"]
     assert anna.pk != other.pk

@@ -37,8 +37,13 @@ def duin(db):
 
 @pytest.fixture
 def anna(db):
-    account = create_account(username="anna.jansen", password=PASSWORD, active=True,
-                             recovery_email="anna@example.org", actor=Actor.system("test"))
+    account = create_account(
+        username="anna.jansen",
+        password=PASSWORD,
+        active=True,
+        recovery_email="anna@example.org",
+        actor=Actor.system("test"),
+    )
     Account.objects.filter(pk=account.pk).update(recovery_email_confirmed_at=clock.now())
     account.refresh_from_db()
     return account
@@ -53,8 +58,11 @@ def frozen_clock():
 
 
 def code_mail(account) -> str:
-    return OutboxMessage.objects.filter(to=account.recovery_email,
-                                        data__notice="link_code").latest("id").data["code"]
+    return (
+        OutboxMessage.objects.filter(to=account.recovery_email, data__notice="link_code")
+        .latest("id")
+        .data["code"]
+    )
 
 
 # -- L2: linking needs the patron ----------------------------------------------------------
@@ -69,10 +77,11 @@ def test_a_library_cannot_link_by_username_alone(duin, anna):
     assert waiting.status_code == 409 and waiting.json()["code"] == "waiting_for_patron"
     assert not Link.objects.exists()
     # Nothing else a library could do to the account works without a link.
-    for method, path, body in (("put", "/customers/3001/recovery-email",
-                                {"email": "x@evil.example"}),
-                               ("post", "/customers/3001/password-reset", None),
-                               ("post", "/customers/3001/unblock", None)):
+    for method, path, body in (
+        ("put", "/customers/3001/recovery-email", {"email": "x@evil.example"}),
+        ("post", "/customers/3001/password-reset", None),
+        ("post", "/customers/3001/unblock", None),
+    ):
         answer = getattr(duin, method)(path, body) if body else getattr(duin, method)(path)
         assert answer.status_code == 404
     anna.refresh_from_db()
@@ -81,13 +90,17 @@ def test_a_library_cannot_link_by_username_alone(duin, anna):
 
 def test_the_patron_reads_out_the_code_and_the_library_links(duin, anna):
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
-    linked = duin.post("/customers/3001/link/confirm",
-                       {"request_id": opened["request_id"], "code": code_mail(anna)})
+    linked = duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert linked.status_code == 201
     assert linked.json()["account"]["username"] == "anna.jansen"
     # A retry of the same confirm (after a timeout) gets the same answer, not a second link.
-    again = duin.post("/customers/3001/link/confirm",
-                      {"request_id": opened["request_id"], "code": code_mail(anna)})
+    again = duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert again.status_code == 201 and Link.objects.count() == 1
     kinds = list(AccountEvent.objects.filter(account_id=anna.pk).values_list("kind", flat=True))
     assert "link_requested" in kinds and "linked" in kinds
@@ -96,23 +109,33 @@ def test_the_patron_reads_out_the_code_and_the_library_links(duin, anna):
 
 def test_five_wrong_codes_void_the_request(duin, anna):
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
-    answers = [duin.post("/customers/3001/link/confirm",
-                         {"request_id": opened["request_id"], "code": f"00000{i}"})
-               for i in range(5)]
+    answers = [
+        duin.post(
+            "/customers/3001/link/confirm",
+            {"request_id": opened["request_id"], "code": f"00000{i}"},
+        )
+        for i in range(5)
+    ]
     assert [a.status_code for a in answers] == [400, 400, 400, 400, 410]
     assert [a.json().get("data", {}).get("attempts_left") for a in answers[:4]] == [4, 3, 2, 1]
     assert [a.json()["messages"]["nl"] for a in answers[2:4]] == [
-        "Deze code klopt niet. Nog 2 pogingen.", "Deze code klopt niet. Nog 1 poging."]
-    right = duin.post("/customers/3001/link/confirm",
-                      {"request_id": opened["request_id"], "code": code_mail(anna)})
+        "Deze code klopt niet. Nog 2 pogingen.",
+        "Deze code klopt niet. Nog 1 poging.",
+    ]
+    right = duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert right.status_code == 410 and not Link.objects.exists()
 
 
 def test_a_request_expires_after_fifteen_minutes(duin, anna, frozen_clock):
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
     frozen_clock[0] += timedelta(minutes=16)
-    late = duin.post("/customers/3001/link/confirm",
-                     {"request_id": opened["request_id"], "code": code_mail(anna)})
+    late = duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert late.status_code == 410 and not Link.objects.exists()
 
 
@@ -121,20 +144,28 @@ def test_the_request_answers_the_same_for_a_name_that_does_not_exist(duin, anna)
     fake = duin.post("/customers/3002/link", {"username": "niemand.bestaat"})
     assert real.status_code == fake.status_code == 202
     assert set(real.json()) == set(fake.json())
-    assert {k: v for k, v in real.json().items()
-            if k not in ("request_id", "expires_at", "handover_url")} == \
-        {k: v for k, v in fake.json().items()
-         if k not in ("request_id", "expires_at", "handover_url")}
+    assert {
+        k: v
+        for k, v in real.json().items()
+        if k not in ("request_id", "expires_at", "handover_url")
+    } == {
+        k: v
+        for k, v in fake.json().items()
+        if k not in ("request_id", "expires_at", "handover_url")
+    }
     # No code can ever confirm a request for a name without an account.
-    nothing = duin.post("/customers/3002/link/confirm",
-                        {"request_id": fake.json()["request_id"], "code": "123456"})
+    nothing = duin.post(
+        "/customers/3002/link/confirm", {"request_id": fake.json()["request_id"], "code": "123456"}
+    )
     assert nothing.status_code == 400
 
 
 def test_another_librarys_request_is_not_found(maas, duin, anna):
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
-    stolen = maas.post("/customers/2001/link/confirm",
-                       {"request_id": opened["request_id"], "code": code_mail(anna)})
+    stolen = maas.post(
+        "/customers/2001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert stolen.status_code == 404
 
 
@@ -154,12 +185,16 @@ def test_the_handover_page_signs_in_without_a_session_and_approves(duin, anna):
     assert opened["handover_url"].endswith(f"/koppelen/{opened['request_id']}/")
     page = browser.get(f"/koppelen/{opened['request_id']}/")
     assert page.status_code == 200 and "Bibliotheek Duinstreek" in page.content.decode()
-    wrong = browser.post(f"/koppelen/{opened['request_id']}/",
-                         {"action": "approve", "username": "anna.jansen", "password": "fout"})
+    wrong = browser.post(
+        f"/koppelen/{opened['request_id']}/",
+        {"action": "approve", "username": "anna.jansen", "password": "fout"},
+    )
     assert wrong.status_code == 400
     assert LinkRequest.objects.get().state == "pending"
-    done = browser.post(f"/koppelen/{opened['request_id']}/",
-                        {"action": "approve", "username": "anna.jansen", "password": PASSWORD})
+    done = browser.post(
+        f"/koppelen/{opened['request_id']}/",
+        {"action": "approve", "username": "anna.jansen", "password": PASSWORD},
+    )
     assert done.status_code == 200
     assert "_auth_user_id" not in browser.session  # the desk computer is not signed in
     linked = duin.post("/customers/3001/link/confirm", {"request_id": opened["request_id"]})
@@ -168,11 +203,14 @@ def test_the_handover_page_signs_in_without_a_session_and_approves(duin, anna):
 
 
 def test_the_handover_page_refuses_another_account_than_asked(duin, anna):
-    create_account(username="bram.devries", password=PASSWORD, active=True,
-                   actor=Actor.system("test"))
+    create_account(
+        username="bram.devries", password=PASSWORD, active=True, actor=Actor.system("test")
+    )
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
-    other = Client().post(f"/koppelen/{opened['request_id']}/",
-                          {"action": "approve", "username": "bram.devries", "password": PASSWORD})
+    other = Client().post(
+        f"/koppelen/{opened['request_id']}/",
+        {"action": "approve", "username": "bram.devries", "password": PASSWORD},
+    )
     assert other.status_code == 409
     assert LinkRequest.objects.get().state == "pending"
 
@@ -181,8 +219,10 @@ def test_the_patron_can_say_no(duin, anna):
     opened = duin.post("/customers/3001/link", {"username": "anna.jansen"}).json()
     Client().post(f"/koppelen/{opened['request_id']}/", {"action": "decline"})
     assert Client().get(f"/koppelen/{opened['request_id']}/").status_code == 410
-    late = duin.post("/customers/3001/link/confirm",
-                     {"request_id": opened["request_id"], "code": code_mail(anna)})
+    late = duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened["request_id"], "code": code_mail(anna)},
+    )
     assert late.status_code == 410
 
 
@@ -199,8 +239,11 @@ def test_a_library_sets_the_address_of_an_account_it_still_owns_at_once(duin):
 
 def test_a_change_on_an_activated_account_is_told_and_can_be_undone(duin, anna):
     assert link_with_patron(duin, "3001", anna).status_code == 201
-    answer = duin.put("/customers/3001/recovery-email", {"email": "kaper@evil.example"},
-                      headers={"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "staff:9"})
+    answer = duin.put(
+        "/customers/3001/recovery-email",
+        {"email": "kaper@evil.example"},
+        headers={"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "staff:9"},
+    )
     assert answer.json()["result"] == "confirmation_sent"
     notice = OutboxMessage.objects.get(data__notice="recovery_email_set_by_library")
     assert notice.to == "anna@example.org" and notice.data["new_email"] == "kaper@evil.example"
@@ -223,8 +266,10 @@ def test_a_change_on_an_activated_account_is_told_and_can_be_undone(duin, anna):
     with pytest.raises(TokenError):
         patron.undo_library_change(token=token)  # single use
     assert patron.lift_freeze(account=restored) is True
-    assert duin.put("/customers/3001/recovery-email",
-                    {"email": "nieuw@example.org"}).status_code == 200
+    assert (
+        duin.put("/customers/3001/recovery-email", {"email": "nieuw@example.org"}).status_code
+        == 200
+    )
 
 
 def test_the_undo_link_still_works_after_the_password_was_changed(duin, anna):
@@ -255,7 +300,8 @@ def test_the_desk_case_the_patron_confirms_the_new_address_at_once(duin, anna):
     duin.put("/customers/3001/recovery-email", {"email": "nieuw@example.org"})
     anna.refresh_from_db()
     selfservice.confirm_email_change(
-        token=tokens.make(anna, tokens.Purpose.EMAIL_CHANGE, new_email="nieuw@example.org"))
+        token=tokens.make(anna, tokens.Purpose.EMAIL_CHANGE, new_email="nieuw@example.org")
+    )
     sent = duin.post("/customers/3001/password-reset")
     assert sent.status_code == 202
     assert OutboxMessage.objects.filter(kind="password_reset", to="nieuw@example.org").exists()
@@ -268,8 +314,9 @@ def test_unblock_lets_one_attempt_through_and_is_limited(duin, anna):
     link_with_patron(duin, "3001", anna)
 
     def wrong() -> str:
-        return flow.sign_in(flow.Attempt(username="anna.jansen", password="fout",
-                                         ip="192.0.2.7")).reason
+        return flow.sign_in(
+            flow.Attempt(username="anna.jansen", password="fout", ip="192.0.2.7")
+        ).reason
 
     reasons = [wrong() for _ in range(7)]
     assert reasons[-1] == "throttled"
@@ -291,9 +338,18 @@ def test_unblock_never_lifts_the_hourly_cap(duin, anna):
     link_with_patron(duin, "3001", anna)
     key = guard.account_lane(anna.username_key).key
     now = clock.now().timestamp()
-    Throttle.objects.update_or_create(key=key, defaults={
-        "failures": 100, "window_start": now, "blocked_until": now + 3000, "free": 5,
-        "cap": 100, "max_delay": 900, "shift": 10})
+    Throttle.objects.update_or_create(
+        key=key,
+        defaults={
+            "failures": 100,
+            "window_start": now,
+            "blocked_until": now + 3000,
+            "free": 5,
+            "cap": 100,
+            "max_delay": 900,
+            "shift": 10,
+        },
+    )
     assert duin.post("/customers/3001/unblock").json()["result"] == "not_blocked"
     assert Throttle.objects.get(key=key).blocked_until == now + 3000
 
@@ -302,8 +358,9 @@ def test_unblock_never_lifts_the_hourly_cap(duin, anna):
 
 
 def test_card_numbers_outside_the_range_are_refused_everywhere(maas, duin, anna):
-    assert duin.post("/customers/2010000001/account", {}).json()["code"] == \
-        "card_number_not_in_range"
+    assert (
+        duin.post("/customers/2010000001/account", {}).json()["code"] == "card_number_not_in_range"
+    )
     assert duin.post("/customers/2010000001/link", {"username": "x"}).status_code == 422
     link_with_patron(duin, "3001", anna)
     push = {"customer": {"name": "Anna", "card_number": "2010000001"}, "rights": []}
@@ -326,11 +383,17 @@ def test_prefixes_of_two_libraries_may_not_overlap(maas):
 
 
 def test_the_patron_sees_which_library_and_role_did_what(duin, anna):
-    opened = duin.post("/customers/3001/link", {"username": "anna.jansen"},
-                       headers={"Bibid-Acting-Role": "helpdesk", "Bibid-Acting-Staff": "s:1"})
+    opened = duin.post(
+        "/customers/3001/link",
+        {"username": "anna.jansen"},
+        headers={"Bibid-Acting-Role": "helpdesk", "Bibid-Acting-Staff": "s:1"},
+    )
     linking.approve(request_id=opened.json()["request_id"], account=anna)
-    duin.post("/customers/3001/link/confirm", {"request_id": opened.json()["request_id"]},
-              headers={"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "s:2"})
+    duin.post(
+        "/customers/3001/link/confirm",
+        {"request_id": opened.json()["request_id"]},
+        headers={"Bibid-Acting-Role": "desk", "Bibid-Acting-Staff": "s:2"},
+    )
     duin.get("/customers/3001/account")  # no role said: recorded without one
     actions = selectors.library_actions(anna)
     assert [(a["library"], a["role"], a["kind"]) for a in actions] == [
@@ -343,8 +406,9 @@ def test_the_patron_sees_which_library_and_role_did_what(duin, anna):
 def test_the_patron_withdraws_a_link_and_the_library_hears_it(maas, duin, anna):
     link_with_patron(duin, "3001", anna)
     link_with_patron(maas, "2001", anna)
-    bram = create_account(username="bram.devries", password=PASSWORD, active=True,
-                          actor=Actor.system("test"))
+    bram = create_account(
+        username="bram.devries", password=PASSWORD, active=True, actor=Actor.system("test")
+    )
     duin_link = Link.objects.get(library__code="duinstreek")
     from bibid.common.problems import Problem
 
@@ -352,18 +416,23 @@ def test_the_patron_withdraws_a_link_and_the_library_hears_it(maas, duin, anna):
         patron.withdraw_link(account=bram, link_id=duin_link.pk)  # not his
     patron.withdraw_link(account=anna, link_id=duin_link.pk)
     assert list(Link.objects.values_list("library__code", flat=True)) == ["aan-de-maas"]
-    assert [(c["kind"], c["customer_ref"]) for c in duin.get("/changes").json()["changes"]] \
-        == [("link_created", "3001"), ("link_removed", "3001")]
+    assert [(c["kind"], c["customer_ref"]) for c in duin.get("/changes").json()["changes"]] == [
+        ("link_created", "3001"),
+        ("link_removed", "3001"),
+    ]
     assert duin.get("/customers/3001/rights").status_code == 404
     # The other library hears of its own link only.
-    assert list(Change.objects.filter(library__code="aan-de-maas")
-                .values_list("kind", flat=True)) == ["link_created"]
+    assert list(
+        Change.objects.filter(library__code="aan-de-maas").values_list("kind", flat=True)
+    ) == ["link_created"]
 
 
 def test_every_username_lookup_of_an_unlinked_name_is_recorded(duin, anna):
     duin.get("/customers/3001/status", username="anna.jansen")
-    assert LibraryEvent.objects.filter(operation="username_lookup",
-                                       data__typed="anna.jansen").count() == 1
+    assert (
+        LibraryEvent.objects.filter(operation="username_lookup", data__typed="anna.jansen").count()
+        == 1
+    )
 
 
 def test_taken_usernames_at_generate_are_limited_and_recorded(duin, anna):
@@ -372,8 +441,10 @@ def test_taken_usernames_at_generate_are_limited_and_recorded(duin, anna):
 
     taken = duin.post("/customers/3001/account", {"username": "anna.jansen"})
     assert taken.status_code == 409 and taken.json()["code"] == "username_taken"
-    assert LibraryEvent.objects.filter(operation="username_taken",
-                                       data__typed="anna.jansen").count() == 1
+    assert (
+        LibraryEvent.objects.filter(operation="username_taken", data__typed="anna.jansen").count()
+        == 1
+    )
     lane = guard.lane(TAKEN_ANSWERS_PER_LIBRARY, "duinstreek")
     for _ in range(TAKEN_ANSWERS_PER_LIBRARY.cap - 1):
         guard.reserve([lane])
@@ -403,8 +474,9 @@ def test_a_card_number_of_another_library_cannot_become_a_username(maas, duin, a
 def test_a_card_number_names_its_librarys_patron_even_if_it_is_someones_username(maas, anna):
     link_with_patron(maas, "2001", anna)
     # An account named after the card number from before the rule existed.
-    squatter = create_account(username="2001", password=PASSWORD, active=True,
-                              actor=Actor.system("test"))
+    squatter = create_account(
+        username="2001", password=PASSWORD, active=True, actor=Actor.system("test")
+    )
     result = flow.sign_in(flow.Attempt(username="2001", password=PASSWORD, ip="192.0.2.66"))
     assert result.ok and result.account == anna and squatter.pk != anna.pk
 
@@ -418,8 +490,9 @@ def test_link_codes_per_account_are_limited_whoever_asks(maas, duin, anna):
     # The fourth request has no code to guess: no code confirms it.
     fourth = LinkRequest.objects.get(customer_ref="2002")
     assert fourth.code_digest == ""
-    wrong = maas.post("/customers/2002/link/confirm",
-                      {"request_id": str(fourth.pk), "code": code_mail(anna)})
+    wrong = maas.post(
+        "/customers/2002/link/confirm", {"request_id": str(fourth.pk), "code": code_mail(anna)}
+    )
     assert wrong.status_code == 400
 
 
@@ -437,8 +510,7 @@ def test_notices_go_to_the_address_the_patron_holds_not_the_librarys(duin, anna)
     link_with_patron(duin, "3001", anna)
     duin.put("/customers/3001/recovery-email", {"email": "kaper@evil.example"})
     anna.refresh_from_db()
-    selfservice.change_password(account=anna, current=PASSWORD,
-                                new="Een-heel-nieuw-wachtwoord-1")
+    selfservice.change_password(account=anna, current=PASSWORD, new="Een-heel-nieuw-wachtwoord-1")
     notices = OutboxMessage.objects.filter(data__notice="password_changed")
     assert list(notices.values_list("to", flat=True)) == ["anna@example.org"]
 
@@ -446,13 +518,16 @@ def test_notices_go_to_the_address_the_patron_holds_not_the_librarys(duin, anna)
 def test_the_handover_page_is_no_username_oracle_either(duin, anna):
     """Found by the e2e tests: a request for a name without an account could be approved by
     any account (and so told B that the name did not exist)."""
-    create_account(username="bram.devries", password=PASSWORD, active=True,
-                   actor=Actor.system("test"))
+    create_account(
+        username="bram.devries", password=PASSWORD, active=True, actor=Actor.system("test")
+    )
     answers = []
     for name in ("anna.jansen", "niemand.bestaat"):
         opened = duin.post("/customers/3001/link", {"username": name}).json()
-        answer = Client().post(f"/koppelen/{opened['request_id']}/", {
-            "action": "approve", "username": "bram.devries", "password": PASSWORD})
+        answer = Client().post(
+            f"/koppelen/{opened['request_id']}/",
+            {"action": "approve", "username": "bram.devries", "password": PASSWORD},
+        )
         answers.append((answer.status_code, "ander inlogaccount" in answer.content.decode()))
         duin.post("/customers/3001/link/confirm", {"request_id": opened["request_id"]})
     assert answers == [(409, True), (409, True)]

@@ -72,11 +72,15 @@ def test_no_transaction_is_open_while_a_message_is_sent(make_account, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stalled_mail_server_costs_a_timeout_and_a_retry_not_a_lock(make_account, settings,
-                                                                       stalled_server):
-    settings.MAILERS = {"default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": stalled_server, "timeout": 0.5}}}
+def test_a_stalled_mail_server_costs_a_timeout_and_a_retry_not_a_lock(
+    make_account, settings, stalled_server
+):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": stalled_server, "timeout": 0.5},
+        }
+    }
     anna = make_account("anna.jansen", recovery_email="anna@example.org")
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)

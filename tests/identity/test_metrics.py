@@ -51,8 +51,9 @@ def value(samples, name: str, **labels) -> float:
 def sign_in(client: Client, username: str, password: str):
     page = client.get(LOGIN)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return client.post(LOGIN, {"csrfmiddlewaretoken": csrf, "username": username,
-                               "password": password})
+    return client.post(
+        LOGIN, {"csrfmiddlewaretoken": csrf, "username": username, "password": password}
+    )
 
 
 # ---- who may read /metrics ------------------------------------------------------------------
@@ -97,11 +98,12 @@ def test_sign_ins_are_counted_by_outcome_with_request_latency(token, anna):
         assert value(after, name, outcome=outcome) == value(before, name, outcome=outcome) + 1
     # Latency by route name, never the raw path; 3 POSTs to the sign-in page.
     labels = {"service": "identity", "method": "POST", "route": "signin:login"}
-    posts = (value(after, "bibid_http_request_duration_seconds_count", status="2xx", **labels)
-             + value(after, "bibid_http_request_duration_seconds_count", status="3xx", **labels))
-    posts_before = (
-        value(before, "bibid_http_request_duration_seconds_count", status="2xx", **labels)
-        + value(before, "bibid_http_request_duration_seconds_count", status="3xx", **labels))
+    posts = value(
+        after, "bibid_http_request_duration_seconds_count", status="2xx", **labels
+    ) + value(after, "bibid_http_request_duration_seconds_count", status="3xx", **labels)
+    posts_before = value(
+        before, "bibid_http_request_duration_seconds_count", status="2xx", **labels
+    ) + value(before, "bibid_http_request_duration_seconds_count", status="3xx", **labels)
     assert posts == posts_before + 3
     assert not any("/inloggen" in str(key) for key in after)
 
@@ -128,16 +130,23 @@ def test_mail_outbox_counts_sent_and_failed(token, make_account, settings):
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)
     assert sender.drain()["sent"] == 2
-    settings.MAILERS = {"default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 0.5}}}  # nobody listens
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 0.5},
+        }
+    }  # nobody listens
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)
     assert sender.drain()["failed"] == 1
     after = scrape()
-    assert value(after, "bibid_mails_total", outcome="sent") == \
-        value(before, "bibid_mails_total", outcome="sent") + 2
-    assert value(after, "bibid_mails_total", outcome="failed") == \
-        value(before, "bibid_mails_total", outcome="failed") + 1
+    assert (
+        value(after, "bibid_mails_total", outcome="sent")
+        == value(before, "bibid_mails_total", outcome="sent") + 2
+    )
+    assert (
+        value(after, "bibid_mails_total", outcome="failed")
+        == value(before, "bibid_mails_total", outcome="failed") + 1
+    )
 
 
 # ---- queues and readiness -------------------------------------------------------------------
@@ -152,10 +161,16 @@ def _seed_outbox(count: int, age: timedelta) -> None:
 def test_queue_gauges_show_depth_and_age_of_seeded_rows(token, settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     _seed_outbox(3, timedelta(minutes=20))
-    LogoutDelivery.objects.create(sub="s", sid="x", client_id="c", uri="http://127.0.0.1:9/",
-                                  created_at=clock.now() - timedelta(minutes=2))
-    LogoutDelivery.objects.create(sub="s", sid="y", client_id="c", uri="http://127.0.0.1:9/",
-                                  attempts=99)  # given up: no longer waiting
+    LogoutDelivery.objects.create(
+        sub="s",
+        sid="x",
+        client_id="c",
+        uri="http://127.0.0.1:9/",
+        created_at=clock.now() - timedelta(minutes=2),
+    )
+    LogoutDelivery.objects.create(
+        sub="s", sid="y", client_id="c", uri="http://127.0.0.1:9/", attempts=99
+    )  # given up: no longer waiting
     samples = scrape()
     assert value(samples, "bibid_queue_depth", queue="mail") == 3
     assert 20 * 60 <= value(samples, "bibid_queue_oldest_age_seconds", queue="mail") < 22 * 60
@@ -190,9 +205,14 @@ def test_a_moved_clock_does_not_make_a_fresh_task_look_stuck(monkeypatch, clock,
     from bibid.common.metrics import queue_states
 
     monkeypatch.setenv("BIBID_STUCK_QUEUE_SECONDS", "600")
-    DBTaskResult.objects.create(task_path="bibid.identity.mail.tasks.send_outbox",
-                                args_kwargs={"args": [], "kwargs": {}}, priority=0,
-                                queue_name="default", backend_name="default", status="READY")
+    DBTaskResult.objects.create(
+        task_path="bibid.identity.mail.tasks.send_outbox",
+        args_kwargs={"args": [], "kwargs": {}},
+        priority=0,
+        queue_name="default",
+        backend_name="default",
+        status="READY",
+    )
     clock.advance(hours=1)
     depth, age = queue_states()["tasks"]
     assert depth == 1 and age < 60
@@ -236,13 +256,16 @@ def test_one_json_line_per_request_without_query_string_or_secrets(anna, json_lo
     client = Client()
     page = client.get(LOGIN + "?next=/&code=SECRETCODE123", HTTP_X_REQUEST_ID="req-42")
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    client.post(LOGIN, {"csrfmiddlewaretoken": csrf, "username": "anna.jansen",
-                        "password": PASSWORD}, HTTP_X_REQUEST_ID="req-43")
+    client.post(
+        LOGIN,
+        {"csrfmiddlewaretoken": csrf, "username": "anna.jansen", "password": PASSWORD},
+        HTTP_X_REQUEST_ID="req-43",
+    )
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
     requests = [line for line in lines if line["logger"] == "bibid.request"]
-    assert [(line["method"], line["route"], line["status"], line["request_id"])
-            for line in requests] == [("GET", "signin:login", 200, "req-42"),
-                                      ("POST", "signin:login", 302, "req-43")]
+    assert [
+        (line["method"], line["route"], line["status"], line["request_id"]) for line in requests
+    ] == [("GET", "signin:login", 200, "req-42"), ("POST", "signin:login", 302, "req-43")]
     assert all(line["service"] == "identity" and line["duration_ms"] >= 0 for line in lines)
     assert requests[1]["user"] == "user"  # signed in by the time the line is written
     # A broken reset link: Django's own warning names the route, never the path (the token).
@@ -294,13 +317,30 @@ def test_a_scrape_adds_up_every_process_of_the_service():
     env = {**os.environ, **metrics.multiproc_env("identity")}  # as `bibid up` starts
     assert env["PROMETHEUS_MULTIPROC_DIR"] == str(folder) and not any(folder.iterdir())
     for _ in range(3):  # three processes, one after the other (pids differ)
-        subprocess.run([sys.executable, "-c", COUNT_ONE_SIGN_IN], env=env, check=True,
-                       timeout=60)
+        subprocess.run([sys.executable, "-c", COUNT_ONE_SIGN_IN], env=env, check=True, timeout=60)
     assert len(list(folder.glob("counter_*.db"))) == 3
-    scraped = subprocess.run([sys.executable, "-c", SCRAPE], env=env, check=True,
-                             capture_output=True, text=True, timeout=60).stdout
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(scraped) for s in family.samples}
+    scraped = subprocess.run(
+        [sys.executable, "-c", SCRAPE],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+    }
     assert value(samples, "bibid_signins_total", outcome="ok") == 3
-    assert value(samples, "bibid_http_request_duration_seconds_count", service="identity",
-                 method="GET", route="signin:login", status="2xx") == 3
+    assert (
+        value(
+            samples,
+            "bibid_http_request_duration_seconds_count",
+            service="identity",
+            method="GET",
+            route="signin:login",
+            status="2xx",
+        )
+        == 3
+    )

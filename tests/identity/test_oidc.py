@@ -80,16 +80,25 @@ class Rp:
         return "Basic " + base64.b64encode(raw).decode()
 
 
-def register(kind: str = "reading", name: str = "Online Bibliotheek", *, base: str = RP_BASE,
-             library_code: str = "") -> Rp:
+def register(
+    kind: str = "reading",
+    name: str = "Online Bibliotheek",
+    *,
+    base: str = RP_BASE,
+    library_code: str = "",
+) -> Rp:
     from bibid.identity.oidc.services import register_service
 
     done = register_service(kind=kind, name=name, base_url=base, library_code=library_code)
     urls = paths.urls(base)
-    return Rp(client_id=done.client_id, secret=done.client_secret,
-              application=done.application, redirect_uri=urls["redirect_uri"],
-              post_logout_redirect_uri=urls["post_logout_redirect_uri"],
-              backchannel_logout_uri=urls["backchannel_logout_uri"])
+    return Rp(
+        client_id=done.client_id,
+        secret=done.client_secret,
+        application=done.application,
+        redirect_uri=urls["redirect_uri"],
+        post_logout_redirect_uri=urls["post_logout_redirect_uri"],
+        backchannel_logout_uri=urls["backchannel_logout_uri"],
+    )
 
 
 @pytest.fixture(name="rp")
@@ -97,8 +106,13 @@ def rp_fixture(db) -> Rp:
     return register()
 
 
-def browser(username: str = "anna.jansen", password: str = PASSWORD, *,
-            ip: str = "192.0.2.10", **client_kwargs) -> Client:
+def browser(
+    username: str = "anna.jansen",
+    password: str = PASSWORD,
+    *,
+    ip: str = "192.0.2.10",
+    **client_kwargs,
+) -> Client:
     """A browser signed in to the identity service through the real sign-in page."""
     client = Client(HTTP_USER_AGENT=UA, REMOTE_ADDR=ip, **client_kwargs)
     response = client.post("/inloggen/", {"username": username, "password": password})
@@ -132,9 +146,14 @@ def authorize(client: Client, rp: Rp, *, scope: str = SCOPE, **overrides) -> Aut
     """GET /o/authorize/ as a service sends the browser there; `None` drops a parameter."""
     verifier, challenge = pkce_pair()
     params = {
-        "response_type": "code", "client_id": rp.client_id, "redirect_uri": rp.redirect_uri,
-        "scope": scope, "state": secrets.token_urlsafe(12), "nonce": secrets.token_urlsafe(12),
-        "code_challenge": challenge, "code_challenge_method": "S256",
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": scope,
+        "state": secrets.token_urlsafe(12),
+        "nonce": secrets.token_urlsafe(12),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
     }
     params.update(overrides)
     params = {k: v for k, v in params.items() if v is not None}
@@ -145,14 +164,20 @@ def authorize(client: Client, rp: Rp, *, scope: str = SCOPE, **overrides) -> Aut
 
 
 def token_request(rp: Rp, data: dict, *, authorization: str | None = None):
-    return Client().post("/o/token/", data,
-                         HTTP_AUTHORIZATION=authorization or rp.basic())
+    return Client().post("/o/token/", data, HTTP_AUTHORIZATION=authorization or rp.basic())
 
 
 def exchange(rp: Rp, code: str, verifier: str, **kwargs):
-    return token_request(rp, {"grant_type": "authorization_code", "code": code,
-                              "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
-                         **kwargs)
+    return token_request(
+        rp,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier,
+        },
+        **kwargs,
+    )
 
 
 def refresh(rp: Rp, refresh_token: str):
@@ -207,10 +232,12 @@ def link(account, code: str, name: str, ref: str, rights: list | None = None):
     from bibid.identity.libraries.models import Library, Link
     from bibid.identity.libraries.services import register_library
 
-    library = Library.objects.filter(code=code).first() or \
-        register_library(code=code, name=name).library
-    return Link.objects.create(library=library, customer_ref=ref, card_number=ref,
-                               account=account, rights=rights or [])
+    library = (
+        Library.objects.filter(code=code).first() or register_library(code=code, name=name).library
+    )
+    return Link.objects.create(
+        library=library, customer_ref=ref, card_number=ref, account=account, rights=rights or []
+    )
 
 
 # -- the authorization-code flow ------------------------------------------------------------
@@ -247,18 +274,29 @@ def test_full_code_flow(anna, rp, settings):
 
     info = userinfo(tokens["access_token"])
     assert info.status_code == 200
-    assert info.json() == {"sub": str(anna.public_id), "preferred_username": "anna.jansen",
-                           "libraries": [], "rights": []}
+    assert info.json() == {
+        "sub": str(anna.public_id),
+        "preferred_username": "anna.jansen",
+        "libraries": [],
+        "rights": [],
+    }
 
     session = ServiceSession.objects.get()
     assert (session.account, session.application, session.sid) == (
-        anna, rp.application, claims["sid"])
+        anna,
+        rp.application,
+        claims["sid"],
+    )
     assert session.is_live() and session.grant is None  # the code is used up
-    assert abs((session.expires_at - anna_browser.session.get_expiry_date()).total_seconds()) \
-        < 5
+    assert abs((session.expires_at - anna_browser.session.get_expiry_date()).total_seconds()) < 5
     event = LoginEvent.objects.get(kind="service")
     assert (event.account_id, event.service, event.outcome, event.user_agent, event.ip) == (
-        anna.pk, "Online Bibliotheek", "success", UA, "192.0.2.10")
+        anna.pk,
+        "Online Bibliotheek",
+        "success",
+        UA,
+        "192.0.2.10",
+    )
 
 
 def test_a_browser_that_is_not_signed_in_is_sent_to_the_sign_in_page(anna, rp):
@@ -271,9 +309,12 @@ def test_a_browser_that_is_not_signed_in_is_sent_to_the_sign_in_page(anna, rp):
 
 
 def test_one_sid_per_browser_shared_by_every_service(anna, rp):
-    other = register("mijnmenu", "Mijn Menu Maas", base="https://maas.example/mijn",
-                     library_code=link(anna, "maas", "Bibliotheek aan de Maas", "m1")
-                     .library.code)
+    other = register(
+        "mijnmenu",
+        "Mijn Menu Maas",
+        base="https://maas.example/mijn",
+        library_code=link(anna, "maas", "Bibliotheek aan de Maas", "m1").library.code,
+    )
     here, there = browser(), browser()
     first = verified(sign_in_to(rp, here)["id_token"])[1]["sid"]
     second = verified(sign_in_to(other, here)["id_token"])[1]["sid"]
@@ -297,8 +338,10 @@ def test_registering_keeps_exactly_three_urls_and_https_only(db, settings):
     assert first.application.post_logout_redirect_uris == "https://rp.example/uitgelogd/"
     assert first.application.skip_authorization is True
     assert first.application.client_secret != first.secret  # stored hashed
-    assert first.application.bibid_client.backchannel_logout_uri == \
-        "https://rp.example/oidc/backchannel-logout/"
+    assert (
+        first.application.bibid_client.backchannel_logout_uri
+        == "https://rp.example/oidc/backchannel-logout/"
+    )
     # Production settings: plain http is not a redirect URI (only demo/development allow it).
     with pytest.raises(ValidationError):
         register(base="http://rp.example")
@@ -313,19 +356,42 @@ RIGHT_EXPIRED = {"code": "audiobooks", "valid_until": "2020-01-01"}
 @pytest.fixture
 def linked_anna(anna, clock):
     today = clock().date()
-    link(anna, "maas", "Bibliotheek aan de Maas", "2010000001", rights=[
-        {"code": "ebooks", "valid_from": None, "valid_until": None,
-         "limits": {"loans": 10, "period": "concurrent"}},
-        {**RIGHT_EXPIRED, "valid_from": None, "limits": {}},
-        {"code": "today", "valid_from": None,
-         "valid_until": today.isoformat(), "limits": {}},
-    ])
-    link(anna, "duin", "Bibliotheek Duinstreek", "D-77", rights=[
-        {"code": "youth", "valid_from": (today + timedelta(days=30)).isoformat(),
-         "valid_until": (today + timedelta(days=365)).isoformat(), "limits": {}},
-        {"code": "yesterday", "valid_from": None,
-         "valid_until": (today - timedelta(days=1)).isoformat(), "limits": {}},
-    ])
+    link(
+        anna,
+        "maas",
+        "Bibliotheek aan de Maas",
+        "2010000001",
+        rights=[
+            {
+                "code": "ebooks",
+                "valid_from": None,
+                "valid_until": None,
+                "limits": {"loans": 10, "period": "concurrent"},
+            },
+            {**RIGHT_EXPIRED, "valid_from": None, "limits": {}},
+            {"code": "today", "valid_from": None, "valid_until": today.isoformat(), "limits": {}},
+        ],
+    )
+    link(
+        anna,
+        "duin",
+        "Bibliotheek Duinstreek",
+        "D-77",
+        rights=[
+            {
+                "code": "youth",
+                "valid_from": (today + timedelta(days=30)).isoformat(),
+                "valid_until": (today + timedelta(days=365)).isoformat(),
+                "limits": {},
+            },
+            {
+                "code": "yesterday",
+                "valid_from": None,
+                "valid_until": (today - timedelta(days=1)).isoformat(),
+                "limits": {},
+            },
+        ],
+    )
     return anna
 
 
@@ -339,13 +405,27 @@ def test_libraries_and_rights_claims(linked_anna, rp, clock):
     ]
     # Expired rights left out; current and future ones kept, with their validity.
     assert claims["rights"] == [
-        {"code": "youth", "valid_from": (today + timedelta(days=30)).isoformat(),
-         "valid_until": (today + timedelta(days=365)).isoformat(), "limits": {},
-         "library": "Bibliotheek Duinstreek"},
-        {"code": "ebooks", "valid_from": None, "valid_until": None,
-         "limits": {"loans": 10, "period": "concurrent"}, "library": "Bibliotheek aan de Maas"},
-        {"code": "today", "valid_from": None, "valid_until": today.isoformat(), "limits": {},
-         "library": "Bibliotheek aan de Maas"},
+        {
+            "code": "youth",
+            "valid_from": (today + timedelta(days=30)).isoformat(),
+            "valid_until": (today + timedelta(days=365)).isoformat(),
+            "limits": {},
+            "library": "Bibliotheek Duinstreek",
+        },
+        {
+            "code": "ebooks",
+            "valid_from": None,
+            "valid_until": None,
+            "limits": {"loans": 10, "period": "concurrent"},
+            "library": "Bibliotheek aan de Maas",
+        },
+        {
+            "code": "today",
+            "valid_from": None,
+            "valid_until": today.isoformat(),
+            "limits": {},
+            "library": "Bibliotheek aan de Maas",
+        },
     ]
     info = userinfo(tokens["access_token"]).json()
     assert info["libraries"] == claims["libraries"] and info["rights"] == claims["rights"]
@@ -353,25 +433,37 @@ def test_libraries_and_rights_claims(linked_anna, rp, clock):
 
 
 def test_customer_ref_only_for_that_librarys_own_mijn_menu(linked_anna):
-    maas = register("mijnmenu", "Mijn Menu Maas", base="https://maas.example/mijn",
-                    library_code="maas")
-    duin = register("mijnmenu", "Mijn Menu Duin", base="https://duin.example/mijn",
-                    library_code="duin")
+    maas = register(
+        "mijnmenu", "Mijn Menu Maas", base="https://maas.example/mijn", library_code="maas"
+    )
+    duin = register(
+        "mijnmenu", "Mijn Menu Duin", base="https://duin.example/mijn", library_code="duin"
+    )
     reading = register()
     here = browser()
     by_client = {}
     for name, client in (("maas", maas), ("duin", duin), ("reading", reading)):
         tokens = sign_in_to(client, here)
-        by_client[name] = (verified(tokens["id_token"])[1]["libraries"],
-                           userinfo(tokens["access_token"]).json()["libraries"])
-    assert by_client["maas"][0] == by_client["maas"][1] == [
-        {"code": "duin", "name": "Bibliotheek Duinstreek"},
-        {"code": "maas", "name": "Bibliotheek aan de Maas", "customer_ref": "2010000001"},
-    ]
-    assert by_client["duin"][0] == by_client["duin"][1] == [
-        {"code": "duin", "name": "Bibliotheek Duinstreek", "customer_ref": "D-77"},
-        {"code": "maas", "name": "Bibliotheek aan de Maas"},
-    ]
+        by_client[name] = (
+            verified(tokens["id_token"])[1]["libraries"],
+            userinfo(tokens["access_token"]).json()["libraries"],
+        )
+    assert (
+        by_client["maas"][0]
+        == by_client["maas"][1]
+        == [
+            {"code": "duin", "name": "Bibliotheek Duinstreek"},
+            {"code": "maas", "name": "Bibliotheek aan de Maas", "customer_ref": "2010000001"},
+        ]
+    )
+    assert (
+        by_client["duin"][0]
+        == by_client["duin"][1]
+        == [
+            {"code": "duin", "name": "Bibliotheek Duinstreek", "customer_ref": "D-77"},
+            {"code": "maas", "name": "Bibliotheek aan de Maas"},
+        ]
+    )
     assert "customer_ref" not in json.dumps(by_client["reading"])
 
 
@@ -384,12 +476,15 @@ def test_a_mijn_menu_client_needs_a_known_library(db):
         register("library-api", "Verkeerd")
 
 
-@pytest.mark.parametrize(("scope", "present", "absent"), [
-    ("openid", {"sub", "sid"}, {"preferred_username", "libraries", "rights"}),
-    ("openid profile", {"sub", "sid", "preferred_username"}, {"libraries", "rights"}),
-    ("openid libraries", {"sub", "sid", "libraries"}, {"preferred_username", "rights"}),
-    ("openid rights", {"sub", "sid", "rights"}, {"preferred_username", "libraries"}),
-])
+@pytest.mark.parametrize(
+    ("scope", "present", "absent"),
+    [
+        ("openid", {"sub", "sid"}, {"preferred_username", "libraries", "rights"}),
+        ("openid profile", {"sub", "sid", "preferred_username"}, {"libraries", "rights"}),
+        ("openid libraries", {"sub", "sid", "libraries"}, {"preferred_username", "rights"}),
+        ("openid rights", {"sub", "sid", "rights"}, {"preferred_username", "libraries"}),
+    ],
+)
 def test_claims_follow_the_granted_scopes(linked_anna, rp, scope, present, absent):
     tokens = sign_in_to(rp, browser(), scope=scope)
     assert tokens["scope"] == scope
@@ -432,25 +527,28 @@ def test_pkce_plain_is_refused(anna, rp):
     assert auth.response.status_code in (302, 400)
 
 
-@pytest.mark.parametrize("variant", [
-    "https://rp.example/inloggen/klaar",  # trailing slash dropped
-    "https://rp.example/inloggen/klaar//",
-    "https://RP.example/inloggen/klaar/",
-    "HTTPS://rp.example/inloggen/klaar/",
-    "https://rp.example:443/inloggen/klaar/",
-    "https://rp.example:8443/inloggen/klaar/",
-    "https://rp.example/inloggen/klaar/..;/",
-    "https://rp.example/inloggen/klaar/../../evil",
-    "https://rp.example/inloggen/klaar/?next=https://evil.example",
-    "https://rp.example/inloggen/klaar/#x",
-    "https://rp.example@evil.example/inloggen/klaar/",
-    "https://evil.example@rp.example/inloggen/klaar/",
-    "https://rp.example.evil.example/inloggen/klaar/",
-    "http://rp.example/inloggen/klaar/",
-    "https://rp.example/inloggen/klaar/%2e%2e/",
-    "javascript:alert(1)//https://rp.example/inloggen/klaar/",
-    "",
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://rp.example/inloggen/klaar",  # trailing slash dropped
+        "https://rp.example/inloggen/klaar//",
+        "https://RP.example/inloggen/klaar/",
+        "HTTPS://rp.example/inloggen/klaar/",
+        "https://rp.example:443/inloggen/klaar/",
+        "https://rp.example:8443/inloggen/klaar/",
+        "https://rp.example/inloggen/klaar/..;/",
+        "https://rp.example/inloggen/klaar/../../evil",
+        "https://rp.example/inloggen/klaar/?next=https://evil.example",
+        "https://rp.example/inloggen/klaar/#x",
+        "https://rp.example@evil.example/inloggen/klaar/",
+        "https://evil.example@rp.example/inloggen/klaar/",
+        "https://rp.example.evil.example/inloggen/klaar/",
+        "http://rp.example/inloggen/klaar/",
+        "https://rp.example/inloggen/klaar/%2e%2e/",
+        "javascript:alert(1)//https://rp.example/inloggen/klaar/",
+        "",
+    ],
+)
 def test_redirect_uri_variants_get_the_error_page(anna, rp, variant):
     auth = authorize(browser(), rp, redirect_uri=variant)
     assert auth.response.status_code == 400, auth.location
@@ -474,8 +572,11 @@ def test_implicit_and_hybrid_response_types_are_refused(anna, rp):
 
 @pytest.mark.parametrize("signed_in_first", [True, False])
 def test_prompt_none_is_answered_not_a_server_error(anna, rp, signed_in_first):
-    client = browser(raise_request_exception=False) if signed_in_first \
+    client = (
+        browser(raise_request_exception=False)
+        if signed_in_first
         else Client(raise_request_exception=False)
+    )
     auth = authorize(client, rp, prompt="none")
     assert auth.response.status_code == 302, auth.response.status_code
     assert auth.location.startswith(rp.redirect_uri + "?")
@@ -523,16 +624,23 @@ def test_a_wrong_code_verifier_is_refused(rp, code):
 
 
 def test_a_missing_code_verifier_is_refused(rp, code):
-    response = token_request(rp, {"grant_type": "authorization_code", "code": code.code,
-                                  "redirect_uri": rp.redirect_uri})
+    response = token_request(
+        rp, {"grant_type": "authorization_code", "code": code.code, "redirect_uri": rp.redirect_uri}
+    )
     assert response.status_code == 400 and "access_token" not in response.json()
 
 
 def test_another_clients_code_is_refused(rp, code):
     other = register(name="Andere dienst", base="https://other.example")
-    response = token_request(other, {"grant_type": "authorization_code", "code": code.code,
-                                     "redirect_uri": other.redirect_uri,
-                                     "code_verifier": code.verifier})
+    response = token_request(
+        other,
+        {
+            "grant_type": "authorization_code",
+            "code": code.code,
+            "redirect_uri": other.redirect_uri,
+            "code_verifier": code.verifier,
+        },
+    )
     assert_invalid_grant(response)
     assert exchange(rp, code.code, code.verifier).status_code == 200  # still the owner's
 
@@ -543,9 +651,15 @@ def test_a_wrong_client_secret_is_refused(rp, code):
 
 
 def test_a_different_redirect_uri_at_the_token_endpoint_is_refused(rp, code):
-    response = token_request(rp, {"grant_type": "authorization_code", "code": code.code,
-                                  "redirect_uri": rp.redirect_uri + "x",
-                                  "code_verifier": code.verifier})
+    response = token_request(
+        rp,
+        {
+            "grant_type": "authorization_code",
+            "code": code.code,
+            "redirect_uri": rp.redirect_uri + "x",
+            "code_verifier": code.verifier,
+        },
+    )
     assert response.status_code == 400 and "access_token" not in response.json()
 
 
@@ -580,13 +694,21 @@ def test_patrons_cannot_register_their_own_oauth_clients(anna):
 
     here = browser()
     assert here.get("/o/applications/register/").status_code == 404
-    here.post("/o/applications/register/", {
-        "name": "Mijn Menu (echt waar)", "client_id": "phish", "client_secret": "s" * 40,
-        "hash_client_secret": "on", "client_type": "confidential",
-        "authorization_grant_type": "authorization-code",
-        "redirect_uris": "https://evil.example/cb", "post_logout_redirect_uris": "",
-        "allowed_origins": "", "algorithm": "RS256",
-    })
+    here.post(
+        "/o/applications/register/",
+        {
+            "name": "Mijn Menu (echt waar)",
+            "client_id": "phish",
+            "client_secret": "s" * 40,
+            "hash_client_secret": "on",
+            "client_type": "confidential",
+            "authorization_grant_type": "authorization-code",
+            "redirect_uris": "https://evil.example/cb",
+            "post_logout_redirect_uris": "",
+            "allowed_origins": "",
+            "algorithm": "RS256",
+        },
+    )
     assert not Application.objects.filter(client_id="phish").exists()
 
 
@@ -602,14 +724,14 @@ def sign_in_again(client: Client, auth: Authorization) -> Authorization:
     assert "prompt" not in next_query and "max_age" not in next_query
     form = client.get(auth.location)
     assert form.status_code == 200 and 'name="password"' in form.text
-    done = client.post("/inloggen/", {"username": "anna.jansen", "password": PASSWORD,
-                                      "next": next_url})
+    done = client.post(
+        "/inloggen/", {"username": "anna.jansen", "password": PASSWORD, "next": next_url}
+    )
     assert done.status_code == 302 and done["Location"] == next_url, done["Location"]
     response = client.get(next_url)
     location = response.get("Location", "")
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    return Authorization(response=response, params=auth.params, verifier=auth.verifier,
-                         query=query)
+    return Authorization(response=response, params=auth.params, verifier=auth.verifier, query=query)
 
 
 def auth_time(rp: Rp, auth: Authorization) -> int:

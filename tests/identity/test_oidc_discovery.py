@@ -46,7 +46,8 @@ def test_discovery_document(client, settings):
     assert data["authorization_response_iss_parameter_supported"] is True
     assert "RS256" in data["id_token_signing_alg_values_supported"]
     assert {"sub", "sid", "preferred_username", "libraries", "rights"} <= set(
-        data["claims_supported"])
+        data["claims_supported"]
+    )
     # Patrons' services never learn of the library-API scopes.
     assert set(data["scopes_supported"]) == {"openid", "profile", "libraries", "rights"}
 
@@ -78,8 +79,7 @@ def test_jwks_lists_the_active_and_the_inactive_keys(client):
 
 
 def test_jwks_without_inactive_keys(client, settings):
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER,
-                                "OIDC_RSA_PRIVATE_KEYS_INACTIVE": []}
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_RSA_PRIVATE_KEYS_INACTIVE": []}
     assert len(client.get("/o/.well-known/jwks.json").json()["keys"]) == 1
 
 
@@ -138,8 +138,12 @@ def test_rotate_command_prints_json(tmp_path, monkeypatch):
     monkeypatch.setenv("BIBID_OIDC_KEY_DIR", str(tmp_path))
     out = io.StringIO()
     call_command("rotate_oidc_key", stdout=out)
-    assert json.loads(out.getvalue()) == {"rotated": True, "inactive_kept": 0,
-                                          "inactive_dropped": 0, "restart_needed": "identity"}
+    assert json.loads(out.getvalue()) == {
+        "rotated": True,
+        "inactive_kept": 0,
+        "inactive_dropped": 0,
+        "restart_needed": "identity",
+    }
     out = io.StringIO()
     call_command("rotate_oidc_key", stdout=out)
     assert json.loads(out.getvalue())["inactive_kept"] == 1

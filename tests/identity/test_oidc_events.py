@@ -49,9 +49,14 @@ def seen(anna, rp):
 
 
 def good(account, **extra) -> dict:
-    return {"sub": str(account.public_id), "kind": "rights_missing",
-            "details": {"title": "Het smelt", "right": "ebooks"},
-            "browser": "Mozilla/5.0 (Telefoon)", "address": "198.51.100.23", **extra}
+    return {
+        "sub": str(account.public_id),
+        "kind": "rights_missing",
+        "details": {"title": "Het smelt", "right": "ebooks"},
+        "browser": "Mozilla/5.0 (Telefoon)",
+        "address": "198.51.100.23",
+        **extra,
+    }
 
 
 def reported() -> list[LoginEvent]:
@@ -61,14 +66,17 @@ def reported() -> list[LoginEvent]:
 # -- who may report -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("authorization", [
-    None,
-    "Bearer abc",
-    "Basic !!!not-base64",
-    basic("nobody", "x"),
-    "wrong-secret",
-    "empty-secret",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer abc",
+        "Basic !!!not-base64",
+        basic("nobody", "x"),
+        "wrong-secret",
+        "empty-secret",
+    ],
+)
 def test_only_a_registered_service_with_its_secret(seen, rp, authorization):
     if authorization == "wrong-secret":
         authorization = rp.basic("not-the-secret")
@@ -85,8 +93,7 @@ def test_a_library_api_client_is_not_a_service(seen, rp):
     from bibid.identity.libraries.services import register_library
 
     library = register_library(code="maas", name="Bibliotheek aan de Maas")
-    response = report(rp, good(seen),
-                      authorization=basic(library.client_id, library.client_secret))
+    response = report(rp, good(seen), authorization=basic(library.client_id, library.client_secret))
     assert response.status_code == 401 and "WWW-Authenticate" in response
     assert reported() == []
 
@@ -99,19 +106,22 @@ def test_only_post(rp):
 # -- what it may report ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    {"kind": "login"},
-    {"kind": "service"},
-    {"kind": "logout"},
-    {"kind": ""},
-    {},
-    {"kind": "rights_missing", "details": ["a", "list"]},
-    {"kind": "rights_missing", "details": "text"},
-    {"kind": "rights_missing", "details": {"x": "y" * 2100}},
-    {"kind": "rights_missing", "address": "not-an-address"},
-    {"kind": "rights_missing", "address": "198.51.100.300"},
-    {"kind": "rights_missing", "address": 12},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "login"},
+        {"kind": "service"},
+        {"kind": "logout"},
+        {"kind": ""},
+        {},
+        {"kind": "rights_missing", "details": ["a", "list"]},
+        {"kind": "rights_missing", "details": "text"},
+        {"kind": "rights_missing", "details": {"x": "y" * 2100}},
+        {"kind": "rights_missing", "address": "not-an-address"},
+        {"kind": "rights_missing", "address": "198.51.100.300"},
+        {"kind": "rights_missing", "address": 12},
+    ],
+)
 def test_bad_reports_are_refused(seen, rp, body):
     body = {"sub": str(seen.public_id), **body}
     response = report(rp, body)
@@ -136,8 +146,13 @@ def test_only_about_patrons_who_signed_in_to_that_service(anna, make_account, rp
     other = register(name="Andere dienst", base="https://other.example")
     bram = make_account("bram.devries")
     sign_in_to(other, browser("bram.devries"))  # bram used another service, not this one
-    for sub in (str(anna.public_id), str(bram.public_id), "not-a-uuid",
-                "00000000-0000-0000-0000-000000000000", ""):
+    for sub in (
+        str(anna.public_id),
+        str(bram.public_id),
+        "not-a-uuid",
+        "00000000-0000-0000-0000-000000000000",
+        "",
+    ):
         response = report(rp, good(anna, sub=sub))
         assert response.status_code == 404, sub
         assert response.json()["code"] == "unknown_patron"
@@ -145,8 +160,12 @@ def test_only_about_patrons_who_signed_in_to_that_service(anna, make_account, rp
 
 
 def test_a_good_report_is_recorded(seen, rp):
-    body = good(seen, kind="logout_detected", browser="Mozilla/5.0 (Telefoon)\x00\n\x1b[31m",
-                address="2001:DB8::1")
+    body = good(
+        seen,
+        kind="logout_detected",
+        browser="Mozilla/5.0 (Telefoon)\x00\n\x1b[31m",
+        address="2001:DB8::1",
+    )
     response = report(rp, body)
     assert response.status_code == 202 and response.json() == {"recorded": True}
     [event] = reported()
@@ -198,8 +217,10 @@ OPERATOR_PASSWORD = "Beheer-van-Bibid-test"
 def admin_client(db):
     Account.objects.create_superuser("beheer", OPERATOR_PASSWORD)
     client = Client()
-    assert client.post("/inloggen/", {"username": "beheer",
-                                      "password": OPERATOR_PASSWORD}).status_code == 302
+    assert (
+        client.post("/inloggen/", {"username": "beheer", "password": OPERATOR_PASSWORD}).status_code
+        == 302
+    )
     return client
 
 
@@ -226,13 +247,11 @@ def test_service_sessions_and_deliveries_are_read_only_in_the_admin(admin_client
     deliveries = admin_client.get("/beheer/oidc/logoutdelivery/")
     assert deliveries.status_code == 200 and rp.client_id in deliveries.text
     assert admin_client.get("/beheer/oidc/logoutdelivery/add/").status_code == 403
-    assert admin_client.get(
-        f"/beheer/oidc/logoutdelivery/{delivery.pk}/change/").status_code == 200
+    assert admin_client.get(f"/beheer/oidc/logoutdelivery/{delivery.pk}/change/").status_code == 200
 
 
 def test_patrons_do_not_see_the_services_admin(anna, rp):
     here = browser()
-    page = here.get(f"/beheer/oauth2_provider/application/{rp.application.pk}/change/",
-                    follow=True)
+    page = here.get(f"/beheer/oauth2_provider/application/{rp.application.pk}/change/", follow=True)
     assert page.status_code == 403
     assert PASSWORD not in page.text

@@ -134,9 +134,9 @@ def test_signing_out_ends_exactly_that_browsers_services(anna, rp):
     # Each service of that browser is told, over the back channel, with the ended sid.
     deliveries = LogoutDelivery.objects.order_by("client_id")
     assert sorted((d.client_id, d.sid, d.sub) for d in deliveries) == sorted(
-        (c.client_id, here_sid, str(anna.public_id)) for c in (rp, other))
-    assert {d.uri for d in deliveries} == {rp.backchannel_logout_uri,
-                                            other.backchannel_logout_uri}
+        (c.client_id, here_sid, str(anna.public_id)) for c in (rp, other)
+    )
+    assert {d.uri for d in deliveries} == {rp.backchannel_logout_uri, other.backchannel_logout_uri}
 
 
 def test_a_service_without_a_back_channel_gets_no_delivery(anna, rp):
@@ -160,8 +160,9 @@ def test_ending_twice_tells_the_service_once(anna, rp):
     assert LogoutDelivery.objects.count() == 1
 
 
-def test_the_delivery_is_queued_when_the_transaction_commits(anna, rp,
-                                                             django_capture_on_commit_callbacks):
+def test_the_delivery_is_queued_when_the_transaction_commits(
+    anna, rp, django_capture_on_commit_callbacks
+):
     from unittest import mock
 
     here = browser()
@@ -178,8 +179,10 @@ def test_the_delivery_is_queued_when_the_transaction_commits(anna, rp,
 def test_a_new_password_keeps_this_browser_and_ends_the_others(anna, rp):
     here, there = browser(), browser(ip="192.0.2.20")
     here_tokens, there_tokens = sign_in_to(rp, here), sign_in_to(rp, there)
-    done = here.post("/wachtwoord-wijzigen/", {"current_password": PASSWORD, "password": NEW,
-                                               "password_again": NEW})
+    done = here.post(
+        "/wachtwoord-wijzigen/",
+        {"current_password": PASSWORD, "password": NEW, "password_again": NEW},
+    )
     assert done.status_code == 302
     assert service_session(here).is_live()
     gone = service_session(there)
@@ -198,12 +201,10 @@ def test_a_password_reset_ends_every_session(anna, rp):
     sign_in_to(rp, there)
     anna.refresh_from_db()  # the link is made for the account as it is now (last sign-in)
     token = links.make(anna, links.Purpose.PASSWORD_RESET)
-    done = here.post(f"/wachtwoord-herstellen/{token}/", {"password": NEW,
-                                                          "password_again": NEW})
+    done = here.post(f"/wachtwoord-herstellen/{token}/", {"password": NEW, "password_again": NEW})
     assert done.status_code == 200
     assert not ServiceSession.objects.filter(ended_at__isnull=True).exists()
-    assert set(ServiceSession.objects.values_list("end_reason", flat=True)) == {
-        "password_reset"}
+    assert set(ServiceSession.objects.values_list("end_reason", flat=True)) == {"password_reset"}
     assert LogoutDelivery.objects.count() == 2
 
 
@@ -216,13 +217,13 @@ def test_deleting_the_account_ends_all_and_the_deliveries_outlive_it(anna, rp):
     sign_in_to(rp, there)
     sids = {sid_of(here), sid_of(there)}
     public_id = str(anna.public_id)
-    done = here.post("/account-verwijderen/", {"current_password": PASSWORD,
-                                                "understood": "on"})
+    done = here.post("/account-verwijderen/", {"current_password": PASSWORD, "understood": "on"})
     assert done.status_code == 200
     assert not ServiceSession.objects.exists()  # gone with the account
     deliveries = list(LogoutDelivery.objects.all())
     assert {(d.client_id, d.sid, d.sub) for d in deliveries} == {
-        (rp.client_id, sid, public_id) for sid in sids}  # none for the quiet service
+        (rp.client_id, sid, public_id) for sid in sids
+    }  # none for the quiet service
     assert refresh(rp, tokens["refresh_token"]).status_code == 400
     assert userinfo(tokens["access_token"]).status_code == 401
 
@@ -292,7 +293,10 @@ def test_an_unreachable_service_is_retried_with_backoff_then_given_up(anna, rp, 
     assert tasks.attempt(delivery.pk) == "will retry: ConnectionError"
     delivery.refresh_from_db()
     assert (delivery.attempts, delivery.last_error, delivery.delivered_at) == (
-        1, "ConnectionError", None)
+        1,
+        "ConnectionError",
+        None,
+    )
     assert delivery.next_attempt_at == clock() + timedelta(seconds=30)
 
     assert tasks.attempt(delivery.pk) == "nothing to do"  # not due yet
@@ -322,8 +326,7 @@ def test_the_last_attempt_says_it_gave_up(anna, rp, clock):
     assert tasks.attempt(delivery.pk) == "gave up: ConnectionError"
 
 
-def test_a_delivered_logout_token(anna, rp, receiver, settings,
-                                  django_capture_on_commit_callbacks):
+def test_a_delivered_logout_token(anna, rp, receiver, settings, django_capture_on_commit_callbacks):
     base = f"http://127.0.0.1:{receiver.server_port}"
     set_backchannel(rp, base + "/oidc/backchannel-logout/")
     here = browser()
@@ -341,8 +344,11 @@ def test_a_delivered_logout_token(anna, rp, receiver, settings,
     [token] = parse_qs(body.decode())["logout_token"]
 
     header, claims = verified(token)
-    assert header == {"alg": "RS256", "typ": "logout+jwt",
-                      "kid": jwk.JWK.from_pem(pem("active").encode()).thumbprint()}
+    assert header == {
+        "alg": "RS256",
+        "typ": "logout+jwt",
+        "kid": jwk.JWK.from_pem(pem("active").encode()).thumbprint(),
+    }
     assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "sid", "sub", "events"}
     assert "nonce" not in claims
     assert claims["iss"] == settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"]
@@ -365,8 +371,10 @@ def test_each_delivery_has_its_own_jti(anna, rp, receiver):
         here.post("/uitloggen/")
     for delivery in LogoutDelivery.objects.all():
         assert tasks.attempt(delivery.pk) == "delivered"
-    jtis = {verified(parse_qs(body.decode())["logout_token"][0])[1]["jti"]
-            for _p, _c, body in receiver.received}
+    jtis = {
+        verified(parse_qs(body.decode())["logout_token"][0])[1]["jti"]
+        for _p, _c, body in receiver.received
+    }
     assert len(jtis) == 2
 
 
@@ -375,8 +383,12 @@ def test_a_delivery_still_arrives_after_the_account_is_gone(anna, rp, receiver):
     here = browser()
     sign_in_to(rp, here)
     sid, public_id = sid_of(here), str(anna.public_id)
-    assert here.post("/account-verwijderen/", {"current_password": PASSWORD,
-                                                "understood": "on"}).status_code == 200
+    assert (
+        here.post(
+            "/account-verwijderen/", {"current_password": PASSWORD, "understood": "on"}
+        ).status_code
+        == 200
+    )
     delivery = LogoutDelivery.objects.get()
     assert tasks.attempt(delivery.pk) == "delivered"
     claims = verified(parse_qs(receiver.received[0][2].decode())["logout_token"][0])[1]
@@ -398,9 +410,14 @@ def test_only_a_200_counts_and_redirects_are_not_followed(anna, rp, receiver, pa
 def test_rp_initiated_logout_with_id_token_hint(anna, rp):
     here = browser()
     tokens = sign_in_to(rp, here)
-    response = here.get("/o/logout/", {"id_token_hint": tokens["id_token"],
-                                       "post_logout_redirect_uri": rp.post_logout_redirect_uri,
-                                       "state": "terug-42"})
+    response = here.get(
+        "/o/logout/",
+        {
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+            "state": "terug-42",
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == rp.post_logout_redirect_uri + "?state=terug-42"
     assert not signed_in(here)
@@ -408,25 +425,33 @@ def test_rp_initiated_logout_with_id_token_hint(anna, rp):
     assert refresh(rp, tokens["refresh_token"]).status_code == 400
     event = LoginEvent.objects.get(kind="logout")
     assert (event.account_id, event.outcome, event.user_agent, event.ip) == (
-        anna.pk, "success", UA, "192.0.2.10")
+        anna.pk,
+        "success",
+        UA,
+        "192.0.2.10",
+    )
 
 
-@pytest.mark.parametrize("variant", [
-    "https://rp.example/uitgelogd",
-    "https://rp.example/uitgelogd/?next=/",
-    "https://RP.example/uitgelogd/",
-    "https://rp.example:8443/uitgelogd/",
-    "https://rp.example/uitgelogd/..;/",
-    "https://rp.example@evil.example/uitgelogd/",
-    "https://evil.example/uitgelogd/",
-    "https://rp.example/inloggen/klaar/",  # a registered URI, but not for this purpose
-    "javascript:alert(1)",
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://rp.example/uitgelogd",
+        "https://rp.example/uitgelogd/?next=/",
+        "https://RP.example/uitgelogd/",
+        "https://rp.example:8443/uitgelogd/",
+        "https://rp.example/uitgelogd/..;/",
+        "https://rp.example@evil.example/uitgelogd/",
+        "https://evil.example/uitgelogd/",
+        "https://rp.example/inloggen/klaar/",  # a registered URI, but not for this purpose
+        "javascript:alert(1)",
+    ],
+)
 def test_rp_initiated_logout_refuses_other_return_addresses(anna, rp, variant):
     here = browser()
     tokens = sign_in_to(rp, here)
-    response = here.get("/o/logout/", {"id_token_hint": tokens["id_token"],
-                                       "post_logout_redirect_uri": variant})
+    response = here.get(
+        "/o/logout/", {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": variant}
+    )
     assert response.status_code == 400 and "Location" not in response
     assert "Uitloggen lukte niet zo" in response.text
     assert signed_in(here)
@@ -444,9 +469,13 @@ def test_rp_initiated_logout_with_an_expired_id_token_hint(anna, rp):
     tokens = sign_in_to(rp, here)
     later = time.time() + 3600
     with mock.patch("time.time", return_value=later):
-        response = here.get("/o/logout/", {"id_token_hint": tokens["id_token"],
-                                           "post_logout_redirect_uri":
-                                           rp.post_logout_redirect_uri})
+        response = here.get(
+            "/o/logout/",
+            {
+                "id_token_hint": tokens["id_token"],
+                "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+            },
+        )
     assert response.status_code == 302
     assert response["Location"] == rp.post_logout_redirect_uri
     assert not signed_in(here)
@@ -455,8 +484,13 @@ def test_rp_initiated_logout_with_an_expired_id_token_hint(anna, rp):
 def test_rp_initiated_logout_with_a_forged_hint_is_refused(anna, rp):
     here = browser()
     sign_in_to(rp, here)
-    response = here.get("/o/logout/", {"id_token_hint": "eyJhbGciOiJub25lIn0.e30.",
-                                       "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    response = here.get(
+        "/o/logout/",
+        {
+            "id_token_hint": "eyJhbGciOiJub25lIn0.e30.",
+            "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+        },
+    )
     assert response.status_code == 400 and signed_in(here)
 
 
@@ -465,8 +499,10 @@ def csrf_browser() -> Client:
     client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=UA)
     page = client.get("/inloggen/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = client.post("/inloggen/", {"username": "anna.jansen", "password": PASSWORD,
-                                          "csrfmiddlewaretoken": token})
+    response = client.post(
+        "/inloggen/",
+        {"username": "anna.jansen", "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
     assert response.status_code == 302
     return client
 
@@ -474,8 +510,11 @@ def csrf_browser() -> Client:
 def test_rp_initiated_logout_without_hint_asks_and_the_form_needs_csrf(anna, rp):
     here = csrf_browser()
     sign_in_to(rp, here)
-    query = {"client_id": rp.client_id, "post_logout_redirect_uri": rp.post_logout_redirect_uri,
-             "state": "s1"}
+    query = {
+        "client_id": rp.client_id,
+        "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+        "state": "s1",
+    }
     page = here.get("/o/logout/", query)
     assert page.status_code == 200 and "Online Bibliotheek vraagt je uit te loggen" in page.text
     assert signed_in(here)
@@ -497,8 +536,13 @@ def test_someone_elses_id_token_hint_asks_first(anna, make_account, rp):
     bram_tokens = sign_in_to(rp, browser("bram.devries"))
     here = browser()
     sign_in_to(rp, here)
-    page = here.get("/o/logout/", {"id_token_hint": bram_tokens["id_token"],
-                                   "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    page = here.get(
+        "/o/logout/",
+        {
+            "id_token_hint": bram_tokens["id_token"],
+            "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+        },
+    )
     assert page.status_code == 200 and "<form" in page.text
     assert signed_in(here)
 
@@ -510,15 +554,19 @@ def test_the_same_patron_s_token_from_another_browser_asks_first(anna, rp):
     old = sign_in_to(rp, elsewhere)
     here = browser()
     sign_in_to(rp, here)
-    page = here.get("/o/logout/", {"id_token_hint": old["id_token"],
-                                   "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    page = here.get(
+        "/o/logout/",
+        {"id_token_hint": old["id_token"], "post_logout_redirect_uri": rp.post_logout_redirect_uri},
+    )
     assert page.status_code == 200 and "<form" in page.text
     assert signed_in(here) and signed_in(elsewhere)
     assert ServiceSession.objects.filter(ended_at__isnull=True).count() == 2
     # This browser's own token signs it out at once, and only it.
     own = sign_in_to(rp, here)
-    done = here.get("/o/logout/", {"id_token_hint": own["id_token"],
-                                   "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    done = here.get(
+        "/o/logout/",
+        {"id_token_hint": own["id_token"], "post_logout_redirect_uri": rp.post_logout_redirect_uri},
+    )
     assert done.status_code == 302 and not signed_in(here) and signed_in(elsewhere)
 
 
@@ -526,8 +574,13 @@ def test_rp_initiated_logout_when_already_signed_out(anna, rp):
     here = browser()
     tokens = sign_in_to(rp, here)
     here.post("/uitloggen/")
-    response = here.get("/o/logout/", {"id_token_hint": tokens["id_token"],
-                                       "post_logout_redirect_uri": rp.post_logout_redirect_uri})
+    response = here.get(
+        "/o/logout/",
+        {
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": rp.post_logout_redirect_uri,
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == rp.post_logout_redirect_uri
     assert LoginEvent.objects.filter(kind="logout").count() == 1  # the first one only
@@ -537,8 +590,10 @@ def test_the_code_flow_after_a_logout_starts_a_new_sid(anna, rp):
     here = browser()
     first = verified(sign_in_to(rp, here)["id_token"])[1]["sid"]
     here.post("/uitloggen/")
-    assert here.post("/inloggen/", {"username": "anna.jansen",
-                                    "password": PASSWORD}).status_code == 302
+    assert (
+        here.post("/inloggen/", {"username": "anna.jansen", "password": PASSWORD}).status_code
+        == 302
+    )
     auth = authorize(here, rp)
     tokens = exchange(rp, auth.code, auth.verifier).json()
     second = verified(tokens["id_token"])[1]["sid"]

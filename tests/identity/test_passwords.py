@@ -46,8 +46,10 @@ def test_too_short_is_said_in_the_patron_s_language():
     """Django 6.1's own "too short" text has no Dutch translation; ours does."""
     from django.utils import translation
 
-    for language, text in (("nl", "Een wachtwoord heeft minstens 8 tekens."),
-                           ("en", "A password has at least 8 characters.")):
+    for language, text in (
+        ("nl", "Een wachtwoord heeft minstens 8 tekens."),
+        ("en", "A password has at least 8 characters."),
+    ):
         with translation.override(language), pytest.raises(ValidationError) as refused:
             validate_password("kort")
         assert text in refused.value.messages, refused.value.messages

@@ -24,8 +24,9 @@ def _memory_mail(settings):
 
 def signed_in(username: str, password: str = PASSWORD) -> Client:
     client = Client()
-    assert client.post("/inloggen/", {"username": username, "password": password}).status_code \
-        == 302
+    assert (
+        client.post("/inloggen/", {"username": username, "password": password}).status_code == 302
+    )
     return client
 
 
@@ -40,23 +41,35 @@ def duin(db):
 
 
 def link(library, account, ref: str, rights=()) -> Link:
-    return Link.objects.create(library=library, account=account, customer_ref=ref,
-                               card_number=ref, rights=list(rights))
+    return Link.objects.create(
+        library=library, account=account, customer_ref=ref, card_number=ref, rights=list(rights)
+    )
 
 
 # -- the home page --------------------------------------------------------------------------
 
 
 def test_home_lists_the_libraries_and_what_they_did_with_the_role(anna, maas, duin):
-    link(maas, anna, "1001", rights=[{"code": "ebooks", "valid_from": None,
-                                      "valid_until": None, "limits": {}}])
+    link(
+        maas,
+        anna,
+        "1001",
+        rights=[{"code": "ebooks", "valid_from": None, "valid_until": None, "limits": {}}],
+    )
     link(duin, anna, "2002")
-    record_event(account=anna, kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
-                 actor=actor_for(maas, role="desk", staff="staff:7"))
-    record_event(account=anna, kind=AccountEvent.Kind.VIEWED,
-                 actor=actor_for(duin, role="helpdesk", staff="staff:9"))
-    record_event(account=anna, kind=AccountEvent.Kind.AUTHORIZED,
-                 actor=actor_for(maas, role="system"))
+    record_event(
+        account=anna,
+        kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
+        actor=actor_for(maas, role="desk", staff="staff:7"),
+    )
+    record_event(
+        account=anna,
+        kind=AccountEvent.Kind.VIEWED,
+        actor=actor_for(duin, role="helpdesk", staff="staff:9"),
+    )
+    record_event(
+        account=anna, kind=AccountEvent.Kind.AUTHORIZED, actor=actor_for(maas, role="system")
+    )
     page = signed_in("anna.jansen").get("/")
     assert page.status_code == 200
     text = page.text
@@ -65,9 +78,14 @@ def test_home_lists_the_libraries_and_what_they_did_with_the_role(anna, maas, du
     assert "e-books lenen" in text  # the rights of today, in words
     assert text.count("Koppeling intrekken") == 2
     actions = text.split('data-testid="library-actions"', 1)[1].split("</table>", 1)[0]
-    for words in ("balie", "helpdesk", "systeem", "Je inlogaccount bekeken",
-                  "Een link gestuurd om een nieuw wachtwoord te kiezen",
-                  "Je rechten bijgewerkt"):
+    for words in (
+        "balie",
+        "helpdesk",
+        "systeem",
+        "Je inlogaccount bekeken",
+        "Een link gestuurd om een nieuw wachtwoord te kiezen",
+        "Je rechten bijgewerkt",
+    ):
         assert words in actions, words
     # What the patron did is not a library's action.
     assert "staff:7" not in text  # the staff reference is the library's, not shown
@@ -89,9 +107,12 @@ def test_withdraw_needs_a_post_and_the_password_and_tells_the_library(anna, maas
     path = f"/bibliotheken/{mine.pk}/intrekken/"
     page = client.get(path)
     assert page.status_code == 200
-    for words in ("kan je inlogaccount niet meer zien of wijzigen", "stoppen meteen",
-                  "Je lidmaatschap bij de bibliotheek blijft bestaan",
-                  "Vraag het aan de bibliotheek"):
+    for words in (
+        "kan je inlogaccount niet meer zien of wijzigen",
+        "stoppen meteen",
+        "Je lidmaatschap bij de bibliotheek blijft bestaan",
+        "Vraag het aan de bibliotheek",
+    ):
         assert words in page.text, words
     assert Link.objects.filter(pk=mine.pk).exists()  # a GET changes nothing
     assert client.post(path).status_code == 400  # no password
@@ -108,8 +129,7 @@ def test_withdraw_needs_a_post_and_the_password_and_tells_the_library(anna, maas
     assert client.post(path, {"current_password": PASSWORD}).status_code == 404
 
 
-def test_withdraw_of_another_account_s_link_is_a_404_and_changes_nothing(anna, make_account,
-                                                                          maas):
+def test_withdraw_of_another_account_s_link_is_a_404_and_changes_nothing(anna, make_account, maas):
     bram = make_account("bram.bakker", recovery_email="bram@example.org")
     theirs = link(maas, bram, "3003")
     client = signed_in("anna.jansen")
@@ -146,8 +166,12 @@ def _library_changed_the_address(anna, maas, clock):
 
     Account.objects.filter(pk=anna.pk).update(recovery_email_confirmed_at=clock())
     link(maas, anna, "1001")
-    reset_recovery_email(library=maas, customer_ref="1001", email="kaper@example.org",
-                         actor=actor_for(maas, role="desk", staff="staff:3"))
+    reset_recovery_email(
+        library=maas,
+        customer_ref="1001",
+        email="kaper@example.org",
+        actor=actor_for(maas, role="desk", staff="staff:3"),
+    )
     notice = OutboxMessage.objects.get(to="anna@example.org", kind="notice")
     return tokens.undo_token(Account.objects.get(pk=anna.pk), notice.data["event"])
 

@@ -38,8 +38,9 @@ def sign_in_ok(username: str, password: str) -> bool:
 @pytest.fixture
 def new_member(make_account):
     """An account as the online sign-up makes it: the card number as username, inactive."""
-    account = make_account("2123456789012", password=None, active=False,
-                           recovery_email="nieuw@example.org")
+    account = make_account(
+        "2123456789012", password=None, active=False, recovery_email="nieuw@example.org"
+    )
     enqueue(kind="activation", to=account.recovery_email, account_id=account.pk)
     return account
 
@@ -72,21 +73,21 @@ def test_activation_with_a_chosen_username(new_member, client):
 
 def test_activation_keeping_the_card_number(new_member, client):
     path = activation_path()
-    done = client.post(path, {"username": "2123456789012", "password": NEW,
-                              "password_again": NEW})
+    done = client.post(path, {"username": "2123456789012", "password": NEW, "password_again": NEW})
     assert done.status_code == 200
     assert sign_in_ok("2123456789012", NEW)
 
 
-def test_activation_with_a_taken_name_is_a_form_error_and_changes_nothing(new_member, anna,
-                                                                           client):
+def test_activation_with_a_taken_name_is_a_form_error_and_changes_nothing(new_member, anna, client):
     path = activation_path()
-    taken = client.post(path, {"username": "ANNA.JANSEN", "password": NEW,
-                               "password_again": NEW})
+    taken = client.post(path, {"username": "ANNA.JANSEN", "password": NEW, "password_again": NEW})
     assert taken.status_code == 400 and "al in gebruik" in taken.text
     account = Account.objects.get(pk=new_member.pk)
     assert (account.username, account.state, account.has_usable_password()) == (
-        "2123456789012", "inactive", False)
+        "2123456789012",
+        "inactive",
+        False,
+    )
     assert account.recovery_email_confirmed_at is None
     assert client.get(path).status_code == 200  # the link still works
 
@@ -94,11 +95,11 @@ def test_activation_with_a_taken_name_is_a_form_error_and_changes_nothing(new_me
 def test_the_eleventh_username_try_on_the_activation_page_is_refused(new_member, anna, client):
     path = activation_path()
     for _ in range(10):
-        answer = client.post(path, {"username": "anna.jansen", "password": NEW,
-                                    "password_again": NEW})
+        answer = client.post(
+            path, {"username": "anna.jansen", "password": NEW, "password_again": NEW}
+        )
         assert answer.status_code == 400
-    limited = client.post(path, {"username": "vrije.naam", "password": NEW,
-                                 "password_again": NEW})
+    limited = client.post(path, {"username": "vrije.naam", "password": NEW, "password_again": NEW})
     assert limited.status_code == 429 and "te vaak" in limited.text
     account = Account.objects.get(pk=new_member.pk)
     assert (account.username, account.state) == ("2123456789012", "inactive")
@@ -111,8 +112,10 @@ def test_the_eleventh_username_try_on_the_activation_page_is_refused(new_member,
 def test_the_username_change_form_is_limited(anna, make_account):
     make_account("bezet.naam")
     client = Client()
-    assert client.post("/inloggen/", {"username": "anna.jansen",
-                                      "password": PASSWORD}).status_code == 302
+    assert (
+        client.post("/inloggen/", {"username": "anna.jansen", "password": PASSWORD}).status_code
+        == 302
+    )
     for _ in range(10):
         answer = client.post("/gebruikersnaam-wijzigen/", {"username": "bezet.naam"})
         assert answer.status_code == 400 and "al in gebruik" in answer.text
@@ -146,7 +149,6 @@ def test_no_username_choice_when_the_library_switched_username_changes_off(new_m
     Link.objects.create(library=library, account=new_member, customer_ref="2123456789012")
     path = activation_path()
     assert 'name="username"' not in client.get(path).text
-    sneaked = client.post(path, {"username": "eigen.naam", "password": NEW,
-                                 "password_again": NEW})
+    sneaked = client.post(path, {"username": "eigen.naam", "password": NEW, "password_again": NEW})
     assert sneaked.status_code == 200  # the field is not on the form: ignored
     assert Account.objects.get(pk=new_member.pk).username == "2123456789012"

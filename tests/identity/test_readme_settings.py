@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # How the code reads a variable by its literal name: django-environ's `env.<type>("X")` and
 # `env("X")`, `os.environ.get("X")`, `os.environ["X"]`.
 TYPES = "str|int|float|bool|list|url|db_url|cache_url|email_url|json|dict|path"
-READS = re.compile(rf"""(?:\benv(?:\.(?:{TYPES}))?\(|environ\.get\(|environ\[)\s*["']"""
-                   r"""([A-Z][A-Z0-9_]+)["']""")
+READS = re.compile(
+    rf"""(?:\benv(?:\.(?:{TYPES}))?\(|environ\.get\(|environ\[)\s*["']"""
+    r"""([A-Z][A-Z0-9_]+)["']"""
+)
 # Not settings an operator gives: the WSGI request's keys, Django's own module variable, and
 # the metrics directory `bibid up` sets for its own processes.
 NOT_SETTINGS = {"DJANGO_SETTINGS_MODULE", "PATH_INFO", "PROMETHEUS_MULTIPROC_DIR"}
@@ -26,8 +28,11 @@ def read_by_the_code() -> set[str]:
 
 
 def in_the_readme_table() -> set[str]:
-    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-            if line.startswith("| `")]
+    rows = [
+        line
+        for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    ]
     return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row)}
 
 

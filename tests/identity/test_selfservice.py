@@ -67,8 +67,7 @@ def test_reset_link_sets_a_password_lifts_the_block_and_works_once(anna, client)
     assert sign_in_ok("anna.jansen", NEW) and not sign_in_ok("anna.jansen", PASSWORD)
     again = client.get(path)
     assert again.status_code == 410 and "al gebruikt" in again.text
-    assert OutboxMessage.objects.filter(kind="notice",
-                                        data__notice="password_changed").count() == 1
+    assert OutboxMessage.objects.filter(kind="notice", data__notice="password_changed").count() == 1
 
 
 def test_reset_link_expires_after_30_minutes(anna, client, clock):
@@ -139,8 +138,7 @@ def test_forgot_username_lists_names_with_that_confirmed_address(make_account, c
     messages = {m.to: m.data["usernames"] for m in OutboxMessage.objects.all()}
     # Each goes to the address as stored, never as typed.
     b.refresh_from_db()
-    assert messages == {"gezin@example.org": ["anna.jansen"],
-                        b.recovery_email: ["bram.jansen"]}
+    assert messages == {"gezin@example.org": ["anna.jansen"], b.recovery_email: ["bram.jansen"]}
     assert b.recovery_email != "GEZIN@example.org"
 
 
@@ -150,8 +148,9 @@ def test_forgot_username_lists_names_with_that_confirmed_address(make_account, c
 def test_activation_link_chooses_a_password_and_activates(make_account, client):
     from bibid.identity.mail.services import enqueue
 
-    account = make_account("nieuw.lid", password=None, active=False,
-                           recovery_email="nieuw@example.org")
+    account = make_account(
+        "nieuw.lid", password=None, active=False, recovery_email="nieuw@example.org"
+    )
     enqueue(kind="activation", to=account.recovery_email, account_id=account.pk)
     path = path_of(OutboxMessage.objects.get(kind="activation"))
     assert "nieuw.lid" in client.get(path).text
@@ -163,14 +162,16 @@ def test_activation_link_chooses_a_password_and_activates(make_account, client):
 
 
 def test_a_reset_link_activates_a_never_activated_account_and_confirms_the_address(
-        make_account, client):
+    make_account, client
+):
     """The link reached the patron at the recovery address, as an activation link would."""
     from bibid.identity.accounts.models import AccountEvent
     from bibid.identity.libraries.models import Change, Link
     from bibid.identity.libraries.services import register_library
 
-    account = make_account("nooit.actief", password=None, active=False,
-                           recovery_email="nooit@example.org")
+    account = make_account(
+        "nooit.actief", password=None, active=False, recovery_email="nooit@example.org"
+    )
     library = register_library(code="duinrand", name="Bibliotheek Duinrand").library
     Link.objects.create(library=library, account=account, customer_ref="2000000000001")
     client.post("/wachtwoord-vergeten/", {"name": "nooit.actief"})
@@ -180,10 +181,15 @@ def test_a_reset_link_activates_a_never_activated_account_and_confirms_the_addre
     assert account.state == "active" and account.activated_at is not None
     assert account.recovery_email_confirmed_at is not None
     assert sign_in_ok("nooit.actief", NEW)
-    assert AccountEvent.objects.filter(account_id=account.pk, kind="activated",
-                                       data={"via": "password reset"}).count() == 1
+    assert (
+        AccountEvent.objects.filter(
+            account_id=account.pk, kind="activated", data={"via": "password reset"}
+        ).count()
+        == 1
+    )
     assert list(Change.objects.filter(library=library).values_list("kind", flat=True)) == [
-        "account_activated"]
+        "account_activated"
+    ]
 
 
 def test_a_reset_link_confirms_an_address_staff_set(anna, client):
@@ -193,20 +199,22 @@ def test_a_reset_link_confirms_an_address_staff_set(anna, client):
     client.post("/gebruikersnaam-vergeten/", {"email": "anna@example.org"})
     assert not OutboxMessage.objects.filter(kind="username_reminder").exists()
     client.post("/wachtwoord-vergeten/", {"name": "anna.jansen"})
-    client.post(path_of(OutboxMessage.objects.get(kind="password_reset")),
-                {"password": NEW, "password_again": NEW})
+    client.post(
+        path_of(OutboxMessage.objects.get(kind="password_reset")),
+        {"password": NEW, "password_again": NEW},
+    )
     anna.refresh_from_db()
     assert anna.state == "active" and anna.recovery_email_confirmed_at is not None
     client.post("/gebruikersnaam-vergeten/", {"email": "anna@example.org"})
-    assert OutboxMessage.objects.get(kind="username_reminder").data["usernames"] == [
-        "anna.jansen"]
+    assert OutboxMessage.objects.get(kind="username_reminder").data["usernames"] == ["anna.jansen"]
 
 
 def test_activation_link_lasts_24_hours(make_account, client, clock):
     from bibid.identity.mail.services import enqueue
 
-    account = make_account("laat.lid", password=None, active=False,
-                           recovery_email="laat@example.org")
+    account = make_account(
+        "laat.lid", password=None, active=False, recovery_email="laat@example.org"
+    )
     enqueue(kind="activation", to=account.recovery_email, account_id=account.pk)
     path = path_of(OutboxMessage.objects.get(kind="activation"))
     clock.advance(hours=23, minutes=59)
@@ -220,18 +228,23 @@ def test_activation_link_lasts_24_hours(make_account, client, clock):
 
 def signed_in(username: str, password: str = PASSWORD) -> Client:
     client = Client()
-    assert client.post("/inloggen/", {"username": username, "password": password}).status_code \
-        == 302
+    assert (
+        client.post("/inloggen/", {"username": username, "password": password}).status_code == 302
+    )
     return client
 
 
 def test_change_password_ends_other_sessions(anna):
     here, elsewhere = signed_in("anna.jansen"), signed_in("anna.jansen")
-    wrong = here.post("/wachtwoord-wijzigen/", {"current_password": "fout",
-                                                "password": NEW, "password_again": NEW})
+    wrong = here.post(
+        "/wachtwoord-wijzigen/",
+        {"current_password": "fout", "password": NEW, "password_again": NEW},
+    )
     assert wrong.status_code == 400 and "niet je huidige wachtwoord" in wrong.text
-    done = here.post("/wachtwoord-wijzigen/", {"current_password": PASSWORD,
-                                               "password": NEW, "password_again": NEW})
+    done = here.post(
+        "/wachtwoord-wijzigen/",
+        {"current_password": PASSWORD, "password": NEW, "password_again": NEW},
+    )
     assert done.status_code == 302
     assert here.get("/").status_code == 200  # this browser stays signed in
     assert elsewhere.get("/").status_code == 302  # the other session has ended
@@ -243,8 +256,9 @@ def test_change_email_needs_the_new_address_confirmed(anna, clock):
     clock.advance(minutes=20)  # the sign-in is no longer recent: the password is asked
     page = client.post("/e-mailadres-wijzigen/", {"email": "nieuw@example.org"})
     assert page.status_code == 400 and "wachtwoord" in page.text
-    done = client.post("/e-mailadres-wijzigen/", {"email": "nieuw@example.org",
-                                                  "current_password": PASSWORD})
+    done = client.post(
+        "/e-mailadres-wijzigen/", {"email": "nieuw@example.org", "current_password": PASSWORD}
+    )
     assert done.status_code == 302
     anna.refresh_from_db()
     assert anna.recovery_email == "anna@example.org"  # not yet
@@ -259,15 +273,15 @@ def test_change_email_needs_the_new_address_confirmed(anna, clock):
     client.post(path)
     anna.refresh_from_db()
     assert anna.recovery_email == "nieuw@example.org"
-    assert OutboxMessage.objects.filter(kind="notice", data__notice="email_changed",
-                                        to="anna@example.org").exists()
+    assert OutboxMessage.objects.filter(
+        kind="notice", data__notice="email_changed", to="anna@example.org"
+    ).exists()
     assert client.post(path).status_code == 410
 
 
 def test_signing_in_again_keeps_the_e_mail_link_a_new_password_voids_it(anna):
     client = signed_in("anna.jansen")
-    assert client.post("/e-mailadres-wijzigen/", {"email": "nieuw@example.org"}).status_code \
-        == 302
+    assert client.post("/e-mailadres-wijzigen/", {"email": "nieuw@example.org"}).status_code == 302
     path = path_of(OutboxMessage.objects.get(kind="email_change"))
     phone = signed_in("anna.jansen")  # the patron signs in on the phone before clicking
     assert phone.get(path).status_code == 200
@@ -314,11 +328,9 @@ def test_delete_account_asks_the_password_and_tells_the_libraries(anna):
     client = signed_in("anna.jansen")
     page = client.get("/account-verwijderen/")
     assert "Je lidmaatschap bij de bibliotheek blijft wel bestaan" in page.text
-    refused = client.post("/account-verwijderen/", {"current_password": "fout",
-                                                    "understood": "on"})
+    refused = client.post("/account-verwijderen/", {"current_password": "fout", "understood": "on"})
     assert refused.status_code == 400 and Account.objects.filter(pk=anna.pk).exists()
-    done = client.post("/account-verwijderen/", {"current_password": PASSWORD,
-                                                 "understood": "on"})
+    done = client.post("/account-verwijderen/", {"current_password": PASSWORD, "understood": "on"})
     assert done.status_code == 200 and "is verwijderd" in done.text
     assert not Account.objects.filter(pk=anna.pk).exists()
     assert Change.objects.get().kind == "account_deleted"
@@ -359,8 +371,12 @@ def test_outbox_sends_text_and_html_in_the_patron_s_language(anna, settings):
 def test_outbox_retries_when_the_mail_server_is_down(anna, settings, clock):
     from bibid.identity.mail.services import enqueue
 
-    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                                    "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2}}}
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},
+        }
+    }
     enqueue(kind="password_reset", to=anna.recovery_email, account_id=anna.pk)
     assert sender.drain()["failed"] == 1
     message = OutboxMessage.objects.get()
@@ -400,20 +416,23 @@ BAD_VALUES = {
 
 def _raw_post(client: Client, path: str, body: bytes):
     """A form post whose bytes are not valid UTF-8 (a browser never sends it; a bot may)."""
-    return client.generic("POST", path, body,
-                          content_type="application/x-www-form-urlencoded")
+    return client.generic("POST", path, body, content_type="application/x-www-form-urlencoded")
 
 
 def _fields_of(page_text: str) -> list[str]:
-    return sorted(set(re.findall(r'<input[^>]+name="([a-z_]+)"', page_text)) - {
-        "csrfmiddlewaretoken"})
+    return sorted(
+        set(re.findall(r'<input[^>]+name="([a-z_]+)"', page_text)) - {"csrfmiddlewaretoken"}
+    )
 
 
 def _unchanged(anna_before, outbox_before: int) -> None:
     after = Account.objects.get(pk=anna_before.pk)
     assert (after.username, after.recovery_email, after.password, after.is_active) == (
-        anna_before.username, anna_before.recovery_email, anna_before.password,
-        anna_before.is_active)
+        anna_before.username,
+        anna_before.recovery_email,
+        anna_before.password,
+        anna_before.is_active,
+    )
     assert OutboxMessage.objects.count() == outbox_before
 
 
@@ -422,9 +441,15 @@ def test_every_form_answers_bad_input_clearly_and_changes_nothing(anna, client, 
     me = signed_in("anna.jansen")  # (a sign-in voids older links: sign in first)
     client.post("/wachtwoord-vergeten/", {"name": "anna.jansen"})
     reset = path_of(OutboxMessage.objects.get(kind="password_reset"))
-    forms = [(client, "/wachtwoord-vergeten/"), (client, "/gebruikersnaam-vergeten/"),
-             (client, reset), (me, "/wachtwoord-wijzigen/"), (me, "/e-mailadres-wijzigen/"),
-             (me, "/gebruikersnaam-wijzigen/"), (me, "/account-verwijderen/")]
+    forms = [
+        (client, "/wachtwoord-vergeten/"),
+        (client, "/gebruikersnaam-vergeten/"),
+        (client, reset),
+        (me, "/wachtwoord-wijzigen/"),
+        (me, "/e-mailadres-wijzigen/"),
+        (me, "/gebruikersnaam-wijzigen/"),
+        (me, "/account-verwijderen/"),
+    ]
     before, outbox = Account.objects.get(pk=anna.pk), OutboxMessage.objects.count()
     for who, path in forms:
         fields = _fields_of(who.get(path).text)
@@ -448,8 +473,13 @@ def test_a_look_alike_address_gets_no_mail(make_account, client, clock):
     Account.objects.filter(pk=account.pk).update(recovery_email_confirmed_at=clock())
     # Cyrillic "а", dotless "ı" and a Kelvin sign "K" fold to Latin under some rules: a
     # reminder must never go to the typed look-alike (Django's CVE-2019-19844).
-    for typed in ("\u0430nna@example.org", "anna@exampl\u0435.org", "ANNA@EXAMPLE.ORG",
-                  "anna@example.org\u200b", "anna@ex\u0131mple.org"):
+    for typed in (
+        "\u0430nna@example.org",
+        "anna@exampl\u0435.org",
+        "ANNA@EXAMPLE.ORG",
+        "anna@example.org\u200b",
+        "anna@ex\u0131mple.org",
+    ):
         assert client.post("/gebruikersnaam-vergeten/", {"email": typed}).status_code == 200
     assert {m.to for m in OutboxMessage.objects.all()} <= {"anna@example.org"}
 
@@ -486,8 +516,11 @@ def test_wrong_current_passwords_stay_counted(make_account, operation):
     account = make_account("wim.wachtwoord")
     codes = []
     for _ in range(7):
-        kwargs = ({"current": "fout", "new": NEW} if operation == "change_password"
-                  else {"password": "fout"})
+        kwargs = (
+            {"current": "fout", "new": NEW}
+            if operation == "change_password"
+            else {"password": "fout"}
+        )
         with pytest.raises(Problem) as refused:
             getattr(services, operation)(account=account, **kwargs)
         codes.append(refused.value.code)

@@ -239,8 +239,9 @@ def test_a_refused_request_costs_no_django_work():
 
     request_started.connect(count)
     try:
-        shedder = Shedder(get_wsgi_application(), max_wait=0.1, target=0.1, interval=1,
-                          max_active=0)
+        shedder = Shedder(
+            get_wsgi_application(), max_wait=0.1, target=0.1, interval=1, max_active=0
+        )
         env = RequestFactory().get("/inloggen/").environ
         with CaptureQueriesContext(connection) as queries:
             answer, _ = call(shedder, {**env, QUEUE_WAIT_KEY: 5.0})

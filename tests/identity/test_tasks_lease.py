@@ -43,9 +43,16 @@ def _claimed(label: str, *, running_for: timedelta) -> DBTaskResult:
 
 
 def _drain() -> None:
-    Worker(queue_names=["default"], interval=0, batch=True, backend_name="default",
-           startup_delay=False, max_tasks=None, worker_id="test-worker",
-           excluded_queue_names=[]).run()
+    Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    ).run()
 
 
 def test_a_task_past_its_lease_goes_back_to_the_queue_and_runs_once(caplog):
@@ -96,7 +103,8 @@ def test_old_finished_rows_go_recent_and_unfinished_ones_stay():
     ]:
         result = count_a_run.enqueue(name)
         DBTaskResult.objects.filter(pk=result.id).update(
-            status=status, finished_at=finished, enqueued_at=old)
+            status=status, finished_at=finished, enqueued_at=old
+        )
         rows[name] = result.id
 
     left = upkeep.prune_task_results.call()

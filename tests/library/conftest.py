@@ -55,8 +55,9 @@ def staff(demo):
     from bibid.library.staff.permissions import Actor
 
     def actor(username: str, via: str = "console") -> Actor:
-        return Actor(Staff.objects.select_related("library", "customer").get(username=username),
-                     via=via)
+        return Actor(
+            Staff.objects.select_related("library", "customer").get(username=username), via=via
+        )
 
     return actor
 
@@ -76,4 +77,3 @@ def _dutch():
     translation.activate("nl")
     yield
     translation.deactivate()
-

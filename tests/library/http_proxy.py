@@ -16,14 +16,23 @@ import requests
 class IdentityProxy(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, *, rewrite: Callable[[str, dict], dict] | None = None,
-                 hold: Callable[[str, str], bool] | None = None,
-                 hold_seconds: float = 3.0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        rewrite: Callable[[str, dict], dict] | None = None,
+        hold: Callable[[str, str], bool] | None = None,
+        hold_seconds: float = 3.0,
+    ) -> None:
         """`rewrite(path, answer)`: changes a JSON answer; `hold(method, path)`: whether to
         forward that request only after `hold_seconds` (the client has given up by then,
         identity still carries it out)."""
         self.upstream, self.rewrite, self.hold, self.hold_seconds = (
-            upstream, rewrite, hold, hold_seconds)
+            upstream,
+            rewrite,
+            hold,
+            hold_seconds,
+        )
         super().__init__(("127.0.0.1", 0), _Handler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -46,8 +55,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if proxy.hold and proxy.hold(method, self.path):
             time.sleep(proxy.hold_seconds)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        answer = requests.request(method, proxy.upstream + self.path, data=body,
-                                  headers=headers, timeout=10)
+        answer = requests.request(
+            method, proxy.upstream + self.path, data=body, headers=headers, timeout=10
+        )
         content = answer.content
         if proxy.rewrite and "json" in answer.headers.get("Content-Type", ""):
             content = json.dumps(proxy.rewrite(self.path, answer.json())).encode()

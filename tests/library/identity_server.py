@@ -20,10 +20,18 @@ class IdentityServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.endswith("_DATABASE_URL") and k != "DJANGO_SETTINGS_MODULE"}
-        self.env.update(BIBID_VAR_DIR=str(var_dir), BIBID_DEMO="1", IDENTITY_PORT=str(self.port),
-                        BIBID_TRUSTED_PROXIES="1", PYTHONUNBUFFERED="1")
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.endswith("_DATABASE_URL") and k != "DJANGO_SETTINGS_MODULE"
+        }
+        self.env.update(
+            BIBID_VAR_DIR=str(var_dir),
+            BIBID_DEMO="1",
+            IDENTITY_PORT=str(self.port),
+            BIBID_TRUSTED_PROXIES="1",
+            PYTHONUNBUFFERED="1",
+        )
         self.env.pop("IDENTITY_SECRET_KEY", None)
         pg = os.environ.get("BIBID_TEST_POSTGRES_URL")
         if pg:
@@ -34,8 +42,14 @@ class IdentityServer:
 
     def bibid(self, *args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "bibid", *args], env=self.env, cwd=ROOT,
-            capture_output=True, text=True, timeout=120, check=False)
+            [sys.executable, "-m", "bibid", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"bibid {' '.join(args)}: {done.stderr[-2000:]}")
         return done.stdout
@@ -46,11 +60,29 @@ class IdentityServer:
     def start(self) -> None:
         log = (self.var_dir / "identity.log").open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "bibid.identity.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--worker-class", "gthread",
-             "--threads", "4", "--no-control-socket", "--timeout", "30"],
-            env={**self.env, "DJANGO_SETTINGS_MODULE": "bibid.identity.settings"}, cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "bibid.identity.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--no-control-socket",
+                "--timeout",
+                "30",
+            ],
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "bibid.identity.settings"},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -85,6 +117,8 @@ def patron_confirms(server: IdentityServer, request_id: str) -> None:
     import uuid
 
     request_id = str(uuid.UUID(request_id))  # only ever a UUID into the shell's code
-    server.shell("from bibid.identity.libraries.models import LinkRequest as R; "
-                 f"R.objects.filter(pk='{request_id}', state='pending').update("
-                 "state='confirmed', confirmed_via='sign-in')")
+    server.shell(
+        "from bibid.identity.libraries.models import LinkRequest as R; "
+        f"R.objects.filter(pk='{request_id}', state='pending').update("
+        "state='confirmed', confirmed_via='sign-in')"
+    )

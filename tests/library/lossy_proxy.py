@@ -37,10 +37,12 @@ class LossyProxy:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             self._held += [client, upstream]
             # The mode is read for every chunk: a kept-alive connection obeys it too.
-            threading.Thread(target=self._pump, args=(client, upstream, "hang"),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, "swallow"),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(client, upstream, "hang"), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, client, "swallow"), daemon=True
+            ).start()
 
     def _pump(self, source: socket.socket, target: socket.socket, drop_in: str) -> None:
         try:

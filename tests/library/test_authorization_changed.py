@@ -32,12 +32,15 @@ class Rollback(Exception):
 @pytest.fixture
 def family(db):
     library = Library.objects.create(code="layers", name="Bibliotheek Lagen", card_prefix="LG")
-    anna = Customer.objects.create(library=library, card_number="LG00000001", name="Anna Lagen",
-                                   birth_date=date(1980, 5, 1))
-    ben = Customer.objects.create(library=library, card_number="LG00000002", name="Ben Lagen",
-                                  birth_date=date(1979, 2, 3))
-    gezin = SubscriptionType.objects.create(library=library, code="gezin", name="Gezin",
-                                            price=Decimal("80.00"), family=True)
+    anna = Customer.objects.create(
+        library=library, card_number="LG00000001", name="Anna Lagen", birth_date=date(1980, 5, 1)
+    )
+    ben = Customer.objects.create(
+        library=library, card_number="LG00000002", name="Ben Lagen", birth_date=date(1979, 2, 3)
+    )
+    gezin = SubscriptionType.objects.create(
+        library=library, code="gezin", name="Gezin", price=Decimal("80.00"), family=True
+    )
     return anna, ben, gezin
 
 
@@ -78,21 +81,24 @@ def test_a_name_change_queues_its_push_inside_the_change_s_transaction(family):
 
 def test_a_change_the_login_service_does_not_hold_queues_nothing(family):
     anna, _ben, _type = family
-    update_customer(actor=SYSTEM, customer=anna, changes={"phone": "010-1234567",
-                                                          "email": "anna@example.org"})
+    update_customer(
+        actor=SYSTEM, customer=anna, changes={"phone": "010-1234567", "email": "anna@example.org"}
+    )
     assert not PendingPush.objects.filter(customer=anna).exists()
 
 
 def test_selling_and_changing_a_subscription_queues_a_push_for_every_member(family):
     anna, ben, gezin = family
-    subscription = create_subscription(actor=SYSTEM, type_=gezin, main=anna,
-                                       members=[(ben, Membership.Role.PARTNER)])
+    subscription = create_subscription(
+        actor=SYSTEM, type_=gezin, main=anna, members=[(ben, Membership.Role.PARTNER)]
+    )
     rows = {row.customer_id: row.version for row in PendingPush.objects.all()}
     assert rows == {anna.pk: 1, ben.pk: 1}
     after_sale = versions(anna, ben)
 
-    update_subscription(actor=SYSTEM, subscription=subscription,
-                        end=clock.today() + timedelta(days=30))
+    update_subscription(
+        actor=SYSTEM, subscription=subscription, end=clock.today() + timedelta(days=30)
+    )
     # One row per customer, coalesced: the waiting push now carries the newer state.
     rows = {row.customer_id: row.version for row in PendingPush.objects.all()}
     assert rows == {anna.pk: 2, ben.pk: 2}

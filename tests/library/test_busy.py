@@ -29,9 +29,15 @@ from .test_loginaccounts import customer
 
 class Busy(BaseHTTPRequestHandler):
     def _shed(self) -> None:
-        body = json.dumps({"type": "https://bibid.example/problems/busy", "title": "Busy",
-                           "status": 503, "code": "busy",
-                           "detail": "Het is nu erg druk."}).encode()
+        body = json.dumps(
+            {
+                "type": "https://bibid.example/problems/busy",
+                "title": "Busy",
+                "status": 503,
+                "code": "busy",
+                "detail": "Het is nu erg druk.",
+            }
+        ).encode()
         self.send_response(503)
         self.send_header("Content-Type", "application/problem+json")
         self.send_header("Retry-After", "30")
@@ -50,8 +56,10 @@ def busy_identity(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS,
-                                  "identity": f"http://127.0.0.1:{server.server_port}"}
+    settings.BIBID_PUBLIC_URLS = {
+        **settings.BIBID_PUBLIC_URLS,
+        "identity": f"http://127.0.0.1:{server.server_port}",
+    }
     client_module._tokens.clear()
     yield server
     server.shutdown()
@@ -68,8 +76,9 @@ def test_busy_is_not_down_and_not_unconfirmed(staff, busy_identity):
     assert "druk" in problem.text("nl") and "niets gewijzigd" in problem.text("nl")
     assert "busy" in problem.text("en").lower()
     assert not UnconfirmedCall.objects.exists()
-    assert AuditEvent.objects.get(customer=found, action="login_activate").detail[
-        "identity"] == "busy"
+    assert (
+        AuditEvent.objects.get(customer=found, action="login_activate").detail["identity"] == "busy"
+    )
 
 
 def test_the_push_queue_waits_at_least_retry_after(staff, busy_identity):

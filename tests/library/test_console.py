@@ -17,8 +17,9 @@ PASSWORDS = {s.username: s.password for s in spec.STAFF}
 
 def signed_in(username: str) -> Client:
     client = Client()
-    response = client.post("/console/inloggen/", {"username": username,
-                                                  "password": PASSWORDS[username]})
+    response = client.post(
+        "/console/inloggen/", {"username": username, "password": PASSWORDS[username]}
+    )
     assert response.status_code == 302, response.content[:500]
     return client
 
@@ -29,8 +30,9 @@ def test_staff_sign_in_is_guarded_and_audited(demo):
     assert page.status_code == 200 and "Onjuiste gebruikersnaam of wachtwoord" in page.text
     for _ in range(5):
         client.post("/console/inloggen/", {"username": "balie.maas", "password": "nee"})
-    page = client.post("/console/inloggen/", {"username": "balie.maas",
-                                              "password": PASSWORDS["balie.maas"]})
+    page = client.post(
+        "/console/inloggen/", {"username": "balie.maas", "password": PASSWORDS["balie.maas"]}
+    )
     assert page.status_code == 429
     # Six wrong passwords, then the refused (throttled) seventh: every attempt is audited.
     assert AuditEvent.objects.filter(action="staff_sign_in", result="refused").count() == 7
@@ -44,8 +46,9 @@ def test_the_console_needs_a_signed_in_staff_member(demo):
 def test_search_by_name_card_email_and_username(demo):
     client = signed_in("balie.maas")
     assert "Bram de Vries" in client.get("/console/", {"q": "vries"}).text
-    assert client.get("/console/", {"q": "2010000002"})["Location"] == \
-        "/console/klanten/2010000002/"
+    assert (
+        client.get("/console/", {"q": "2010000002"})["Location"] == "/console/klanten/2010000002/"
+    )
     assert "Bram de Vries" in client.get("/console/", {"q": "bram.devries@example.org"}).text
     assert "Lotte Bos" not in client.get("/console/", {"q": "lotte.bos"}).text  # Jeroen has it
     assert "Jeroen Bos" in client.get("/console/", {"q": "lotte.bos"}).text
@@ -93,8 +96,9 @@ def test_menu_action_post_redirect_get(demo, restores_identity):
     client = signed_in("helpdesk.maas")
     page = client.get("/console/klanten/2010000004/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = client.post("/console/klanten/2010000004/inlogaccount/deblokkeren/",
-                           {"csrfmiddlewaretoken": token})
+    response = client.post(
+        "/console/klanten/2010000004/inlogaccount/deblokkeren/", {"csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302
     page = client.get(response["Location"])
     assert "De blokkade is opgeheven" in page.text
@@ -111,9 +115,10 @@ def test_desk_cannot_use_helpdesk_items_even_by_posting(demo):
 
 def test_generate_with_bad_input_shows_the_form_again(demo):
     client = signed_in("balie.maas")
-    response = client.post("/console/klanten/2010000006/inlogaccount/genereren/",
-                           {"genereer-username": "x" * 300,
-                            "genereer-recovery_email": "geen-adres"})
+    response = client.post(
+        "/console/klanten/2010000006/inlogaccount/genereren/",
+        {"genereer-username": "x" * 300, "genereer-recovery_email": "geen-adres"},
+    )
     assert response.status_code == 400
     assert "Voer een geldig e-mailadres in" in response.text or "e-mail" in response.text
     assert Customer.objects.get(card_number="2010000006").account_id is None
@@ -136,13 +141,21 @@ def test_desk_registration_with_family_and_login_account(demo):
 
     tag = uuid.uuid4().hex[:6]
     data = {
-        "name": f"Roos Meijer {tag}", "birth_date": "1987-03-04",
-        "email": f"roos.{tag}@example.org", "phone": "", "subscription_type": gezin,
-        "start": "", "login_account": "on", "username": f"roos.{tag}",
+        "name": f"Roos Meijer {tag}",
+        "birth_date": "1987-03-04",
+        "email": f"roos.{tag}@example.org",
+        "phone": "",
+        "subscription_type": gezin,
+        "start": "",
+        "login_account": "on",
+        "username": f"roos.{tag}",
         "activate_now": "on",
-        "gezin-TOTAL_FORMS": "4", "gezin-INITIAL_FORMS": "0",
-        "gezin-MIN_NUM_FORMS": "0", "gezin-MAX_NUM_FORMS": "8",
-        "gezin-0-role": "child", "gezin-0-name": f"Pim Meijer {tag}",
+        "gezin-TOTAL_FORMS": "4",
+        "gezin-INITIAL_FORMS": "0",
+        "gezin-MIN_NUM_FORMS": "0",
+        "gezin-MAX_NUM_FORMS": "8",
+        "gezin-0-role": "child",
+        "gezin-0-name": f"Pim Meijer {tag}",
         "gezin-0-birth_date": "2018-06-01",
         **{f"gezin-{i}-role": "partner" for i in (1, 2, 3)},
     }
@@ -160,9 +173,16 @@ def test_desk_registration_refuses_a_child_on_an_adult_subscription(demo):
     client = signed_in("balie.maas")
     page = client.get("/console/lid-worden/")
     compleet = re.search(r'<option value="(\d+)">Volwassen Compleet', page.text).group(1)
-    data = {"name": "Kees Klein", "birth_date": "2015-01-01", "email": "",
-            "subscription_type": compleet, "gezin-TOTAL_FORMS": "0",
-            "gezin-INITIAL_FORMS": "0", "gezin-MIN_NUM_FORMS": "0", "gezin-MAX_NUM_FORMS": "8"}
+    data = {
+        "name": "Kees Klein",
+        "birth_date": "2015-01-01",
+        "email": "",
+        "subscription_type": compleet,
+        "gezin-TOTAL_FORMS": "0",
+        "gezin-INITIAL_FORMS": "0",
+        "gezin-MIN_NUM_FORMS": "0",
+        "gezin-MAX_NUM_FORMS": "8",
+    }
     response = client.post("/console/lid-worden/", data)
     assert response.status_code == 400 and "te jong" in response.text
     assert not Customer.objects.filter(name="Kees Klein").exists()

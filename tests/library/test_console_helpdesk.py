@@ -20,8 +20,14 @@ from .test_console import signed_in
 
 pytestmark = pytest.mark.django_db
 ANNA, BRAM, DIRK, GERRIT, JEROEN, LOTTE, NINA = (
-    "2010000001", "2010000002", "2010000004", "2010000007", "2010000010", "2010000012",
-    "2010000014")
+    "2010000001",
+    "2010000002",
+    "2010000004",
+    "2010000007",
+    "2010000010",
+    "2010000012",
+    "2010000014",
+)
 PIET = "3020000002"  # Bibliotheek Duinstreek
 
 
@@ -35,13 +41,17 @@ def _pushed(demo):
 
 
 def diagnose(client: Client, card: str, problem: str = "cannot-login", username: str = ""):
-    return client.post(f"/console/klanten/{card}/helpdesk/",
-                       {"helpdesk-problem": problem, "helpdesk-username": username})
+    return client.post(
+        f"/console/klanten/{card}/helpdesk/",
+        {"helpdesk-problem": problem, "helpdesk-username": username},
+    )
 
 
 def fix(client: Client, card: str, code: str, problem: str = "cannot-login", **extra):
-    return client.post(f"/console/klanten/{card}/helpdesk/oplossen/",
-                       {"problem": problem, "code": code, "username": "", **extra})
+    return client.post(
+        f"/console/klanten/{card}/helpdesk/oplossen/",
+        {"problem": problem, "code": code, "username": "", **extra},
+    )
 
 
 def section(html: str, testid: str) -> str:
@@ -51,8 +61,10 @@ def section(html: str, testid: str) -> str:
 
 
 def buttons(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", b).strip()
-            for b in re.findall(r"<button[^>]*>(.*?)</button>", html, re.S)]
+    return [
+        re.sub(r"\s+", " ", b).strip()
+        for b in re.findall(r"<button[^>]*>(.*?)</button>", html, re.S)
+    ]
 
 
 def cause(html: str) -> str:
@@ -62,23 +74,29 @@ def cause(html: str) -> str:
 def test_the_customer_page_has_the_helpdesk_box(demo):
     page = signed_in("balie.maas").get(f"/console/klanten/{BRAM}/")
     assert 'id="helpdesk-heading">Helpdesk<' in page.text
-    for label in ("Kan niet inloggen", "Geen rechten e-books", "LOGOUT_DETECTED",
-                  "Inactief inlogaccount"):
+    for label in (
+        "Kan niet inloggen",
+        "Geen rechten e-books",
+        "LOGOUT_DETECTED",
+        "Inactief inlogaccount",
+    ):
         assert label in buttons(page.text)
-    assert '<label for="id_helpdesk-username">Gebruikersnaam die de klant intypt</label>' \
-        in page.text
+    assert (
+        '<label for="id_helpdesk-username">Gebruikersnaam die de klant intypt</label>' in page.text
+    )
     assert f'action="/console/klanten/{BRAM}/helpdesk/#resultaat"' in page.text
     # A colleague's record has no Helpdesk box (the seed's LET OP); her own has.
-    assert "Kan niet inloggen" not in signed_in("balie.maas").get(
-        f"/console/klanten/{NINA}/").text
+    assert "Kan niet inloggen" not in signed_in("balie.maas").get(f"/console/klanten/{NINA}/").text
     assert "Kan niet inloggen" in signed_in("nina").get(f"/console/klanten/{NINA}/").text
 
 
 def test_an_inactive_account_shows_cause_evidence_and_the_fix(demo):
     page = diagnose(signed_in("balie.maas"), BRAM)
     assert page.status_code == 200
-    assert cause(page.text) == ("Het inlogaccount bram.devries is nog niet geactiveerd; zonder "
-                                "activering wordt het na 24 uur verwijderd.")
+    assert cause(page.text) == (
+        "Het inlogaccount bram.devries is nog niet geactiveerd; zonder "
+        "activering wordt het na 24 uur verwijderd."
+    )
     assert "Oorzaak:" in page.text
     assert "Aangemaakt op" in section(page.text, "evidence")
     form = section(page.text, "fix")
@@ -89,7 +107,10 @@ def test_an_inactive_account_shows_cause_evidence_and_the_fix(demo):
     assert 'id="resultaat" tabindex="-1"' in page.text  # the form's #resultaat: the heading
     case = Case.objects.get()
     assert (case.first_code, case.staff.username, case.via) == (
-        "login-account-inactive", "balie.maas", "console")
+        "login-account-inactive",
+        "balie.maas",
+        "console",
+    )
 
 
 @pytest.fixture
@@ -108,8 +129,9 @@ def status_calls(monkeypatch):
     return calls
 
 
-def test_the_fix_activates_and_the_diagnosis_after_it_shows_that(demo, restores_identity,
-                                                                  status_calls):
+def test_the_fix_activates_and_the_diagnosis_after_it_shows_that(
+    demo, restores_identity, status_calls
+):
     client = signed_in("balie.maas")
     page = fix(client, BRAM, "login-account-inactive")
     assert page.status_code == 200, page.text[:2000]
@@ -120,8 +142,10 @@ def test_the_fix_activates_and_the_diagnosis_after_it_shows_that(demo, restores_
     assert "Het inlogaccount is geactiveerd" in section(page.text, "done-summary")
     assert "Opnieuw gecontroleerd:" in page.text
     assert "nog niet geactiveerd" not in cause(page.text)
-    assert 'data-outcome="no-problem-found"' in page.text or 'data-outcome="fix-available"' \
-        in page.text
+    assert (
+        'data-outcome="no-problem-found"' in page.text
+        or 'data-outcome="fix-available"' in page.text
+    )
     assert AuditEvent.objects.filter(action="login_activate", result="ok").exists()
     fixed = Case.objects.exclude(fix_operation="").get()
     assert fixed.fix_operation == "account_activate" and fixed.fix_worked is True
@@ -137,19 +161,30 @@ def test_a_colleague_gives_the_not_allowed_page_with_no_data(demo):
     assert page.status_code == 200
     assert "Niet toegestaan" in page.text
     assert "collega of vrijwilliger" in cause(page.text)
-    for absent in ('data-testid="evidence"', 'data-testid="path"', 'data-testid="fix"',
-                   'data-testid="chart"', "Stappen", "Gebruikersnaam die de klant intypt",
-                   "nina.degroot@", "Aangemaakt op"):
+    for absent in (
+        'data-testid="evidence"',
+        'data-testid="path"',
+        'data-testid="fix"',
+        'data-testid="chart"',
+        "Stappen",
+        "Gebruikersnaam die de klant intypt",
+        "nina.degroot@",
+        "Aangemaakt op",
+    ):
         assert absent not in page.text
-    assert not AuditEvent.objects.filter(action="login_status",
-                                         customer__card_number=NINA).exists()
+    assert not AuditEvent.objects.filter(action="login_status", customer__card_number=NINA).exists()
 
 
 def test_another_library_s_customer_is_not_found(demo):
     client = signed_in("helpdesk.maas")
-    for response in (diagnose(client, PIET), fix(client, PIET, "login-account-inactive"),
-                     client.post(f"/console/klanten/{PIET}/helpdesk/zaken/1/antwoord/",
-                                 {"node": "try_now", "label": "Ja"})):
+    for response in (
+        diagnose(client, PIET),
+        fix(client, PIET, "login-account-inactive"),
+        client.post(
+            f"/console/klanten/{PIET}/helpdesk/zaken/1/antwoord/",
+            {"node": "try_now", "label": "Ja"},
+        ),
+    ):
         assert response.status_code == 404
         assert "Klant niet gevonden" in response.text and "Piet" not in response.text
     assert not Case.objects.exists()
@@ -180,17 +215,26 @@ def test_csrf_is_enforced(demo):
     assert not Case.objects.exists()
     page = client.get(f"/console/klanten/{BRAM}/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    allowed = client.post(f"/console/klanten/{BRAM}/helpdesk/",
-                          {"helpdesk-problem": "cannot-login", "csrfmiddlewaretoken": token})
+    allowed = client.post(
+        f"/console/klanten/{BRAM}/helpdesk/",
+        {"helpdesk-problem": "cannot-login", "csrfmiddlewaretoken": token},
+    )
     assert allowed.status_code == 200
 
 
 def test_the_posts_refuse_get(demo):
     client = signed_in("helpdesk.maas")
-    case = Case.objects.create(library=Customer.objects.get(card_number=ANNA).library,
-                               customer=Customer.objects.get(card_number=ANNA), who="x",
-                               via="console", problem="cannot-login", procedure="cannot-login",
-                               procedure_version=1, outcome="no-problem-found", first_code="x")
+    case = Case.objects.create(
+        library=Customer.objects.get(card_number=ANNA).library,
+        customer=Customer.objects.get(card_number=ANNA),
+        who="x",
+        via="console",
+        problem="cannot-login",
+        procedure="cannot-login",
+        procedure_version=1,
+        outcome="no-problem-found",
+        first_code="x",
+    )
     base = f"/console/klanten/{ANNA}/helpdesk/"
     for path in (base, f"{base}oplossen/", f"{base}zaken/{case.pk}/antwoord/"):
         assert client.get(path).status_code == 405
@@ -214,8 +258,10 @@ def test_an_unknown_problem_is_a_400_page(demo):
 def test_the_typed_username_names_the_right_one(demo):
     page = diagnose(signed_in("balie.maas"), ANNA, username="anna.jansn")
     # Rule L5: whether anna.jansn exists is not the library's to know.
-    assert cause(page.text) == ("De klant typt anna.jansn; dat is niet het inlogaccount dat aan "
-                                "deze klant gekoppeld is (anna.jansen).")
+    assert cause(page.text) == (
+        "De klant typt anna.jansn; dat is niet het inlogaccount dat aan "
+        "deze klant gekoppeld is (anna.jansen)."
+    )
     assert "Vertel de klant de gebruikersnaam anna.jansen" in section(page.text, "question")
     assert 'value="anna.jansn"' in page.text  # kept in the box, to ask again
     # The path walks on to the next question, answered on the page.
@@ -227,8 +273,7 @@ def test_a_fix_further_along_the_path_is_offered_when_the_cause_has_none(demo):
     # Dirk types a wrong username (tell him) and is blocked too (lift it): the path stops
     # at the block, so that is the next step, with its button for the helpdesk.
     page = diagnose(signed_in("helpdesk.maas"), DIRK, username="dirk.bakkr")
-    assert "niet het inlogaccount dat aan deze klant gekoppeld is (dirk.bakker)" in \
-        cause(page.text)
+    assert "niet het inlogaccount dat aan deze klant gekoppeld is (dirk.bakker)" in cause(page.text)
     assert 'data-testid="fix"' not in page.text
     assert buttons(section(page.text, "next-fix")) == ["Hef de blokkade op"]
     assert 'name="code" value="login-blocked"' in section(page.text, "next-fix")
@@ -255,8 +300,10 @@ def test_answering_the_next_question_resumes_the_path(demo):
     wrong = client.post(action, {"node": "try_now", "label": "Misschien"})
     assert wrong.status_code == 400 and "past niet bij deze vraag" in wrong.text
     # Another customer's case is no case here.
-    elsewhere = client.post(f"/console/klanten/{BRAM}/helpdesk/zaken/{case.pk}/antwoord/",
-                            {"node": "try_now", "label": "Ja"})
+    elsewhere = client.post(
+        f"/console/klanten/{BRAM}/helpdesk/zaken/{case.pk}/antwoord/",
+        {"node": "try_now", "label": "Ja"},
+    )
     assert elsewhere.status_code == 404
 
 
@@ -271,8 +318,7 @@ def test_moving_an_account_between_family_members_needs_the_tick(demo, restores_
     assert "Vink eerst aan" in section(refused.text, "error")
     assert 'name="bevestig"' in section(refused.text, "fix")  # the tick box, to try again
     assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
-    opened = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos",
-                 bevestig="1")
+    opened = fix(client, LOTTE, "linked-to-other-family-member", username="lotte.bos", bevestig="1")
     assert opened.status_code == 200, opened.text[:2000]
     # Rule L2: the fix opens a link request; nothing moves until the patron confirms.
     step = section(opened.text, "link-step")
@@ -282,14 +328,16 @@ def test_moving_an_account_between_family_members_needs_the_tick(demo, restores_
     assert not Customer.objects.get(card_number=LOTTE).account_username
     request_id = re.search(r'name="request_id" value="([^"]+)"', step).group(1)
     confirm = {"problem": "cannot-login", "username": "lotte.bos", "request_id": request_id}
-    waiting = client.post(f"/console/klanten/{LOTTE}/helpdesk/koppelen/",
-                          {**confirm, "without_code": "on"})
+    waiting = client.post(
+        f"/console/klanten/{LOTTE}/helpdesk/koppelen/", {**confirm, "without_code": "on"}
+    )
     assert waiting.status_code == 400
     assert "nog niet bevestigd" in section(waiting.text, "link-error")
     assert Customer.objects.get(card_number=JEROEN).account_username == "lotte.bos"
     patron_confirms(restores_identity, request_id)
-    done = client.post(f"/console/klanten/{LOTTE}/helpdesk/koppelen/",
-                       {**confirm, "without_code": "on"})
+    done = client.post(
+        f"/console/klanten/{LOTTE}/helpdesk/koppelen/", {**confirm, "without_code": "on"}
+    )
     assert done.status_code == 200, done.text[:2000]
     assert "lotte.bos is gekoppeld" in section(done.text, "done-summary")
     # Only after the patron's proof did the account leave her father.
@@ -334,14 +382,14 @@ def test_the_chart_is_linked_when_it_exists(demo):
     case = Case.objects.get()
     svg = reverse("helpdesk:chart_svg", args=["cannot-login"]) + f"?case={case.pk}"
     assert f'src="{svg}"' in page.text
-    assert "Stroomschema Kan niet inloggen (single identity), met de gevolgde stappen" \
-        in page.text
+    assert "Stroomschema Kan niet inloggen (single identity), met de gevolgde stappen" in page.text
     chart = reverse("helpdesk:chart", args=["cannot-login"]) + f"?case={case.pk}"
     assert f'href="{chart}"' in page.text
 
 
 def test_what_the_walk_did_not_reach_is_also_seen_and_a_fix_says_if_it_worked(
-        demo, restores_identity):
+    demo, restores_identity
+):
     """Dirk: the block stops the walk at its fix; his wrong passwords (the next check) are
     "Ook gezien" with their evidence. After the fix the page says the cause is gone, and the
     wrong passwords are now the cause with the reset mail as the next step."""

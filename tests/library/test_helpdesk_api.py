@@ -31,8 +31,11 @@ def diagnose(api: Api, card: str, **body):
 
 
 def fix(api: Api, card: str, code: str, **body):
-    return api.send("post", f"/customers/{card}/diagnosis/fix",
-                    {"problem": "cannot-login", "code": code, **body})
+    return api.send(
+        "post",
+        f"/customers/{card}/diagnosis/fix",
+        {"problem": "cannot-login", "code": code, **body},
+    )
 
 
 def test_a_fix_that_needs_a_tick_needs_confirm_true(restores_identity):
@@ -42,15 +45,22 @@ def test_a_fix_that_needs_a_tick_needs_confirm_true(restores_identity):
     assert seen["next"]["fix"]["confirm"] is True
     assert seen["next"]["fix"]["operation"] == "login_account_link"
     links_before = AuditEvent.objects.filter(action="login_link").count()
-    refused = fix(api, LOTTE, "linked-to-other-family-member", username="lotte.bos",
-                  case=seen["case"])
+    refused = fix(
+        api, LOTTE, "linked-to-other-family-member", username="lotte.bos", case=seen["case"]
+    )
     assert refused.status_code == 400, refused.content
     body = refused.json()
     assert body["code"] == "confirm_first" and body["field"] == "confirm"
     assert body["data"]["diagnosis"]["cause"]["code"] == "linked-to-other-family-member"
     assert AuditEvent.objects.filter(action="login_link").count() == links_before  # nothing
-    done = fix(api, LOTTE, "linked-to-other-family-member", username="lotte.bos",
-               case=seen["case"], confirm=True)
+    done = fix(
+        api,
+        LOTTE,
+        "linked-to-other-family-member",
+        username="lotte.bos",
+        case=seen["case"],
+        confirm=True,
+    )
     assert done.status_code == 200, done.content
     answer = done.json()
     assert answer["done"]["action"] == "link" and answer["done"]["identity"]["move_from"]
@@ -86,11 +96,16 @@ def test_a_generated_account_is_a_success_only_once_its_rights_arrived(restores_
     """Generating queues the rights push: the fix pushes it at once, so the diagnosis right
     after does not say `authorization-outdated`, and the state is `worked`."""
     api = Api(HELPDESK)
-    made = api.send("post", "/customers", {"name": "Nieuwe Klant", "birth_date": "1990-01-02",
-                                           "email": "nieuw.klant@example.org"})
+    made = api.send(
+        "post",
+        "/customers",
+        {"name": "Nieuwe Klant", "birth_date": "1990-01-02", "email": "nieuw.klant@example.org"},
+    )
     card = made.json()["card_number"]
-    assert api.send("post", "/subscriptions", {"card_number": card, "type": "compleet"}
-                    ).status_code == 201
+    assert (
+        api.send("post", "/subscriptions", {"card_number": card, "type": "compleet"}).status_code
+        == 201
+    )
     answer = fix(api, card, "no-login-account")
     assert answer.status_code == 200, answer.content
     body = answer.json()
@@ -122,7 +137,10 @@ def test_a_reset_mail_waits_for_the_patron_and_the_walk_goes_past_it(restores_id
     # The chain of the case: diagnosis → unblock → diagnosis → reset mail → diagnosis.
     history = api.get(f"/cases/{seen['case']}").json()["history"]
     assert [h["fix_operation"] for h in history] == [
-        "login_account_unblock", "login_account_send_password_reset", None]
+        "login_account_unblock",
+        "login_account_send_password_reset",
+        None,
+    ]
     assert [h["fix_state"] for h in history] == ["worked", "waiting_for_patron", None]
     assert history[0]["case"] == seen["case"]
 
@@ -130,22 +148,29 @@ def test_a_reset_mail_waits_for_the_patron_and_the_walk_goes_past_it(restores_id
 def test_a_question_is_answered_through_the_api(demo):
     api = Api(HELPDESK)
     seen = diagnose(api, ANNA).json()
-    assert seen["next"] == {**seen["next"], "kind": "question", "node": "try_now",
-                            "answers": ["Ja", "Nee"]}
+    assert seen["next"] == {
+        **seen["next"],
+        "kind": "question",
+        "node": "try_now",
+        "answers": ["Ja", "Nee"],
+    }
     on = api.send("post", f"/cases/{seen['case']}/answer", {"node": "try_now", "answer": "Nee"})
     assert on.status_code == 200, on.content
     assert on.json()["next"]["node"] == "mail_received"
     assert on.json()["answers"] == {"try_now": "Nee"}
     # A question the walk does not stop at (any more) is refused with the diagnosis now.
-    closed = api.send("post", f"/cases/{seen['case']}/answer",
-                      {"node": "last_try", "answer": "Ja"})
+    closed = api.send("post", f"/cases/{seen['case']}/answer", {"node": "last_try", "answer": "Ja"})
     assert closed.status_code == 409 and closed.json()["code"] == "question_not_open"
     assert closed.json()["data"]["diagnosis"]["next"]["node"] == "mail_received"
-    wrong = api.send("post", f"/cases/{seen['case']}/answer",
-                     {"node": "mail_received", "answer": "Misschien"})
+    wrong = api.send(
+        "post", f"/cases/{seen['case']}/answer", {"node": "mail_received", "answer": "Misschien"}
+    )
     assert wrong.status_code == 400 and wrong.json()["field"] == "answer"
-    extra = api.send("post", f"/cases/{seen['case']}/answer",
-                     {"node": "mail_received", "answer": "Ja", "why": "x"})
+    extra = api.send(
+        "post",
+        f"/cases/{seen['case']}/answer",
+        {"node": "mail_received", "answer": "Ja", "why": "x"},
+    )
     assert extra.status_code == 400
     assert Case.objects.get(pk=seen["case"]).answers == {"try_now": "Nee"}
 
@@ -175,13 +200,17 @@ def test_a_colleagues_cases_are_theirs_alone(demo):
     reads it (404, as if it did not exist), and their case list is closed too."""
     api = Api(HELPDESK)
     case = Case.objects.create(
-        library_id=Case._meta.get_field("library").related_model.objects.get(
-            code="aan-de-maas").pk,
-        customer_id=Case._meta.get_field("customer").related_model.objects.get(
-            card_number=NINA).pk,
-        who="x", via="api", problem="cannot-login", procedure="cannot-login",
-        procedure_version=3, outcome="ask-customer", first_code="wrong-username",
-        findings=[{"summary": "nina.degroot"}])
+        library_id=Case._meta.get_field("library").related_model.objects.get(code="aan-de-maas").pk,
+        customer_id=Case._meta.get_field("customer").related_model.objects.get(card_number=NINA).pk,
+        who="x",
+        via="api",
+        problem="cannot-login",
+        procedure="cannot-login",
+        procedure_version=3,
+        outcome="ask-customer",
+        first_code="wrong-username",
+        findings=[{"summary": "nina.degroot"}],
+    )
     refused = api.get(f"/cases/{case.pk}")
     assert refused.status_code == 404 and "nina" not in refused.text
     assert api.get(f"/customers/{NINA}/cases").status_code == 404
@@ -199,17 +228,25 @@ def test_english_when_english_is_asked(demo):
 
 
 def new_member(api: Api, **customer) -> str:
-    made = api.send("post", "/customers", {"name": "Nieuwe Klant", "birth_date": "1990-01-02",
-                                           "email": f"nieuw.{id(customer)}@example.org",
-                                           **customer})
+    made = api.send(
+        "post",
+        "/customers",
+        {
+            "name": "Nieuwe Klant",
+            "birth_date": "1990-01-02",
+            "email": f"nieuw.{id(customer)}@example.org",
+            **customer,
+        },
+    )
     card = made.json()["card_number"]
-    assert api.send("post", "/subscriptions", {"card_number": card, "type": "compleet"}
-                    ).status_code == 201
+    assert (
+        api.send("post", "/subscriptions", {"card_number": card, "type": "compleet"}).status_code
+        == 201
+    )
     return card
 
 
-def test_a_purged_account_is_named_at_once_not_after_the_feed(live_identity,
-                                                              restores_identity):
+def test_a_purged_account_is_named_at_once_not_after_the_feed(live_identity, restores_identity):
     """identity's status answer says the account was purged: no minute of "no-login-account"
     while the library's feed reader has not run (it does not run here at all)."""
     api = Api(HELPDESK)
@@ -222,7 +259,8 @@ def test_a_purged_account_is_named_at_once_not_after_the_feed(live_identity,
         "from bibid.common import clock\n"
         "from bibid.identity.accounts.models import Account\n"
         f"Account.objects.filter(username={username!r})"
-        ".update(created_at=clock.now() - timedelta(hours=25))\n")
+        ".update(created_at=clock.now() - timedelta(hours=25))\n"
+    )
     live_identity.bibid("purge-inactive", "--no-progress")
     assert not AuditEvent.objects.filter(action="feed_account_deleted").exists()
     found = diagnose(api, card).json()
@@ -264,11 +302,11 @@ def test_an_active_account_without_a_password_is_found(restores_identity):
     mailed = fix(api, card, "password-not-set", case=found["case"]).json()
     assert mailed["fix"]["state"] == "waiting_for_patron"
     assert {p["node"]: p["result"] for p in mailed["diagnosis"]["path"]}[
-        "choose_password"] == "done"
+        "choose_password"
+    ] == "done"
 
 
-def test_a_link_fix_is_finished_through_the_api_and_recorded(live_identity,
-                                                             restores_identity):
+def test_a_link_fix_is_finished_through_the_api_and_recorded(live_identity, restores_identity):
     """Lotte's account sits on her father's card: the fix (ticked) opens a link request,
     Lotte agrees on identity's handover page, the API's link-confirm moves the account
     and records on the case that it worked."""
@@ -276,25 +314,43 @@ def test_a_link_fix_is_finished_through_the_api_and_recorded(live_identity,
 
     api = Api(HELPDESK)
     seen = diagnose(api, LOTTE, username="lotte.bos").json()
-    opened = fix(api, LOTTE, "linked-to-other-family-member", username="lotte.bos",
-                 case=seen["case"], confirm=True).json()
+    opened = fix(
+        api,
+        LOTTE,
+        "linked-to-other-family-member",
+        username="lotte.bos",
+        case=seen["case"],
+        confirm=True,
+    ).json()
     request = opened["done"]["identity"]
-    step = {"problem": "cannot-login", "username": "lotte.bos", "case": seen["case"],
-            "request_id": request["request_id"]}
-    early = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
-                     {**step, "move_from": request["move_from"]})
+    step = {
+        "problem": "cannot-login",
+        "username": "lotte.bos",
+        "case": seen["case"],
+        "request_id": request["request_id"],
+    }
+    early = api.send(
+        "post",
+        f"/customers/{LOTTE}/diagnosis/link-confirm",
+        {**step, "move_from": request["move_from"]},
+    )
     assert early.status_code == 409 and early.json()["code"] == "waiting_for_patron"
     approve_handover(request["handover_url"], "lotte.bos", "Paarden-en-draken-10")
-    stranger = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
-                        {**step, "move_from": ANNA})  # not on Lotte's subscription
+    stranger = api.send(
+        "post", f"/customers/{LOTTE}/diagnosis/link-confirm", {**step, "move_from": ANNA}
+    )  # not on Lotte's subscription
     assert stranger.status_code == 409 and stranger.json()["code"] == "no_such_fix"
-    done = api.send("post", f"/customers/{LOTTE}/diagnosis/link-confirm",
-                    {**step, "move_from": request["move_from"]})
+    done = api.send(
+        "post",
+        f"/customers/{LOTTE}/diagnosis/link-confirm",
+        {**step, "move_from": request["move_from"]},
+    )
     assert done.status_code == 200, done.content
     body = done.json()
     assert body["fix"] == {"state": "worked", "operation": "login_account_link"}
     assert "linked-to-other-family-member" not in [
-        f["code"] for f in body["diagnosis"]["findings"] + body["diagnosis"]["also_seen"]]
+        f["code"] for f in body["diagnosis"]["findings"] + body["diagnosis"]["also_seen"]
+    ]
     assert api.get(f"/customers/{LOTTE}").json()["login_account"]["username"] == "lotte.bos"
     history = api.get(f"/cases/{seen['case']}").json()["history"]
     assert history[0]["fix_state"] == "worked"

@@ -50,37 +50,78 @@ def finding(code: str) -> Found:
 
 def tricky() -> Definition:
     """A small definition with a loop and text that must be escaped."""
-    return Definition.model_validate({
-        "id": "tricky", "version": 2, "kind": "procedure", "title": 'Titel <b>&"x"</b>',
-        "seed": "Sectie <&\">", "start": "first",
-        "nodes": {
-            "first": {"kind": "check", "check": "colleague_rule", "step": "Stap <1> & \"2\"",
-                      "title": 'Is <script>alert("x")</script> & zo?', "ok": "ask",
-                      "found": "fix", "text": "Meer <tekst> & \"zo\""},
-            "fix": {"kind": "action", "operation": "account_activate", "step": "Stap 3",
-                    "title": "Activeer ]]> <![CDATA[", "next": "ask"},
-            "ask": {"kind": "question", "step": "Stap 4", "title": "Nog eens?",
-                    "answers": [{"label": '"<ja>" & weer', "next": "first"},
-                                {"label": "nee", "next": "done"}]},
-            "done": {"kind": "end", "result": "solved", "step": "Stap 5", "title": "Klaar"},
-        },
-    })
+    return Definition.model_validate(
+        {
+            "id": "tricky",
+            "version": 2,
+            "kind": "procedure",
+            "title": 'Titel <b>&"x"</b>',
+            "seed": 'Sectie <&">',
+            "start": "first",
+            "nodes": {
+                "first": {
+                    "kind": "check",
+                    "check": "colleague_rule",
+                    "step": 'Stap <1> & "2"',
+                    "title": 'Is <script>alert("x")</script> & zo?',
+                    "ok": "ask",
+                    "found": "fix",
+                    "text": 'Meer <tekst> & "zo"',
+                },
+                "fix": {
+                    "kind": "action",
+                    "operation": "account_activate",
+                    "step": "Stap 3",
+                    "title": "Activeer ]]> <![CDATA[",
+                    "next": "ask",
+                },
+                "ask": {
+                    "kind": "question",
+                    "step": "Stap 4",
+                    "title": "Nog eens?",
+                    "answers": [
+                        {"label": '"<ja>" & weer', "next": "first"},
+                        {"label": "nee", "next": "done"},
+                    ],
+                },
+                "done": {"kind": "end", "result": "solved", "step": "Stap 5", "title": "Klaar"},
+            },
+        }
+    )
 
 
 def flow() -> Definition:
-    return Definition.model_validate({
-        "id": "inloggen", "version": 1, "kind": "flow", "title": "Inloggen",
-        "seed": "Stroomschema's: Inloggen", "start": "open",
-        "nodes": {
-            "open": {"kind": "patron", "step": "1", "title": "Klant opent Mijn Menu",
-                     "next": "form"},
-            "form": {"kind": "system", "step": "2", "title": "Het inlogscherm verschijnt",
-                     "next": "ok"},
-            "ok": {"kind": "question", "step": "3", "title": "Gegevens juist?",
-                   "answers": [{"label": "ja", "next": "in"}, {"label": "nee", "next": "form"}]},
-            "in": {"kind": "end", "result": "solved", "step": "4", "title": "Ingelogd"},
-        },
-    })
+    return Definition.model_validate(
+        {
+            "id": "inloggen",
+            "version": 1,
+            "kind": "flow",
+            "title": "Inloggen",
+            "seed": "Stroomschema's: Inloggen",
+            "start": "open",
+            "nodes": {
+                "open": {
+                    "kind": "patron",
+                    "step": "1",
+                    "title": "Klant opent Mijn Menu",
+                    "next": "form",
+                },
+                "form": {
+                    "kind": "system",
+                    "step": "2",
+                    "title": "Het inlogscherm verschijnt",
+                    "next": "ok",
+                },
+                "ok": {
+                    "kind": "question",
+                    "step": "3",
+                    "title": "Gegevens juist?",
+                    "answers": [{"label": "ja", "next": "in"}, {"label": "nee", "next": "form"}],
+                },
+                "in": {"kind": "end", "result": "solved", "step": "4", "title": "Ingelogd"},
+            },
+        }
+    )
 
 
 # -- the SVG -----------------------------------------------------------------------------
@@ -122,16 +163,19 @@ def test_edge_labels_say_in_orde_gevonden_codes_and_answers():
 def test_the_walked_path_is_highlighted_and_the_stop_outlined():
     definition = definitions.get("cannot-login")
     path = engine.walk(definition, {"login_account_active": [finding("login-account-inactive")]})
-    assert [p.node for p in path] == ["colleague", "subscription", "account", "active",
-                                      "activate"]
+    assert [p.node for p in path] == ["colleague", "subscription", "account", "active", "activate"]
     root = parse(charts.render_svg(definition, path=path))
     nodes, edges = drawn_nodes(root), drawn_edges(root)
     on_path = {name for name, g in nodes.items() if "on-path" in classes(g)}
     assert on_path == {p.node for p in path}
     assert {name for name, g in nodes.items() if "stopped" in classes(g)} == {"activate"}
     hot = {key for key, p in edges.items() if "on-path" in classes(p)}
-    assert hot == {"colleague>subscription", "subscription>account", "account>active",
-                   "active>activate"}
+    assert hot == {
+        "colleague>subscription",
+        "subscription>account",
+        "account>active",
+        "active>activate",
+    }
     assert edges["active>activate"].get("stroke-width") == "4"
     assert edges["active>password"].get("stroke-width") == "1.5"
     # The order of the steps is numbered at the boxes, and said in the description.
@@ -143,20 +187,24 @@ def test_the_walked_path_is_highlighted_and_the_stop_outlined():
 
 def test_back_edges_are_drawn_at_the_side():
     # cannot-login has no cycle since version 2 (a walk with fixed answers could not end).
-    assert not [k for k, p in drawn_edges(parse(charts.render_svg(
-        definitions.get("cannot-login")))).items() if "back" in classes(p)]
+    assert not [
+        k
+        for k, p in drawn_edges(parse(charts.render_svg(definitions.get("cannot-login")))).items()
+        if "back" in classes(p)
+    ]
     definition = tricky()
-    placed = chart_layout.layout(list(definition.nodes),
-                                 {n: (100.0, 40.0) for n in definition.nodes},
-                                 definition.start,
-                                 [(s, t, 0.0) for s, t, _label in charts.edges(definition)])
+    placed = chart_layout.layout(
+        list(definition.nodes),
+        {n: (100.0, 40.0) for n in definition.nodes},
+        definition.start,
+        [(s, t, 0.0) for s, t, _label in charts.edges(definition)],
+    )
     route = placed.routes[("ask", "first")]
     boxes = placed.boxes
     low, high = boxes["first"].rank, boxes["ask"].rank
     spanned = [b for b in boxes.values() if low <= b.rank <= high]
     assert route.back and low < high
-    assert route.lane > max(b.right for b in spanned) or route.lane < min(b.left for b in
-                                                                           spanned)
+    assert route.lane > max(b.right for b in spanned) or route.lane < min(b.left for b in spanned)
 
 
 def test_a_loop_back_to_the_start_is_a_back_edge():
@@ -174,11 +222,11 @@ def test_text_from_a_definition_is_escaped():
     assert "&lt;script&gt;" in svg
     assert root.find(f"{SVG}title").text == 'Titel <b>&"x"</b>'
     node = drawn_nodes(root)["first"]
-    assert node.find(f"{SVG}title").text == \
-        'Is <script>alert("x")</script> & zo?: Meer <tekst> & "zo"'
+    assert (
+        node.find(f"{SVG}title").text == 'Is <script>alert("x")</script> & zo?: Meer <tekst> & "zo"'
+    )
     words = "".join(root.itertext())
-    for text in ('"<ja>" & weer', "Stap <1> & \"2\"", "Activeer ]]> <![CDATA[",
-                 "Sectie <&\">"):
+    for text in ('"<ja>" & weer', 'Stap <1> & "2"', "Activeer ]]> <![CDATA[", 'Sectie <&">'):
         assert text in words
     assert root.find(f".//{SVG}script") is None
 
@@ -195,8 +243,11 @@ def test_the_same_definition_gives_the_same_svg():
 def test_process_flows_draw_system_and_patron_steps_in_their_own_colours():
     svg = charts.render_svg(flow())
     nodes = drawn_nodes(parse(svg))
-    fills = {name: g.find(f"{SVG}rect").get("fill") for name, g in nodes.items()
-             if name in ("open", "form")}
+    fills = {
+        name: g.find(f"{SVG}rect").get("fill")
+        for name, g in nodes.items()
+        if name in ("open", "form")
+    }
     assert fills["open"] != fills["form"]
     assert "het systeem doet iets" in svg and "de klant doet iets" in svg
     assert "controle (automatisch)" not in svg  # the legend shows what the chart uses
@@ -205,8 +256,12 @@ def test_process_flows_draw_system_and_patron_steps_in_their_own_colours():
 def test_boxes_never_overlap_and_edges_point_down():
     for definition in [*definitions.all_definitions().values(), tricky(), flow()]:
         sizes = {name: charts._size(node) for name, node in definition.nodes.items()}
-        placed = chart_layout.layout(list(definition.nodes), sizes, definition.start,
-                                     [(s, t, 0.0) for s, t, _l in charts.edges(definition)])
+        placed = chart_layout.layout(
+            list(definition.nodes),
+            sizes,
+            definition.start,
+            [(s, t, 0.0) for s, t, _l in charts.edges(definition)],
+        )
         boxes = sorted(placed.boxes.values(), key=lambda b: (b.rank, b.x))
         for a, b in pairwise(boxes):
             if a.rank == b.rank:
@@ -217,14 +272,21 @@ def test_boxes_never_overlap_and_edges_point_down():
 
 
 def test_a_case_path_from_json_skips_what_it_cannot_read():
-    steps = charts.case_path([{"node": "colleague", "kind": "check", "result": "ok"},
-                              {"kind": "check"}, "nonsense", {"node": 3}])
+    steps = charts.case_path(
+        [
+            {"node": "colleague", "kind": "check", "result": "ok"},
+            {"kind": "check"},
+            "nonsense",
+            {"node": 3},
+        ]
+    )
     assert steps == [engine.PathStep("colleague", "check", "ok")]
     assert charts.case_path(None) == []
     # A path through nodes that no longer exist draws what does.
-    svg = charts.render_svg(definitions.get("cannot-login"),
-                            path=[engine.PathStep("gone", "check", "ok"),
-                                  engine.PathStep("colleague", "check", "ok")])
+    svg = charts.render_svg(
+        definitions.get("cannot-login"),
+        path=[engine.PathStep("gone", "check", "ok"), engine.PathStep("colleague", "check", "ok")],
+    )
     assert "stopped" in drawn_nodes(parse(svg))["colleague"].get("class")
 
 
@@ -241,20 +303,36 @@ def make_case(library_code: str, procedure: str = "cannot-login", **extra) -> Ca
     from bibid.library.tenants.models import Library
 
     definition = definitions.get(procedure)
-    path = extra.pop("path", [{"node": "colleague", "kind": "check", "result": "ok"},
-                              {"node": "subscription", "kind": "check", "result": "ok"},
-                              {"node": "account", "kind": "check",
-                               "result": "no-login-account"},
-                              {"node": "generate", "kind": "action", "result": "fix"}])
+    path = extra.pop(
+        "path",
+        [
+            {"node": "colleague", "kind": "check", "result": "ok"},
+            {"node": "subscription", "kind": "check", "result": "ok"},
+            {"node": "account", "kind": "check", "result": "no-login-account"},
+            {"node": "generate", "kind": "action", "result": "fix"},
+        ],
+    )
     return Case.objects.create(
-        library=Library.objects.get(code=library_code), who="test", via="console",
-        problem=definition.problem, procedure=definition.id,
-        procedure_version=definition.version, outcome="fix-available",
-        first_code="no-login-account", path=path, ended=path[-1]["node"], **extra)
+        library=Library.objects.get(code=library_code),
+        who="test",
+        via="console",
+        problem=definition.problem,
+        procedure=definition.id,
+        procedure_version=definition.version,
+        outcome="fix-available",
+        first_code="no-login-account",
+        path=path,
+        ended=path[-1]["node"],
+        **extra,
+    )
 
 
-URLS = ("/console/helpdesk/schema/", "/console/helpdesk/schema/cannot-login/",
-        "/console/helpdesk/schema/cannot-login.svg", "/console/helpdesk/rapport/")
+URLS = (
+    "/console/helpdesk/schema/",
+    "/console/helpdesk/schema/cannot-login/",
+    "/console/helpdesk/schema/cannot-login.svg",
+    "/console/helpdesk/rapport/",
+)
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -307,8 +385,12 @@ def test_a_case_of_ones_own_library_shows_its_path(demo):
     svg = client.get(f"/console/helpdesk/schema/cannot-login.svg?case={case.pk}")
     nodes = drawn_nodes(parse(svg.content.decode()))
     assert "stopped" in classes(nodes["generate"])
-    assert {n for n, g in nodes.items() if "on-path" in classes(g)} == \
-        {"colleague", "subscription", "account", "generate"}
+    assert {n for n, g in nodes.items() if "on-path" in classes(g)} == {
+        "colleague",
+        "subscription",
+        "account",
+        "generate",
+    }
     Case.objects.filter(pk=case.pk).update(procedure_version=0)
     older = client.get(f"/console/helpdesk/schema/cannot-login/?case={case.pk}")
     current = definitions.get("cannot-login").version
@@ -323,18 +405,25 @@ def test_another_librarys_case_does_not_exist(demo):
     theirs = make_case("duinstreek")
     for username in ("balie.maas", "manager.maas"):
         client = signed_in(username)
-        for url in ("/console/helpdesk/schema/cannot-login/",
-                    "/console/helpdesk/schema/cannot-login.svg",
-                    "/console/helpdesk/schema/no-ebook-rights/"):
+        for url in (
+            "/console/helpdesk/schema/cannot-login/",
+            "/console/helpdesk/schema/cannot-login.svg",
+            "/console/helpdesk/schema/no-ebook-rights/",
+        ):
             response = client.get(url, {"case": theirs.pk})
             assert response.status_code == 404, (username, url)
             assert b"generate" not in response.content
-    assert signed_in("helpdesk.duin").get("/console/helpdesk/schema/cannot-login/",
-                                          {"case": theirs.pk}).status_code == 200
+    assert (
+        signed_in("helpdesk.duin")
+        .get("/console/helpdesk/schema/cannot-login/", {"case": theirs.pk})
+        .status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("value", ["abc", "", "-1", "99999999", "1.5", "9" * 40])
 def test_a_bad_case_number_is_not_found(demo, value):
-    response = signed_in("balie.maas").get("/console/helpdesk/schema/cannot-login/",
-                                          {"case": value})
+    response = signed_in("balie.maas").get(
+        "/console/helpdesk/schema/cannot-login/", {"case": value}
+    )
     assert response.status_code == 404

@@ -14,17 +14,29 @@ from bibid.library.helpdesk import checks, definitions, diagnosis, engine
 from bibid.library.helpdesk.findings import Found
 
 FLOWS = {
-    "inloggen", "wachtwoord-vergeten", "gebruikersnaam-vergeten", "uitloggen",
-    "self-service-lid-worden", "self-service-wachtwoord-wijzigen",
-    "self-service-emailadres-wijzigen", "self-service-gebruikersnaam-wijzigen",
-    "self-service-account-verwijderen", "balie-lid-worden",
+    "inloggen",
+    "wachtwoord-vergeten",
+    "gebruikersnaam-vergeten",
+    "uitloggen",
+    "self-service-lid-worden",
+    "self-service-wachtwoord-wijzigen",
+    "self-service-emailadres-wijzigen",
+    "self-service-gebruikersnaam-wijzigen",
+    "self-service-account-verwijderen",
+    "balie-lid-worden",
 }
 # The seed's list under "Stroomschema's", word for word.
 SEED_FLOWS = {
-    "Inloggen", "Wachtwoord vergeten", "Gebruikersnaam vergeten", "Uitloggen",
-    "Self-service lid worden", "Self-service wachtwoord wijzigen",
-    "Self-service emailadres wijzigen", "Self-service gebruikersnaam wijzigen",
-    "Self-service account verwijderen", "Balie: lid worden",
+    "Inloggen",
+    "Wachtwoord vergeten",
+    "Gebruikersnaam vergeten",
+    "Uitloggen",
+    "Self-service lid worden",
+    "Self-service wachtwoord wijzigen",
+    "Self-service emailadres wijzigen",
+    "Self-service gebruikersnaam wijzigen",
+    "Self-service account verwijderen",
+    "Balie: lid worden",
 }
 FLOW_KINDS = {"system", "patron", "staff", "question", "advice", "end"}
 
@@ -141,8 +153,9 @@ def test_unreachable_node_is_refused(tmp_path):
 
 
 def test_question_with_one_answer_is_refused(tmp_path):
-    message = refused(write(tmp_path, "stroom",
-                            flow_text(answers="      - {label: ja, next: done}")))
+    message = refused(
+        write(tmp_path, "stroom", flow_text(answers="      - {label: ja, next: done}"))
+    )
     assert "a question needs at least two answers" in message
 
 
@@ -230,8 +243,16 @@ def mentioned_steps(texts) -> set[int]:
 
 
 def test_mentioned_steps_reads_ranges_and_lists():
-    assert mentioned_steps(["Stap 1 (x)", "Stap 10-11 / y", "Stap 5, 9, 12", "Stap 2 en 4"]) \
-        == {1, 2, 4, 5, 9, 10, 11, 12}
+    assert mentioned_steps(["Stap 1 (x)", "Stap 10-11 / y", "Stap 5, 9, 12", "Stap 2 en 4"]) == {
+        1,
+        2,
+        4,
+        5,
+        9,
+        10,
+        11,
+        12,
+    }
 
 
 @pytest.mark.parametrize(("problem", "steps"), [("cannot-login", 12), ("no-ebook-rights", 6)])
@@ -242,8 +263,10 @@ def test_procedure_covers_the_seed_steps(problem, steps):
 
 
 def test_the_other_procedures_cite_their_seed_sections():
-    for problem, section in (("logout-detected", "AUTHENTICATION.LOGOUT_DETECTED"),
-                             ("inactive-account", "Inactief inlogaccount")):
+    for problem, section in (
+        ("logout-detected", "AUTHENTICATION.LOGOUT_DETECTED"),
+        ("inactive-account", "Inactief inlogaccount"),
+    ):
         procedure = definitions.procedure_for(problem)
         assert section in procedure.seed
         assert any(section in node.step for node in procedure.nodes.values())

@@ -34,35 +34,44 @@ def _pushed(demo):
 
 
 def customer(card: str) -> Customer:
-    return Customer.objects.select_related("library").get(card_number=card,
-                                                          library__code="aan-de-maas")
+    return Customer.objects.select_related("library").get(
+        card_number=card, library__code="aan-de-maas"
+    )
 
 
 def run(staff, card, problem="cannot-login", username=None, **kw):
-    return diagnosis.run(actor=staff(HELPDESK), customer=customer(card), problem=problem,
-                         username=username, **kw)
+    return diagnosis.run(
+        actor=staff(HELPDESK), customer=customer(card), problem=problem, username=username, **kw
+    )
 
 
-@pytest.mark.parametrize(("card", "problem", "code", "fix"), [
-    ("2010000001", "cannot-login", "no-problem-found", None),  # Anna: all is well
-    ("2010000002", "cannot-login", "login-account-inactive", "account_activate"),  # Bram
-    ("2010000004", "cannot-login", "login-blocked", "account_unblock"),  # Dirk
-    ("2010000005", "cannot-login", "recovery-email-missing", "account_reset_recovery_email"),
-    ("2010000006", "cannot-login", "no-login-account", "account_generate"),  # Fatima
-    ("2010000007", "cannot-login", "authorization-outdated", "account_authorize"),  # Gerrit
-    ("2010000007", "no-ebook-rights", "authorization-outdated", "account_authorize"),
-    ("2010000008", "cannot-login", "subscription-inactive", None),  # Hanna: ended
-    ("2010000009", "no-ebook-rights", "subscription-without-ebooks", None),  # Ingrid
-    ("2010000013", "cannot-login", "recovery-email-differs", "account_reset_recovery_email"),
-])
+@pytest.mark.parametrize(
+    ("card", "problem", "code", "fix"),
+    [
+        ("2010000001", "cannot-login", "no-problem-found", None),  # Anna: all is well
+        ("2010000002", "cannot-login", "login-account-inactive", "account_activate"),  # Bram
+        ("2010000004", "cannot-login", "login-blocked", "account_unblock"),  # Dirk
+        ("2010000005", "cannot-login", "recovery-email-missing", "account_reset_recovery_email"),
+        ("2010000006", "cannot-login", "no-login-account", "account_generate"),  # Fatima
+        ("2010000007", "cannot-login", "authorization-outdated", "account_authorize"),  # Gerrit
+        ("2010000007", "no-ebook-rights", "authorization-outdated", "account_authorize"),
+        ("2010000008", "cannot-login", "subscription-inactive", None),  # Hanna: ended
+        ("2010000009", "no-ebook-rights", "subscription-without-ebooks", None),  # Ingrid
+        ("2010000013", "cannot-login", "recovery-email-differs", "account_reset_recovery_email"),
+    ],
+)
 def test_the_demo_customers_give_the_seeds_causes(staff, card, problem, code, fix):
     found = run(staff, card, problem)
     cause = found.findings[0]
     assert cause.code == code
     assert (cause.fix.operation if cause.fix else None) == fix
-    assert found.outcome == ("fix-available" if fix else
-                             "no-problem-found" if code == "no-problem-found" else
-                             "ask-customer")
+    assert found.outcome == (
+        "fix-available"
+        if fix
+        else "no-problem-found"
+        if code == "no-problem-found"
+        else "ask-customer"
+    )
     assert cause.summary and cause.step and (cause.evidence or code == "not-allowed-colleague")
     if not fix:
         assert cause.question
@@ -92,10 +101,11 @@ def test_the_username_the_customer_types(staff):
     # customer's account", whether it exists (Piet, of another library) or not.
     other = run(staff, "2010000001", username="piet.hendriks").findings[0]
     assert other.code == "wrong-username" and other.fix is None
-    assert other.summary == ("De klant typt piet.hendriks; dat is niet het inlogaccount dat "
-                             "aan deze klant gekoppeld is (anna.jansen).")
-    assert other.summary.replace("piet.hendriks", "anna.jansn") == \
-        wrong.findings[0].summary
+    assert other.summary == (
+        "De klant typt piet.hendriks; dat is niet het inlogaccount dat "
+        "aan deze klant gekoppeld is (anna.jansen)."
+    )
+    assert other.summary.replace("piet.hendriks", "anna.jansn") == wrong.findings[0].summary
     assert "bestaat" not in other.summary + " ".join(other.evidence)
     right = run(staff, "2010000001", username="ANNA.JANSEN")  # case does not matter
     assert right.findings[0].code == "no-problem-found"
@@ -112,8 +122,7 @@ def test_an_unlinked_customer_with_an_account_of_their_own_gets_it_linked(staff)
     assert "aan deze klant is geen inlogaccount gekoppeld" in found.evidence[0]
     # A name that does not exist reads the same (identity does not say which is which).
     nobody = run(staff, "2010000006", username="niemand.bestaat").findings[0]
-    assert (nobody.code, nobody.fix.args) == ("account-not-linked",
-                                              {"username": "niemand.bestaat"})
+    assert (nobody.code, nobody.fix.args) == ("account-not-linked", {"username": "niemand.bestaat"})
 
 
 def test_colleagues_and_volunteers_are_not_diagnosed(staff, live_identity):
@@ -123,8 +132,9 @@ def test_colleagues_and_volunteers_are_not_diagnosed(staff, live_identity):
         assert [f.code for f in found.findings] == ["not-allowed-colleague"]
         assert "collega" in found.findings[0].summary
         # Nothing was asked of the login service.
-        assert not AuditEvent.objects.filter(action="login_status",
-                                             customer__card_number=card).exists()
+        assert not AuditEvent.objects.filter(
+            action="login_status", customer__card_number=card
+        ).exists()
         assert found.as_json()["findings"][0]["evidence"] == []
 
 
@@ -143,8 +153,11 @@ def test_an_unknown_problem_is_a_400(staff):
 
 def test_the_fix_works_and_the_diagnosis_says_so(staff, restores_identity):
     done, after, state = diagnosis.apply_fix(
-        actor=staff(HELPDESK), customer=customer("2010000002"), problem="cannot-login",
-        code="login-account-inactive")
+        actor=staff(HELPDESK),
+        customer=customer("2010000002"),
+        problem="cannot-login",
+        code="login-account-inactive",
+    )
     assert done.action == "activate" and state == "worked"
     assert "login-account-inactive" not in after.codes()
     # Activated at the desk, the patron has not chosen a password yet: that is the next
@@ -160,38 +173,45 @@ def test_the_fix_works_and_the_diagnosis_says_so(staff, restores_identity):
 
 def test_a_fix_that_no_longer_applies_is_refused(staff):
     with pytest.raises(Problem) as refused:
-        diagnosis.apply_fix(actor=staff(HELPDESK), customer=customer("2010000001"),
-                            problem="cannot-login", code="login-account-inactive")
+        diagnosis.apply_fix(
+            actor=staff(HELPDESK),
+            customer=customer("2010000001"),
+            problem="cannot-login",
+            code="login-account-inactive",
+        )
     assert refused.value.status == 409
 
 
 def test_the_desk_may_not_lift_a_block(staff):
-    found = diagnosis.run(actor=staff("balie.maas"), customer=customer("2010000004"),
-                          problem="cannot-login")
+    found = diagnosis.run(
+        actor=staff("balie.maas"), customer=customer("2010000004"), problem="cannot-login"
+    )
     fix = found.as_json()["findings"][0]["fix"]
     assert fix["operation"] == "login_account_unblock" and fix["allowed"] is False
     assert found.as_json()["next"]["fix"] == fix
     with pytest.raises(Problem) as refused:
-        diagnosis.apply_fix(actor=staff("balie.maas"), customer=customer("2010000004"),
-                            problem="cannot-login", code="login-blocked")
+        diagnosis.apply_fix(
+            actor=staff("balie.maas"),
+            customer=customer("2010000004"),
+            problem="cannot-login",
+            code="login-blocked",
+        )
     assert refused.value.status == 403
 
 
 def test_a_case_resumes_at_the_question(staff):
     first = run(staff, "2010000001")
     assert first.path[-1].node == "try_now" and first.path[-1].result == "ask"
-    answered = diagnosis.answer(actor=staff(HELPDESK), case=first.case, node="try_now",
-                                label="Nee")
+    answered = diagnosis.answer(actor=staff(HELPDESK), case=first.case, node="try_now", label="Nee")
     assert [p.node for p in answered.path][-2:] == ["reset_self", "mail_received"]
-    solved = diagnosis.answer(actor=staff(HELPDESK), case=answered.case,
-                              node="mail_received", label="Ja")
-    solved = diagnosis.answer(actor=staff(HELPDESK), case=solved.case, node="try_again",
-                              label="Ja")
+    solved = diagnosis.answer(
+        actor=staff(HELPDESK), case=answered.case, node="mail_received", label="Ja"
+    )
+    solved = diagnosis.answer(actor=staff(HELPDESK), case=solved.case, node="try_again", label="Ja")
     assert solved.path[-1].result == "solved"
     assert Case.objects.get(pk=first.case.pk).ended == "solved"
     with pytest.raises(Problem):
-        diagnosis.answer(actor=staff(HELPDESK), case=first.case, node="try_now",
-                         label="Misschien")
+        diagnosis.answer(actor=staff(HELPDESK), case=first.case, node="try_now", label="Misschien")
 
 
 def test_the_cost_does_not_grow_with_the_history(staff, restores_identity):
@@ -219,33 +239,51 @@ def test_the_rest_api_returns_the_same_json(demo):
     assert body["path"][-1] == {"node": "activate", "kind": "action", "result": "fix"}
     assert body["next"]["kind"] == "fix" and body["next"]["node"] == "activate"
     assert body["cause"] == body["findings"][0]
-    colleague = api.send("post", "/customers/2010000014/diagnosis",
-                         {"problem": "cannot-login"}).json()
+    colleague = api.send(
+        "post", "/customers/2010000014/diagnosis", {"problem": "cannot-login"}
+    ).json()
     assert colleague["outcome"] == "not-allowed" and len(colleague["findings"]) == 1
     bad = api.send("post", "/customers/2010000001/diagnosis", {"problem": "alles"})
     assert bad.status_code in (400, 422)
-    long = api.send("post", "/customers/2010000001/diagnosis",
-                    {"problem": "cannot-login", "username": "x" * 300})
+    long = api.send(
+        "post",
+        "/customers/2010000001/diagnosis",
+        {"problem": "cannot-login", "username": "x" * 300},
+    )
     assert long.status_code in (400, 422)
-    other = Api("balie.duin").send("post", "/customers/2010000002/diagnosis",
-                                   {"problem": "cannot-login"})
+    other = Api("balie.duin").send(
+        "post", "/customers/2010000002/diagnosis", {"problem": "cannot-login"}
+    )
     assert other.status_code == 404
 
 
 def test_the_command_line_gives_the_same_json(demo):
     out = io.StringIO()
-    call_command("diagnose", library="aan-de-maas", card="2010000007",
-                 problem="cannot-login", json=True, stdout=out)
+    call_command(
+        "diagnose",
+        library="aan-de-maas",
+        card="2010000007",
+        problem="cannot-login",
+        json=True,
+        stdout=out,
+    )
     data = json.loads(out.getvalue())
     assert data["findings"][0]["code"] == "authorization-outdated"
     assert set(data) >= {"problem", "customer", "outcome", "findings", "path"}
     out = io.StringIO()
-    call_command("diagnose", library="aan-de-maas", card="2010000015",
-                 problem="cannot-login", json=True, stdout=out)
+    call_command(
+        "diagnose",
+        library="aan-de-maas",
+        card="2010000015",
+        problem="cannot-login",
+        json=True,
+        stdout=out,
+    )
     assert json.loads(out.getvalue())["outcome"] == "not-allowed"
     text = io.StringIO()
-    call_command("diagnose", library="aan-de-maas", card="2010000004",
-                 problem="cannot-login", stdout=text)
+    call_command(
+        "diagnose", library="aan-de-maas", card="2010000004", problem="cannot-login", stdout=text
+    )
     assert "[login-blocked]" in text.getvalue()
     assert "fix: login_account_unblock" in text.getvalue()
     assert "next: fix login_account_unblock (Hef de blokkade op) at unblock" in text.getvalue()

@@ -38,10 +38,10 @@ def evaluate(problem: str, *codes: str, answers=None, done=()):
 def test_no_ebooks_and_inactive_account_the_flowchart_decides():
     """no-ebook-rights walks colleague → subscription → ebooks and ends at
     other_subscription: that is the cause; the inactive account is only also seen."""
-    path, on_path, also, step = evaluate("no-ebook-rights", "subscription-without-ebooks",
-                                         "login-account-inactive")
-    assert [p.node for p in path] == ["colleague", "subscription", "ebooks",
-                                      "other_subscription"]
+    path, on_path, also, step = evaluate(
+        "no-ebook-rights", "subscription-without-ebooks", "login-account-inactive"
+    )
+    assert [p.node for p in path] == ["colleague", "subscription", "ebooks", "other_subscription"]
     assert [f.code for f in on_path] == ["subscription-without-ebooks"]
     assert on_path[0].node == "ebooks"
     assert on_path[0].title == "Abonnement met e-books?"  # the node's, not the check's
@@ -55,8 +55,9 @@ def test_no_ebooks_and_inactive_account_the_flowchart_decides():
 def test_cannot_login_an_advice_does_not_stop_the_walk():
     """subscription_active → renew (advice) → account ...: the cause is the subscription,
     the next step the activation further on, and both are on the path."""
-    _path, on_path, also, step = evaluate("cannot-login", "subscription-inactive",
-                                         "login-account-inactive", "recovery-email-differs")
+    _path, on_path, also, step = evaluate(
+        "cannot-login", "subscription-inactive", "login-account-inactive", "recovery-email-differs"
+    )
     assert [f.code for f in on_path] == ["subscription-inactive", "login-account-inactive"]
     assert on_path[0].fix is None  # renew is advice
     assert (step.kind, step.node) == ("fix", "activate")
@@ -72,17 +73,20 @@ def test_blocked_and_wrong_passwords_block_first():
     assert on_path[0].code == "login-blocked" and step.node == "unblock"
     assert [f.code for f in also] == ["password-failures"]
     # Once the unblock is done (the walk passes it), the reset mail is next.
-    _p, on_path, _a, step = evaluate("cannot-login", "password-failures", "login-blocked",
-                                     done=["unblock"])
+    _p, on_path, _a, step = evaluate(
+        "cannot-login", "password-failures", "login-blocked", done=["unblock"]
+    )
     assert [f.code for f in on_path] == ["login-blocked", "password-failures"]
     assert step.node == "reset" and step.fix.waits_for_patron
 
 
 def test_routes_choose_the_action():
     """One check, three codes, three different next steps in cannot-login."""
-    cases = {"no-login-account": ("generate", "account_generate"),
-             "login-account-deleted": ("generate", "account_generate"),
-             "account-not-linked": ("link_typed", "account_link")}
+    cases = {
+        "no-login-account": ("generate", "account_generate"),
+        "login-account-deleted": ("generate", "account_generate"),
+        "account-not-linked": ("link_typed", "account_link"),
+    }
     for code, (node, operation) in cases.items():
         _p, _on_path, _a, step = evaluate("cannot-login", code)
         assert (step.node, step.fix.operation) == (node, operation), code
@@ -118,8 +122,11 @@ def test_an_active_account_without_a_password_is_found_and_fixed_by_mail():
 def check_codes(procedure: Definition) -> list[list[tuple[str, str] | None]]:
     """Per check of the procedure: nothing, or each (check, code) it may find."""
     names = dict.fromkeys(n.check for n in procedure.nodes.values() if n.kind == "check")
-    return [[None, *((name, code) for code in checks.REGISTRY[name].codes)]
-            for name in names if name != "colleague_rule"]
+    return [
+        [None, *((name, code) for code in checks.REGISTRY[name].codes)]
+        for name in names
+        if name != "colleague_rule"
+    ]
 
 
 @pytest.mark.parametrize("problem", diagnosis.PROBLEMS)
@@ -162,23 +169,46 @@ def test_an_action_reached_by_an_answer_is_the_fix_of_the_finding_before_it():
     """A question whose answer leads to an action: that action is `next`, and the finding
     that led to the question carries it (the fix endpoint offers exactly what `next`
     says)."""
-    procedure = Definition.model_validate({
-        "id": "vraag", "version": 1, "kind": "procedure", "title": "t", "seed": "s",
-        "problem": "cannot-login", "start": "blocked",
-        "nodes": {
-            "blocked": {"kind": "check", "check": "not_blocked", "step": "1", "title": "B?",
-                        "ok": "done", "found": "ask"},
-            "ask": {"kind": "question", "step": "2", "title": "Ophef?",
-                    "answers": [{"label": "ja", "next": "lift"},
-                                {"label": "nee", "next": "done"}]},
-            "lift": {"kind": "action", "operation": "account_unblock", "step": "3",
-                     "title": "Hef op", "next": "done"},
-            "done": {"kind": "end", "result": "solved", "step": "4", "title": "Klaar"},
-        }})
+    procedure = Definition.model_validate(
+        {
+            "id": "vraag",
+            "version": 1,
+            "kind": "procedure",
+            "title": "t",
+            "seed": "s",
+            "problem": "cannot-login",
+            "start": "blocked",
+            "nodes": {
+                "blocked": {
+                    "kind": "check",
+                    "check": "not_blocked",
+                    "step": "1",
+                    "title": "B?",
+                    "ok": "done",
+                    "found": "ask",
+                },
+                "ask": {
+                    "kind": "question",
+                    "step": "2",
+                    "title": "Ophef?",
+                    "answers": [{"label": "ja", "next": "lift"}, {"label": "nee", "next": "done"}],
+                },
+                "lift": {
+                    "kind": "action",
+                    "operation": "account_unblock",
+                    "step": "3",
+                    "title": "Hef op",
+                    "next": "done",
+                },
+                "done": {"kind": "end", "result": "solved", "step": "4", "title": "Klaar"},
+            },
+        }
+    )
     _p, _f, _a, asked = diagnosis.evaluate(procedure, found("login-blocked"))
     assert (asked.kind, asked.node) == ("question", "ask")
-    _p, on_path, _a, step = diagnosis.evaluate(procedure, found("login-blocked"),
-                                               answers={"ask": "ja"})
+    _p, on_path, _a, step = diagnosis.evaluate(
+        procedure, found("login-blocked"), answers={"ask": "ja"}
+    )
     assert (step.kind, step.node) == ("fix", "lift")
     assert step.finding.code == "login-blocked"
     assert step.fix.operation == "account_unblock" and step.fix.label == "Hef op"
@@ -192,8 +222,9 @@ def test_without_a_recovery_address_the_address_comes_before_the_password_mail()
         assert step.fix.operation == "account_reset_recovery_email"
     _p, _f, _a, step = evaluate("cannot-login", "no-email-address")
     assert (step.kind, step.node) == ("question", "ask_address")
-    _p, _f, _a, step = evaluate("cannot-login", "no-email-address",
-                                answers={"ask_address": "Ja, ingevuld"})
+    _p, _f, _a, step = evaluate(
+        "cannot-login", "no-email-address", answers={"ask_address": "Ja, ingevuld"}
+    )
     assert (step.kind, step.node) == ("question", "try_again")  # after the advice to recheck
 
 
@@ -221,15 +252,19 @@ def broken(change: dict) -> dict[str, Definition]:
 
 def test_an_unregistered_check_is_refused_at_start_up():
     errors = system_checks.problems_in(broken({("active", "check"): "login_acount_active"}))
-    assert errors == ["inactive-account.yaml: node 'active' names unregistered check "
-                      "'login_acount_active'"]
+    assert errors == [
+        "inactive-account.yaml: node 'active' names unregistered check 'login_acount_active'"
+    ]
 
 
 def test_a_route_its_check_never_finds_is_refused_at_start_up():
-    errors = system_checks.problems_in(broken({("account", "routes"): {
-        "account-not-linked": "link", "login-blocked": "generate"}}))
-    assert errors == ["inactive-account.yaml: node 'account' routes 'login-blocked', which "
-                      "check 'login_account_exists' never finds"]
+    errors = system_checks.problems_in(
+        broken({("account", "routes"): {"account-not-linked": "link", "login-blocked": "generate"}})
+    )
+    assert errors == [
+        "inactive-account.yaml: node 'account' routes 'login-blocked', which "
+        "check 'login_account_exists' never finds"
+    ]
 
 
 def test_a_check_with_an_unknown_code_is_refused_at_start_up():
@@ -238,8 +273,10 @@ def test_a_check_with_an_unknown_code_is_refused_at_start_up():
         codes = ("login-blokked",)
 
     registry = {**checks.REGISTRY, "bad": Bad}
-    assert "check 'bad' declares unknown finding codes ['login-blokked']" in \
-        system_checks.problems_in(registry=registry)
+    assert (
+        "check 'bad' declares unknown finding codes ['login-blokked']"
+        in system_checks.problems_in(registry=registry)
+    )
 
 
 def test_a_code_no_check_produces_is_reported():
@@ -267,16 +304,32 @@ def test_manage_check_fails_on_a_broken_definition(monkeypatch):
 
 def answer(**change) -> dict:
     at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC).isoformat()
-    account = {"customer_ref": "M100", "account_id": "0b6f3f9e-8a43-5d3e-9d55-0f1c2a3b4c5d",
-               "username": "anna", "state": "active", "has_password": True,
-               "recovery_email": "a@example.org", "recovery_email_confirmed": True,
-               "recovery_email_set_by": "patron", "created_at": at, "activated_at": at,
-               "last_login": None, "password_changed_at": at, "linked_libraries": ["X"],
-               "block": {"failures": 0, "blocked_until": None}}
-    data = {"linked": True, "account": account,
-            "authorization": {"customer": {}, "rights": [], "authorized_at": at},
-            "effective_rights": [], "recent_events": [], "failures_today": 0, "typed": None,
-            "removed": None}
+    account = {
+        "customer_ref": "M100",
+        "account_id": "0b6f3f9e-8a43-5d3e-9d55-0f1c2a3b4c5d",
+        "username": "anna",
+        "state": "active",
+        "has_password": True,
+        "recovery_email": "a@example.org",
+        "recovery_email_confirmed": True,
+        "recovery_email_set_by": "patron",
+        "created_at": at,
+        "activated_at": at,
+        "last_login": None,
+        "password_changed_at": at,
+        "linked_libraries": ["X"],
+        "block": {"failures": 0, "blocked_until": None},
+    }
+    data = {
+        "linked": True,
+        "account": account,
+        "authorization": {"customer": {}, "rights": [], "authorized_at": at},
+        "effective_rights": [],
+        "recent_events": [],
+        "failures_today": 0,
+        "typed": None,
+        "removed": None,
+    }
     for key, value in change.items():
         target, _sep, name = key.rpartition("__")
         (data[target] if target else data)[name] = value
@@ -289,14 +342,28 @@ def test_the_status_answer_parses_into_typed_objects():
     assert parsed.account.created_at.tzinfo is not None
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"account__state": "actief"}, "account.state"),
-    ({"account__has_pasword": True}, "account.has_pasword"),  # a renamed field: unknown...
-    ({"recent_events": [{"at": "2026-12-06T10:00:00Z", "kind": "login"}]},
-     "recent_events.0.outcome"),
-    ({"removed": {"kind": "account_deleted", "reason": "purged", "at": "x",
-                  "username": None}}, "removed.at"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"account__state": "actief"}, "account.state"),
+        ({"account__has_pasword": True}, "account.has_pasword"),  # a renamed field: unknown...
+        (
+            {"recent_events": [{"at": "2026-12-06T10:00:00Z", "kind": "login"}]},
+            "recent_events.0.outcome",
+        ),
+        (
+            {
+                "removed": {
+                    "kind": "account_deleted",
+                    "reason": "purged",
+                    "at": "x",
+                    "username": None,
+                }
+            },
+            "removed.at",
+        ),
+    ],
+)
 def test_an_unexpected_answer_is_an_error_never_ok(change, field):
     with pytest.raises(identity_status.UnexpectedAnswer) as error:
         identity_status.parse(answer(**change))

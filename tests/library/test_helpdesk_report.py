@@ -30,10 +30,18 @@ def demo(db):
 
 
 def case(library: str, problem: str, first: str, ended: str, **extra) -> Case:
-    return Case(library_id=Library.objects.values_list("pk", flat=True).get(code=library),
-                who="test", via="console",
-                problem=problem, procedure=problem, procedure_version=1,
-                outcome="fix-available", first_code=first, ended=ended, **extra)
+    return Case(
+        library_id=Library.objects.values_list("pk", flat=True).get(code=library),
+        who="test",
+        via="console",
+        problem=problem,
+        procedure=problem,
+        procedure_version=1,
+        outcome="fix-available",
+        first_code=first,
+        ended=ended,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -42,22 +50,53 @@ def cases(demo):
     follow_1 = case("aan-de-maas", "cannot-login", "no-problem-found", "try_now")
     follow_2 = case("aan-de-maas", "cannot-login", "login-account-inactive", "activate")
     Case.objects.bulk_create([follow_1, follow_2])
-    Case.objects.bulk_create([
-        # Activated, and it worked: the diagnosis again found nothing, asked the customer.
-        case("aan-de-maas", "cannot-login", "login-account-inactive", "activate",
-             fix_operation="account_activate", fix_worked=True, followed_by=follow_1),
-        # Activated, and it did not work; the story ends at the same fix.
-        case("aan-de-maas", "cannot-login", "login-account-inactive", "activate",
-             fix_operation="account_activate", fix_worked=False, followed_by=follow_2),
-        case("aan-de-maas", "cannot-login", "login-account-inactive", "activate"),
-        case("aan-de-maas", "cannot-login", "wrong-username", "solved"),
-        case("aan-de-maas", "no-ebook-rights", "subscription-without-ebooks",
-             "other_subscription"),
-        case("aan-de-maas", "cannot-login", "login-blocked", "unblock",
-             created_at=clock.now() - timedelta(days=40)),
-        case("duinstreek", "cannot-login", "password-failures", "reset",
-             fix_operation="account_send_password_reset", fix_worked=True),
-    ])
+    Case.objects.bulk_create(
+        [
+            # Activated, and it worked: the diagnosis again found nothing, asked the customer.
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "login-account-inactive",
+                "activate",
+                fix_operation="account_activate",
+                fix_worked=True,
+                followed_by=follow_1,
+            ),
+            # Activated, and it did not work; the story ends at the same fix.
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "login-account-inactive",
+                "activate",
+                fix_operation="account_activate",
+                fix_worked=False,
+                followed_by=follow_2,
+            ),
+            case("aan-de-maas", "cannot-login", "login-account-inactive", "activate"),
+            case("aan-de-maas", "cannot-login", "wrong-username", "solved"),
+            case(
+                "aan-de-maas",
+                "no-ebook-rights",
+                "subscription-without-ebooks",
+                "other_subscription",
+            ),
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "login-blocked",
+                "unblock",
+                created_at=clock.now() - timedelta(days=40),
+            ),
+            case(
+                "duinstreek",
+                "cannot-login",
+                "password-failures",
+                "reset",
+                fix_operation="account_send_password_reset",
+                fix_worked=True,
+            ),
+        ]
+    )
 
 
 def actor(username: str) -> Actor:
@@ -75,14 +114,20 @@ def test_the_report_counts_first_findings_fixes_and_ends(cases):
     login, ebooks = data.problems
     assert login.title == "Kan niet inloggen (single identity)" and login.cases == 4
     # The follow-ups (the diagnosis after a fix) are no new cases.
-    assert rows(login.first_findings) == [("login-account-inactive", 3, 75),
-                                          ("wrong-username", 1, 25)]
-    assert [(f.operation, f.label, f.tried, f.worked, f.share) for f in login.fixes] == \
-        [("account_activate", "Activeer inlogaccount", 2, 1, 50)]
+    assert rows(login.first_findings) == [
+        ("login-account-inactive", 3, 75),
+        ("wrong-username", 1, 25),
+    ]
+    assert [(f.operation, f.label, f.tried, f.worked, f.share) for f in login.fixes] == [
+        ("account_activate", "Activeer inlogaccount", 2, 1, 50)
+    ]
     # Ends: the last case of each story.
     assert rows(login.ends) == [("activate", 2, 50), ("solved", 1, 25), ("try_now", 1, 25)]
-    assert [r.label for r in login.ends] == ["Activeer inlogaccount", "Opgelost",
-                                             "Kan de klant nu inloggen?"]
+    assert [r.label for r in login.ends] == [
+        "Activeer inlogaccount",
+        "Opgelost",
+        "Kan de klant nu inloggen?",
+    ]
     assert rows(ebooks.first_findings) == [("subscription-without-ebooks", 1, 100)]
     assert [r.label for r in ebooks.ends] == ["Abonnement zonder e-books"]
     assert ebooks.fixes == []
@@ -130,9 +175,15 @@ def signed_in(username: str) -> Client:
 def test_the_report_page(cases):
     page = signed_in("balie.maas").get("/console/helpdesk/rapport/")
     assert page.status_code == 200
-    for text in ("Kan niet inloggen (single identity)", "login-account-inactive", "75%",
-                 "Activeer inlogaccount", "Kan de klant nu inloggen?",
-                 "Geen rechten om e-books te lenen", "aria-current=\"page\">de laatste 30"):
+    for text in (
+        "Kan niet inloggen (single identity)",
+        "login-account-inactive",
+        "75%",
+        "Activeer inlogaccount",
+        "Kan de klant nu inloggen?",
+        "Geen rechten om e-books te lenen",
+        'aria-current="page">de laatste 30',
+    ):
         assert text in page.text, text
     assert "password-failures" not in page.text and "login-blocked" not in page.text
     year = signed_in("manager.maas").get("/console/helpdesk/rapport/", {"dagen": "365"})
@@ -152,8 +203,7 @@ def test_an_empty_report(demo):
 def test_the_report_costs_a_fixed_number_of_queries(demo, django_assert_num_queries):
     library = Library.objects.get(code="aan-de-maas")
     codes = ["login-account-inactive", "wrong-username", "no-login-account", "login-blocked"]
-    Case.objects.bulk_create([case("aan-de-maas", "cannot-login", "no-problem-found",
-                                   "try_now")])
+    Case.objects.bulk_create([case("aan-de-maas", "cannot-login", "no-problem-found", "try_now")])
     client = signed_in("balie.maas")
     client.get("/console/helpdesk/rapport/")  # the session, warm
     with CaptureQueriesContext(connection) as one:
@@ -161,11 +211,19 @@ def test_the_report_costs_a_fixed_number_of_queries(demo, django_assert_num_quer
     staff = actor("balie.maas")
     with django_assert_num_queries(3):
         report.build(actor=staff)
-    Case.objects.bulk_create([
-        case("aan-de-maas", ("cannot-login", "no-ebook-rights")[i % 2], codes[i % 4],
-             ("activate", "solved", "escalate")[i % 3],
-             fix_operation=("account_activate", "")[i % 2], fix_worked=bool(i % 3))
-        for i in range(199)])
+    Case.objects.bulk_create(
+        [
+            case(
+                "aan-de-maas",
+                ("cannot-login", "no-ebook-rights")[i % 2],
+                codes[i % 4],
+                ("activate", "solved", "escalate")[i % 3],
+                fix_operation=("account_activate", "")[i % 2],
+                fix_worked=bool(i % 3),
+            )
+            for i in range(199)
+        ]
+    )
     assert Case.objects.filter(library=library).count() == 200
     with CaptureQueriesContext(connection) as many:
         page = client.get("/console/helpdesk/rapport/")
@@ -179,17 +237,37 @@ def test_the_report_costs_a_fixed_number_of_queries(demo, django_assert_num_quer
 def test_a_fix_whose_effect_is_not_known_yet_is_neither_success_nor_failure(demo):
     """A reset mail the patron has not used yet waits: counted as tried and waiting, and
     the share of successes is of the fixes whose effect is known."""
-    Case.objects.bulk_create([
-        case("aan-de-maas", "cannot-login", "password-failures", "try_now",
-             fix_operation="account_send_password_reset", fix_worked=None,
-             fix_state="waiting_for_patron"),
-        case("aan-de-maas", "cannot-login", "password-failures", "try_now",
-             fix_operation="account_send_password_reset", fix_worked=True,
-             fix_state="worked"),
-        case("aan-de-maas", "cannot-login", "password-failures", "reset",
-             fix_operation="account_send_password_reset", fix_worked=False,
-             fix_state="not_worked"),
-    ])
+    Case.objects.bulk_create(
+        [
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "password-failures",
+                "try_now",
+                fix_operation="account_send_password_reset",
+                fix_worked=None,
+                fix_state="waiting_for_patron",
+            ),
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "password-failures",
+                "try_now",
+                fix_operation="account_send_password_reset",
+                fix_worked=True,
+                fix_state="worked",
+            ),
+            case(
+                "aan-de-maas",
+                "cannot-login",
+                "password-failures",
+                "reset",
+                fix_operation="account_send_password_reset",
+                fix_worked=False,
+                fix_state="not_worked",
+            ),
+        ]
+    )
     login = report.build(actor=actor("balie.maas")).problems[0]
     assert [(f.tried, f.worked, f.waiting, f.share) for f in login.fixes] == [(3, 1, 1, 50)]
     page = signed_in("balie.maas").get("/console/helpdesk/rapport/")

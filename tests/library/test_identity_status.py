@@ -38,8 +38,10 @@ def newer_identity(demo, live_identity, settings):
 
 
 def count() -> float:
-    return REGISTRY.get_sample_value("bibid_unexpected_answers_total",
-                                     {"operation": "account_status"}) or 0.0
+    return (
+        REGISTRY.get_sample_value("bibid_unexpected_answers_total", {"operation": "account_status"})
+        or 0.0
+    )
 
 
 def test_a_renamed_field_is_an_error_the_helpdesk_reports(newer_identity, staff, caplog):
@@ -61,9 +63,11 @@ def test_the_console_and_the_api_say_so_never_500(newer_identity):
     from .test_api import Api
     from .test_console import signed_in
 
-    page = signed_in("helpdesk.maas").post("/console/klanten/2010000001/helpdesk/",
-                                           {"helpdesk-problem": "cannot-login"})
+    page = signed_in("helpdesk.maas").post(
+        "/console/klanten/2010000001/helpdesk/", {"helpdesk-problem": "cannot-login"}
+    )
     assert page.status_code == 503 and "onverwacht antwoord" in page.text
-    api = Api("helpdesk.maas").send("post", "/customers/2010000001/diagnosis",
-                                    {"problem": "cannot-login"})
+    api = Api("helpdesk.maas").send(
+        "post", "/customers/2010000001/diagnosis", {"problem": "cannot-login"}
+    )
     assert api.status_code == 502 and api.json()["code"] == "identity_unexpected_answer"

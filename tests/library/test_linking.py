@@ -43,14 +43,19 @@ def actor(username: str) -> Actor:
 
 
 def customer(card: str) -> Customer:
-    return Customer.objects.select_related("library").get(card_number=card,
-                                                          library__code="aan-de-maas")
+    return Customer.objects.select_related("library").get(
+        card_number=card, library__code="aan-de-maas"
+    )
 
 
 def signed_in(username: str) -> Client:
     client = Client()
-    assert client.post("/console/inloggen/", {"username": username,
-                                              "password": PASSWORDS[username]}).status_code == 302
+    assert (
+        client.post(
+            "/console/inloggen/", {"username": username, "password": PASSWORDS[username]}
+        ).status_code
+        == 302
+    )
     return client
 
 
@@ -63,24 +68,29 @@ def section(html: str, testid: str) -> str:
 def test_link_opens_a_request_and_links_nothing_until_confirmed(links):
     desk, fatima = actor("balie.maas"), customer(FATIMA)
     opened = login.link(actor=desk, customer=fatima, username="fatima.e")
-    assert opened.summary == ("Vraag de klant om de code uit de e-mail, of laat de klant zelf "
-                              "inloggen op het scherm.")
+    assert opened.summary == (
+        "Vraag de klant om de code uit de e-mail, of laat de klant zelf inloggen op het scherm."
+    )
     assert opened.data["handover_url"] == f"{BASE}/koppelen/{opened.data['request_id']}/"
     assert customer(FATIMA).account_id is None
     assert not PendingPush.objects.filter(customer=fatima).exists()
     with pytest.raises(Problem) as wrong:
-        login.confirm_link(actor=desk, customer=fatima, request_id=opened.data["request_id"],
-                           code="000000")
+        login.confirm_link(
+            actor=desk, customer=fatima, request_id=opened.data["request_id"], code="000000"
+        )
     assert (wrong.value.code, wrong.value.extra) == ("wrong_code", {"attempts_left": 4})
     assert customer(FATIMA).account_id is None
-    done = login.confirm_link(actor=desk, customer=fatima,
-                              request_id=opened.data["request_id"], code=CODE)
+    done = login.confirm_link(
+        actor=desk, customer=fatima, request_id=opened.data["request_id"], code=CODE
+    )
     assert "fatima.e is gekoppeld" in done.summary
     assert customer(FATIMA).account_username == "fatima.e"
     assert PendingPush.objects.filter(customer=fatima).exists()  # rights follow at once
-    assert list(AuditEvent.objects.filter(card_number=FATIMA, action__startswith="login_link")
-                .order_by("at", "pk").values_list("action", "result")) == [
-        ("login_link", "ok"), ("login_link_confirm", "refused"), ("login_link_confirm", "ok")]
+    assert list(
+        AuditEvent.objects.filter(card_number=FATIMA, action__startswith="login_link")
+        .order_by("at", "pk")
+        .values_list("action", "result")
+    ) == [("login_link", "ok"), ("login_link_confirm", "refused"), ("login_link_confirm", "ok")]
 
 
 def test_a_handover_address_of_another_site_is_never_passed_on(links, monkeypatch):
@@ -101,8 +111,9 @@ def test_a_refusal_does_not_name_a_colleague(links):
     opened = login.link(actor=desk, customer=fatima, username="nina.degroot")
     links.linked_to_other = NINA
     with pytest.raises(Problem) as refused:
-        login.confirm_link(actor=desk, customer=fatima, request_id=opened.data["request_id"],
-                           code=CODE)
+        login.confirm_link(
+            actor=desk, customer=fatima, request_id=opened.data["request_id"], code=CODE
+        )
     assert refused.value.code == "account_linked_to_other_customer"
     for language in ("nl", "en"):
         assert NINA not in refused.value.text(language)
@@ -111,15 +122,17 @@ def test_a_refusal_does_not_name_a_colleague(links):
     # Another customer who is no colleague is named, as identity says it.
     links.linked_to_other = "2010000010"
     with pytest.raises(Problem) as named:
-        login.confirm_link(actor=desk, customer=fatima, request_id=opened.data["request_id"],
-                           code=CODE)
+        login.confirm_link(
+            actor=desk, customer=fatima, request_id=opened.data["request_id"], code=CODE
+        )
     assert "2010000010" in named.value.text("nl")
 
 
 def test_the_console_link_step_code_wrong_code_and_handover(links):
     client = signed_in("balie.maas")
-    started = client.post(f"/console/klanten/{FATIMA}/inlogaccount/koppelen/",
-                          {"koppel-username": "fatima.e"})
+    started = client.post(
+        f"/console/klanten/{FATIMA}/inlogaccount/koppelen/", {"koppel-username": "fatima.e"}
+    )
     assert started.status_code == 302 and started["Location"].endswith("#koppelen")
     page = client.get(started["Location"]).text
     step = section(page, "link-step")
@@ -131,18 +144,21 @@ def test_the_console_link_step_code_wrong_code_and_handover(links):
     assert 'target="_blank"' in handover and "noopener" in handover
     assert "De klant heeft bevestigd" in step and ">Koppel</button>" in step
     confirm = f"/console/klanten/{FATIMA}/inlogaccount/koppelen-bevestigen/"
-    wrong = client.get(client.post(confirm, {"request_id": request_id,
-                                             "code": "111111"})["Location"]).text
+    wrong = client.get(
+        client.post(confirm, {"request_id": request_id, "code": "111111"})["Location"]
+    ).text
     error = section(wrong, "link-error")
     assert "Deze code klopt niet. Nog 4 pogingen." in error
     assert error.count("Nog 4 pogingen") == 1  # said once
     assert customer(FATIMA).account_id is None
-    waiting = client.get(client.post(confirm, {"request_id": request_id,
-                                               "without_code": "on"})["Location"]).text
+    waiting = client.get(
+        client.post(confirm, {"request_id": request_id, "without_code": "on"})["Location"]
+    ).text
     assert "nog niet bevestigd" in section(waiting, "link-error")
     links.patron_confirms(request_id)
-    done = client.get(client.post(confirm, {"request_id": request_id,
-                                            "without_code": "on"})["Location"]).text
+    done = client.get(
+        client.post(confirm, {"request_id": request_id, "without_code": "on"})["Location"]
+    ).text
     assert "fatima.e is gekoppeld" in section(done, "result-summary")
     assert 'data-testid="link-step"' not in done
     assert customer(FATIMA).account_username == "fatima.e"
@@ -155,8 +171,10 @@ def test_the_console_link_step_with_the_code(links):
     client.post(f"/console/klanten/{FATIMA}/inlogaccount/koppelen/", {"koppel-username": ""})
     request_id = next(iter(links.requests))
     assert links.calls == [("link", FATIMA, None)]  # the username may be left out
-    client.post(f"/console/klanten/{FATIMA}/inlogaccount/koppelen-bevestigen/",
-                {"request_id": request_id, "code": f" {CODE} "})
+    client.post(
+        f"/console/klanten/{FATIMA}/inlogaccount/koppelen-bevestigen/",
+        {"request_id": request_id, "code": f" {CODE} "},
+    )
     assert customer(FATIMA).account_username == "zelf.ingelogd"
 
 
@@ -167,8 +185,12 @@ def test_the_api_links_in_two_steps(links):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {demo_token('balie.maas')}"}
 
     def post(path, body):
-        return api.post(f"/api/v1/customers/{FATIMA}/login-account{path}", json.dumps(body),
-                        content_type="application/json", **headers)
+        return api.post(
+            f"/api/v1/customers/{FATIMA}/login-account{path}",
+            json.dumps(body),
+            content_type="application/json",
+            **headers,
+        )
 
     opened = post("/link", {"username": "fatima.e"})
     assert opened.status_code == 202, opened.content
@@ -178,8 +200,10 @@ def test_the_api_links_in_two_steps(links):
     wrong = post("/link/confirm", {"request_id": body["request_id"], "code": "999999"})
     assert wrong.status_code == 400 and wrong.json()["code"] == "wrong_code"
     assert wrong.json()["data"] == {"attempts_left": 4}
-    assert post("/link/confirm", {"request_id": body["request_id"],
-                                  "code": "12"}).status_code in (400, 422)
+    assert post("/link/confirm", {"request_id": body["request_id"], "code": "12"}).status_code in (
+        400,
+        422,
+    )
     linked = post("/link/confirm", {"request_id": body["request_id"], "code": CODE})
     assert linked.status_code == 201, linked.content
     assert customer(FATIMA).account_username == "fatima.e"

@@ -27,11 +27,19 @@ def customer(card: str) -> Customer:
 def new_customer(actor, *, email: str = "", type_code: str = "compleet") -> Customer:
     """A fresh customer with a subscription (a unique name: the identity server is shared)."""
     tag = uuid.uuid4().hex[:8]
-    created = create_customer(actor=actor, data=CustomerData(
-        name=f"Test Klant {tag}", birth_date=date(1990, 1, 1),
-        email=email or f"klant.{tag}@example.org"))  # the library's next card (rule L6)
-    create_subscription(actor=actor, main=created, type_=SubscriptionType.objects.get(
-        library=created.library, code=type_code))
+    created = create_customer(
+        actor=actor,
+        data=CustomerData(
+            name=f"Test Klant {tag}",
+            birth_date=date(1990, 1, 1),
+            email=email or f"klant.{tag}@example.org",
+        ),
+    )  # the library's next card (rule L6)
+    create_subscription(
+        actor=actor,
+        main=created,
+        type_=SubscriptionType.objects.get(library=created.library, code=type_code),
+    )
     return customer(created.card_number)
 
 
@@ -39,8 +47,10 @@ def test_show_login_account_data(staff):
     outcome = login.show(actor=staff("balie.maas"), customer=customer("2010000001"))
     assert outcome.data["username"] == "anna.jansen"
     assert outcome.data["state"] == "active"
-    assert sorted(outcome.data["linked_libraries"]) == ["Bibliotheek Duinstreek",
-                                                        "Bibliotheek aan de Maas"]
+    assert sorted(outcome.data["linked_libraries"]) == [
+        "Bibliotheek Duinstreek",
+        "Bibliotheek aan de Maas",
+    ]
     assert "anna.jansen" in outcome.summary
     event = AuditEvent.objects.get(action="login_show")
     assert (event.who, event.result, event.card_number) == ("balie.maas", "ok", "2010000001")
@@ -88,8 +98,7 @@ def test_link_refuses_the_family_mix_up(staff, restores_identity):
     helpdesk = staff("helpdesk.maas")
     login.unlink(actor=helpdesk, customer=customer("2010000010"))
     assert customer("2010000010").account_id is None
-    linked = login.confirm_link(actor=desk, customer=lotte,
-                                request_id=opened.data["request_id"])
+    linked = login.confirm_link(actor=desk, customer=lotte, request_id=opened.data["request_id"])
     assert customer("2010000012").account_username == "lotte.bos"
     assert "lotte.bos" in linked.summary
     assert AuditEvent.objects.filter(action="login_link_confirm", result="ok").count() == 1
@@ -115,8 +124,9 @@ def test_roles_limit_the_menu(staff, restores_identity):
             operation(actor=desk, customer=customer("2010000004"))
         assert refused.value.code == "not_allowed"
     helpdesk = staff("helpdesk.maas")
-    assert login.unblock(actor=helpdesk, customer=customer("2010000004")).data["result"] == \
-        "unblocked"
+    assert (
+        login.unblock(actor=helpdesk, customer=customer("2010000004")).data["result"] == "unblocked"
+    )
     history = login.history(actor=helpdesk, customer=customer("2010000004"))
     assert any(e["reason"] == "wrong_password" for e in history.data["events"])
 
@@ -165,8 +175,7 @@ def test_identity_down_gives_a_clear_message_and_changes_nothing(staff, live_ide
 def test_a_stale_local_link_is_corrected(staff):
     desk = staff("balie.maas")
     stale = customer("2010000006")  # Fatima: no login account at identity
-    Customer.objects.filter(pk=stale.pk).update(account_id=uuid.uuid4(),
-                                                account_username="ghost")
+    Customer.objects.filter(pk=stale.pk).update(account_id=uuid.uuid4(), account_username="ghost")
     with pytest.raises(Problem) as refused:
         login.show(actor=desk, customer=customer("2010000006"))
     assert refused.value.code == "not_linked"
@@ -183,9 +192,11 @@ def test_pushes_survive_identity_being_down(staff, live_identity):
     subscription = found.memberships.get().subscription
     live_identity.stop()
     try:
-        update_subscription(actor=desk, subscription=subscription,
-                            type_=SubscriptionType.objects.get(library=found.library,
-                                                               code="compact"))
+        update_subscription(
+            actor=desk,
+            subscription=subscription,
+            type_=SubscriptionType.objects.get(library=found.library, code="compact"),
+        )
         assert pushes.drain() == {"pushed": 0, "dropped": 0, "waiting": 1}
         row = PendingPush.objects.get(customer=found)
         assert row.attempts == 1 and "login service down" in row.last_error
@@ -220,8 +231,10 @@ def test_a_slow_identity_times_out_with_a_clear_message(staff, settings):
     thread = threading.Thread(target=accept_and_hang, daemon=True)
     thread.start()
     settings.BIBID_IDENTITY_TIMEOUT = 0.5
-    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS,
-                                  "identity": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+    settings.BIBID_PUBLIC_URLS = {
+        **settings.BIBID_PUBLIC_URLS,
+        "identity": f"http://127.0.0.1:{listener.getsockname()[1]}",
+    }
     from bibid.library.loginaccounts import identity as client_module
 
     client_module._tokens.clear()

@@ -90,8 +90,11 @@ def test_a_change_of_the_table_changes_the_console(offline, monkeypatch):
 
 def test_the_api_routes_come_from_the_table(offline):
     schema = Client().get("/api/v1/openapi.json").json()
-    found = {op["operationId"]: (method, path) for path, ops in schema["paths"].items()
-             for method, op in ops.items()}
+    found = {
+        op["operationId"]: (method, path)
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+    }
     for item in menu.MENU:
         method, path = found[item.api_operation_id]
         assert method == item.api_method

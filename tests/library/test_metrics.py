@@ -27,9 +27,11 @@ def _token(settings):
 def scrape() -> dict[tuple[str, tuple], float]:
     response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.content.decode())
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for s in family.samples
+    }
 
 
 def value(samples, name: str, **labels) -> float:
@@ -70,12 +72,14 @@ def test_a_failed_push_is_counted_as_a_retry_and_waits_in_the_queue(demo, settin
 def test_queue_age_and_readiness_name_a_stuck_push_queue(demo, monkeypatch):
     monkeypatch.setenv("BIBID_STUCK_QUEUE_SECONDS", "900")
     PendingPush.objects.all().delete()
-    ids = list(Customer.objects.filter(library__code="aan-de-maas")
-               .values_list("pk", flat=True)[:3])
+    ids = list(
+        Customer.objects.filter(library__code="aan-de-maas").values_list("pk", flat=True)[:3]
+    )
     pushes.request_push(ids)
     assert Client().get("/readyz").status_code == 200
     PendingPush.objects.filter(customer_id=ids[0]).update(
-        requested_at=clock.now() - timedelta(minutes=16))
+        requested_at=clock.now() - timedelta(minutes=16)
+    )
     samples = scrape()
     assert value(samples, "bibid_queue_depth", queue="pushes") == 3
     assert 16 * 60 <= value(samples, "bibid_queue_oldest_age_seconds", queue="pushes") < 18 * 60

@@ -45,34 +45,62 @@ class Personas:
 
 
 def _library(code: str, name: str, prefix: str) -> Library:
-    library = Library(code=code, name=name, card_prefix=prefix, identity_client_id=f"c-{code}",
-                      self_service_flows=[Library.Flow.SIGNUP.value])
+    library = Library(
+        code=code,
+        name=name,
+        card_prefix=prefix,
+        identity_client_id=f"c-{code}",
+        self_service_flows=[Library.Flow.SIGNUP.value],
+    )
     library.identity_client_secret = "secret-" + code
     library.save()
     for t in spec.SUBSCRIPTION_TYPES:
         SubscriptionType.objects.create(
-            library=library, code=t.code, name=t.name, price=Decimal(t.price),
-            min_age=t.min_age, max_age=t.max_age, family=t.family, rights=t.rights)
+            library=library,
+            code=t.code,
+            name=t.name,
+            price=Decimal(t.price),
+            min_age=t.min_age,
+            max_age=t.max_age,
+            family=t.family,
+            rights=t.rights,
+        )
     return library
 
 
 _cards = iter(range(1, 10_000))
 
 
-def _customer(library: Library, name: str, born: str, *, linked: bool = True,
-              phone: str = "") -> Customer:
+def _customer(
+    library: Library, name: str, born: str, *, linked: bool = True, phone: str = ""
+) -> Customer:
     slug = name.lower().replace(" ", ".")
     return Customer.objects.create(
-        library=library, card_number=f"{library.card_prefix}{next(_cards):06d}", name=name,
-        birth_date=date.fromisoformat(born), email=f"{slug}@example.org", phone=phone,
-        account_id=uuid.uuid4() if linked else None, account_username=slug if linked else "")
+        library=library,
+        card_number=f"{library.card_prefix}{next(_cards):06d}",
+        name=name,
+        birth_date=date.fromisoformat(born),
+        email=f"{slug}@example.org",
+        phone=phone,
+        account_id=uuid.uuid4() if linked else None,
+        account_username=slug if linked else "",
+    )
 
 
-def _subscribe(main: Customer, type_code: str, *, start: date, end: date,
-               family: tuple[tuple[Customer, str], ...] = ()) -> Subscription:
+def _subscribe(
+    main: Customer,
+    type_code: str,
+    *,
+    start: date,
+    end: date,
+    family: tuple[tuple[Customer, str], ...] = (),
+) -> Subscription:
     subscription = Subscription.objects.create(
-        library=main.library, start=start, end=end,
-        type=SubscriptionType.objects.get(library=main.library, code=type_code))
+        library=main.library,
+        start=start,
+        end=end,
+        type=SubscriptionType.objects.get(library=main.library, code=type_code),
+    )
     Membership.objects.create(subscription=subscription, customer=main, role="main")
     for member, role in family:
         Membership.objects.create(subscription=subscription, customer=member, role=role)
@@ -88,11 +116,11 @@ def people() -> Personas:
     marieke = _customer(maas, "Marieke Smit", "1980-04-02", phone="06-12345678")
     peter = _customer(maas, "Peter Smit", "1979-11-30", phone="06-87654321")
     sanne = _customer(maas, "Sanne Smit", "2014-06-15")
-    family = _subscribe(marieke, "gezin", start=start, end=end,
-                        family=((peter, "partner"), (sanne, "child")))
+    family = _subscribe(
+        marieke, "gezin", start=start, end=end, family=((peter, "partner"), (sanne, "child"))
+    )
     hanna = _customer(maas, "Hanna Koster", "1988-04-09")
-    _subscribe(hanna, "compleet", start=today - timedelta(days=400),
-               end=today - timedelta(days=35))
+    _subscribe(hanna, "compleet", start=today - timedelta(days=400), end=today - timedelta(days=35))
     ingrid = _customer(maas, "Ingrid Peters", "1973-06-15")
     _subscribe(ingrid, "basis", start=start, end=end)
     fatima = _customer(maas, "Fatima el Amrani", "1995-03-03")
@@ -169,8 +197,16 @@ def test_the_patron_sees_own_data_subscription_family_and_rights(client, people)
     assert page.status_code == 200
     text = page.text
     m = people.marieke
-    for shown in (m.name, m.card_number, "02-04-1980", m.email, m.phone, "Gezin Compleet",
-                  "Lopend", "Bibliotheek aan de Maas"):
+    for shown in (
+        m.name,
+        m.card_number,
+        "02-04-1980",
+        m.email,
+        m.phone,
+        "Gezin Compleet",
+        "Lopend",
+        "Bibliotheek aan de Maas",
+    ):
         assert shown in text
     s = people.family_subscription
     assert f"{s.start:%d-%m-%Y} t/m {s.end:%d-%m-%Y}" in text
@@ -204,13 +240,14 @@ def test_a_child_sees_own_youth_rights_and_only_the_names_of_the_parents(client,
 
 
 def test_the_links_sign_out_manage_account_and_online_library(client, people, settings):
-    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS,
-                                  "identity": "https://login.example", "reading":
-                                  "https://online.example"}
+    settings.BIBID_PUBLIC_URLS = {
+        **settings.BIBID_PUBLIC_URLS,
+        "identity": "https://login.example",
+        "reading": "https://online.example",
+    }
     sign_in(client, MAAS, patron_of(people.marieke))
     text = client.get(url(MAAS)).text
-    assert 'href="https://login.example/" data-testid="manage-account">Inlogaccount beheren' \
-        in text
+    assert 'href="https://login.example/" data-testid="manage-account">Inlogaccount beheren' in text
     assert 'href="https://online.example/inloggen/?next=/"' in text  # arrives signed in
     assert f'<form method="post" action="/mijn/{MAAS}/uitloggen/">' in text
     assert 'name="csrfmiddlewaretoken"' in text
@@ -243,8 +280,12 @@ def test_a_subscription_without_online_lending(client, people):
 
 def test_older_subscriptions_are_listed_too(client, people):
     today = clock.today()
-    _subscribe(people.marieke, "compact", start=today - timedelta(days=800),
-               end=today - timedelta(days=436))
+    _subscribe(
+        people.marieke,
+        "compact",
+        start=today - timedelta(days=800),
+        end=today - timedelta(days=436),
+    )
     sign_in(client, MAAS, patron_of(people.marieke))
     text = client.get(url(MAAS)).text
     assert "Alle abonnementen" in text and "Volwassen Compact" in text
@@ -255,8 +296,10 @@ def test_older_subscriptions_are_listed_too(client, people):
 
 
 def test_a_patron_of_one_library_sees_nothing_at_another(client, people, identity_calls):
-    marieke = patron_of(people.marieke, libraries=(
-        {"code": MAAS, "name": "Bibliotheek aan de Maas", "customer_ref": "x"},))
+    marieke = patron_of(
+        people.marieke,
+        libraries=({"code": MAAS, "name": "Bibliotheek aan de Maas", "customer_ref": "x"},),
+    )
     sign_in(client, DUIN, marieke)  # signed in at Duinstreek's Mijn Menu with her account
     page = client.get(url(DUIN))
     assert page.status_code == 200
@@ -264,8 +307,9 @@ def test_a_patron_of_one_library_sees_nothing_at_another(client, people, identit
     assert "niet gekoppeld aan een lidmaatschap van Bibliotheek Duinstreek" in text
     assert people.marieke.card_number not in text and people.kees.name not in text
     assert "Bibliotheek aan de Maas" in text  # where her account does belong
-    assert identity_calls["events"] == [("not_linked",
-                                         {"library": DUIN, "linked_at_identity": False})]
+    assert identity_calls["events"] == [
+        ("not_linked", {"library": DUIN, "linked_at_identity": False})
+    ]
 
 
 def test_the_sign_in_at_one_library_does_not_count_at_another(client, people):
@@ -338,16 +382,19 @@ def test_rights_identity_does_not_know_yet_are_pointed_out(client, people, ident
     sign_in(client, MAAS, patron_of(people.marieke))
     page = client.get(url(MAAS))
     assert 'data-testid="rights-missing"' in page.text
-    assert identity_calls["events"] == [("rights_missing",
-                                         {"library": MAAS, "rights": ["audiobooks", "ebooks"]})]
+    assert identity_calls["events"] == [
+        ("rights_missing", {"library": MAAS, "rights": ["audiobooks", "ebooks"]})
+    ]
     client.get(url(MAAS))
     assert len(identity_calls["events"]) == 1
 
 
 def test_rights_identity_knows_are_not_pointed_out(client, people, identity_calls):
     end = people.family_subscription.end
-    rights = tuple(PatronRight(code=code, limits={"loans": 10}, valid_until=end)
-                   for code in ("ebooks", "audiobooks"))
+    rights = tuple(
+        PatronRight(code=code, limits={"loans": 10}, valid_until=end)
+        for code in ("ebooks", "audiobooks")
+    )
     sign_in(client, MAAS, patron_of(people.marieke, rights=rights))
     page = client.get(url(MAAS))
     assert 'data-testid="rights-missing"' not in page.text
@@ -357,15 +404,19 @@ def test_rights_identity_knows_are_not_pointed_out(client, people, identity_call
 # -- cost and audit ------------------------------------------------------------------------------
 
 
-def test_queries_are_bounded_however_large_the_family(client, people,
-                                                      django_assert_max_num_queries):
+def test_queries_are_bounded_however_large_the_family(
+    client, people, django_assert_max_num_queries
+):
     sign_in(client, MAAS, patron_of(people.marieke))
     client.get(url(MAAS))  # the first visit also notes what it reported, in the session
     with CaptureQueriesContext(connection) as small:
         client.get(url(MAAS))
     for n in range(5):
-        Membership.objects.create(subscription=people.family_subscription, role="child",
-                                  customer=_customer(people.maas, f"Kind {n} Smit", "2015-01-01"))
+        Membership.objects.create(
+            subscription=people.family_subscription,
+            role="child",
+            customer=_customer(people.maas, f"Kind {n} Smit", "2015-01-01"),
+        )
     _subscribe(people.marieke, "compact", start=date(2020, 1, 1), end=date(2020, 12, 31))
     # The session, the library, the customer, their subscriptions, the people on them.
     with django_assert_max_num_queries(5):
@@ -387,13 +438,24 @@ def test_reading_one_s_own_data_records_no_staff_event(client, people):
 # -- words ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("right", "expected"), [
-    ({"code": "ebooks", "limits": {"loans": 6, "period": "year"}, "valid_until": "2026-12-31"},
-     "E-books: 6 per jaar, geldig tot 31-12-2026"),
-    ({"code": "audiobooks", "limits": {"loans": 10, "period": "concurrent", "youth": True}},
-     "Luisterboeken: 10 tegelijk, alleen jeugdtitels"),
-    ({"code": "ebooks", "limits": {"loans": 3}}, "E-books: 3 titels"),
-    ({"code": "magazines", "limits": {}}, "magazines"),
-])
+@pytest.mark.parametrize(
+    ("right", "expected"),
+    [
+        (
+            {
+                "code": "ebooks",
+                "limits": {"loans": 6, "period": "year"},
+                "valid_until": "2026-12-31",
+            },
+            "E-books: 6 per jaar, geldig tot 31-12-2026",
+        ),
+        (
+            {"code": "audiobooks", "limits": {"loans": 10, "period": "concurrent", "youth": True}},
+            "Luisterboeken: 10 tegelijk, alleen jeugdtitels",
+        ),
+        ({"code": "ebooks", "limits": {"loans": 3}}, "E-books: 3 titels"),
+        ({"code": "magazines", "limits": {}}, "magazines"),
+    ],
+)
 def test_rights_in_plain_dutch(right, expected):
     assert texts.describe_right(right) == expected

@@ -47,8 +47,9 @@ def api(username: str, method: str, path: str, body=None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {demo_token(username)}"}
     if method == "get":
         return Client().get(f"/api/v1{path}", **headers)
-    return getattr(Client(), method)(f"/api/v1{path}", data=json.dumps(body or {}),
-                                     content_type="application/json", **headers)
+    return getattr(Client(), method)(
+        f"/api/v1{path}", data=json.dumps(body or {}), content_type="application/json", **headers
+    )
 
 
 def without_username_in_email() -> None:
@@ -64,19 +65,22 @@ def test_a_desk_member_cannot_change_a_colleague_s_kind(offline):
         assert refused.status_code == 403 and refused.json()["code"] == "not_allowed_kind"
     assert customer(NINA).kind == "colleague"
     shown = api("balie.maas", "get", f"/customers/{NINA}").json()["login_account"]
-    assert shown == {"linked": False, "username": None, "visible": False,
-            "unconfirmed": 0}
+    assert shown == {"linked": False, "username": None, "visible": False, "unconfirmed": 0}
     # Every attempt is in the audit trail (the refusal is not rolled back with it).
-    assert AuditEvent.objects.filter(action="customer_kind", result="refused",
-                                     card_number=NINA).count() == 2
+    assert (
+        AuditEvent.objects.filter(
+            action="customer_kind", result="refused", card_number=NINA
+        ).count()
+        == 2
+    )
     # Making a regular customer a colleague is the manager's too.
     with pytest.raises(Problem) as other_way:
-        update_customer(actor=actor("balie.maas"), customer=customer(ANNA),
-                        changes={"kind": "volunteer"})
+        update_customer(
+            actor=actor("balie.maas"), customer=customer(ANNA), changes={"kind": "volunteer"}
+        )
     assert other_way.value.code == "not_allowed_kind"
     # Other changes stay the desk's.
-    update_customer(actor=actor("balie.maas"), customer=customer(NINA),
-                    changes={"phone": "010-1"})
+    update_customer(actor=actor("balie.maas"), customer=customer(NINA), changes={"phone": "010-1"})
     assert customer(NINA).phone == "010-1"
 
 
@@ -99,11 +103,15 @@ def test_a_manager_changes_the_kind_audited_and_private_until_the_next_day(offli
     assert nina.kind == "regular" and nina.private_until == clock.today() + timedelta(days=1)
     event = AuditEvent.objects.get(action="customer_kind", result="ok")
     assert (event.who, event.detail["before"], event.detail["after"]) == (
-        "manager.maas", "colleague", "regular")
+        "manager.maas",
+        "colleague",
+        "regular",
+    )
     # The same day nothing is revealed: not by the API, the menu, the console or search.
     assert nina.is_private
-    assert api("balie.maas", "get", f"/customers/{NINA}").json()["login_account"][
-        "visible"] is False
+    assert (
+        api("balie.maas", "get", f"/customers/{NINA}").json()["login_account"]["visible"] is False
+    )
     with pytest.raises(Problem) as refused:
         login.show(actor=actor("balie.maas"), customer=nina)
     assert refused.value.code == "private_customer"
@@ -134,9 +142,16 @@ def test_search_by_a_colleague_s_username_finds_nothing(offline):
 
 def test_the_audit_list_shows_for_colleagues_too(offline):
     without_username_in_email()
-    AuditEvent.objects.create(library=customer(NINA).library, who="balie.maas", via="console",
-                              action="login_show", customer=customer(NINA),
-                              card_number=NINA, result="refused", detail={})
+    AuditEvent.objects.create(
+        library=customer(NINA).library,
+        who="balie.maas",
+        via="console",
+        action="login_show",
+        customer=customer(NINA),
+        card_number=NINA,
+        result="refused",
+        detail={},
+    )
     page = signed_in("balie.maas").get(f"/console/klanten/{NINA}/").text
     assert "Laatste handelingen" in page and "inlogaccount bekeken" in page
     assert "nina.degroot" not in page
@@ -144,9 +159,16 @@ def test_the_audit_list_shows_for_colleagues_too(offline):
 
 def test_the_feed_does_not_write_a_colleague_s_username_into_the_audit(offline):
     nina = customer(NINA)
-    feed.apply_change(nina.library, {"id": 7, "kind": "username_changed",
-                                     "customer_ref": NINA, "account_id": str(nina.account_id),
-                                     "data": {"username": "nina.nieuw"}})
+    feed.apply_change(
+        nina.library,
+        {
+            "id": 7,
+            "kind": "username_changed",
+            "customer_ref": NINA,
+            "account_id": str(nina.account_id),
+            "data": {"username": "nina.nieuw"},
+        },
+    )
     event = AuditEvent.objects.get(action="feed_username_changed")
     assert "nina.nieuw" not in json.dumps(event.detail)
     assert customer(NINA).account_username == "nina.nieuw"  # the link itself follows
@@ -157,16 +179,26 @@ def test_diagnosis_does_not_name_a_colleague_s_account(staff, live_identity):
     to customer 2010000014 here; the library says only that it is not Anna's account."""
     from bibid.library.helpdesk import diagnosis
 
-    found = diagnosis.run(actor=staff("helpdesk.maas"), customer=customer(ANNA),
-                          problem="cannot-login", username="nina.degroot")
+    found = diagnosis.run(
+        actor=staff("helpdesk.maas"),
+        customer=customer(ANNA),
+        problem="cannot-login",
+        username="nina.degroot",
+    )
     text = json.dumps(found.as_json(), ensure_ascii=False)
     assert NINA not in text and "Nina" not in text
     assert found.findings[0].code == "wrong-username"
-    assert "niet het inlogaccount dat aan deze klant gekoppeld is (anna.jansen)" in \
-        found.findings[0].summary
+    assert (
+        "niet het inlogaccount dat aan deze klant gekoppeld is (anna.jansen)"
+        in found.findings[0].summary
+    )
     # A customer without an account typing it: offered as a link request, nothing named.
-    fatima = diagnosis.run(actor=staff("helpdesk.maas"), customer=customer("2010000006"),
-                           problem="cannot-login", username="nina.degroot")
+    fatima = diagnosis.run(
+        actor=staff("helpdesk.maas"),
+        customer=customer("2010000006"),
+        problem="cannot-login",
+        username="nina.degroot",
+    )
     assert NINA not in json.dumps(fatima.as_json(), ensure_ascii=False)
     assert fatima.findings[0].code == "account-not-linked"
     assert fatima.findings[0].fix.operation == "account_link"

@@ -16,9 +16,14 @@ pytestmark = pytest.mark.django_db
 
 def form(type_id: int, **extra) -> dict:
     tag = uuid.uuid4().hex[:8]
-    return {"name": f"Nieuw Lid {tag}", "birth_date": "1990-02-03",
-            "email": f"lid.{tag}@example.org", "subscription_type": type_id,
-            "terms": "on", **extra}
+    return {
+        "name": f"Nieuw Lid {tag}",
+        "birth_date": "1990-02-03",
+        "email": f"lid.{tag}@example.org",
+        "subscription_type": type_id,
+        "terms": "on",
+        **extra,
+    }
 
 
 def compleet(library: str = "aan-de-maas") -> int:
@@ -40,7 +45,8 @@ def test_sign_up_creates_a_pending_membership_and_an_inactive_account(demo, live
         f"a = Account.objects.get(username={customer.card_number!r})\n"
         "from bibid.identity.mail.models import OutboxMessage\n"
         "print(a.state, OutboxMessage.objects.filter(account_id=a.pk, kind='activation')"
-        ".count())\n")
+        ".count())\n"
+    )
     assert state.split() == ["inactive", "1"]
 
 
@@ -63,7 +69,8 @@ def test_activation_makes_the_membership_active(demo, live_identity):
         "from bibid.identity.selfservice import services\n"
         f"a = Account.objects.get(username={card!r})\n"
         "services.activate(token=tokens.make(a, tokens.Purpose.ACTIVATION),"
-        " password='Een-wachtwoord-voor-het-nieuwe-lid')\n")
+        " password='Een-wachtwoord-voor-het-nieuwe-lid')\n"
+    )
     feed.follow(Library.objects.get(code="aan-de-maas"))
     customer = Customer.objects.get(name=data["name"])
     assert customer.memberships.get().subscription.status == Subscription.Status.ACTIVE
@@ -81,7 +88,8 @@ def test_an_unactivated_sign_up_lapses_after_the_purge(demo, live_identity):
         "from bibid.common import clock\n"
         "from bibid.identity.accounts.models import Account\n"
         f"Account.objects.filter(username={card!r})"
-        ".update(created_at=clock.now() - timedelta(hours=25))\n")
+        ".update(created_at=clock.now() - timedelta(hours=25))\n"
+    )
     live_identity.bibid("purge-inactive", "--no-progress")
     feed.follow(Library.objects.get(code="aan-de-maas"))
     customer = Customer.objects.get(name=data["name"])
@@ -94,8 +102,7 @@ def test_sign_up_checks_input_and_age(demo):
     jeugd = Library.objects.get(code="aan-de-maas").subscription_types.get(code="jeugd").pk
     too_old = client.post("/aanmelden/aan-de-maas/", form(jeugd))
     assert too_old.status_code == 400 and "past niet bij je leeftijd" in too_old.text
-    for bad in ({"email": "geen-adres"}, {"name": ""}, {"terms": ""},
-                {"birth_date": "2999-01-01"}):
+    for bad in ({"email": "geen-adres"}, {"name": ""}, {"terms": ""}, {"birth_date": "2999-01-01"}):
         response = client.post("/aanmelden/aan-de-maas/", form(compleet(), **bad))
         assert response.status_code == 400, bad
     assert not Customer.objects.filter(name__startswith="Nieuw Lid").exists()

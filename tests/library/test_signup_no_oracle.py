@@ -19,9 +19,14 @@ pytestmark = pytest.mark.django_db
 
 def form(type_id: int, **extra) -> dict:
     tag = uuid.uuid4().hex[:8]
-    return {"name": f"Nieuw Lid {tag}", "birth_date": "1990-02-03",
-            "email": f"lid.{tag}@example.org", "subscription_type": type_id,
-            "terms": "on", **extra}
+    return {
+        "name": f"Nieuw Lid {tag}",
+        "birth_date": "1990-02-03",
+        "email": f"lid.{tag}@example.org",
+        "subscription_type": type_id,
+        "terms": "on",
+        **extra,
+    }
 
 
 def compleet() -> int:
@@ -37,7 +42,8 @@ def activation_mail(identity, card: str) -> dict:
         f"a = Account.objects.get(username={card!r})\n"
         "m = OutboxMessage.objects.get(account_id=a.pk, kind='activation')\n"
         "c = compose(m, a)\n"
-        "print(json.dumps({'subject': c.subject, 'text': c.text, 'html': c.html}))\n")
+        "print(json.dumps({'subject': c.subject, 'text': c.text, 'html': c.html}))\n"
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -57,13 +63,13 @@ def test_a_taken_username_cannot_be_observed(demo, live_identity):
         text = re.sub(r"http://[^\s\"<]+", "LINK", text)
         return re.sub(r'value="[^"]*"', "", text)
 
-    pages = [same(a.text, d, c) for a, d, c in zip(answers, (tried, plain), customers,
-                                                   strict=True)]
+    pages = [same(a.text, d, c) for a, d, c in zip(answers, (tried, plain), customers, strict=True)]
     assert pages[0] == pages[1]
     mails = [activation_mail(live_identity, c.card_number) for c in customers]
     for part in ("subject", "text", "html"):
-        first, second = (same(m[part], d, c) for m, d, c in zip(mails, (tried, plain),
-                                                                customers, strict=True))
+        first, second = (
+            same(m[part], d, c) for m, d, c in zip(mails, (tried, plain), customers, strict=True)
+        )
         assert first == second, part
     assert "in gebruik" not in mails[0]["text"]
 
@@ -73,8 +79,7 @@ def test_identity_is_called_outside_any_transaction(demo, monkeypatch):
     original, seen = IdentityClient.call, []
 
     def call(self, method, path, **kwargs):
-        seen.append((path, len(connection.savepoint_ids) - depth,
-                     kwargs.get("idempotency_key")))
+        seen.append((path, len(connection.savepoint_ids) - depth, kwargs.get("idempotency_key")))
         return original(self, method, path, **kwargs)
 
     monkeypatch.setattr(IdentityClient, "call", call)
@@ -95,8 +100,7 @@ def test_identity_unavailable_leaves_no_half_made_customer(demo, monkeypatch):
         raise IdentityUnavailable("timeout")
 
     monkeypatch.setattr(IdentityClient, "call", unavailable)
-    before = (Customer.objects.count(), Subscription.objects.count(),
-              Membership.objects.count())
+    before = (Customer.objects.count(), Subscription.objects.count(), Membership.objects.count())
     data = form(compleet())
     response = Client().post("/aanmelden/aan-de-maas/", data)
     assert response.status_code == 503
@@ -105,5 +109,8 @@ def test_identity_unavailable_leaves_no_half_made_customer(demo, monkeypatch):
     assert len(keys) == 2 and keys[0] == keys[1] and keys[0]
     # The compensating transaction took the customer and its subscription away again.
     assert not Customer.objects.filter(name=data["name"]).exists()
-    assert (Customer.objects.count(), Subscription.objects.count(),
-            Membership.objects.count()) == before
+    assert (
+        Customer.objects.count(),
+        Subscription.objects.count(),
+        Membership.objects.count(),
+    ) == before

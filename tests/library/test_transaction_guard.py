@@ -12,7 +12,6 @@ def test_an_http_call_inside_a_transaction_is_caught(live_identity, db):
 
     assert requests.get(f"{live_identity.url}/healthz", timeout=5).status_code == 200
     assert violations == []
-    with pytest.raises(AssertionError, match="inside a database transaction"), \
-            transaction.atomic():
+    with pytest.raises(AssertionError, match="inside a database transaction"), transaction.atomic():
         requests.get(f"{live_identity.url}/healthz", timeout=5)
     assert len(violations) == 1 and "HTTP GET" in violations[0]

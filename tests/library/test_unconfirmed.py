@@ -37,9 +37,11 @@ def proxy(live_identity, settings):
 
 def _direct(customer: Customer, live_identity) -> IdentityClient:
     """The library's own client, straight to identity (what identity really holds)."""
-    return IdentityClient(base_url=live_identity.url,
-                          client_id=customer.library.identity_client_id,
-                          client_secret=customer.library.identity_client_secret)
+    return IdentityClient(
+        base_url=live_identity.url,
+        client_id=customer.library.identity_client_id,
+        client_secret=customer.library.identity_client_secret,
+    )
 
 
 def _due() -> None:
@@ -66,8 +68,12 @@ def test_a_lost_answer_is_not_called_nothing_and_settles_as_done(staff, proxy, l
     assert "niets gewijzigd" not in failed.value.text("nl")
     call = UnconfirmedCall.objects.get(customer=found)
     assert call.settled_at is None and call.action == "login_generate"
-    assert AuditEvent.objects.filter(customer=found, action="login_generate",
-                                     result="unconfirmed").count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            customer=found, action="login_generate", result="unconfirmed"
+        ).count()
+        == 1
+    )
     # identity did make it: the truth is there, the library does not know it yet.
     held = _direct(found, live_identity).account_show(found.card_number)
     found.refresh_from_db()
@@ -111,7 +117,8 @@ def test_a_request_that_never_arrived_is_carried_out_by_the_replay(staff, proxy)
 
 
 def test_a_refused_replay_settles_as_not_done_and_the_feed_repairs_the_link(
-        staff, proxy, live_identity):
+    staff, proxy, live_identity
+):
     desk = staff("balie.maas")
     found = new_customer(desk)
     library = Library.objects.get(pk=found.library_id)
@@ -123,15 +130,19 @@ def test_a_refused_replay_settles_as_not_done_and_the_feed_repairs_the_link(
     # Meanwhile the same library (another of its systems) linked another account to the
     # customer: the replay of the first generate is refused (the customer is linked now).
     other = _direct(found, live_identity).account_generate(
-        found.card_number, username=f"ander.{found.card_number}", recovery_email=None)
+        found.card_number, username=f"ander.{found.card_number}", recovery_email=None
+    )
     proxy.mode = "pass"
     _due()
     assert unconfirmed.settle_due()["not_done"] == 1
     call = UnconfirmedCall.objects.get(customer=found)
     assert call.outcome == "not_done"
-    assert AuditEvent.objects.get(customer=found, action="login_generate",
-                                  result="refused").detail["identity"] == \
-        "customer_already_linked"
+    assert (
+        AuditEvent.objects.get(customer=found, action="login_generate", result="refused").detail[
+            "identity"
+        ]
+        == "customer_already_linked"
+    )
     found.refresh_from_db()
     assert found.account_id is None  # the library did not guess
     # The feed tells the library what identity holds, and that repairs the link.
@@ -146,8 +157,7 @@ def test_reads_go_ahead_and_a_down_service_is_not_unconfirmed(staff, proxy, sett
     found = new_customer(desk)
     _warm(proxy, desk, found)
     # Down: nothing reached identity, so "er is niets gewijzigd" is true and nothing is kept.
-    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS,
-                                  "identity": "http://127.0.0.1:9"}
+    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS, "identity": "http://127.0.0.1:9"}
     with pytest.raises(Problem) as down:
         login.generate(actor=desk, customer=found)
     assert down.value.status == 503 and down.value.code == "identity_unavailable"
@@ -167,8 +177,10 @@ def test_the_console_says_not_yet_confirmed_and_shows_the_check(staff, proxy):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     _warm(proxy, desk, found)
     proxy.mode = "swallow"
-    done = client.post(f"/console/klanten/{found.card_number}/inlogaccount/genereren/",
-                       {"csrfmiddlewaretoken": token})
+    done = client.post(
+        f"/console/klanten/{found.card_number}/inlogaccount/genereren/",
+        {"csrfmiddlewaretoken": token},
+    )
     assert done.status_code == 302
     shown = client.get(done["Location"]).text
     assert "Nog niet bevestigd</h2>" in shown and "Niet gelukt" not in shown
@@ -187,10 +199,12 @@ def _application(library):
 
     from bibid.library.signup.services import Application, types_for_signup
 
-    return Application(name="Nieuw Lid", birth_date=date(1990, 5, 1),
-                       email=f"lid.{uuid.uuid4().hex[:8]}@example.org",
-                       type=next(t for t in types_for_signup(library)
-                                 if t.code == "compleet"))
+    return Application(
+        name="Nieuw Lid",
+        birth_date=date(1990, 5, 1),
+        email=f"lid.{uuid.uuid4().hex[:8]}@example.org",
+        type=next(t for t in types_for_signup(library) if t.code == "compleet"),
+    )
 
 
 def test_a_sign_up_without_an_answer_is_kept_and_settled_either_way(demo, proxy, live_identity):
@@ -220,7 +234,8 @@ def test_a_sign_up_without_an_answer_is_kept_and_settled_either_way(demo, proxy,
     call = UnconfirmedCall.objects.get(settled_at__isnull=True)
     card = call.customer.card_number
     _direct(call.customer, live_identity).account_generate(
-        card, username=f"ander.{card}", recovery_email=None)
+        card, username=f"ander.{card}", recovery_email=None
+    )
     proxy.mode = "pass"
     _due()
     assert unconfirmed.settle_due()["not_done"] == 1

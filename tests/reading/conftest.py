@@ -108,8 +108,13 @@ def make_title(db):
 
     def make(**fields) -> Title:
         n = next(counter)
-        values = {"slug": f"titel-{n}", "title": f"Titel {n}", "author": "Auteur",
-                  "kind": "ebook", **fields}
+        values = {
+            "slug": f"titel-{n}",
+            "title": f"Titel {n}",
+            "author": "Auteur",
+            "kind": "ebook",
+            **fields,
+        }
         return Title.objects.create(**values)
 
     return make

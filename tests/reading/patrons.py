@@ -35,8 +35,9 @@ PIET = patron("piet.hendriks", COMPLEET)
 OTTO = patron("otto.vermeer", COMPACT)  # Compact: 6 + 6 per year
 LOTTE = patron("lotte.bos", JEUGD)  # Jeugd: youth titles only
 INGRID = patron("ingrid.peters")  # a subscription without online lending
-HANNA = patron("hanna.koster", [right(spec.EBOOKS_COMPLEET,
-                                      valid_until=date.today() - timedelta(days=40))])
+HANNA = patron(
+    "hanna.koster", [right(spec.EBOOKS_COMPLEET, valid_until=date.today() - timedelta(days=40))]
+)
 
 
 def sign_in(client: Client, who: Patron) -> Client:

@@ -48,7 +48,10 @@ def test_the_catalogue_is_open_to_everyone(client, catalogue):
 def test_search_title_or_author_ignoring_case_and_accents(client, catalogue):
     assert titles_on(client.get("/catalogus/", {"q": "havelaar"})) == ["Max Havelaar"] * 2
     assert set(titles_on(client.get("/catalogus/", {"q": "COUPERUS"}))) == {
-        "Eline Vere", "De stille kracht", "Van oude menschen, de dingen, die voorbijgaan"}
+        "Eline Vere",
+        "De stille kracht",
+        "Van oude menschen, de dingen, die voorbijgaan",
+    }
     assert titles_on(client.get("/catalogus/", {"q": "bronte"})) == ["Jane Eyre"]
     assert titles_on(client.get("/catalogus/", {"q": "brontë eyre"})) == ["Jane Eyre"]
     nothing = client.get("/catalogus/", {"q": "%"})
@@ -59,8 +62,9 @@ def test_filter_on_kind_and_youth(client, catalogue):
     audio = client.get("/catalogus/", {"soort": "luisterboek", "voor": "jeugd"})
     expected = {t.title for t in catalogue.values() if t.kind == "audiobook" and t.youth}
     assert set(titles_on(audio)) == expected and expected
-    adult_ebooks = client.get("/catalogus/", {"soort": "e-book", "voor": "volwassenen",
-                                              "pagina": 2})
+    adult_ebooks = client.get(
+        "/catalogus/", {"soort": "e-book", "voor": "volwassenen", "pagina": 2}
+    )
     expected = sorted(t.title for t in catalogue.values() if t.kind == "ebook" and not t.youth)
     assert titles_on(adult_ebooks) == expected[12:24]
 
@@ -109,9 +113,17 @@ def test_list_query_budget(catalogue, django_assert_max_num_queries):
 def test_title_page(client, catalogue):
     page = client.get("/titel/max-havelaar-luisterboek/")
     assert page.status_code == 200
-    for text in ("Max Havelaar", "Multatuli", "Luisterboek", "Ruud de Haan", "13 u 32 min",
-                 "Nederlands", "1860", "Inloggen om te lenen",
-                 'href="/inloggen/?next=%2Ftitel%2Fmax-havelaar-luisterboek%2F"'):
+    for text in (
+        "Max Havelaar",
+        "Multatuli",
+        "Luisterboek",
+        "Ruud de Haan",
+        "13 u 32 min",
+        "Nederlands",
+        "1860",
+        "Inloggen om te lenen",
+        'href="/inloggen/?next=%2Ftitel%2Fmax-havelaar-luisterboek%2F"',
+    ):
         assert text in page.text, text
     assert 'src="/omslag/max-havelaar-luisterboek.svg"' in page.text
 
@@ -134,8 +146,7 @@ def test_cover_is_a_cached_svg(client, catalogue):
     response = client.get("/omslag/max-havelaar.svg")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
-    assert "max-age=31536000" in response["Cache-Control"] and "public" in \
-        response["Cache-Control"]
+    assert "max-age=31536000" in response["Cache-Control"] and "public" in response["Cache-Control"]
     root = parse(response.content)
     assert root.tag == f"{SVG}svg"
     texts = [t.text for t in root.iter(f"{SVG}text")]
@@ -174,8 +185,14 @@ def test_long_titles_are_cut_on_the_cover():
 def test_start_page_shows_shelves(client, catalogue):
     page = client.get("/")
     assert page.status_code == 200
-    for text in ("E-books", "Luisterboeken", "Jeugd", "Alle luisterboeken",
-                 "?soort=luisterboek&amp;voor=volwassenen", "Zoek op titel of auteur"):
+    for text in (
+        "E-books",
+        "Luisterboeken",
+        "Jeugd",
+        "Alle luisterboeken",
+        "?soort=luisterboek&amp;voor=volwassenen",
+        "Zoek op titel of auteur",
+    ):
         assert text in page.text, text
     assert len(titles_on(page)) == page.text.count('<h3 class="title-name"') == 18
 

@@ -116,8 +116,9 @@ def test_simultaneous_borrows_never_pass_the_limit(make_title, period):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert sorted(outcomes) == sorted(["ok"] * limit + ["limit_reached"] * (attempts - limit)), \
+    assert sorted(outcomes) == sorted(["ok"] * limit + ["limit_reached"] * (attempts - limit)), (
         outcomes
+    )
     assert Loan.objects.filter(sub=sub).count() == limit
     assert Reader.objects.filter(sub=sub).count() == 1
     assert connection.vendor in ("sqlite", "postgresql")

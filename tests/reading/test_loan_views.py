@@ -60,22 +60,35 @@ def test_without_the_right_a_clear_page_and_a_report(catalogue, identity):
     client = signed_in(INGRID)
     page = borrow(client, "max-havelaar")
     assert page.status_code == 403
-    for text in ("Je hebt geen recht om e-books te lenen.", "abonnement bij de bibliotheek",
-                 "Vraag je bibliotheek", "gekoppeld", "Opnieuw controleren",
-                 'action="/titel/max-havelaar/lenen/"',
-                 "Je inlogaccount heeft nu geen rechten"):
+    for text in (
+        "Je hebt geen recht om e-books te lenen.",
+        "abonnement bij de bibliotheek",
+        "Vraag je bibliotheek",
+        "gekoppeld",
+        "Opnieuw controleren",
+        'action="/titel/max-havelaar/lenen/"',
+        "Je inlogaccount heeft nu geen rechten",
+    ):
         assert text in page.text, text
     assert not Loan.objects.exists()
-    assert identity.events == [("rights_missing", {
-        "title": "max-havelaar", "needed": "ebooks", "had": [], "reason": "no_right"})]
+    assert identity.events == [
+        (
+            "rights_missing",
+            {"title": "max-havelaar", "needed": "ebooks", "had": [], "reason": "no_right"},
+        )
+    ]
 
 
 def test_an_audiobook_needs_the_audiobook_right(catalogue, identity):
     ebooks_only = patron("ebooks.only", [COMPLEET[0]])
     page = borrow(signed_in(ebooks_only), "heidi")
     assert page.status_code == 403 and "luisterboeken te lenen" in page.text
-    assert identity.events[0][1] == {"title": "heidi", "needed": "audiobooks",
-                                     "had": ["ebooks"], "reason": "no_right"}
+    assert identity.events[0][1] == {
+        "title": "heidi",
+        "needed": "audiobooks",
+        "had": ["ebooks"],
+        "reason": "no_right",
+    }
 
 
 def test_ended_rights_are_no_rights(catalogue, identity):
@@ -201,8 +214,12 @@ def test_anonymous_forms_go_to_sign_in_and_back(piets_loan, client):
 
 def test_forms_take_post_only(piets_loan):
     client = signed_in(PIET)
-    for url in ("/titel/eline-vere/lenen/", f"/leenplank/{piets_loan.pk}/verlengen/",
-                f"/leenplank/{piets_loan.pk}/inleveren/", "/leenplank/rechten/"):
+    for url in (
+        "/titel/eline-vere/lenen/",
+        f"/leenplank/{piets_loan.pk}/verlengen/",
+        f"/leenplank/{piets_loan.pk}/inleveren/",
+        "/leenplank/rechten/",
+    ):
         assert client.get(url).status_code == 405, url
     assert client.post("/leenplank/").status_code == 405
     assert client.post("/catalogus/").status_code == 405
@@ -224,8 +241,7 @@ def test_buttons_name_the_title(piets_loan, catalogue):
     assert '<span class="visually-hidden">: Eline Vere</span>' in title_page
     shelf = client.get("/leenplank/").text
     assert 'Inleveren<span class="visually-hidden">: Eline Vere</span>' in shelf
-    assert 'Lenen<span class="visually-hidden">: Heidi</span>' in \
-        client.get("/titel/heidi/").text
+    assert 'Lenen<span class="visually-hidden">: Heidi</span>' in client.get("/titel/heidi/").text
 
 
 # -- Mijn leenplank --------------------------------------------------------------------------
@@ -244,12 +260,17 @@ def test_shelf_shows_loans_in_dutch_time_rights_and_history(catalogue, clock):
     assert "Geleend tot <strong>1 april 2026, 01:30</strong>" in page.text
     # Three times 24 hours earlier, across the change to summer time: 00:30.
     assert "Verlengen kan vanaf 29 maart 2026, 00:30." in page.text
-    for text in ("<strong>E-books:</strong> 2 van 10 tegelijk",
-                 "<strong>E-books:</strong> 3 van 6 in de afgelopen 365 dagen",
-                 "<strong>Luisterboeken:</strong> 1 van 10 tegelijk",
-                 "<strong>Luisterboeken:</strong> 1 van 6 in de afgelopen 365 dagen",
-                 "Via Bibliotheek aan de Maas", "Via Bibliotheek Duinstreek",
-                 "Eerder geleend", "Camera obscura", "(ingeleverd)"):
+    for text in (
+        "<strong>E-books:</strong> 2 van 10 tegelijk",
+        "<strong>E-books:</strong> 3 van 6 in de afgelopen 365 dagen",
+        "<strong>Luisterboeken:</strong> 1 van 10 tegelijk",
+        "<strong>Luisterboeken:</strong> 1 van 6 in de afgelopen 365 dagen",
+        "Via Bibliotheek aan de Maas",
+        "Via Bibliotheek Duinstreek",
+        "Eerder geleend",
+        "Camera obscura",
+        "(ingeleverd)",
+    ):
         assert text in page.text, text
     assert "no-cache" in page["Cache-Control"] or "max-age=0" in page["Cache-Control"]
 

@@ -43,8 +43,7 @@ EBOOK, AUDIO, YOUTH_EBOOK = T(1), T(2, "audiobook"), T(3, youth=True)
 
 
 def running(n: int, kind: str = "ebook", *, first_id: int = 100, ago: timedelta = DAY):
-    return [L(first_id + i, kind, started_at=NOW - ago - i * timedelta(hours=1))
-            for i in range(n)]
+    return [L(first_id + i, kind, started_at=NOW - ago - i * timedelta(hours=1)) for i in range(n)]
 
 
 def check(title=EBOOK, rights=COMPLEET, loans=(), now=NOW):
@@ -125,8 +124,10 @@ def test_ebooks_and_audiobooks_are_counted_apart():
 
 
 def test_year_counts_loans_started_in_the_last_365_days_even_when_given_back():
-    returned = [L(100 + i, started_at=NOW - (i + 1) * 30 * DAY, returned_at=NOW - 200 * DAY)
-                for i in range(5)]
+    returned = [
+        L(100 + i, started_at=NOW - (i + 1) * 30 * DAY, returned_at=NOW - 200 * DAY)
+        for i in range(5)
+    ]
     assert check(EBOOK, COMPACT, returned) is None  # 5 of 6
     sixth = [*returned, L(110, started_at=NOW - 2 * DAY, returned_at=NOW - DAY)]
     problem = check(EBOOK, COMPACT, sixth)
@@ -138,8 +139,7 @@ def test_year_counts_loans_started_in_the_last_365_days_even_when_given_back():
 
 
 def test_year_forgets_loans_older_than_365_days():
-    old = [L(100 + i, started_at=NOW - 366 * DAY, returned_at=NOW - 345 * DAY)
-           for i in range(6)]
+    old = [L(100 + i, started_at=NOW - 366 * DAY, returned_at=NOW - 345 * DAY) for i in range(6)]
     assert check(EBOOK, COMPACT, old) is None
     edge = [L(100 + i, started_at=NOW - 365 * DAY + timedelta(minutes=1)) for i in range(6)]
     assert code(check(EBOOK, COMPACT, edge)) == "limit_reached"
@@ -241,8 +241,10 @@ def test_renewing_opens_three_days_before_the_end():
     assert problem.code == "renew_too_early" and problem.status == 409
     assert problem.extra["date"] == rules.moment_text(loan.due_at - 3 * DAY)
     opens = rules.renew_opens_at(loan)
-    assert rules.check_renew(sub=ME, loan=loan, now=opens - timedelta(seconds=1)).code == \
-        "renew_too_early"
+    assert (
+        rules.check_renew(sub=ME, loan=loan, now=opens - timedelta(seconds=1)).code
+        == "renew_too_early"
+    )
     assert rules.check_renew(sub=ME, loan=loan, now=opens) is None
     assert rules.check_renew(sub=ME, loan=loan, now=loan.due_at - timedelta(seconds=1)) is None
 
@@ -277,8 +279,7 @@ def test_giving_back_is_always_allowed_while_the_loan_runs():
 def test_usage_counts_per_right():
     loans = running(3) + running(1, "audiobook", first_id=500)
     ebooks = rules.usage(right=COMPLEET[0], loans=loans, now=NOW)
-    assert (ebooks.used, ebooks.limits.loans, ebooks.full, ebooks.frees_at) == (3, 10, False,
-                                                                                 None)
+    assert (ebooks.used, ebooks.limits.loans, ebooks.full, ebooks.frees_at) == (3, 10, False, None)
     audio = rules.usage(right=COMPACT[1], loans=loans, now=NOW)
     assert (audio.used, audio.limits.loans, audio.limits.period) == (1, 6, "year")
     full = rules.usage(right=COMPACT[0], loans=running(6), now=NOW)

@@ -75,13 +75,19 @@ class ProblemApi(NinjaAPI):
     def _on_invalid(self, request: HttpRequest, error: ValidationError):
         where = {"body", "path", "query", "payload", "header"}
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in where),
-             "message": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p not in where),
+                "message": e.get("msg", ""),
+            }
             for e in error.errors
         ]
-        problem = Problem(400, "invalid_request", _("Het verzoek klopt niet: %(fields)s."),
-                          field=errors[0]["field"] if errors else None,
-                          extra={"fields": ", ".join(e["field"] or "body" for e in errors)})
+        problem = Problem(
+            400,
+            "invalid_request",
+            _("Het verzoek klopt niet: %(fields)s."),
+            field=errors[0]["field"] if errors else None,
+            extra={"fields": ", ".join(e["field"] or "body" for e in errors)},
+        )
         body = problem.as_json(language=_language())
         body["errors"] = errors
         return problem_or_json(body, 400)
@@ -92,12 +98,14 @@ class ProblemApi(NinjaAPI):
         challenge = 'Bearer realm="bibid"'
         if request.headers.get("Authorization"):
             challenge += ', error="invalid_token"'
-        return problem_response(problem, language=_language(),
-                                headers={"WWW-Authenticate": challenge})
+        return problem_response(
+            problem, language=_language(), headers={"WWW-Authenticate": challenge}
+        )
 
     def _on_not_found(self, request: HttpRequest, error: Http404):
-        return problem_response(Problem(404, "not_found", _("Niet gevonden.")),
-                                language=_language())
+        return problem_response(
+            Problem(404, "not_found", _("Niet gevonden.")), language=_language()
+        )
 
     def _on_too_big(self, request: HttpRequest, error: RequestDataTooBig):
         problem = Problem(413, "request_too_large", _("Het verzoek is te groot."))
@@ -105,8 +113,11 @@ class ProblemApi(NinjaAPI):
         return problem_response(problem, language=_language(), headers={"Connection": "close"})
 
     def _on_unreadable(self, request: HttpRequest, error: MultiPartParserError):
-        problem = Problem(415, "unsupported_media_type",
-                          _("Stuur de gegevens als JSON (Content-Type: application/json)."))
+        problem = Problem(
+            415,
+            "unsupported_media_type",
+            _("Stuur de gegevens als JSON (Content-Type: application/json)."),
+        )
         return problem_response(problem, language=_language())
 
     def _on_http_error(self, request: HttpRequest, error: HttpError):
@@ -118,6 +129,5 @@ class ProblemApi(NinjaAPI):
 
     def _on_unexpected(self, request: HttpRequest, error: Exception):
         logger.exception("API error")
-        problem = Problem(500, "internal_error",
-                          _("Er ging iets mis. Probeer het later opnieuw."))
+        problem = Problem(500, "internal_error", _("Er ging iets mis. Probeer het later opnieuw."))
         return problem_response(problem, language=_language())

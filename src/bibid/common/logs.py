@@ -28,12 +28,13 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 def config(*, service: str, fmt: str, debug: bool) -> dict[str, Any]:
     """The LOGGING setting: `fmt` is "json" (one JSON object a line) or "plain"."""
-    filters = {"request_id": {"()": "bibid.common.requestid.RequestIdFilter"},
-               "no_paths": {"()": "bibid.common.logs.RoutesNotPathsFilter"}}
+    filters = {
+        "request_id": {"()": "bibid.common.requestid.RequestIdFilter"},
+        "no_paths": {"()": "bibid.common.logs.RoutesNotPathsFilter"},
+    }
     formatters = {
         "plain": {
-            "format": f"%(asctime)s %(levelname)s {service} %(name)s [%(request_id)s] "
-                      "%(message)s",
+            "format": f"%(asctime)s %(levelname)s {service} %(name)s [%(request_id)s] %(message)s",
         },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -140,16 +141,22 @@ class RequestIdMiddleware:
             method = request.method if request.method in METHODS else "other"
             route = _route(request)
             status = response.status_code
-            self.latency.labels(
-                self.service, method, route, f"{status // 100}xx"
-            ).observe(seconds)
+            self.latency.labels(self.service, method, route, f"{status // 100}xx").observe(seconds)
             # No query string, body, cookies or headers: any of them may hold a password,
             # a token or a code. The route name says what was asked.
             request_log.info(
-                "%s %s %s %.1fms", method, route, status, seconds * 1000,
-                extra={"method": method, "route": route, "status": status,
-                       "duration_ms": round(seconds * 1000, 1),
-                       "user": _user_kind(request)},
+                "%s %s %s %.1fms",
+                method,
+                route,
+                status,
+                seconds * 1000,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "user": _user_kind(request),
+                },
             )
         return response
 
@@ -169,8 +176,12 @@ def _task_name(task_result) -> str:
 def task_enqueued(sender, task_result, **kwargs) -> None:
     """The request (or task) that enqueued a task says so, under its own request id: the
     task runs under the task's id, so the two lines link the request to the run."""
-    task_log.info("task %s enqueued as %s", _task_name(task_result), task_result.id,
-                  extra={"task": _task_name(task_result), "task_id": str(task_result.id)})
+    task_log.info(
+        "task %s enqueued as %s",
+        _task_name(task_result),
+        task_result.id,
+        extra={"task": _task_name(task_result), "task_id": str(task_result.id)},
+    )
 
 
 def task_started(sender, task_result, **kwargs) -> None:
@@ -191,9 +202,16 @@ def task_finished(sender, task_result, **kwargs) -> None:
     duration = round((time.perf_counter() - started) * 1000, 1) if started else None
     task_log.log(
         logging.ERROR if outcome == "failed" else logging.INFO,
-        "task %s %s in %sms", name, outcome, duration,
-        extra={"task": name, "task_id": str(task_result.id), "outcome": outcome,
-               "duration_ms": duration},
+        "task %s %s in %sms",
+        name,
+        outcome,
+        duration,
+        extra={
+            "task": name,
+            "task_id": str(task_result.id),
+            "outcome": outcome,
+            "duration_ms": duration,
+        },
     )
     if token is not None:
         try:

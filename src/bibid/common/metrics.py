@@ -25,11 +25,10 @@ logger = logging.getLogger("bibid.metrics")
 
 # ---- counters -------------------------------------------------------------------------------
 
-SIGNINS = Counter(
-    "bibid_signins", "Sign-in attempts by outcome.", ["outcome"]
-)
+SIGNINS = Counter("bibid_signins", "Sign-in attempts by outcome.", ["outcome"])
 GUARD_REFUSALS = Counter(
-    "bibid_guard_refusals", "Attempts the guard refused (rate limits, lanes), by reason.",
+    "bibid_guard_refusals",
+    "Attempts the guard refused (rate limits, lanes), by reason.",
     ["reason"],
 )
 REQUEST_LATENCY = Histogram(
@@ -39,7 +38,8 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 BACKCHANNEL_LOGOUTS = Counter(
-    "bibid_backchannel_logouts", "Back-channel logout notices to services, by outcome.",
+    "bibid_backchannel_logouts",
+    "Back-channel logout notices to services, by outcome.",
     ["outcome"],
 )
 MAILS = Counter("bibid_mails", "Mails from the outbox, by outcome (sent, failed).", ["outcome"])
@@ -52,7 +52,8 @@ PUSH_RETRIES = Counter(
     "bibid_push_retries", "Pushes to the login service that failed and will be retried."
 )
 REPAIRS = Counter(
-    "bibid_repairs", "Differences with the login service repaired, by how and what.",
+    "bibid_repairs",
+    "Differences with the login service repaired, by how and what.",
     ["via", "kind"],
 )
 # Incremented by load shedding (bibid.common.shedding) in the web worker that refused: a
@@ -60,7 +61,8 @@ REPAIRS = Counter(
 # process's and a scrape must add up every worker's.
 SHED_REFUSALS = Counter(
     "bibid_shed_requests",
-    "Requests refused at once (503) because the service was full, by reason.", ["reason"],
+    "Requests refused at once (503) because the service was full, by reason.",
+    ["reason"],
 )
 # The library's parse of identity's answers (bibid.library.loginaccounts.status): non-zero
 # means the two services disagree on a shape (an upgrade of one without the other).
@@ -105,8 +107,9 @@ def queue_states() -> dict[str, tuple[int, float | None] | None]:
     return states
 
 
-def model_probe(model_label: str, *, waiting: dict, since: str,
-                real_time: bool = False) -> QueueProbe:
+def model_probe(
+    model_label: str, *, waiting: dict, since: str, real_time: bool = False
+) -> QueueProbe:
     """A probe for a queue kept as rows of a model: how many rows match `waiting` (filter
     keyword arguments), and how long ago (field `since`) the oldest of them was made. The age
     runs from when the item was made, not from its next attempt, so a queue that keeps
@@ -145,25 +148,33 @@ def task_queue_probes() -> dict[str, QueueProbe]:
         # django-tasks-db stamps enqueued_at and run_after with Django's real clock.
         now = timezone.now()
         due = DBTaskResult.objects.filter(status="READY").filter(
-            Q(run_after=get_date_max()) | Q(run_after__lte=now))
+            Q(run_after=get_date_max()) | Q(run_after__lte=now)
+        )
         depth = due.count()
         if not depth:
             return 0, None
         # A delayed task is waiting from its run_after on, any other from when enqueued.
         oldest = [
-            due.filter(run_after=get_date_max()).order_by("enqueued_at")
-            .values_list("enqueued_at", flat=True).first(),
-            due.exclude(run_after=get_date_max()).order_by("run_after")
-            .values_list("run_after", flat=True).first(),
+            due.filter(run_after=get_date_max())
+            .order_by("enqueued_at")
+            .values_list("enqueued_at", flat=True)
+            .first(),
+            due.exclude(run_after=get_date_max())
+            .order_by("run_after")
+            .values_list("run_after", flat=True)
+            .first(),
         ]
         since = min(t for t in oldest if t is not None)
         return depth, max(0.0, (now - since).total_seconds())
 
     return {
         "tasks": ready,
-        "tasks_running": model_probe("django_tasks_database.DBTaskResult",
-                                     waiting={"status": "RUNNING"}, since="started_at",
-                                     real_time=True),
+        "tasks_running": model_probe(
+            "django_tasks_database.DBTaskResult",
+            waiting={"status": "RUNNING"},
+            since="started_at",
+            real_time=True,
+        ),
     }
 
 
@@ -172,11 +183,13 @@ class QueueCollector:
     so the figures are right whichever process answers the scrape."""
 
     def collect(self) -> Iterator[Metric]:
-        depth = GaugeMetricFamily("bibid_queue_depth", "Items waiting in a queue.",
-                                  labels=["queue"])
+        depth = GaugeMetricFamily(
+            "bibid_queue_depth", "Items waiting in a queue.", labels=["queue"]
+        )
         age = GaugeMetricFamily(
             "bibid_queue_oldest_age_seconds",
-            "Age of the oldest due item in a queue (0 when nothing is due).", labels=["queue"],
+            "Age of the oldest due item in a queue (0 when nothing is due).",
+            labels=["queue"],
         )
         for name, state in queue_states().items():
             if state is None:

@@ -25,8 +25,10 @@ class ApiProblemsMiddleware:
                 problem = Problem(404, "not_found", _("Niet gevonden."))
                 return problem_response(problem, language=(get_language() or "nl")[:2])
             problem = Problem(405, "method_not_allowed", _("Deze methode kan hier niet."))
-            allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")
-                                       if m.strip()))
-            return problem_response(problem, language=(get_language() or "nl")[:2],
-                                    headers={"Allow": allowed})
+            allowed = ", ".join(
+                sorted(m.strip() for m in response.get("Allow", "").split(",") if m.strip())
+            )
+            return problem_response(
+                problem, language=(get_language() or "nl")[:2], headers={"Allow": allowed}
+            )
         return response

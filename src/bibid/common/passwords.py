@@ -10,10 +10,13 @@ class MinimumLengthValidator(password_validation.MinimumLengthValidator):
     English on a Dutch page."""
 
     def get_error_message(self) -> str:
-        return ngettext("Een wachtwoord heeft minstens %(min)d teken.",
-                        "Een wachtwoord heeft minstens %(min)d tekens.",
-                        self.min_length) % {"min": self.min_length}
+        return ngettext(
+            "Een wachtwoord heeft minstens %(min)d teken.",
+            "Een wachtwoord heeft minstens %(min)d tekens.",
+            self.min_length,
+        ) % {"min": self.min_length}
 
     def get_help_text(self) -> str:
-        return ngettext("Minstens %(min)d teken.", "Minstens %(min)d tekens.",
-                        self.min_length) % {"min": self.min_length}
+        return ngettext("Minstens %(min)d teken.", "Minstens %(min)d tekens.", self.min_length) % {
+            "min": self.min_length
+        }

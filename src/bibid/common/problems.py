@@ -69,7 +69,11 @@ def problem_or_json(body: dict, status: int, headers: dict | None = None) -> Jso
     return JsonResponse(body, status=status, content_type=content_type, headers=headers)
 
 
-def problem_response(problem: Problem, *, language: str = "nl",
-                     headers: dict | None = None) -> JsonResponse:
-    return problem_or_json(problem.as_json(language=language), problem.status,
-                           headers={**problem.headers, **(headers or {})})
+def problem_response(
+    problem: Problem, *, language: str = "nl", headers: dict | None = None
+) -> JsonResponse:
+    return problem_or_json(
+        problem.as_json(language=language),
+        problem.status,
+        headers={**problem.headers, **(headers or {})},
+    )

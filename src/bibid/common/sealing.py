@@ -14,8 +14,9 @@ from django.conf import settings
 
 
 def _fernet() -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"bibid.common.sealing").derive(settings.SECRET_KEY.encode())
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"bibid.common.sealing"
+    ).derive(settings.SECRET_KEY.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 

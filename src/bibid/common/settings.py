@@ -238,8 +238,11 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
             # callback; a service's sign-out → identity's logout → back), and Chromium holds
             # every hop of that chain to form-action. So: ourselves and our sibling services,
             # exact origins, plus origins an operator adds for other registered services.
-            "form-action": [CSP.SELF, *_sibling_origins(service),
-                            *env.list("BIBID_CSP_FORM_ACTION_EXTRA", default=[])],
+            "form-action": [
+                CSP.SELF,
+                *_sibling_origins(service),
+                *env.list("BIBID_CSP_FORM_ACTION_EXTRA", default=[]),
+            ],
         },
         "STATIC_URL": "/static/",
         "STATIC_ROOT": var_dir() / "static" / service,

@@ -81,8 +81,11 @@ def requeue_expired_leases() -> list[str]:
         logger.warning(
             "task %s (%s) was running since %s on worker %s, past its lease of %d s: "
             "its worker is presumed dead; back in the queue",
-            row["id"], row["task_path"], row["started_at"].isoformat(),
-            (row["worker_ids"] or ["?"])[-1], lease_seconds(),
+            row["id"],
+            row["task_path"],
+            row["started_at"].isoformat(),
+            (row["worker_ids"] or ["?"])[-1],
+            lease_seconds(),
         )
         metrics.TASKS.labels(row["task_path"], "lease_expired").inc()
     return requeued
@@ -104,8 +107,7 @@ def requeue_expired() -> int:
 
 def prune_finished_results() -> int:
     """Delete finished task rows older than the kept days; return how many rows are left."""
-    call_command("prune_db_task_results", queue_name="*", min_age_days=keep_days(),
-                 verbosity=1)
+    call_command("prune_db_task_results", queue_name="*", min_age_days=keep_days(), verbosity=1)
     return DBTaskResult.objects.count()
 
 

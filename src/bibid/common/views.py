@@ -58,8 +58,16 @@ def readyz(request: HttpRequest) -> HttpResponse:
             stuck.append(name)
     if not stuck:
         return JsonResponse({"status": "ok", "database": "ok"})
-    return JsonResponse({"status": "unavailable", "database": "ok", "stuck": stuck,
-                         "stuck_after_seconds": limit, "queues": queues}, status=503)
+    return JsonResponse(
+        {
+            "status": "unavailable",
+            "database": "ok",
+            "stuck": stuck,
+            "stuck_after_seconds": limit,
+            "queues": queues,
+        },
+        status=503,
+    )
 
 
 def _metrics_allowed(request: HttpRequest) -> bool:
@@ -102,8 +110,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"error": "unauthorized"}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(generate_latest(metrics.scrape_registry()),
-                        content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(
+        generate_latest(metrics.scrape_registry()), content_type=CONTENT_TYPE_LATEST
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

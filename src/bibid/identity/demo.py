@@ -29,9 +29,13 @@ BLOCKED_FAILURES = 14
 # What the library pushed for Gerrit Mulder before his subscription changed (the seed's
 # "authorization out of date").
 OUTDATED = Authorization(
-    customer={"name": "Gerrit Mulder", "card_number": "2010000007",
-              "subscription_type": "Basis (alleen lenen in de bibliotheek)",
-              "subscription_end": "2026-01-31", "birth_date": "1958-11-23"},
+    customer={
+        "name": "Gerrit Mulder",
+        "card_number": "2010000007",
+        "subscription_type": "Basis (alleen lenen in de bibliotheek)",
+        "subscription_end": "2026-01-31",
+        "birth_date": "1958-11-23",
+    },
     rights=(),
 )
 
@@ -64,10 +68,13 @@ def _libraries() -> dict[str, Library]:
     for demo in spec.LIBRARIES:
         library = Library.objects.filter(code=demo.code).select_related("application").first()
         if library is None:
-            library = register_library(code=demo.code, name=demo.name,
-                                       card_prefixes=[demo.card_prefix],
-                                       client_id=demo.client_id,
-                                       client_secret=demo.client_secret).library
+            library = register_library(
+                code=demo.code,
+                name=demo.name,
+                card_prefixes=[demo.card_prefix],
+                client_id=demo.client_id,
+                client_secret=demo.client_secret,
+            ).library
         else:
             library.application.client_secret = demo.client_secret  # hashed on save
             library.application.save()
@@ -88,9 +95,12 @@ def register_services() -> None:
 
     for service in spec.services():
         register_service(
-            kind=service.kind, name=service.name, library_code=service.library,
+            kind=service.kind,
+            name=service.name,
+            library_code=service.library,
             base_url=settings.BIBID_PUBLIC_URLS[service.service] + service.path,
-            client_id=service.client_id, client_secret=service.client_secret,
+            client_id=service.client_id,
+            client_secret=service.client_secret,
         )
 
 
@@ -107,18 +117,21 @@ def load() -> None:
         )
         Account.objects.filter(pk=account.pk).update(
             public_id=UUID(spec.account_public_id(persona.username)),
-            recovery_email_confirmed_at=now if persona.recovery_email and persona.password
+            recovery_email_confirmed_at=now
+            if persona.recovery_email and persona.password
             else None,
             recovery_email_set_by="patron" if persona.recovery_email else "",
-            created_at=now - timedelta(hours=26) if persona.state == "inactive-expired"
-            else now,
+            created_at=now - timedelta(hours=26) if persona.state == "inactive-expired" else now,
         )
         if persona.blocked:
             _block(account)
     for code, card_number, username, authorization in spec.links():
-        link = Link.objects.create(library=libraries[code], customer_ref=card_number,
-                                   card_number=card_number,
-                                   account=Account.objects.get(username=username))
+        link = Link.objects.create(
+            library=libraries[code],
+            customer_ref=card_number,
+            card_number=card_number,
+            account=Account.objects.get(username=username),
+        )
         if authorization == "outdated":
             # Pushed ten days ago; the library's subscription changed since.
             _apply(link, OUTDATED, now - timedelta(days=10))
@@ -175,19 +188,31 @@ def summary() -> dict:
     notes = {c.account.username: c.note for c in spec.CUSTOMERS if c.account}
     return {
         "patrons": [
-            {"username": a.username, "password": a.password, "state": current_state(a.username),
-             "note": notes.get(a.username, "")}
+            {
+                "username": a.username,
+                "password": a.password,
+                "state": current_state(a.username),
+                "note": notes.get(a.username, ""),
+            }
             for a in spec.demo_accounts()
         ],
         "operators": [
-            {"username": name, "password": password, "state": current_state(name),
-             "note": "beheerder inlogdienst"}
+            {
+                "username": name,
+                "password": password,
+                "state": current_state(name),
+                "note": "beheerder inlogdienst",
+            }
             for name, password in OPERATORS
         ],
         "library_clients": [
-            {"library": d.code, "name": d.name, "client_id": d.client_id,
-             "client_secret": d.client_secret,
-             "registered": Library.objects.filter(code=d.code).exists()}
+            {
+                "library": d.code,
+                "name": d.name,
+                "client_id": d.client_id,
+                "client_secret": d.client_secret,
+                "registered": Library.objects.filter(code=d.code).exists(),
+            }
             for d in spec.LIBRARIES
         ],
         "service_clients": [
@@ -195,6 +220,3 @@ def summary() -> dict:
             for s in spec.services()
         ],
     }
-
-
-

@@ -63,7 +63,9 @@ BIBID_TRUSTED_PROXIES = common.env.int("BIBID_TRUSTED_PROXIES", default=0)
 # The ID-token signing keys (see bibid.identity.oidc.keys): made on first start in demo and
 # development, provisioned with `bibid rotate-oidc-key` in production.
 _oidc_key, _oidc_inactive_keys = oidc_keys.load(
-    oidc_keys.key_dir(BIBID_VAR_DIR), allow_generated=DEBUG or BIBID_DEMO)  # noqa: F821
+    oidc_keys.key_dir(BIBID_VAR_DIR),  # noqa: F821
+    allow_generated=DEBUG or BIBID_DEMO,  # noqa: F821
+)
 
 # Two kinds of OAuth2 client: each library (client-credentials grant, the library API), and
 # the services patrons sign in to through OpenID Connect (Mijn Menu, the Online Bibliotheek).
@@ -120,7 +122,8 @@ OAUTH2_PROVIDER = {
     "OAUTH2_BACKEND_CLASS": "bibid.identity.oidc.backends.Core",
     "APPLICATION_ADMIN_CLASS": "bibid.identity.oidc.application_admin.ServiceApplicationAdmin",
     # Plain http only where everything runs on one machine (demo, development, tests).
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"] if DEBUG or BIBID_DEMO  # noqa: F821
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"]
+    if DEBUG or BIBID_DEMO  # noqa: F821
     else ["https"],
 }
 # A bulk push of 5,000 customers is about 2 MB of JSON.

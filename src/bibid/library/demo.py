@@ -62,9 +62,14 @@ def load() -> None:
     today = clock.today()
     libraries = {}
     for demo in spec.LIBRARIES:
-        library = Library(code=demo.code, name=demo.name, card_prefix=PREFIXES[demo.code],
-                          email=f"info@{demo.code}.example", identity_client_id=demo.client_id,
-                          self_service_flows=[f.value for f in Library.Flow])
+        library = Library(
+            code=demo.code,
+            name=demo.name,
+            card_prefix=PREFIXES[demo.code],
+            email=f"info@{demo.code}.example",
+            identity_client_id=demo.client_id,
+            self_service_flows=[f.value for f in Library.Flow],
+        )
         library.identity_client_secret = demo.client_secret
         mijnmenu = spec.mijnmenu_service(demo)
         library.mijnmenu_client_id = mijnmenu.client_id
@@ -74,15 +79,26 @@ def load() -> None:
         libraries[demo.code] = library
         for t in spec.SUBSCRIPTION_TYPES:
             SubscriptionType.objects.create(
-                library=library, code=t.code, name=t.name, price=Decimal(t.price),
-                min_age=t.min_age, max_age=t.max_age, family=t.family, rights=t.rights)
+                library=library,
+                code=t.code,
+                name=t.name,
+                price=Decimal(t.price),
+                min_age=t.min_age,
+                max_age=t.max_age,
+                family=t.family,
+                rights=t.rights,
+            )
     customers: dict[tuple[str, str], Customer] = {}
     for c in spec.CUSTOMERS:
         linked = c.linked_account or (c.account.username if c.account else None)
         has_link = linked not in (None, "-")
         customers[(c.library, c.card_number)] = Customer.objects.create(
-            library=libraries[c.library], card_number=c.card_number, name=c.name,
-            birth_date=date.fromisoformat(c.birth_date), email=c.email, kind=c.kind,
+            library=libraries[c.library],
+            card_number=c.card_number,
+            name=c.name,
+            birth_date=date.fromisoformat(c.birth_date),
+            email=c.email,
+            kind=c.kind,
             account_id=UUID(spec.account_public_id(linked)) if has_link else None,
             account_username=linked if has_link else "",
             account_linked_at=clock.now() if has_link else None,
@@ -90,11 +106,20 @@ def load() -> None:
     _subscriptions(libraries, customers, today)
     for s in spec.STAFF:
         staff = Staff.objects.create_user(
-            s.username, s.password, name=s.name, library=libraries[s.library], role=s.role,
-            customer=customers[(s.library, s.customer)] if s.customer else None)
+            s.username,
+            s.password,
+            name=s.name,
+            library=libraries[s.library],
+            role=s.role,
+            customer=customers[(s.library, s.customer)] if s.customer else None,
+        )
         raw = demo_token(s.username)
-        ApiToken.objects.create(staff=staff, name="demo", prefix=raw[:12],
-                                digest=hashlib.sha256(raw.encode()).hexdigest())
+        ApiToken.objects.create(
+            staff=staff,
+            name="demo",
+            prefix=raw[:12],
+            digest=hashlib.sha256(raw.encode()).hexdigest(),
+        )
     Staff.objects.create_superuser(*OPERATOR, name="Beheerder bibliotheeksysteem")
     # Every linked customer's rights go to the login service once the services run, as
     # after any change; Gerrit Mulder's stay out of date on purpose (the seed's step 4).
@@ -126,36 +151,57 @@ def _subscriptions(libraries, customers, today: date) -> None:
             start = today - timedelta(days=3)  # changed three days ago
             end = start + timedelta(days=364)
         subscription = Subscription.objects.create(
-            library=libraries[c.library], type=types[(c.library, c.subscription)],
-            start=start, end=end)
-        Membership.objects.create(subscription=subscription,
-                                  customer=customers[(c.library, c.card_number)], role="main")
+            library=libraries[c.library],
+            type=types[(c.library, c.subscription)],
+            start=start,
+            end=end,
+        )
+        Membership.objects.create(
+            subscription=subscription, customer=customers[(c.library, c.card_number)], role="main"
+        )
         for member in spec.CUSTOMERS:
             if member.family_of == c.card_number and member.library == c.library:
                 Membership.objects.create(
-                    subscription=subscription, role=member.subscription_role,
-                    customer=customers[(member.library, member.card_number)])
+                    subscription=subscription,
+                    role=member.subscription_role,
+                    customer=customers[(member.library, member.card_number)],
+                )
 
 
 def summary() -> dict:
     accounts = {a.username: a for a in spec.demo_accounts()}
-    present = {(c.library.code, c.card_number): c
-               for c in Customer.objects.select_related("library")}
+    present = {
+        (c.library.code, c.card_number): c for c in Customer.objects.select_related("library")
+    }
     customers = []
     for c in spec.CUSTOMERS:
         found = present.get((c.library, c.card_number))
         username = (found.account_username if found else "") or None
         account = accounts.get(username) if username else None
-        customers.append({
-            "library": c.library, "card_number": c.card_number, "name": c.name,
-            "state": c.state, "kind": c.kind, "note": c.note,
-            "login_account": username,
-            "password": account.password if account else None,
-            "own_account": c.account.username if c.account else None,
-        })
+        customers.append(
+            {
+                "library": c.library,
+                "card_number": c.card_number,
+                "name": c.name,
+                "state": c.state,
+                "kind": c.kind,
+                "note": c.note,
+                "login_account": username,
+                "password": account.password if account else None,
+                "own_account": c.account.username if c.account else None,
+            }
+        )
     return {
-        "staff": [{"username": s.username, "password": s.password, "library": s.library,
-                   "role": s.role, "api_token": demo_token(s.username)} for s in spec.STAFF],
+        "staff": [
+            {
+                "username": s.username,
+                "password": s.password,
+                "library": s.library,
+                "role": s.role,
+                "api_token": demo_token(s.username),
+            }
+            for s in spec.STAFF
+        ],
         "library_operators": [{"username": OPERATOR[0], "password": OPERATOR[1]}],
         "customers": customers,
     }

@@ -53,9 +53,13 @@ def register(*, actor: Actor, registration: NewRegistration) -> Registered:
     with transaction.atomic():
         main = create_customer(actor=actor, data=registration.main)
         members = [(create_customer(actor=actor, data=m.data), m) for m in registration.members]
-        create_subscription(actor=actor, type_=registration.type, main=main,
-                            members=[(c, m.role) for c, m in members],
-                            start=registration.start)
+        create_subscription(
+            actor=actor,
+            type_=registration.type,
+            main=main,
+            members=[(c, m.role) for c, m in members],
+            start=registration.start,
+        )
     done = Registered(customers=[main, *(c for c, _m in members)])
     wanted = []
     if registration.login_account:
@@ -63,8 +67,13 @@ def register(*, actor: Actor, registration: NewRegistration) -> Registered:
     wanted += [(c, None, None) for c, m in members if m.login_account]
     for customer, username, email in wanted:
         try:
-            outcome = login.generate(actor=actor, customer=customer, username=username,
-                                     recovery_email=email, language=registration.language)
+            outcome = login.generate(
+                actor=actor,
+                customer=customer,
+                username=username,
+                recovery_email=email,
+                language=registration.language,
+            )
             done.login.append((customer, outcome.summary, True))
             if registration.activate_now and customer is main:
                 activated = login.activate(actor=actor, customer=customer)

@@ -22,8 +22,10 @@ globals().update(
             "bibid.common.rp",
             "bibid.library.mijnmenu",
         ],
-        middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware",
-                          "bibid.common.rp.middleware.SessionCheckMiddleware"],
+        middleware_extra=[
+            "bibid.common.middleware.ApiProblemsMiddleware",
+            "bibid.common.rp.middleware.SessionCheckMiddleware",
+        ],
     )
 )
 
@@ -37,8 +39,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "bibid.common.passwords.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {"NAME": "bibid.common.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]

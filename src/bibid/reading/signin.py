@@ -11,7 +11,8 @@ def client(_key: str | None = None) -> ClientConfig | None:
     if not settings.READING_OIDC_CLIENT_ID:
         return None
     return ClientConfig(
-        key="reading", name="Online Bibliotheek",
+        key="reading",
+        name="Online Bibliotheek",
         client_id=settings.READING_OIDC_CLIENT_ID,
         client_secret=settings.READING_OIDC_CLIENT_SECRET,
         base_url=settings.BIBID_PUBLIC_URLS["reading"],

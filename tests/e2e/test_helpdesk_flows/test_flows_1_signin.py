@@ -45,20 +45,28 @@ def test_the_definitions_load_without_django():
     menu table they check operations against holds lazy translations: importing those loads
     a few of Django's utility modules, but nothing that reads settings until a label is
     shown."""
-    code = ("import sys\n"
-            "from bibid.library.helpdesk import definitions, engine\n"
-            "assert len([d for d in definitions.all_definitions().values()"
-            " if d.kind == 'flow']) == 10\n"
-            "loaded = [m for m in sys.modules if m.split('.')[0] == 'django']\n"
-            "assert not [m for m in loaded if m.split('.')[1:2] in (['conf'], ['db'],"
-            " ['contrib'], ['http'], ['template'])], loaded\n"
-            "assert not [m for m in sys.modules if m.startswith('bibid.')"
-            " and m.rsplit('.', 1)[-1] in ('models', 'services', 'apps')], 'models'\n"
-            "from django.apps import apps\n"
-            "from django.conf import settings\n"
-            "assert not settings.configured and not apps.apps_ready, 'Django was set up'\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys\n"
+        "from bibid.library.helpdesk import definitions, engine\n"
+        "assert len([d for d in definitions.all_definitions().values()"
+        " if d.kind == 'flow']) == 10\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] == 'django']\n"
+        "assert not [m for m in loaded if m.split('.')[1:2] in (['conf'], ['db'],"
+        " ['contrib'], ['http'], ['template'])], loaded\n"
+        "assert not [m for m in sys.modules if m.startswith('bibid.')"
+        " and m.rsplit('.', 1)[-1] in ('models', 'services', 'apps')], 'models'\n"
+        "from django.apps import apps\n"
+        "from django.conf import settings\n"
+        "assert not settings.configured and not apps.apps_ready, 'Django was set up'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -109,14 +117,25 @@ def test_inloggen_fails_the_same_way_for_every_reason(system):
     alerts = {}
     cases = [
         ("reason_unknown", {"account_exists": "nee"}, None, "unknown_username"),
-        ("reason_no_password", {"account_exists": "ja", "has_password": "nee"},
-         {"password": None, "active": False}, "no_password"),
-        ("reason_wrong_password", {"account_exists": "ja", "has_password": "ja",
-                                   "password_right": "nee"}, {}, "wrong_password"),
+        (
+            "reason_no_password",
+            {"account_exists": "ja", "has_password": "nee"},
+            {"password": None, "active": False},
+            "no_password",
+        ),
+        (
+            "reason_wrong_password",
+            {"account_exists": "ja", "has_password": "ja", "password_right": "nee"},
+            {},
+            "wrong_password",
+        ),
         # Inactive with a password: the patron cannot sign in to agree to a link (rule L2).
-        ("reason_inactive", {"account_exists": "ja", "has_password": "ja",
-                             "password_right": "ja", "active": "nee"},
-         {"active": False, "link": False}, "inactive"),
+        (
+            "reason_inactive",
+            {"account_exists": "ja", "has_password": "ja", "password_right": "ja", "active": "nee"},
+            {"active": False, "link": False},
+            "inactive",
+        ),
     ]
     for reason_node, answers, patron, reason in cases:
         walk, http = Walk("inloggen"), browser()
@@ -150,9 +169,12 @@ def test_inloggen_too_many_attempts_means_waiting(system):
     token = csrf_of(http.get(f"{identity}/inloggen/", timeout=TIMEOUT).text)
 
     def attempt(password: str) -> requests.Response:
-        return http.post(f"{identity}/inloggen/", timeout=TIMEOUT, allow_redirects=False,
-                         data={"csrfmiddlewaretoken": token, "username": username,
-                               "password": password})
+        return http.post(
+            f"{identity}/inloggen/",
+            timeout=TIMEOUT,
+            allow_redirects=False,
+            data={"csrfmiddlewaretoken": token, "username": username, "password": password},
+        )
 
     for _ in range(5):
         assert attempt("Fout-wachtwoord-123").status_code == 200
@@ -238,8 +260,7 @@ def test_wachtwoord_vergeten_and_a_new_password(system, mailbox):
 
 
 def test_wachtwoord_vergeten_unknown_name_same_answer_no_mail(system, mailbox):
-    known = forgot_password(system, Walk("wachtwoord-vergeten"), browser(),
-                            make_patron(system)[0])
+    known = forgot_password(system, Walk("wachtwoord-vergeten"), browser(), make_patron(system)[0])
     walk, http, name = Walk("wachtwoord-vergeten"), browser(), fresh("onbekend")
     answer = forgot_password(system, walk, http, name)
     assert main(answer.text) == main(known.text)  # nothing tells the two apart
@@ -305,7 +326,8 @@ def test_wachtwoord_vergeten_activates_an_account_never_activated(system, mailbo
     walk.answer("within_limit", "ja")
     walk.at("mail_sent")
     link = mailbox.wait_for(address, "nieuw wachtwoord", after=before).link(
-        "/wachtwoord-herstellen/")
+        "/wachtwoord-herstellen/"
+    )
     walk.at("open_link")
     assert http.get(link, timeout=TIMEOUT).status_code == 200
     walk.answer("link_works", "ja")
@@ -335,7 +357,9 @@ def test_wachtwoord_vergeten_activates_an_account_never_activated(system, mailbo
             break
     # The library's own link (link_created, so a lost answer is repaired), then activation.
     assert [c["kind"] for c in changes if c["customer_ref"] == ref] == [
-        "link_created", "account_activated"]
+        "link_created",
+        "account_activated",
+    ]
 
 
 def test_wachtwoord_vergeten_not_to_an_address_a_library_just_set(system, mailbox):
@@ -345,8 +369,10 @@ def test_wachtwoord_vergeten_not_to_an_address_a_library_just_set(system, mailbo
     walk, http = Walk("wachtwoord-vergeten"), browser()
     username, address, ref = make_patron(system)
     new = f"bieb.{address}"
-    assert library_api(system, LIBRARY).recovery_email(ref, new).json()["result"] == \
-        "confirmation_sent"
+    assert (
+        library_api(system, LIBRARY).recovery_email(ref, new).json()["result"]
+        == "confirmation_sent"
+    )
     assert "het vorige, bevestigde adres" in walk.text("mail_sent")
     before = mailbox.count()
     forgot_password(system, walk, http, username)
@@ -355,7 +381,8 @@ def test_wachtwoord_vergeten_not_to_an_address_a_library_just_set(system, mailbo
     walk.at("mail_sent")
     assert handled_request(system, username)["mail_queued"] is True
     link = mailbox.wait_for(address, "nieuw wachtwoord", after=before).link(
-        "/wachtwoord-herstellen/")
+        "/wachtwoord-herstellen/"
+    )
     assert mails(mailbox, new, "nieuw wachtwoord", before) == 0
     walk.at("open_link")
     assert http.get(link, timeout=TIMEOUT).status_code == 200
@@ -385,8 +412,10 @@ def test_wachtwoord_vergeten_not_to_an_address_a_library_just_set(system, mailbo
 def forgot_username(system, walk: Walk, http, address: str) -> requests.Response:
     identity = system.urls["identity"]
     walk.at("open_form")
-    assert 'href="/gebruikersnaam-vergeten/"' in http.get(f"{identity}/inloggen/",
-                                                          timeout=TIMEOUT).text
+    assert (
+        'href="/gebruikersnaam-vergeten/"'
+        in http.get(f"{identity}/inloggen/", timeout=TIMEOUT).text
+    )
     walk.at("enter_email")
     answer = submit(http, f"{identity}/gebruikersnaam-vergeten/", {"email": address})
     walk.at("same_answer")
@@ -404,7 +433,8 @@ def test_gebruikersnaam_vergeten_mails_every_name_then_three_an_hour(system, mai
         f"a = create_account(username={other!r}, password={PASSWORD!r}, active=True,"
         f" recovery_email={address!r}, actor=Actor.system('test'))\n"
         "a.recovery_email_confirmed_at = clock.now()\n"
-        "a.save(update_fields=['recovery_email_confirmed_at'])\n")
+        "a.save(update_fields=['recovery_email_confirmed_at'])\n"
+    )
     walk, http = Walk("gebruikersnaam-vergeten"), browser()
     before = mailbox.count()
     known = forgot_username(system, walk, http, address.upper())
@@ -420,8 +450,7 @@ def test_gebruikersnaam_vergeten_mails_every_name_then_three_an_hour(system, mai
     walk.done()
 
     for _ in range(2):  # three in all this hour
-        submit(browser(), f"{system.urls['identity']}/gebruikersnaam-vergeten/",
-               {"email": address})
+        submit(browser(), f"{system.urls['identity']}/gebruikersnaam-vergeten/", {"email": address})
         assert handled_request(system, address)["mail_queued"] is True
     walk = Walk("gebruikersnaam-vergeten")
     answer = forgot_username(system, walk, browser(), address)
@@ -477,14 +506,17 @@ def test_gebruikersnaam_vergeten_after_a_reset_link_confirmed_the_address(system
     password through the link sent there: the address is confirmed, so the username
     reminder reaches it."""
     username, address, ref = make_patron(system, password=None, active=False, confirmed=False)
-    assert library_api(system, LIBRARY).recovery_email(ref, address).json()["result"] == \
-        "recovery_email_set"
+    assert (
+        library_api(system, LIBRARY).recovery_email(ref, address).json()["result"]
+        == "recovery_email_set"
+    )
     assert account_of(system, ref)["recovery_email_confirmed"] is False
     before = mailbox.count()
     sent = library_api(system, LIBRARY).password_reset(ref)
     assert sent.status_code == 202 and sent.json()["result"] == "password_reset_queued", sent.text
     link = mailbox.wait_for(address, "nieuw wachtwoord", after=before).link(
-        "/wachtwoord-herstellen/")
+        "/wachtwoord-herstellen/"
+    )
     done = submit(browser(), link, {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
     assert h1(done.text) == "Je nieuwe wachtwoord is ingesteld"
     account = account_of(system, ref)
@@ -523,12 +555,14 @@ def test_uitloggen_at_identity_ends_every_service(system):
     assert not signed_in(system, http)
     # The newest sign-in or sign-out is this one. The services' own reports (Mijn Menu's
     # not_linked for this patron, who is no customer there) are queued and may arrive later.
-    kinds = [e["kind"] for e in history(system, ref) if e["kind"] in ("login", "logout",
-                                                                      "service")]
+    kinds = [e["kind"] for e in history(system, ref) if e["kind"] in ("login", "logout", "service")]
     assert kinds[:1] == ["logout"], kinds
     walk.at("backchannel")
-    sent = eventually(lambda: (d := deliveries(system, username)) and
-                      all(x["delivered_at"] for x in d) and d, "back-channel logouts", 60)
+    sent = eventually(
+        lambda: (d := deliveries(system, username)) and all(x["delivered_at"] for x in d) and d,
+        "back-channel logouts",
+        60,
+    )
     assert {d["client_id"] for d in sent} == {"online-bibliotheek", f"mijnmenu-{LIBRARY}"}
     walk.at("logged_out")
     page = http.get(identity + out.headers["Location"], timeout=TIMEOUT)
@@ -537,13 +571,16 @@ def test_uitloggen_at_identity_ends_every_service(system):
     walk.at("logout_detected")
     assert service_state(http, mijn_menu) == "logout_detected"  # told, not asked: at once
     assert service_state(http, reading) == "logout_detected"
-    detected = http.get(f"{system.urls['library']}/mijn/{LIBRARY}/sessie-beeindigd/",
-                        timeout=TIMEOUT)
+    detected = http.get(
+        f"{system.urls['library']}/mijn/{LIBRARY}/sessie-beeindigd/", timeout=TIMEOUT
+    )
     assert "AUTHENTICATION.LOGOUT_DETECTED" in detected.text
     assert "AUTHENTICATION.LOGOUT_DETECTED" in walk.text("logout_detected")
     # ... and the services report it to the login history the helpdesk reads.
-    reports = eventually(lambda: [e for e in history(system, ref)
-                                  if e["kind"] == "logout_detected"], "logout_detected reports")
+    reports = eventually(
+        lambda: [e for e in history(system, ref) if e["kind"] == "logout_detected"],
+        "logout_detected reports",
+    )
     assert {r["details"]["reason"] for r in reports} == {"backchannel"}
     walk.at("solved")
     assert service_state(http, mijn_menu) == "sign_in"
@@ -565,19 +602,21 @@ def test_uitloggen_at_a_service(system):
     assert service_state(http, shelf) == "sign_in"  # forgotten here at once
     walk.at("identity_ends")
     back = http.get(end_session, timeout=TIMEOUT, allow_redirects=False)  # no question asked
-    assert back.status_code == 302 and back.headers["Location"].startswith(
-        f"{reading}/uitgelogd/")
+    assert back.status_code == 302 and back.headers["Location"].startswith(f"{reading}/uitgelogd/")
     assert not signed_in(system, http)
     walk.at("backchannel")
-    eventually(lambda: (d := deliveries(system, username)) and
-               all(x["delivered_at"] for x in d), "back-channel logout", 60)
+    eventually(
+        lambda: (d := deliveries(system, username)) and all(x["delivered_at"] for x in d),
+        "back-channel logout",
+        60,
+    )
     walk.at("logged_out")
     page = http.get(back.headers["Location"], timeout=TIMEOUT)
     assert h1(page.text) == "Je bent uitgelogd"
-    assert ("Je bent uitgelogd bij Online Bibliotheek, bij de inlogdienst en bij de andere "
-            "diensten van de bibliotheek in deze browser.") in page.text
+    assert (
+        "Je bent uitgelogd bij Online Bibliotheek, bij de inlogdienst en bij de andere "
+        "diensten van de bibliotheek in deze browser."
+    ) in page.text
     walk.answer("other_open", "nee")
     walk.at("solved")
     walk.done()
-
-

@@ -38,25 +38,37 @@ from .walk import (
 
 
 def card_of(system, address: str) -> str:
-    return library_shell_json(system, (
-        "from bibid.library.customers.models import Customer\n"
-        f"result = Customer.objects.get(email={address!r}).card_number\n"))
+    return library_shell_json(
+        system,
+        (
+            "from bibid.library.customers.models import Customer\n"
+            f"result = Customer.objects.get(email={address!r}).card_number\n"
+        ),
+    )
 
 
-def sign_up(system, walk: Walk, http, *, address: str, type_label: str,
-            birth_date: str = "1984-02-03") -> requests.Response:
+def sign_up(
+    system, walk: Walk, http, *, address: str, type_label: str, birth_date: str = "1984-02-03"
+) -> requests.Response:
     library = system.urls["library"]
     walk.at("choose_library")
     choose = http.get(f"{library}/aanmelden/", timeout=TIMEOUT)
     assert f'href="/aanmelden/{LIBRARY}/"' in choose.text
     walk.at("fill_form")
     form = http.get(f"{library}/aanmelden/{LIBRARY}/", timeout=TIMEOUT)
-    return submit(http, f"{library}/aanmelden/{LIBRARY}/", {
-        # Named after the address, not the username: a taken name like "anna.jansen" in the
-        # customer's name would make the console's search for "Jansen" find two customers.
-        "name": f"Nieuw Lid {address.split('@')[0]}", "birth_date": birth_date, "email": address,
-        "subscription_type": option(form.text, "subscription_type", type_label),
-        "terms": "on"})
+    return submit(
+        http,
+        f"{library}/aanmelden/{LIBRARY}/",
+        {
+            # Named after the address, not the username: a taken name like "anna.jansen" in the
+            # customer's name would make the console's search for "Jansen" find two customers.
+            "name": f"Nieuw Lid {address.split('@')[0]}",
+            "birth_date": birth_date,
+            "email": address,
+            "subscription_type": option(form.text, "subscription_type", type_label),
+            "terms": "on",
+        },
+    )
 
 
 def test_self_service_lid_worden_and_activate(system, mailbox):
@@ -65,15 +77,21 @@ def test_self_service_lid_worden_and_activate(system, mailbox):
     address = f"{username}@example.org"
     before = mailbox.count()
     answer = sign_up(system, walk, http, address=address, type_label="Volwassen Compact")
-    assert 'name="username"' not in http.get(
-        f"{system.urls['library']}/aanmelden/{LIBRARY}/", timeout=TIMEOUT).text
+    assert (
+        'name="username"'
+        not in http.get(f"{system.urls['library']}/aanmelden/{LIBRARY}/", timeout=TIMEOUT).text
+    )
     walk.answer("accepted", "ja")
     walk.at("created")
     card = card_of(system, address)
     customer = library_customer(system, card)
     assert customer["subscription"]["state"] == "pending"
-    assert customer["login_account"] == {"linked": True, "username": card, "visible": True,
-                                         "unconfirmed": 0}
+    assert customer["login_account"] == {
+        "linked": True,
+        "username": card,
+        "visible": True,
+        "unconfirmed": 0,
+    }
     account = account_of(system, card)
     assert account["state"] == "inactive" and account["recovery_email"] == address
     walk.at("sent_page")
@@ -87,18 +105,22 @@ def test_self_service_lid_worden_and_activate(system, mailbox):
     walk.at("choose_password")
     link = mail.link("/activeren/")
     walk.answer("name_free", "ja")
-    done = submit(http, link, {"username": username, "password": PASSWORD,
-                               "password_again": PASSWORD})
+    done = submit(
+        http, link, {"username": username, "password": PASSWORD, "password_again": PASSWORD}
+    )
     walk.at("active")
     assert h1(done.text) == "Je inlogaccount is klaar"
     assert account_of(system, card)["state"] == "active"
     assert account_of(system, card)["recovery_email_confirmed"] is True
     assert can_sign_in(system, username, PASSWORD)
     walk.at("subscription_runs")
-    eventually(lambda: library_customer(system, card)["subscription"]["state"] == "active",
-               "the subscription runs")
-    rights = eventually(lambda: library_api(system, LIBRARY).rights(card).json().get("rights"),
-                        "the rights pushed")
+    eventually(
+        lambda: library_customer(system, card)["subscription"]["state"] == "active",
+        "the subscription runs",
+    )
+    rights = eventually(
+        lambda: library_api(system, LIBRARY).rights(card).json().get("rights"), "the rights pushed"
+    )
     assert {r["code"] for r in rights} == {"ebooks", "audiobooks"}
     walk.at("solved")
     walk.done()
@@ -119,19 +141,21 @@ def test_self_service_lid_worden_name_taken_at_activation(system, mailbox):
     walk.at("choose_password")
     link = mail.link("/activeren/")
     walk.answer("name_free", "nee")
-    taken = submit(http, link, {"username": "anna.jansen", "password": PASSWORD,
-                                "password_again": PASSWORD})
+    taken = submit(
+        http, link, {"username": "anna.jansen", "password": PASSWORD, "password_again": PASSWORD}
+    )
     walk.at("name_taken")
     assert taken.status_code == 400 and "al in gebruik" in taken.text
     assert account_of(system, card)["state"] == "inactive"  # nothing changed
-    done = submit(http, link, {"username": "", "password": PASSWORD,
-                               "password_again": PASSWORD})
+    done = submit(http, link, {"username": "", "password": PASSWORD, "password_again": PASSWORD})
     walk.at("active")
     assert h1(done.text) == "Je inlogaccount is klaar"
     assert can_sign_in(system, card, PASSWORD)
     walk.at("subscription_runs")
-    eventually(lambda: library_customer(system, card)["subscription"]["state"] == "active",
-               "the subscription runs")
+    eventually(
+        lambda: library_customer(system, card)["subscription"]["state"] == "active",
+        "the subscription runs",
+    )
     walk.at("solved")
     walk.done()
 
@@ -161,8 +185,10 @@ def test_self_service_lid_worden_not_activated_is_purged(system, mailbox):
     finally:
         system.move_clock(hours=-25)
     walk.at("lapsed")
-    customer = eventually(lambda: (c := library_customer(system, card))["subscription"]
-                          ["state"] == "lapsed" and c, "the sign-up lapsed")
+    customer = eventually(
+        lambda: (c := library_customer(system, card))["subscription"]["state"] == "lapsed" and c,
+        "the sign-up lapsed",
+    )
     assert customer["login_account"]["linked"] is False
     assert customer["name"].startswith("Nieuw Lid")  # the customer stays
     walk.at("start_again")
@@ -179,9 +205,16 @@ def test_self_service_lid_worden_refused(system, mailbox):
     assert "Dit abonnement past niet bij je leeftijd." in answer.text
     assert "Dit abonnement past niet bij je leeftijd." in walk.text("form_error")
     walk.at("not_member")
-    assert library_shell_json(system, (
-        "from bibid.library.customers.models import Customer\n"
-        f"result = Customer.objects.filter(email='{username}@example.org').count()\n")) == 0
+    assert (
+        library_shell_json(
+            system,
+            (
+                "from bibid.library.customers.models import Customer\n"
+                f"result = Customer.objects.filter(email='{username}@example.org').count()\n"
+            ),
+        )
+        == 0
+    )
     walk.done()
 
 
@@ -201,7 +234,8 @@ def not_recent(system, username: str) -> None:
         "from bibid.common import clock\n"
         "from bibid.identity.accounts.models import Account\n"
         f"Account.objects.filter(username={username!r})"
-        ".update(last_login=clock.now() - timedelta(minutes=20))\n")
+        ".update(last_login=clock.now() - timedelta(minutes=20))\n"
+    )
 
 
 def status_message(html: str) -> str:
@@ -221,16 +255,22 @@ def test_self_service_wachtwoord_wijzigen(system, mailbox):
     assert 'href="/wachtwoord-wijzigen/"' in here.get(f"{identity}/", timeout=TIMEOUT).text
     walk.answer("offered", "ja")
     walk.at("fill_form")
-    answer = submit(here, f"{identity}/wachtwoord-wijzigen/", {
-        "current_password": PASSWORD, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    answer = submit(
+        here,
+        f"{identity}/wachtwoord-wijzigen/",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+    )
     walk.answer("current_right", "ja")
     walk.answer("new_fits", "ja")
     walk.at("saved")
     assert "Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd." in answer.text
     assert signed_in(system, here) and service_state(here, shelf_here) == "signed_in"
     assert not signed_in(system, elsewhere)
-    eventually(lambda: service_state(elsewhere, shelf_elsewhere) == "logout_detected",
-               "the other device's Online Bibliotheek signed out", 60)
+    eventually(
+        lambda: service_state(elsewhere, shelf_elsewhere) == "logout_detected",
+        "the other device's Online Bibliotheek signed out",
+        60,
+    )
     walk.at("notice")
     mailbox.wait_for(address, "wachtwoord is gewijzigd", after=before)
     walk.at("solved")
@@ -241,12 +281,22 @@ def test_self_service_wachtwoord_wijzigen(system, mailbox):
 def test_self_service_wachtwoord_wijzigen_refused(system):
     identity = system.urls["identity"]
     for answers, data, error, end_node in (
-        ({"current_right": "nee"},
-         {"current_password": "Niet-mijn-wachtwoord", "password": NEW_PASSWORD,
-          "password_again": NEW_PASSWORD}, "Dit is niet je huidige wachtwoord.", "wrong_current"),
-        ({"current_right": "ja", "new_fits": "nee"},
-         {"current_password": PASSWORD, "password": "kort", "password_again": "kort"},
-         "Een wachtwoord heeft minstens 8 tekens.", "weak"),
+        (
+            {"current_right": "nee"},
+            {
+                "current_password": "Niet-mijn-wachtwoord",
+                "password": NEW_PASSWORD,
+                "password_again": NEW_PASSWORD,
+            },
+            "Dit is niet je huidige wachtwoord.",
+            "wrong_current",
+        ),
+        (
+            {"current_right": "ja", "new_fits": "nee"},
+            {"current_password": PASSWORD, "password": "kort", "password_again": "kort"},
+            "Een wachtwoord heeft minstens 8 tekens.",
+            "weak",
+        ),
     ):
         walk = Walk("self-service-wachtwoord-wijzigen")
         username = make_patron(system)[0]
@@ -294,7 +344,8 @@ def test_self_service_emailadres_wijzigen(system, mailbox):
     assert "Je herstel-e-mailadres verandert pas als je die link gebruikt." in answer.text
     confirm = mailbox.wait_for(new, "Bevestig", after=before)
     assert "De link werkt 24 uur en één keer." in confirm.text and "24 uur" in walk.text(
-        "link_sent")
+        "link_sent"
+    )
     assert account_of(system, ref)["recovery_email"] == address  # not yet
     walk.at("old_told")
     mailbox.wait_for(address, "wordt gewijzigd", after=before)
@@ -322,8 +373,9 @@ def test_self_service_emailadres_wijzigen_needs_the_password_later(system, mailb
     not_recent(system, username)
     form = http.get(f"{system.urls['identity']}/e-mailadres-wijzigen/", timeout=TIMEOUT)
     assert 'name="current_password"' in form.text
-    answer = change_email(system, walk, http, f"ander.{address}",
-                          current_password="Niet-mijn-wachtwoord")
+    answer = change_email(
+        system, walk, http, f"ander.{address}", current_password="Niet-mijn-wachtwoord"
+    )
     walk.answer("recent", "nee")
     walk.answer("password_right", "nee")
     walk.at("not_changed")
@@ -333,7 +385,8 @@ def test_self_service_emailadres_wijzigen_needs_the_password_later(system, mailb
 
 
 def test_self_service_emailadres_wijzigen_link_survives_a_sign_in_not_a_new_password(
-        system, mailbox):
+    system, mailbox
+):
     walk = Walk("self-service-emailadres-wijzigen")
     username, address, ref = make_patron(system)
     http = settings_session(system, username)
@@ -354,8 +407,11 @@ def test_self_service_emailadres_wijzigen_link_survives_a_sign_in_not_a_new_pass
     page = browser().get(link, timeout=TIMEOUT)
     assert page.status_code == 200 and "Ja, bevestig dit adres" in page.text
     # A new password does void it.
-    changed = submit(http, f"{system.urls['identity']}/wachtwoord-wijzigen/", {
-        "current_password": PASSWORD, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    changed = submit(
+        http,
+        f"{system.urls['identity']}/wachtwoord-wijzigen/",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+    )
     assert changed.status_code == 200, changed.status_code
     assert "Na een nieuw wachtwoord werkt hij niet meer." in walk.text("link_works")
     walk.answer("link_works", "nee")
@@ -392,8 +448,10 @@ def test_self_service_gebruikersnaam_wijzigen(system, mailbox):
     assert can_sign_in(system, new, PASSWORD) and can_sign_in(system, card, PASSWORD)
     assert not can_sign_in(system, username, PASSWORD)
     walk.at("libraries_told")
-    eventually(lambda: library_customer(system, card)["login_account"]["username"] == new,
-               "the library has the new username")
+    eventually(
+        lambda: library_customer(system, card)["login_account"]["username"] == new,
+        "the library has the new username",
+    )
     walk.at("notice")
     mail = mailbox.wait_for(address, "gebruikersnaam is gewijzigd", after=before)
     assert username in mail.text and new in mail.text
@@ -403,19 +461,36 @@ def test_self_service_gebruikersnaam_wijzigen(system, mailbox):
 
 def test_self_service_gebruikersnaam_wijzigen_refused(system):
     cases = [  # (signed in recently?, password typed, new name, answers, end node, message)
-        (False, PASSWORD, "anna.jansen",
-         {"recent": "nee", "password_right": "ja", "rules": "ja", "free": "nee"}, "refused",
-         "Deze gebruikersnaam is al in gebruik."),
+        (
+            False,
+            PASSWORD,
+            "anna.jansen",
+            {"recent": "nee", "password_right": "ja", "rules": "ja", "free": "nee"},
+            "refused",
+            "Deze gebruikersnaam is al in gebruik.",
+        ),
         (True, None, "ab", {"recent": "ja", "rules": "nee"}, "refused", None),
         # Rule L6: a card number of a library's range is nobody's username.
-        (True, None, fresh_card("duinstreek"), {"recent": "ja", "rules": "nee"}, "refused",
-         "Een pasnummer kan geen gebruikersnaam worden."),
-        (False, "Niet-mijn-wachtwoord", fresh("nieuw"),
-         {"recent": "nee", "password_right": "nee"}, "wrong_password",
-         "Dit is niet je huidige wachtwoord."),
+        (
+            True,
+            None,
+            fresh_card("duinstreek"),
+            {"recent": "ja", "rules": "nee"},
+            "refused",
+            "Een pasnummer kan geen gebruikersnaam worden.",
+        ),
+        (
+            False,
+            "Niet-mijn-wachtwoord",
+            fresh("nieuw"),
+            {"recent": "nee", "password_right": "nee"},
+            "wrong_password",
+            "Dit is niet je huidige wachtwoord.",
+        ),
     ]
     assert "pasnummer van een bibliotheek kan geen gebruikersnaam" in Walk(
-        "self-service-gebruikersnaam-wijzigen").text("rules")
+        "self-service-gebruikersnaam-wijzigen"
+    ).text("rules")
     for recent, password, new, answers, node, message in cases:
         walk = Walk("self-service-gebruikersnaam-wijzigen")
         username = make_patron(system)[0]
@@ -428,8 +503,7 @@ def test_self_service_gebruikersnaam_wijzigen_refused(system):
             walk.answer(question, label)
         walk.at(node)
         assert answer.status_code == 400, answer.status_code
-        assert errors(answer.text) and (message or "") in errors(answer.text), errors(
-            answer.text)
+        assert errors(answer.text) and (message or "") in errors(answer.text), errors(answer.text)
         walk.at("not_changed")
         assert can_sign_in(system, username, PASSWORD)
         walk.done()
@@ -449,19 +523,25 @@ def test_self_service_account_verwijderen(system, mailbox):
     page = http.get(f"{identity}/account-verwijderen/", timeout=TIMEOUT)
     assert "Je lidmaatschap bij de bibliotheek blijft wel bestaan" in page.text
     walk.at("fill_form")
-    answer = submit(http, f"{identity}/account-verwijderen/",
-                    {"current_password": PASSWORD, "understood": "on"})
+    answer = submit(
+        http, f"{identity}/account-verwijderen/", {"current_password": PASSWORD, "understood": "on"}
+    )
     walk.answer("ticked", "ja")
     walk.answer("password_right", "ja")
     walk.at("deleted")
     assert h1(answer.text) == "Je inlogaccount is verwijderd"
     assert not can_sign_in(system, username, PASSWORD)
     assert not signed_in(system, http)
-    eventually(lambda: service_state(http, shelf) != "signed_in",
-               "signed out at the Online Bibliotheek", 60)
+    eventually(
+        lambda: service_state(http, shelf) != "signed_in",
+        "signed out at the Online Bibliotheek",
+        60,
+    )
     walk.at("libraries_told")
-    customer = eventually(lambda: (c := library_customer(system, card))["login_account"]
-                          ["linked"] is False and c, "the library cleared the link")
+    customer = eventually(
+        lambda: (c := library_customer(system, card))["login_account"]["linked"] is False and c,
+        "the library cleared the link",
+    )
     assert customer["subscription"]["state"] == "active"  # the membership stays
     walk.at("notice")
     mailbox.wait_for(address, "is verwijderd", after=before)
@@ -473,8 +553,11 @@ def test_self_service_account_verwijderen_refused(system):
     identity = system.urls["identity"]
     for data, answers, message in (
         ({"current_password": PASSWORD}, {"ticked": "nee"}, "Vink aan dat je dit begrijpt."),
-        ({"current_password": "Niet-mijn-wachtwoord", "understood": "on"},
-         {"ticked": "ja", "password_right": "nee"}, "Dit is niet je huidige wachtwoord."),
+        (
+            {"current_password": "Niet-mijn-wachtwoord", "understood": "on"},
+            {"ticked": "ja", "password_right": "nee"},
+            "Dit is niet je huidige wachtwoord.",
+        ),
     ):
         walk = Walk("self-service-account-verwijderen")
         username = make_patron(system)[0]
@@ -511,8 +594,15 @@ def test_self_service_flows_a_library_does_not_offer(system):
     http = settings_session(system, username)
     identity = system.urls["identity"]
     try:
-        off = api.call("PUT", "/settings", {"self_service_flows": [
-            f for f in before if f not in {name for name, _page in SETTINGS_FLOWS.values()}]})
+        off = api.call(
+            "PUT",
+            "/settings",
+            {
+                "self_service_flows": [
+                    f for f in before if f not in {name for name, _page in SETTINGS_FLOWS.values()}
+                ]
+            },
+        )
         assert off.status_code == 200, off.text
         home = http.get(f"{identity}/", timeout=TIMEOUT).text
         for flow_id, (_name, page) in SETTINGS_FLOWS.items():
@@ -525,5 +615,3 @@ def test_self_service_flows_a_library_does_not_offer(system):
             walk.done()
     finally:
         assert api.call("PUT", "/settings", {"self_service_flows": before}).status_code == 200
-
-

@@ -31,23 +31,44 @@ from .walk import (
 
 def staff_console(system) -> requests.Session:
     http, library = browser(), system.urls["library"]
-    signed = submit(http, f"{library}/console/inloggen/", {
-        "username": "balie.maas", "password": staff(system)["password"]}, follow=False)
+    signed = submit(
+        http,
+        f"{library}/console/inloggen/",
+        {"username": "balie.maas", "password": staff(system)["password"]},
+        follow=False,
+    )
     assert signed.status_code == 302, signed.text[:300]
     return http
 
 
-def register(system, walk: Walk, http, *, name: str, email: str = "", type_label: str =
-             "Volwassen Compact", birth_date: str = "1975-06-07", login: bool = True,
-             username: str = "", activate_now: bool = False) -> requests.Response:
+def register(
+    system,
+    walk: Walk,
+    http,
+    *,
+    name: str,
+    email: str = "",
+    type_label: str = "Volwassen Compact",
+    birth_date: str = "1975-06-07",
+    login: bool = True,
+    username: str = "",
+    activate_now: bool = False,
+) -> requests.Response:
     url = f"{system.urls['library']}/console/lid-worden/"
     walk.at("open_form")
     page = http.get(url, timeout=TIMEOUT)
     assert page.status_code == 200 and "Gebruik inlogaccount" in page.text
     walk.at("fill_form")
-    data = {**hidden_fields(page.text), "name": name, "birth_date": birth_date, "email": email,
-            "phone": "", "subscription_type": option(page.text, "subscription_type", type_label),
-            "start": "", "username": username}
+    data = {
+        **hidden_fields(page.text),
+        "name": name,
+        "birth_date": birth_date,
+        "email": email,
+        "phone": "",
+        "subscription_type": option(page.text, "subscription_type", type_label),
+        "start": "",
+        "username": username,
+    }
     if login:
         data["login_account"] = "on"
     if activate_now:
@@ -84,13 +105,15 @@ def test_balie_lid_worden_activated_at_the_desk(system, mailbox):
     assert account_of(system, card)["state"] == "active"
     choose = mailbox.wait_for(address, "Kies een wachtwoord", after=before)
     assert "Deze link werkt 24 uur en één keer." in choose.text
-    done = submit(browser(), choose.link("/activeren/"),
-                  {"password": PASSWORD, "password_again": PASSWORD})
+    done = submit(
+        browser(), choose.link("/activeren/"), {"password": PASSWORD, "password_again": PASSWORD}
+    )
     assert h1(done.text) == "Je inlogaccount is klaar"
     walk.at("solved")
     assert can_sign_in(system, card, PASSWORD)
-    eventually(lambda: library_api(system, LIBRARY).rights(card).json().get("rights"),
-               "the rights pushed")
+    eventually(
+        lambda: library_api(system, LIBRARY).rights(card).json().get("rights"), "the rights pushed"
+    )
     walk.done()
 
 
@@ -157,8 +180,9 @@ def test_balie_lid_worden_username_taken(system):
 def test_balie_lid_worden_refused(system):
     walk, http = Walk("balie-lid-worden"), staff_console(system)
     year = date.today().year - 40
-    answer = register(system, walk, http, name="Te Oud", type_label="Jeugd",
-                      birth_date=f"{year}-01-01")
+    answer = register(
+        system, walk, http, name="Te Oud", type_label="Jeugd", birth_date=f"{year}-01-01"
+    )
     walk.answer("accepted", "nee")
     walk.at("form_error")
     assert answer.status_code == 400 and h1(answer.text) == "Lid worden aan de balie"
@@ -166,5 +190,3 @@ def test_balie_lid_worden_refused(system):
     assert "te oud voor" in walk.text("form_error")
     walk.at("not_registered")
     walk.done()
-
-

@@ -18,8 +18,11 @@ WALKS = ("test_flows_1_signin", "test_flows_2_selfservice", "test_flows_3_desk")
 def test_every_node_of_every_flow_was_walked(request):
     modules = [importlib.import_module(f"{__package__}.{name}") for name in WALKS]
     tests = {(m.__name__, name) for m in modules for name in vars(m) if name.startswith("test_")}
-    ran = {(item.module.__name__, item.originalname) for item in request.session.items
-           if item.module in modules}
+    ran = {
+        (item.module.__name__, item.originalname)
+        for item in request.session.items
+        if item.module in modules
+    }
     if ran != tests:
         pytest.skip("only when every flow test runs")
     if request.session.testsfailed:

@@ -70,7 +70,8 @@ class Walk:
         path = engine.walk(self.flow, {}, answers=self.answers)
         assert [step.node for step in path] == self.visited, (
             f"{self.flow.id}: the test went {self.visited}, the definition says "
-            f"{[step.node for step in path]}")
+            f"{[step.node for step in path]}"
+        )
         assert path[-1].kind == "end"
         VISITED.setdefault(self.flow.id, set()).update(self.visited)
         return path
@@ -90,13 +91,24 @@ def browser() -> requests.Session:
     return http
 
 
-def submit(http: requests.Session, page_url: str, data: dict, *, action: str | None = None,
-           follow: bool = True) -> requests.Response:
+def submit(
+    http: requests.Session,
+    page_url: str,
+    data: dict,
+    *,
+    action: str | None = None,
+    follow: bool = True,
+) -> requests.Response:
     """Fill in the form of the page at page_url and send it, as a browser does."""
     page = http.get(page_url, timeout=TIMEOUT)
     assert page.status_code == 200, (page_url, page.status_code)
-    return http.post(action or page_url, data={"csrfmiddlewaretoken": csrf_of(page.text), **data},
-                     headers={"Referer": page_url}, timeout=TIMEOUT, allow_redirects=follow)
+    return http.post(
+        action or page_url,
+        data={"csrfmiddlewaretoken": csrf_of(page.text), **data},
+        headers={"Referer": page_url},
+        timeout=TIMEOUT,
+        allow_redirects=follow,
+    )
 
 
 def h1(html: str) -> str:
@@ -106,8 +118,9 @@ def h1(html: str) -> str:
 
 def main(html: str) -> str:
     found = re.search(r"<main.*?</main>", html, re.S)
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", found.group(0) if found
-                  else html)
+    return re.sub(
+        r'name="csrfmiddlewaretoken" value="[^"]*"', "", found.group(0) if found else html
+    )
 
 
 def errors(html: str) -> str:
@@ -121,20 +134,32 @@ def fresh(prefix: str) -> str:
 
 def shell_json(system, code: str) -> Any:
     """Run code in the identity service's context (operator tooling) and read `result`."""
-    out = system.identity_shell(code + "\nimport json as _json\n"
-                                       "print('@@' + _json.dumps(result, default=str))\n")
+    out = system.identity_shell(
+        code + "\nimport json as _json\nprint('@@' + _json.dumps(result, default=str))\n"
+    )
     return json.loads(out.rsplit("@@", 1)[1])
 
 
 def library_shell_json(system, code: str) -> Any:
-    out = system.bibid("library", "shell", "-v", "0", "-c",
-                       code + "\nimport json as _json\n"
-                              "print('@@' + _json.dumps(result, default=str))\n")
+    out = system.bibid(
+        "library",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code + "\nimport json as _json\nprint('@@' + _json.dumps(result, default=str))\n",
+    )
     return json.loads(out.rsplit("@@", 1)[1])
 
 
-def make_patron(system, *, password: str | None = PASSWORD, active: bool = True,
-                confirmed: bool = True, link: bool = True) -> tuple[str, str, str]:
+def make_patron(
+    system,
+    *,
+    password: str | None = PASSWORD,
+    active: bool = True,
+    confirmed: bool = True,
+    link: bool = True,
+) -> tuple[str, str, str]:
     """A login account with a recovery address; linked at LIBRARY under a customer reference
     of its own: a card number in the library's range (rule L6), which the patron may sign in
     with. Returns (username, address, reference).
@@ -148,10 +173,12 @@ def make_patron(system, *, password: str | None = PASSWORD, active: bool = True,
     address = f"{username}@example.org"
     ref = fresh_card(LIBRARY)
     api = library_api(system, LIBRARY)
-    confirm = ("from bibid.common import clock\n"
-               "from bibid.identity.accounts.models import Account\n"
-               f"Account.objects.filter(username={username!r})"
-               ".update(recovery_email_confirmed_at=clock.now())\n")
+    confirm = (
+        "from bibid.common import clock\n"
+        "from bibid.identity.accounts.models import Account\n"
+        f"Account.objects.filter(username={username!r})"
+        ".update(recovery_email_confirmed_at=clock.now())\n"
+    )
     if link and not (active and password):
         assert not active and password is None, "the patron could not agree: link=False"
         made = api.generate(ref, {"username": username, "recovery_email": address})
@@ -165,7 +192,8 @@ def make_patron(system, *, password: str | None = PASSWORD, active: bool = True,
         "from bibid.identity.accounts.services import create_account\n"
         f"create_account(username={username!r}, password={password!r}, active={active!r},"
         f" recovery_email={address!r}, actor=Actor.system('test'))\n"
-        + (confirm if confirmed else ""))
+        + (confirm if confirmed else "")
+    )
     if link:
         answer = api.link_with_patron(ref, username, password)
         assert answer.status_code == 201, answer.text
@@ -173,8 +201,12 @@ def make_patron(system, *, password: str | None = PASSWORD, active: bool = True,
 
 
 def sign_in(system, http: requests.Session, name: str, password: str) -> requests.Response:
-    return submit(http, f"{system.urls['identity']}/inloggen/",
-                  {"username": name, "password": password}, follow=False)
+    return submit(
+        http,
+        f"{system.urls['identity']}/inloggen/",
+        {"username": name, "password": password},
+        follow=False,
+    )
 
 
 def signed_in(system, http: requests.Session) -> bool:
@@ -188,11 +220,15 @@ def can_sign_in(system, name: str, password: str) -> bool:
 
 def login_event(system, typed: str) -> dict | None:
     """The newest sign-in attempt with this typed name, as the helpdesk's log has it."""
-    return shell_json(system, (
-        "from bibid.identity.signin.models import LoginEvent\n"
-        f"e = LoginEvent.objects.filter(username={typed!r}, kind='login')"
-        ".order_by('-at', '-id').first()\n"
-        "result = e and {'reason': e.reason, 'outcome': e.outcome, 'account': e.account_id}\n"))
+    return shell_json(
+        system,
+        (
+            "from bibid.identity.signin.models import LoginEvent\n"
+            f"e = LoginEvent.objects.filter(username={typed!r}, kind='login')"
+            ".order_by('-at', '-id').first()\n"
+            "result = e and {'reason': e.reason, 'outcome': e.outcome, 'account': e.account_id}\n"
+        ),
+    )
 
 
 def handled_request(system, typed: str) -> dict:
@@ -202,14 +238,20 @@ def handled_request(system, typed: str) -> dict:
         "from bibid.identity.selfservice.models import SelfServiceRequest\n"
         f"r = SelfServiceRequest.objects.filter(typed={typed!r}).order_by('-pk').first()\n"
         "result = r and r.handled_at and {'mail_queued': r.mail_queued,"
-        " 'account': r.account_id}\n")
+        " 'account': r.account_id}\n"
+    )
     return eventually(lambda: shell_json(system, code), f"the request for {typed} handled", 90)
 
 
 def mails(mailbox, to: str, subject: str, after: int) -> int:
     with mailbox.lock:
-        return len([m for m in mailbox.messages[after:] if to.lower() in
-                    (r.lower() for r in m.to) and subject.lower() in m.subject.lower()])
+        return len(
+            [
+                m
+                for m in mailbox.messages[after:]
+                if to.lower() in (r.lower() for r in m.to) and subject.lower() in m.subject.lower()
+            ]
+        )
 
 
 def no_mail(mailbox, to: str, subject: str, after: int, wait: float = 5) -> bool:
@@ -252,12 +294,16 @@ def service_state(http: requests.Session, url: str) -> str:
 
 def deliveries(system, username: str) -> list[dict]:
     """The back-channel logout deliveries to the services about this patron."""
-    return shell_json(system, (
-        "from bibid.identity.accounts.models import Account\n"
-        "from bibid.identity.oidc.models import LogoutDelivery\n"
-        f"a = Account.objects.get(username={username!r})\n"
-        "result = list(LogoutDelivery.objects.filter(sub=str(a.public_id))"
-        ".values('client_id', 'delivered_at', 'attempts'))\n"))
+    return shell_json(
+        system,
+        (
+            "from bibid.identity.accounts.models import Account\n"
+            "from bibid.identity.oidc.models import LogoutDelivery\n"
+            f"a = Account.objects.get(username={username!r})\n"
+            "result = list(LogoutDelivery.objects.filter(sub=str(a.public_id))"
+            ".values('client_id', 'delivered_at', 'attempts'))\n"
+        ),
+    )
 
 
 def staff(system, username: str = "balie.maas") -> dict:
@@ -266,9 +312,13 @@ def staff(system, username: str = "balie.maas") -> dict:
 
 def library_rest(system, method: str, path: str, body: dict | None = None) -> requests.Response:
     """The library service's own REST API, as a staff member's tool uses it."""
-    return requests.request(method, f"{system.urls['library']}/api/v1{path}", json=body,
-                            headers={"Authorization": f"Bearer {staff(system)['api_token']}"},
-                            timeout=TIMEOUT)
+    return requests.request(
+        method,
+        f"{system.urls['library']}/api/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {staff(system)['api_token']}"},
+        timeout=TIMEOUT,
+    )
 
 
 def library_customer(system, card: str) -> dict:
@@ -281,23 +331,33 @@ def member_with_account(system, *, subscription: str | None = "compact") -> tupl
     """A customer of the library service (with a subscription) whose login account is linked
     by staff ("Koppel inlogaccount"). Returns (username, address, card number)."""
     username, address, _ref = make_patron(system, link=False)
-    created = library_rest(system, "POST", "/customers", {
-        "name": f"Lid {username}", "birth_date": "1980-04-05", "email": address})
+    created = library_rest(
+        system,
+        "POST",
+        "/customers",
+        {"name": f"Lid {username}", "birth_date": "1980-04-05", "email": address},
+    )
     assert created.status_code == 201, created.text
     card = created.json()["card_number"]
     if subscription:
-        sold = library_rest(system, "POST", "/subscriptions",
-                            {"card_number": card, "type": subscription})
+        sold = library_rest(
+            system, "POST", "/subscriptions", {"card_number": card, "type": subscription}
+        )
         assert sold.status_code == 201, sold.text
     # Linking needs the patron (rule L2): the staff member asks, the patron signs in on the
     # handover page at the desk and agrees, the staff member confirms.
-    asked = library_rest(system, "POST", f"/customers/{card}/login-account/link",
-                         {"username": username})
+    asked = library_rest(
+        system, "POST", f"/customers/{card}/login-account/link", {"username": username}
+    )
     assert asked.status_code == 202, asked.text
     assert asked.json()["handover_url"].startswith(system.urls["identity"]), asked.text
     approve_handover(asked.json()["handover_url"], username, PASSWORD)
-    linked = library_rest(system, "POST", f"/customers/{card}/login-account/link/confirm",
-                          {"request_id": asked.json()["request_id"]})
+    linked = library_rest(
+        system,
+        "POST",
+        f"/customers/{card}/login-account/link/confirm",
+        {"request_id": asked.json()["request_id"]},
+    )
     assert linked.status_code == 201, linked.text
     return username, address, card
 
@@ -316,5 +376,3 @@ def option(html: str, name: str, label: str) -> str:
 
 def hidden_fields(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
-
-

@@ -251,9 +251,9 @@ def lift_account_delay(username_key: str, *, at: datetime | None = None) -> bool
     """
     now = (at or clock.now()).timestamp()
     return bool(
-        Throttle.objects.filter(key=account_lane(username_key).key, blocked_until__gt=now,
-                                failures__lt=F("cap"))
-        .update(blocked_until=0)
+        Throttle.objects.filter(
+            key=account_lane(username_key).key, blocked_until__gt=now, failures__lt=F("cap")
+        ).update(blocked_until=0)
     )
 
 

@@ -50,23 +50,30 @@ def validate(token: str, config: clients.ClientConfig) -> dict:
     claims = decoded.claims
     now = int(clock.now().timestamp())
     registry = jwt.JWTClaimsRegistry(
-        now=lambda: int(clock.now().timestamp()), leeway=LEEWAY_SECONDS,
-        iss={"essential": True, "value": clients.authlib_client(config)
-             .load_server_metadata()["issuer"]},
+        now=lambda: int(clock.now().timestamp()),
+        leeway=LEEWAY_SECONDS,
+        iss={
+            "essential": True,
+            "value": clients.authlib_client(config).load_server_metadata()["issuer"],
+        },
         aud={"essential": True, "value": config.client_id},
-        iat={"essential": True}, jti={"essential": True}, exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        exp={"essential": True},
     )
     try:
         registry.validate(claims)
     except JoseError as exc:
         raise InvalidLogoutToken(f"claims: {exc.error}") from exc
-    if not isinstance(claims.get("events"), dict) or \
-            not isinstance(claims["events"].get(EVENT), dict):
+    if not isinstance(claims.get("events"), dict) or not isinstance(
+        claims["events"].get(EVENT), dict
+    ):
         raise InvalidLogoutToken("events")
     if "nonce" in claims:  # an ID token (or something made from one) is not a logout token
         raise InvalidLogoutToken("nonce")
-    if not (isinstance(claims.get("sid"), str) and claims["sid"]) and \
-            not (isinstance(claims.get("sub"), str) and claims["sub"]):
+    if not (isinstance(claims.get("sid"), str) and claims["sid"]) and not (
+        isinstance(claims.get("sub"), str) and claims["sub"]
+    ):
         raise InvalidLogoutToken("sid or sub")
     if not (now - MAX_AGE.total_seconds() <= claims["iat"] <= now + LEEWAY_SECONDS):
         raise InvalidLogoutToken("iat")
@@ -74,7 +81,8 @@ def validate(token: str, config: clients.ClientConfig) -> dict:
         with transaction.atomic():
             SeenLogoutToken.objects.create(
                 jti=f"{config.key}:{claims['jti']}"[:200],
-                expires_at=clock.now() + MAX_AGE + timedelta(seconds=LEEWAY_SECONDS))
+                expires_at=clock.now() + MAX_AGE + timedelta(seconds=LEEWAY_SECONDS),
+            )
     except IntegrityError as exc:
         raise InvalidLogoutToken("replayed") from exc
     SeenLogoutToken.objects.filter(expires_at__lt=clock.now()).delete()

@@ -80,11 +80,16 @@ def authlib_client(config: ClientConfig):
     with _lock:
         if _oauth.create_client(name) is None:
             _oauth.register(
-                name=name, overwrite=True, client_id=config.client_id,
+                name=name,
+                overwrite=True,
+                client_id=config.client_id,
                 client_secret=config.client_secret,
                 server_metadata_url=identity_url() + "/o/.well-known/openid-configuration",
-                client_kwargs={"scope": SCOPES, "code_challenge_method": "S256",
-                               "token_endpoint_auth_method": "client_secret_basic",
-                               "default_timeout": 5},
+                client_kwargs={
+                    "scope": SCOPES,
+                    "code_challenge_method": "S256",
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "default_timeout": 5,
+                },
             )
         return _oauth.create_client(name)

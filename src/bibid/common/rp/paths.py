@@ -10,5 +10,8 @@ def urls(base: str) -> dict[str, str]:
     """The three registered URLs of a client whose pages are mounted at `base`
     (a public URL without trailing slash, e.g. https://bibliotheek.example/mijn/maas)."""
     base = base.rstrip("/")
-    return {"redirect_uri": base + CALLBACK, "post_logout_redirect_uri": base + LOGGED_OUT,
-            "backchannel_logout_uri": base + BACKCHANNEL_LOGOUT}
+    return {
+        "redirect_uri": base + CALLBACK,
+        "post_logout_redirect_uri": base + LOGGED_OUT,
+        "backchannel_logout_uri": base + BACKCHANNEL_LOGOUT,
+    }

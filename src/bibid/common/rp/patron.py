@@ -32,7 +32,8 @@ class PatronRight:
 
     def valid_on(self, day: date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
-            self.valid_until is None or day <= self.valid_until)
+            self.valid_until is None or day <= self.valid_until
+        )
 
     @classmethod
     def from_claim(cls, data: dict[str, Any]) -> PatronRight:
@@ -40,16 +41,20 @@ class PatronRight:
             code=str(data["code"]),
             limits=dict(data.get("limits") or {}),
             valid_from=date.fromisoformat(data["valid_from"]) if data.get("valid_from") else None,
-            valid_until=(date.fromisoformat(data["valid_until"]) if data.get("valid_until")
-                         else None),
+            valid_until=(
+                date.fromisoformat(data["valid_until"]) if data.get("valid_until") else None
+            ),
             library=str(data.get("library") or ""),
         )
 
     def as_claim(self) -> dict[str, Any]:
-        return {"code": self.code, "limits": self.limits,
-                "valid_from": self.valid_from.isoformat() if self.valid_from else None,
-                "valid_until": self.valid_until.isoformat() if self.valid_until else None,
-                "library": self.library}
+        return {
+            "code": self.code,
+            "limits": self.limits,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "library": self.library,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,19 +70,27 @@ class Patron:
         return [r for r in self.rights if r.valid_on(today)]
 
     def as_session(self) -> dict[str, Any]:
-        return {"sub": self.sub, "username": self.username,
-                "rights": [r.as_claim() for r in self.rights],
-                "rights_read_at": self.rights_read_at.isoformat() if self.rights_read_at
-                else None,
-                "libraries": [dict(x) for x in self.libraries]}
+        return {
+            "sub": self.sub,
+            "username": self.username,
+            "rights": [r.as_claim() for r in self.rights],
+            "rights_read_at": self.rights_read_at.isoformat() if self.rights_read_at else None,
+            "libraries": [dict(x) for x in self.libraries],
+        }
 
     @classmethod
     def from_session(cls, data: dict[str, Any]) -> Patron:
-        return cls(sub=data["sub"], username=data.get("username", ""),
-                   rights=tuple(PatronRight.from_claim(r) for r in data.get("rights", [])),
-                   rights_read_at=(datetime.fromisoformat(data["rights_read_at"])
-                                   if data.get("rights_read_at") else None),
-                   libraries=tuple(data.get("libraries", [])))
+        return cls(
+            sub=data["sub"],
+            username=data.get("username", ""),
+            rights=tuple(PatronRight.from_claim(r) for r in data.get("rights", [])),
+            rights_read_at=(
+                datetime.fromisoformat(data["rights_read_at"])
+                if data.get("rights_read_at")
+                else None
+            ),
+            libraries=tuple(data.get("libraries", [])),
+        )
 
 
 def client_kwargs(request: HttpRequest) -> dict[str, str]:
@@ -108,5 +121,8 @@ def forget_patron(request: HttpRequest) -> None:
 
 
 def login_url(request: HttpRequest) -> str:
-    return (reverse("rp:login", kwargs=client_kwargs(request)) + "?"
-            + urlencode({"next": request.get_full_path()}))
+    return (
+        reverse("rp:login", kwargs=client_kwargs(request))
+        + "?"
+        + urlencode({"next": request.get_full_path()})
+    )

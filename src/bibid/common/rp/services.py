@@ -43,11 +43,13 @@ def signin_key(request: HttpRequest) -> str:
 
 def patron_from_claims(claims: dict[str, Any]) -> Patron:
     return Patron(
-        sub=str(claims["sub"]), username=str(claims.get("preferred_username") or ""),
+        sub=str(claims["sub"]),
+        username=str(claims.get("preferred_username") or ""),
         rights=tuple(PatronRight.from_claim(r) for r in claims.get("rights") or []),
         rights_read_at=clock.now(),
-        libraries=tuple({k: str(v) for k, v in lib.items()}
-                        for lib in claims.get("libraries") or []),
+        libraries=tuple(
+            {k: str(v) for k, v in lib.items()} for lib in claims.get("libraries") or []
+        ),
     )
 
 
@@ -76,10 +78,18 @@ def start(request: HttpRequest, config: clients.ClientConfig, token: dict) -> Pa
     patron = patron_from_claims(claims)
     set_patron(request, patron)
     request.session.save()
-    signin = SignIn(client_key=config.key, sid=str(claims.get("sid") or ""), sub=patron.sub,
-                    session_key=request.session.session_key)
-    _store(signin, {k: token.get(k) for k in ("access_token", "refresh_token", "id_token")},
-           expires_at=int(token.get("expires_at") or 0), checked=True)
+    signin = SignIn(
+        client_key=config.key,
+        sid=str(claims.get("sid") or ""),
+        sub=patron.sub,
+        session_key=request.session.session_key,
+    )
+    _store(
+        signin,
+        {k: token.get(k) for k in ("access_token", "refresh_token", "id_token")},
+        expires_at=int(token.get("expires_at") or 0),
+        checked=True,
+    )
     request.session[signin_key(request)] = signin.pk
     return patron
 
@@ -97,8 +107,9 @@ def end_here(request: HttpRequest, reason: str) -> dict:
     signin = _signin(request)
     tokens = _tokens(signin) if signin else {}
     if signin is not None and signin.ended_at is None:
-        SignIn.objects.filter(pk=signin.pk).update(ended_at=clock.now(), end_reason=reason,
-                                                   tokens_sealed="")
+        SignIn.objects.filter(pk=signin.pk).update(
+            ended_at=clock.now(), end_reason=reason, tokens_sealed=""
+        )
     request.session.pop(signin_key(request), None)
     forget_patron(request)
     return tokens
@@ -117,7 +128,8 @@ def _refresh(config: clients.ClientConfig, signin: SignIn, tokens: dict) -> dict
         return None
     try:
         response = requests.post(
-            _metadata(config)["token_endpoint"], timeout=TIMEOUT,
+            _metadata(config)["token_endpoint"],
+            timeout=TIMEOUT,
             auth=(config.client_id, config.client_secret),
             headers=requestid.outgoing_headers(),
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
@@ -129,15 +141,18 @@ def _refresh(config: clients.ClientConfig, signin: SignIn, tokens: dict) -> dict
     if response.status_code != 200:
         raise IdentityUnavailable(f"token endpoint answered {response.status_code}")
     data = response.json()
-    tokens = {"access_token": data["access_token"],
-              "refresh_token": data.get("refresh_token", tokens["refresh_token"]),
-              "id_token": data.get("id_token") or tokens.get("id_token")}
+    tokens = {
+        "access_token": data["access_token"],
+        "refresh_token": data.get("refresh_token", tokens["refresh_token"]),
+        "id_token": data.get("id_token") or tokens.get("id_token"),
+    }
     _store(signin, tokens, expires_at=_now() + int(data.get("expires_in", 0)), checked=False)
     return tokens
 
 
-def _fresh_tokens(config: clients.ClientConfig, request: HttpRequest, *,
-                  force: bool = False) -> dict | None:
+def _fresh_tokens(
+    config: clients.ClientConfig, request: HttpRequest, *, force: bool = False
+) -> dict | None:
     """A usable access token, refreshed if it (nearly) expired or `force`. One request at a
     time per sign-in: the row lock makes a second tab wait and then use the new tokens."""
     with transaction.atomic():
@@ -159,15 +174,19 @@ def _userinfo(request: HttpRequest) -> dict | None:
             return None
         try:
             response = requests.get(
-                _metadata(config)["userinfo_endpoint"], timeout=TIMEOUT,
-                headers={"Authorization": f"Bearer {tokens['access_token']}",
-                         **requestid.outgoing_headers()},
+                _metadata(config)["userinfo_endpoint"],
+                timeout=TIMEOUT,
+                headers={
+                    "Authorization": f"Bearer {tokens['access_token']}",
+                    **requestid.outgoing_headers(),
+                },
             )
         except requests.RequestException as exc:
             raise IdentityUnavailable from exc
         if response.status_code == 200:
             SignIn.objects.filter(pk=request.session.get(signin_key(request))).update(
-                checked_at=_now())
+                checked_at=_now()
+            )
             return response.json()
         if response.status_code != 401:
             raise IdentityUnavailable(f"userinfo answered {response.status_code}")
@@ -178,8 +197,9 @@ def _userinfo(request: HttpRequest) -> dict | None:
 
 def _keep(request: HttpRequest, patron: Patron, claims: dict[str, Any]) -> Patron:
     """Store the patron as identity now describes them (the username as known if absent)."""
-    fresh = replace(patron_from_claims(claims),
-                    username=claims.get("preferred_username") or patron.username)
+    fresh = replace(
+        patron_from_claims(claims), username=claims.get("preferred_username") or patron.username
+    )
     set_patron(request, fresh)
     request.rp_rights_fresh = True  # read at identity during this request
     return fresh
@@ -257,8 +277,9 @@ def ended(request: HttpRequest, reason: str) -> None:
         report_event(request, "logout_detected", {"reason": reason}, sub=patron.sub)
 
 
-def report_event(request: HttpRequest, kind: str, details: dict[str, Any], *,
-                 sub: str = "") -> None:
+def report_event(
+    request: HttpRequest, kind: str, details: dict[str, Any], *, sub: str = ""
+) -> None:
     """Tell identity, for the helpdesk, what happened to this patron (queued; the page
     never waits for it or fails because of it)."""
     from .tasks import send_report
@@ -269,9 +290,15 @@ def report_event(request: HttpRequest, kind: str, details: dict[str, Any], *,
         return
     config = clients.for_request(request)
     try:
-        send_report.enqueue(config.key, {
-            "sub": sub, "kind": kind, "details": details,
-            "browser": user_agent(request), "address": client_ip(request),
-        })
+        send_report.enqueue(
+            config.key,
+            {
+                "sub": sub,
+                "kind": kind,
+                "details": details,
+                "browser": user_agent(request),
+                "address": client_ip(request),
+            },
+        )
     except Exception:
         log.exception("could not queue the %s report", kind)

@@ -24,8 +24,11 @@ def send_report(client_key: str, report: dict) -> str:
         return "unknown client"
     try:
         response = requests.post(
-            clients.identity_url() + "/o/service-events/", json=report, timeout=5,
-            auth=(config.client_id, config.client_secret), allow_redirects=False,
+            clients.identity_url() + "/o/service-events/",
+            json=report,
+            timeout=5,
+            auth=(config.client_id, config.client_secret),
+            allow_redirects=False,
             headers=requestid.outgoing_headers(),
         )
     except requests.RequestException as exc:

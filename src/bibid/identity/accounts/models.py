@@ -68,9 +68,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     # When a library changes the recovery address of an account the patron activated, the
     # confirmed address before it is kept here: it was told, can undo the change for 7 days,
     # and gets the reset links until the new address is confirmed or 24 hours have passed.
-    previous_recovery_email = models.EmailField(
-        _("vorig herstel-e-mailadres"), blank=True
-    )
+    previous_recovery_email = models.EmailField(_("vorig herstel-e-mailadres"), blank=True)
     recovery_email_set_at = models.DateTimeField(
         _("herstel-e-mailadres ingesteld op"), null=True, blank=True
     )
@@ -88,8 +86,7 @@ class Account(AbstractBaseUser, PermissionsMixin):
     # an operator, the demo): failed sign-ins before it were tries at an older password, so
     # the helpdesk counts only those after it. Null: no password was set since this field
     # exists (set_unusable_password leaves it alone).
-    password_changed_at = models.DateTimeField(_("wachtwoord ingesteld op"), null=True,
-                                               blank=True)
+    password_changed_at = models.DateTimeField(_("wachtwoord ingesteld op"), null=True, blank=True)
     is_staff = models.BooleanField(
         _("beheerder"),
         default=False,

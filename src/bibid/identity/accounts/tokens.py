@@ -83,8 +83,11 @@ def _fingerprint(account: Account, purpose: Purpose, extra: str = "") -> str:
 
 
 def make(account: Account, purpose: Purpose, *, new_email: str = "") -> str:
-    payload = {"a": str(account.public_id), "p": str(purpose),
-               "f": _fingerprint(account, purpose, new_email)}
+    payload = {
+        "a": str(account.public_id),
+        "p": str(purpose),
+        "f": _fingerprint(account, purpose, new_email),
+    }
     if new_email:
         payload["e"] = new_email
     return TimestampedSigner(salt=_SALT).sign_object(payload, compress=True)
@@ -128,8 +131,9 @@ def undo_token(account: Account, event_id: int) -> str:
     """The link in the notice to the previous address. Not tied to the password or to
     sign-ins (as other links are): whoever changed the address may well have changed the
     password next, and the link must still work then. Single use through the event."""
-    return signing.dumps({"a": str(account.public_id), "e": event_id}, salt=_UNDO_SALT,
-                         compress=True)
+    return signing.dumps(
+        {"a": str(account.public_id), "e": event_id}, salt=_UNDO_SALT, compress=True
+    )
 
 
 def undo_event(token: str) -> tuple[Account, AccountEvent]:
@@ -137,8 +141,7 @@ def undo_event(token: str) -> tuple[Account, AccountEvent]:
     if not token or len(token) > 400:
         raise TokenError("invalid")
     try:
-        payload = signing.loads(token, salt=_UNDO_SALT,
-                                max_age=UNDO_LIFETIME.total_seconds())
+        payload = signing.loads(token, salt=_UNDO_SALT, max_age=UNDO_LIFETIME.total_seconds())
     except signing.SignatureExpired:
         raise TokenError("expired") from None
     except (signing.BadSignature, ValueError, TypeError):
@@ -147,8 +150,10 @@ def undo_event(token: str) -> tuple[Account, AccountEvent]:
         raise TokenError("invalid")
     account = Account.objects.filter(public_id=payload.get("a")).first()
     event = AccountEvent.objects.filter(
-        pk=payload.get("e"), kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
-        account_public_id=payload.get("a")).first()
+        pk=payload.get("e"),
+        kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+        account_public_id=payload.get("a"),
+    ).first()
     if account is None or event is None or not (event.data or {}).get("previous"):
         raise TokenError("invalid")
     if (event.data or {}).get("undone"):

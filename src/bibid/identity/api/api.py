@@ -32,6 +32,7 @@ key and body gets the first answer (`Idempotent-Replayed: true`) and changes not
 accounts (deleted, renamed, unlinked), in order; keep the last `id` and nothing is lost.
 """
 
+
 class LibraryApi(ProblemApi):
     bearer_hint = _("Geen geldig toegangstoken. Vraag een nieuw token aan bij /o/token/.")
 

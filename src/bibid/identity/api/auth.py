@@ -39,12 +39,15 @@ class LibraryToken(HttpBearer):
             return None
         if not access_token.allow_scopes([self.scope]):
             raise Problem(
-                403, "insufficient_scope",
+                403,
+                "insufficient_scope",
                 _("Dit token mag dit niet; het heeft de scope %(scope)s nodig."),
                 extra={"scope": self.scope},
-                headers={"WWW-Authenticate": (
-                    f'Bearer realm="bibid", error="insufficient_scope", scope="{self.scope}"'
-                )},
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer realm="bibid", error="insufficient_scope", scope="{self.scope}"'
+                    )
+                },
             )
         request.library = library
         request.library_actor = actor_from_headers(request, library)

@@ -44,8 +44,7 @@ def _canonical(body: bytes) -> bytes:
         parsed = json.loads(body) if body else None
     except ValueError:
         return body
-    return json.dumps(parsed, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
@@ -62,9 +61,12 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
     if key is None:
         return _respond(*_answer(operation))
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise Problem(400, "invalid_idempotency_key",
-                      _("De Idempotency-Key moet 1 tot 200 leesbare tekens zijn."),
-                      field=HEADER)
+        raise Problem(
+            400,
+            "invalid_idempotency_key",
+            _("De Idempotency-Key moet 1 tot 200 leesbare tekens zijn."),
+            field=HEADER,
+        )
     library = request.library
     fingerprint = _fingerprint(request)
     IdempotentRequest.objects.filter(library=library, created_at__lt=clock.now() - KEEP).delete()
@@ -93,29 +95,38 @@ def _claim(library, key: str, fingerprint: str):
     for _attempt in (1, 2):
         try:
             with transaction.atomic():
-                return IdempotentRequest.objects.create(library=library, key=key,
-                                                        fingerprint=fingerprint)
+                return IdempotentRequest.objects.create(
+                    library=library, key=key, fingerprint=fingerprint
+                )
         except IntegrityError:
             earlier = IdempotentRequest.objects.filter(library=library, key=key).first()
         if earlier is None:
             continue  # released meanwhile: claim it now
         if earlier.fingerprint != fingerprint:
             raise Problem(
-                422, "idempotency_key_reused",
-                _("Deze Idempotency-Key is al gebruikt voor een ander verzoek."), field=HEADER,
+                422,
+                "idempotency_key_reused",
+                _("Deze Idempotency-Key is al gebruikt voor een ander verzoek."),
+                field=HEADER,
             )
         if earlier.status is not None:
             replayed = {"Idempotent-Replayed": "true"}
             return problem_or_json(earlier.body, earlier.status, headers=replayed)
         if earlier.created_at > clock.now() - ABANDONED_AFTER:
-            raise Problem(409, "request_in_progress",
-                          _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."),
-                          extra={"retry_after": int(ABANDONED_AFTER.total_seconds())})
+            raise Problem(
+                409,
+                "request_in_progress",
+                _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."),
+                extra={"retry_after": int(ABANDONED_AFTER.total_seconds())},
+            )
         # Abandoned: its work was rolled back with it (see ABANDONED_AFTER). Take it over,
         # unless another retry did so first.
         IdempotentRequest.objects.filter(pk=earlier.pk, status__isnull=True).delete()
-    raise Problem(409, "request_in_progress",
-                  _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."))
+    raise Problem(
+        409,
+        "request_in_progress",
+        _("Hetzelfde verzoek wordt nog verwerkt. Probeer het zo opnieuw."),
+    )
 
 
 def _release(slot: IdempotentRequest) -> None:

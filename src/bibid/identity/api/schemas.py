@@ -23,7 +23,6 @@ RIGHT_CODE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 LIMIT_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
-
 # No control characters (C0, DEL, C1): they are never typed by a person, and PostgreSQL
 # refuses NUL. (A pattern also refuses lone surrogates, which cannot be stored as UTF-8.)
 NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
@@ -33,8 +32,9 @@ def text(max_length: int, min_length: int = 0):
     """A trimmed string without control characters, documented by its pattern."""
     return Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length,
-                          pattern=NO_CONTROL),
+        StringConstraints(
+            strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_CONTROL
+        ),
     ]
 
 
@@ -95,24 +95,38 @@ class AccountOut(Schema):
     created_at: datetime
     activated_at: datetime | None
     last_login: datetime | None
-    password_changed_at: datetime | None = Field(description=(
-        "When the password was last set (activation, reset, a change by the patron or an "
-        "operator); null: not set since this was recorded. Failed attempts before it are "
-        "not counted in `failures_today`."))
+    password_changed_at: datetime | None = Field(
+        description=(
+            "When the password was last set (activation, reset, a change by the patron or an "
+            "operator); null: not set since this was recorded. Failed attempts before it are "
+            "not counted in `failures_today`."
+        )
+    )
     linked_libraries: list[str] = Field(description="Names of the libraries it is linked to.")
     block: BlockOut
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "customer_ref": "20123456", "account_id": "0b6f3f9e-8a43-5d3e-9d55-0f1c2a3b4c5d",
-        "username": "anna.jansen", "state": "active",
-        "has_password": True, "recovery_email": "anna@example.org",
-        "recovery_email_confirmed": True, "recovery_email_set_by": "patron",
-        "created_at": "2026-03-02T10:00:00+01:00", "activated_at": "2026-03-02T10:05:00+01:00",
-        "last_login": "2026-03-05T09:12:00+01:00",
-        "password_changed_at": "2026-03-02T10:05:00+01:00",
-        "linked_libraries": ["Bibliotheek Rotterdam"],
-        "block": {"failures": 0, "blocked_until": None},
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "customer_ref": "20123456",
+                    "account_id": "0b6f3f9e-8a43-5d3e-9d55-0f1c2a3b4c5d",
+                    "username": "anna.jansen",
+                    "state": "active",
+                    "has_password": True,
+                    "recovery_email": "anna@example.org",
+                    "recovery_email_confirmed": True,
+                    "recovery_email_set_by": "patron",
+                    "created_at": "2026-03-02T10:00:00+01:00",
+                    "activated_at": "2026-03-02T10:05:00+01:00",
+                    "last_login": "2026-03-05T09:12:00+01:00",
+                    "password_changed_at": "2026-03-02T10:05:00+01:00",
+                    "linked_libraries": ["Bibliotheek Rotterdam"],
+                    "block": {"failures": 0, "blocked_until": None},
+                }
+            ]
+        }
+    }
 
 
 class GenerateIn(Input):
@@ -124,8 +138,10 @@ class GenerateIn(Input):
     )
     language: Literal["nl", "en"] = "nl"
     if_username_taken: Literal["refuse", "use_reference"] = Field(
-        "refuse", description="'use_reference': take the customer reference instead (a "
-        "self-service sign-up must not tell the visitor that a name exists).")
+        "refuse",
+        description="'use_reference': take the customer reference instead (a "
+        "self-service sign-up must not tell the visitor that a name exists).",
+    )
 
 
 class GenerateOut(Schema):
@@ -137,8 +153,10 @@ class GenerateOut(Schema):
 
 class LinkIn(Input):
     username: text(254) | None = Field(
-        None, description="The name the patron signs in with. Leave out to let the patron "
-        "choose the account on the handover page.")
+        None,
+        description="The name the patron signs in with. Leave out to let the patron "
+        "choose the account on the handover page.",
+    )
 
 
 class LinkRequestOut(Schema):
@@ -150,9 +168,13 @@ class LinkRequestOut(Schema):
 
 class LinkConfirmIn(Input):
     request_id: UUID
-    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")] | \
-        None = Field(None, description="The code the patron received by e-mail; leave out "
-                     "after the patron agreed on the handover page.")
+    code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")] | None = (
+        Field(
+            None,
+            description="The code the patron received by e-mail; leave out "
+            "after the patron agreed on the handover page.",
+        )
+    )
 
 
 class ResultOut(Schema):
@@ -167,15 +189,13 @@ class ActivateOut(Schema):
 
 
 class RightIn(Input):
-    code: Annotated[str, StringConstraints(pattern=RIGHT_CODE_PATTERN)] = Field(
-        examples=["ebooks"]
-    )
+    code: Annotated[str, StringConstraints(pattern=RIGHT_CODE_PATTERN)] = Field(examples=["ebooks"])
     valid_from: IsoDate | None = None
     valid_until: IsoDate | None = None
-    limits: dict[Annotated[str, StringConstraints(pattern=LIMIT_KEY_PATTERN)],
-                 StrictInt | StrictBool | text(64)] = Field(
-        default_factory=dict, max_length=20, examples=[{"loans": 10, "period": "concurrent"}]
-    )
+    limits: dict[
+        Annotated[str, StringConstraints(pattern=LIMIT_KEY_PATTERN)],
+        StrictInt | StrictBool | text(64),
+    ] = Field(default_factory=dict, max_length=20, examples=[{"loans": 10, "period": "concurrent"}])
 
     @model_validator(mode="after")
     def _period(self) -> "RightIn":
@@ -195,19 +215,40 @@ class CustomerIn(Input):
 class AuthorizeIn(Input):
     customer: CustomerIn
     rights: list[RightIn] = Field(default_factory=list, max_length=50)
-    version: int | None = Field(None, ge=1, le=2**63 - 1, description=(
-        "The library's own version of this customer's data, counting up with every change. "
-        "identity never applies a push with a lower version than the one it holds (a late "
-        "retry of an old push), and answers 'stale' with what it holds. Send it: without "
-        "it, the last push to arrive wins."))
+    version: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description=(
+            "The library's own version of this customer's data, counting up with every change. "
+            "identity never applies a push with a lower version than the one it holds (a late "
+            "retry of an old push), and answers 'stale' with what it holds. Send it: without "
+            "it, the last push to arrive wins."
+        ),
+    )
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "customer": {"name": "Anna Jansen", "birth_date": "1980-04-01",
-                     "card_number": "20123456", "subscription_type": "Volwassen Compleet",
-                     "subscription_end": "2027-03-01"},
-        "rights": [{"code": "ebooks", "valid_until": "2027-03-01",
-                    "limits": {"loans": 10, "period": "concurrent"}}],
-    }]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "customer": {
+                        "name": "Anna Jansen",
+                        "birth_date": "1980-04-01",
+                        "card_number": "20123456",
+                        "subscription_type": "Volwassen Compleet",
+                        "subscription_end": "2027-03-01",
+                    },
+                    "rights": [
+                        {
+                            "code": "ebooks",
+                            "valid_until": "2027-03-01",
+                            "limits": {"loans": 10, "period": "concurrent"},
+                        }
+                    ],
+                }
+            ]
+        }
+    }
 
 
 class RightOut(Schema):
@@ -258,11 +299,15 @@ class RecoveryEmailIn(Input):
 
 class HistoryEventOut(Schema):
     at: datetime
-    kind: Literal["login", "logout", "service", "logout_detected", "rights_missing",
-                  "not_linked"] = Field(description=(
-        "login/logout at the login service; service: signed in to a service through it; "
-        "logout_detected, rights_missing, not_linked: reported by a service (see `service` "
-        "and `details`)."))
+    kind: Literal[
+        "login", "logout", "service", "logout_detected", "rights_missing", "not_linked"
+    ] = Field(
+        description=(
+            "login/logout at the login service; service: signed in to a service through it; "
+            "logout_detected, rights_missing, not_linked: reported by a service (see `service` "
+            "and `details`)."
+        )
+    )
     outcome: Literal["success", "failure"]
     reason: str
     address: str | None = Field(description="The network the attempt came from (/24 or /48).")
@@ -289,7 +334,8 @@ class TypedUsernameOut(Schema):
     exists: bool | None = Field(description="Only said for accounts linked at this library.")
     is_linked_account: bool = Field(description="It is the account linked to this customer.")
     linked_here_to: str | None = Field(
-        description="The customer of this library that account is linked to, if any.")
+        description="The customer of this library that account is linked to, if any."
+    )
     username_of_account: str | None
     state: Literal["active", "inactive"] | None
     failures_today: int | None
@@ -300,16 +346,28 @@ class RemovedOut(Schema):
     will also bring), said at once so a helpdesk need not wait for its feed reader."""
 
     kind: Literal["account_deleted", "link_removed"]
-    reason: str = Field(description=(
-        "The change's data.reason, empty if it has none: for account_deleted 'purged' (never "
-        "activated in time) or 'deleted' (by the patron or an operator); for link_removed "
-        "'unlinked_by_library', 'unlinked_by_patron' or 'removed_by_operator'. More may come."))
+    reason: str = Field(
+        description=(
+            "The change's data.reason, empty if it has none: for account_deleted 'purged' (never "
+            "activated in time) or 'deleted' (by the patron or an operator); for link_removed "
+            "'unlinked_by_library', 'unlinked_by_patron' or 'removed_by_operator'. More may come."
+        )
+    )
     username: str | None = Field(description="The deleted account's username, if known.")
     at: datetime
 
-    model_config = {"json_schema_extra": {"examples": [{
-        "kind": "account_deleted", "reason": "purged", "username": "20123456",
-        "at": "2026-03-03T10:00:05+01:00"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "kind": "account_deleted",
+                    "reason": "purged",
+                    "username": "20123456",
+                    "at": "2026-03-03T10:00:05+01:00",
+                }
+            ]
+        }
+    }
 
 
 class StatusOut(Schema):
@@ -320,19 +378,33 @@ class StatusOut(Schema):
     authorization: AuthorizationOut | None
     effective_rights: list[EffectiveRightOut]
     recent_events: list[HistoryEventOut]
-    failures_today: int = Field(description=(
-        "Failed sign-in attempts (kind 'login') today, after the last successful sign-in "
-        "and after the last time the password was set."))
+    failures_today: int = Field(
+        description=(
+            "Failed sign-in attempts (kind 'login') today, after the last successful sign-in "
+            "and after the last time the password was set."
+        )
+    )
     typed: TypedUsernameOut | None = None
-    removed: RemovedOut | None = Field(description=(
-        "Not linked: why, when this library's customer had a link that is gone (null when "
-        "linked, never linked, or linked again since)."))
+    removed: RemovedOut | None = Field(
+        description=(
+            "Not linked: why, when this library's customer had a link that is gone (null when "
+            "linked, never linked, or linked again since)."
+        )
+    )
 
 
 class SettingsIn(Input):
-    self_service_flows: list[Literal["signup", "password_reset", "username_reminder",
-                                     "password_change", "email_change", "username_change",
-                                     "account_delete"]] = Field(max_length=7)
+    self_service_flows: list[
+        Literal[
+            "signup",
+            "password_reset",
+            "username_reminder",
+            "password_change",
+            "email_change",
+            "username_change",
+            "account_delete",
+        ]
+    ] = Field(max_length=7)
 
 
 class SettingsOut(Schema):
@@ -343,11 +415,15 @@ class SettingsOut(Schema):
 class ChangeOut(Schema):
     id: int
     at: datetime
-    kind: Literal["account_activated", "account_deleted", "username_changed", "link_removed",
-                  "link_created"] = Field(description=(
-        "link_created and link_removed also report the library's own links and unlinks, so "
-        "that a library whose request timed out learns what happened; ignore kinds you do "
-        "not know (more may come)."))
+    kind: Literal[
+        "account_activated", "account_deleted", "username_changed", "link_removed", "link_created"
+    ] = Field(
+        description=(
+            "link_created and link_removed also report the library's own links and unlinks, so "
+            "that a library whose request timed out learns what happened; ignore kinds you do "
+            "not know (more may come)."
+        )
+    )
     customer_ref: str
     account_id: UUID
     data: dict

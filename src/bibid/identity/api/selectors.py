@@ -55,17 +55,29 @@ def effective_rights(links: list[Link], library: Library, on: date) -> list[dict
         for data in found.rights:
             right = Right.from_json(data)
             if right.valid_on(on):
-                rights.append({**right.as_json(), "library": found.library.name,
-                               "this_library": found.library_id == library.pk})
+                rights.append(
+                    {
+                        **right.as_json(),
+                        "library": found.library.name,
+                        "this_library": found.library_id == library.pk,
+                    }
+                )
     return rights
 
 
 def history(account: Account, limit: int) -> list[dict]:
     events = LoginEvent.objects.filter(account_id=account.pk).order_by("-at", "-id")[:limit]
     return [
-        {"at": e.at, "kind": e.kind, "outcome": e.outcome, "reason": e.reason,
-         "address": network_of(e.ip), "browser": e.user_agent, "service": e.service,
-         "details": e.details}
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "outcome": e.outcome,
+            "reason": e.reason,
+            "address": network_of(e.ip),
+            "browser": e.user_agent,
+            "service": e.service,
+            "details": e.details,
+        }
         for e in events
     ]
 
@@ -75,9 +87,15 @@ REMOVALS = (Change.Kind.ACCOUNT_DELETED, Change.Kind.LINK_REMOVED)
 
 def removals_of(library: Library, customer_ref: str):
     """This customer's links made and removed at this library, newest first."""
-    return (Change.objects.filter(library=library, customer_ref=customer_ref,
-                                  kind__in=[*REMOVALS, Change.Kind.LINK_CREATED])
-            .order_by("-id").only("at", "kind", "data"))
+    return (
+        Change.objects.filter(
+            library=library,
+            customer_ref=customer_ref,
+            kind__in=[*REMOVALS, Change.Kind.LINK_CREATED],
+        )
+        .order_by("-id")
+        .only("at", "kind", "data")
+    )
 
 
 def removed(library: Library, customer_ref: str) -> dict | None:
@@ -92,8 +110,12 @@ def removed(library: Library, customer_ref: str) -> dict | None:
     if last is None or last.kind not in REMOVALS:
         return None
     data = last.data if isinstance(last.data, dict) else {}
-    return {"kind": last.kind, "reason": str(data.get("reason") or ""),
-            "username": data.get("username") or None, "at": last.at}
+    return {
+        "kind": last.kind,
+        "reason": str(data.get("reason") or ""),
+        "username": data.get("username") or None,
+        "at": last.at,
+    }
 
 
 def failures_today(account: Account) -> int:
@@ -109,13 +131,15 @@ def failures_today(account: Account) -> int:
     (account_id, at) index.
     """
     since = timezone.make_aware(datetime.combine(clock.today(), time.min))
-    logins = LoginEvent.objects.filter(account_id=account.pk, kind=LoginEvent.Kind.LOGIN,
-                                       at__gte=since)
+    logins = LoginEvent.objects.filter(
+        account_id=account.pk, kind=LoginEvent.Kind.LOGIN, at__gte=since
+    )
     failures = logins.filter(outcome=LoginEvent.Outcome.FAILURE)
     if account.password_changed_at is not None:
         failures = failures.filter(at__gt=account.password_changed_at)
-    last_success = logins.filter(outcome=LoginEvent.Outcome.SUCCESS) \
-        .order_by("-at").values("at")[:1]
+    last_success = (
+        logins.filter(outcome=LoginEvent.Outcome.SUCCESS).order_by("-at").values("at")[:1]
+    )
     before_today = Value(since - timedelta(microseconds=1), output_field=DateTimeField())
     return failures.filter(at__gt=Coalesce(Subquery(last_success), before_today)).count()
 
@@ -141,25 +165,48 @@ def typed_username(library: Library, link: Link | None, typed: str) -> dict:
     account = Account.objects.filter(username_key=username_key(name)).first() if name else None
     if account is None and name:
         # A card number signs in too; only this library's own card numbers are looked up.
-        here_link = Link.objects.filter(library=library, card_number=name) \
-            .select_related("account").first()
+        here_link = (
+            Link.objects.filter(library=library, card_number=name).select_related("account").first()
+        )
         account = here_link.account if here_link else None
     is_linked = account is not None and link is not None and link.account_id == account.pk
     here = None
     if account is not None and not is_linked:
-        here = Link.objects.filter(library=library, account=account).values_list(
-            "customer_ref", flat=True).first()
+        here = (
+            Link.objects.filter(library=library, account=account)
+            .values_list("customer_ref", flat=True)
+            .first()
+        )
     if is_linked or here:
-        return {"username": typed, "exists": True, "is_linked_account": is_linked,
-                "linked_here_to": here, "username_of_account": account.username,
-                "state": account.state, "failures_today": failures_today(account)}
+        return {
+            "username": typed,
+            "exists": True,
+            "is_linked_account": is_linked,
+            "linked_here_to": here,
+            "username_of_account": account.username,
+            "state": account.state,
+            "failures_today": failures_today(account),
+        }
     if guard.reserve([guard.lane(LOOKUPS_PER_LIBRARY, library.code)]) is not None:
-        raise Problem(429, "too_many_requests",
-                      _("Deze bibliotheek heeft het afgelopen uur te veel gebruikersnamen "
-                        "opgezocht. Probeer het later opnieuw."))
-    LibraryEvent.objects.create(library=library, operation="username_lookup",
-                                data={"customer": link.customer_ref if link else None,
-                                      "typed": typed[:254]})
-    return {"username": typed, "exists": None, "is_linked_account": False,
-            "linked_here_to": None, "username_of_account": None, "state": None,
-            "failures_today": None}
+        raise Problem(
+            429,
+            "too_many_requests",
+            _(
+                "Deze bibliotheek heeft het afgelopen uur te veel gebruikersnamen "
+                "opgezocht. Probeer het later opnieuw."
+            ),
+        )
+    LibraryEvent.objects.create(
+        library=library,
+        operation="username_lookup",
+        data={"customer": link.customer_ref if link else None, "typed": typed[:254]},
+    )
+    return {
+        "username": typed,
+        "exists": None,
+        "is_linked_account": False,
+        "linked_here_to": None,
+        "username_of_account": None,
+        "state": None,
+        "failures_today": None,
+    }

@@ -38,8 +38,11 @@ class HighEntropySecretHasher(BasePasswordHasher):
 
     def safe_summary(self, encoded: str) -> dict:
         decoded = self.decode(encoded)
-        return {_("algorithm"): decoded["algorithm"], _("salt"): mask_hash(decoded["salt"]),
-                _("hash"): mask_hash(decoded["hash"])}
+        return {
+            _("algorithm"): decoded["algorithm"],
+            _("salt"): mask_hash(decoded["salt"]),
+            _("hash"): mask_hash(decoded["hash"]),
+        }
 
     def must_update(self, encoded: str) -> bool:
         return False

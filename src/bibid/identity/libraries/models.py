@@ -10,8 +10,15 @@ from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock
 
-FLOWS = ("signup", "password_reset", "username_reminder", "password_change", "email_change",
-         "username_change", "account_delete")
+FLOWS = (
+    "signup",
+    "password_reset",
+    "username_reminder",
+    "password_change",
+    "email_change",
+    "username_change",
+    "account_delete",
+)
 
 
 def all_flows() -> list[str]:
@@ -182,8 +189,13 @@ class LinkRequest(models.Model):
     typed = models.CharField(max_length=254, blank=True)
     # The account the typed name points at (null: none, or no name was given); kept hidden
     # from the library until the patron has confirmed.
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True,
-                                blank=True, related_name="link_requests")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="link_requests",
+    )
     code_digest = models.CharField(max_length=64, blank=True)
     wrong_codes = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)

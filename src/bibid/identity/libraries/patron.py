@@ -30,16 +30,31 @@ UNCONFIRMED_GRACE = timedelta(hours=24)
 def withdraw_link(*, account: Account, link_id: int) -> Link:
     """The patron takes a library's link away: the library hears it on its feed, and the
     rights it pushed stop counting at once (they lived on the link)."""
-    link = (Link.objects.select_for_update().select_related("library")
-            .filter(pk=link_id, account=account).first())
+    link = (
+        Link.objects.select_for_update()
+        .select_related("library")
+        .filter(pk=link_id, account=account)
+        .first()
+    )
     if link is None:
         raise Problem(404, "not_linked", _("Deze koppeling bestaat niet."))
-    Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_REMOVED,
-                          customer_ref=link.customer_ref, account_public_id=account.public_id,
-                          data={"by": "patron", "reason": "unlinked_by_patron"})
-    record_event(account=account, kind=AccountEvent.Kind.UNLINKED, actor=Actor.patron(account),
-                 data={"library": link.library.code, "customer": link.customer_ref,
-                       "via": "withdrawn by patron"})
+    Change.objects.create(
+        library_id=link.library_id,
+        kind=Change.Kind.LINK_REMOVED,
+        customer_ref=link.customer_ref,
+        account_public_id=account.public_id,
+        data={"by": "patron", "reason": "unlinked_by_patron"},
+    )
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.UNLINKED,
+        actor=Actor.patron(account),
+        data={
+            "library": link.library.code,
+            "customer": link.customer_ref,
+            "via": "withdrawn by patron",
+        },
+    )
     link.delete()
     return link
 
@@ -51,24 +66,30 @@ def lift_freeze(*, account: Account) -> bool:
         return False
     Account.objects.filter(pk=account.pk).update(library_changes_frozen_at=None)
     account.library_changes_frozen_at = None
-    record_event(account=account, kind=AccountEvent.Kind.FREEZE_LIFTED,
-                 actor=Actor.patron(account))
+    record_event(account=account, kind=AccountEvent.Kind.FREEZE_LIFTED, actor=Actor.patron(account))
     return True
 
 
 def refuse_if_frozen(account: Account) -> None:
     if account.library_changes_frozen_at is not None:
-        raise Problem(423, "frozen_by_patron",
-                      _("De klant heeft wijzigingen door bibliotheken aan dit inlogaccount "
-                        "geblokkeerd. De klant kan dat zelf weer toestaan in Mijn "
-                        "inlogaccount."))
+        raise Problem(
+            423,
+            "frozen_by_patron",
+            _(
+                "De klant heeft wijzigingen door bibliotheken aan dit inlogaccount "
+                "geblokkeerd. De klant kan dat zelf weer toestaan in Mijn "
+                "inlogaccount."
+            ),
+        )
 
 
 def pending_library_address(account: Account) -> bool:
     """Is the recovery address one a library set recently, not yet confirmed by the patron?"""
-    return (account.recovery_email_confirmed_at is None
-            and account.recovery_email_set_at is not None
-            and clock.now() - account.recovery_email_set_at < UNCONFIRMED_GRACE)
+    return (
+        account.recovery_email_confirmed_at is None
+        and account.recovery_email_set_at is not None
+        and clock.now() - account.recovery_email_set_at < UNCONFIRMED_GRACE
+    )
 
 
 def reset_address(account: Account) -> str:
@@ -86,8 +107,11 @@ def reset_address(account: Account) -> str:
 def check_undo(token: str) -> tuple[Account, dict]:
     """What the link would undo (for the page's GET, which changes nothing)."""
     account, event = undo_event(token)
-    return account, {"at": event.at, "library": event.data.get("library_name")
-                     or event.data.get("library", ""), "previous": event.data["previous"]}
+    return account, {
+        "at": event.at,
+        "library": event.data.get("library_name") or event.data.get("library", ""),
+        "previous": event.data["previous"],
+    }
 
 
 @transaction.atomic
@@ -106,13 +130,27 @@ def undo_library_change(*, token: str) -> Account:
     account.recovery_email_set_at = None
     account.previous_recovery_email = ""
     account.library_changes_frozen_at = now
-    account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
-                                "recovery_email_set_by", "recovery_email_set_at",
-                                "previous_recovery_email", "library_changes_frozen_at"])
+    account.save(
+        update_fields=[
+            "recovery_email",
+            "recovery_email_confirmed_at",
+            "recovery_email_set_by",
+            "recovery_email_set_at",
+            "previous_recovery_email",
+            "library_changes_frozen_at",
+        ]
+    )
     event.data = {**event.data, "undone": now.isoformat()}
     event.save(update_fields=["data"])
-    record_event(account=account, kind=AccountEvent.Kind.CHANGE_UNDONE,
-                 actor=Actor.patron(account),
-                 data={"library": event.data.get("library", ""), "event": event.pk,
-                       "removed": replaced, "frozen": True})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.CHANGE_UNDONE,
+        actor=Actor.patron(account),
+        data={
+            "library": event.data.get("library", ""),
+            "event": event.pk,
+            "removed": replaced,
+            "frozen": True,
+        },
+    )
     return account

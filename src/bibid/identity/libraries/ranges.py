@@ -18,9 +18,13 @@ def require_in_range(library: Library, number: str, *, field: str = "customer_re
     by testers, 2 of 2). Identity checks it whatever the library sends.
     """
     if not library.owns_card_number(number):
-        raise Problem(422, "card_number_not_in_range",
-                      _("Pasnummer %(card)s valt buiten de pasnummerreeksen van deze "
-                        "bibliotheek."), field=field, extra={"card": number})
+        raise Problem(
+            422,
+            "card_number_not_in_range",
+            _("Pasnummer %(card)s valt buiten de pasnummerreeksen van deze bibliotheek."),
+            field=field,
+            extra={"card": number},
+        )
 
 
 def library_of_card_number(number: str) -> Library | None:
@@ -46,9 +50,15 @@ def refuse_card_number_as_username(name: str, *, own: tuple[Library, str] | None
         return
     if own is not None and owner.pk == own[0].pk and name == own[1]:
         return
-    raise Problem(400, "username_is_card_number",
-                  _("Een pasnummer kan geen gebruikersnaam worden. Kies een naam met ten minste "
-                    "één letter of teken, of log in met je pasnummer."), field="username")
+    raise Problem(
+        400,
+        "username_is_card_number",
+        _(
+            "Een pasnummer kan geen gebruikersnaam worden. Kies een naam met ten minste "
+            "één letter of teken, of log in met je pasnummer."
+        ),
+        field="username",
+    )
 
 
 def overlapping(prefixes: list[str], *, exclude: Library | None = None) -> list[str]:
@@ -57,19 +67,26 @@ def overlapping(prefixes: list[str], *, exclude: Library | None = None) -> list[
     others = Library.objects.exclude(pk=exclude.pk) if exclude else Library.objects.all()
     for other in others.only("card_prefixes"):
         for theirs in other.card_prefixes or ():
-            clashes += [theirs for mine in prefixes
-                        if mine.startswith(theirs) or theirs.startswith(mine)]
+            clashes += [
+                theirs for mine in prefixes if mine.startswith(theirs) or theirs.startswith(mine)
+            ]
     return sorted(set(clashes))
 
 
 def clean_prefixes(prefixes: list[str], *, exclude: Library | None = None) -> list[str]:
     cleaned = sorted({p.strip() for p in prefixes if p and p.strip()})
     if any(not p.isalnum() or len(p) > 20 for p in cleaned):
-        raise Problem(400, "invalid_card_prefix",
-                      _("Een voorvoegsel bestaat uit letters en cijfers (hoogstens 20)."))
+        raise Problem(
+            400,
+            "invalid_card_prefix",
+            _("Een voorvoegsel bestaat uit letters en cijfers (hoogstens 20)."),
+        )
     clashes = overlapping(cleaned, exclude=exclude)
     if clashes:
-        raise Problem(409, "card_prefix_overlaps",
-                      _("Dit voorvoegsel overlapt met dat van een andere bibliotheek: "
-                        "%(prefixes)s."), extra={"prefixes": ", ".join(clashes)})
+        raise Problem(
+            409,
+            "card_prefix_overlaps",
+            _("Dit voorvoegsel overlapt met dat van een andere bibliotheek: %(prefixes)s."),
+            extra={"prefixes": ", ".join(clashes)},
+        )
     return cleaned

@@ -49,8 +49,10 @@ class Authorization:
     rights: tuple[Right, ...]
 
     def customer_json(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in
-                sorted(self.customer.items())}
+        return {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in sorted(self.customer.items())
+        }
 
     def rights_json(self) -> list[dict[str, Any]]:
         return [r.as_json() for r in sorted(self.rights, key=lambda r: (r.code, str(r.valid_from)))]
@@ -58,6 +60,8 @@ class Authorization:
     def digest(self) -> str:
         canonical = json.dumps(
             {"customer": self.customer_json(), "rights": self.rights_json()},
-            sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()

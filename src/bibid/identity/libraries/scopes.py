@@ -21,8 +21,9 @@ class ClientScopes(SettingsScopes):
     def get_default_scopes(self, application=None, request=None, *args, **kwargs):
         if application is not None and _is_library(application):
             return ["accounts:read"]
-        return [s for s in super().get_default_scopes(application, request)
-                if s not in LIBRARY_SCOPES]
+        return [
+            s for s in super().get_default_scopes(application, request) if s not in LIBRARY_SCOPES
+        ]
 
 
 def _is_library(application) -> bool:

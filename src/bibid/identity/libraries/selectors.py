@@ -14,9 +14,13 @@ def account_by_card_number(card_number: str) -> Account | None:
     another library made with this number, before ranges were enforced or by mistake, does
     not count, so no library can break another's patrons' sign-in by card number. One query.
     """
-    links = [found for found in Link.objects.filter(card_number=card_number)
-             .select_related("library", "account")[:20]
-             if found.library.owns_card_number(card_number)]
+    links = [
+        found
+        for found in Link.objects.filter(card_number=card_number).select_related(
+            "library", "account"
+        )[:20]
+        if found.library.owns_card_number(card_number)
+    ]
     accounts = {found.account_id: found.account for found in links}
     if len(accounts) != 1:
         return None
@@ -36,8 +40,9 @@ def account_by_name(typed: str) -> Account | None:
 
 def links_for_patron(account: Account) -> list[Link]:
     """The account's links with their libraries, oldest first (Mijn inlogaccount)."""
-    return list(Link.objects.filter(account=account).select_related("library")
-                .order_by("linked_at", "pk"))
+    return list(
+        Link.objects.filter(account=account).select_related("library").order_by("linked_at", "pk")
+    )
 
 
 def library_actions(account: Account, limit: int = 50) -> list[dict]:
@@ -45,20 +50,32 @@ def library_actions(account: Account, limit: int = 50) -> list[dict]:
     when (Mijn inlogaccount). Two queries."""
     from bibid.identity.accounts.models import AccountEvent
 
-    events = list(AccountEvent.objects.filter(account_public_id=account.public_id,
-                                              actor__startswith="library:")
-                  .order_by("-at", "-id")[:limit])
+    events = list(
+        AccountEvent.objects.filter(
+            account_public_id=account.public_id, actor__startswith="library:"
+        ).order_by("-at", "-id")[:limit]
+    )
     codes = {event.actor.split(":", 1)[1] for event in events}
     names = dict(Library.objects.filter(code__in=codes).values_list("code", "name"))
-    return [{"at": event.at, "library": names.get(code, code), "library_code": code,
-             "role": (event.data or {}).get("by", {}).get("role", ""),
-             "kind": event.kind, "data": event.data}
-            for event in events for code in [event.actor.split(":", 1)[1]]]
+    return [
+        {
+            "at": event.at,
+            "library": names.get(code, code),
+            "library_code": code,
+            "role": (event.data or {}).get("by", {}).get("role", ""),
+            "kind": event.kind,
+            "data": event.data,
+        }
+        for event in events
+        for code in [event.actor.split(":", 1)[1]]
+    ]
 
 
 def flow_allowed(account: Account, flow: str) -> bool:
     """Is this self-service flow offered to this patron? Yes without links; with links,
     when at least one of the patron's libraries offers it (they are its customer too)."""
-    flows = [found.library.self_service_flows for found in
-             Link.objects.filter(account=account).select_related("library")]
+    flows = [
+        found.library.self_service_flows
+        for found in Link.objects.filter(account=account).select_related("library")
+    ]
     return not flows or any(flow in allowed for allowed in flows)

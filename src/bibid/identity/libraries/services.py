@@ -50,7 +50,8 @@ def _refuse_second_link(library: Library, customer_ref: str) -> None:
     existing = Link.objects.filter(library=library, customer_ref=customer_ref).first()
     if existing is not None:
         raise Problem(
-            409, "customer_already_linked",
+            409,
+            "customer_already_linked",
             _("Aan deze klant is al een inlogaccount gekoppeld (%(username)s)."),
             extra={"username": existing.account.username},
         )
@@ -75,8 +76,14 @@ def _is_valid_username(name: str) -> bool:
 
 
 def generate(
-    *, library: Library, customer_ref: str, username: str | None, recovery_email: str,
-    language: str = "nl", fall_back_to_reference: bool = False, actor: Actor | None = None,
+    *,
+    library: Library,
+    customer_ref: str,
+    username: str | None,
+    recovery_email: str,
+    language: str = "nl",
+    fall_back_to_reference: bool = False,
+    actor: Actor | None = None,
 ) -> Generated:
     """Create an inactive account for the customer, linked to it; queue the activation mail.
 
@@ -88,8 +95,13 @@ def generate(
     try:
         usernames.validate_username(name)
     except ValidationError as error:
-        raise Problem(400, "invalid_username", getattr(error, "message", str(error)),
-                      field="username", extra=getattr(error, "params", None) or {}) from error
+        raise Problem(
+            400,
+            "invalid_username",
+            getattr(error, "message", str(error)),
+            field="username",
+            extra=getattr(error, "params", None) or {},
+        ) from error
     refuse_card_number_as_username(name, own=(library, usernames.normalize(customer_ref)))
     taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
     fell_back = False
@@ -103,26 +115,38 @@ def generate(
             name, fell_back = fallback, True
             taken = Account.objects.filter(username_key=usernames.username_key(name)).exists()
     if taken:
-        raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
-                      field="username")
+        raise Problem(
+            409, "username_taken", _("Deze gebruikersnaam is al in gebruik."), field="username"
+        )
     with transaction.atomic():
         _refuse_second_link(library, customer_ref)
         try:
             with transaction.atomic():
-                account = create_account(username=name, recovery_email=recovery_email,
-                                         actor=actor)
-                link = Link.objects.create(library=library, customer_ref=customer_ref,
-                                           account=account, card_number=customer_ref)
+                account = create_account(username=name, recovery_email=recovery_email, actor=actor)
+                link = Link.objects.create(
+                    library=library,
+                    customer_ref=customer_ref,
+                    account=account,
+                    card_number=customer_ref,
+                )
         except IntegrityError as error:  # a concurrent request took the name or customer
-            raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) \
-                from error
-        record_event(account=account, kind=AccountEvent.Kind.LINKED, actor=actor,
-                     data={"library": library.code, "customer": customer_ref})
+            raise Problem(409, "conflict", _("Tegelijk gewijzigd; probeer het opnieuw.")) from error
+        record_event(
+            account=account,
+            kind=AccountEvent.Kind.LINKED,
+            actor=actor,
+            data={"library": library.code, "customer": customer_ref},
+        )
         tell_library_linked(link)
         mail = "no_address"
         if account.recovery_email:
-            enqueue(kind=OutboxMessage.Kind.ACTIVATION, to=account.recovery_email,
-                    account_id=account.pk, language=language, data={"library": library.name})
+            enqueue(
+                kind=OutboxMessage.Kind.ACTIVATION,
+                to=account.recovery_email,
+                account_id=account.pk,
+                language=language,
+                data={"library": library.name},
+            )
             mail = "queued"
     return Generated(link=link, activation_mail=mail, username_was_taken=fell_back)
 
@@ -133,12 +157,20 @@ def _count_taken_answer(library: Library, customer_ref: str, name: str, actor: A
     for the operators, so that generate is no username oracle. Counted outside any
     transaction, so that the refusal that follows does not roll the count back."""
     if guard.reserve([guard.lane(TAKEN_ANSWERS_PER_LIBRARY, library.code)]) is not None:
-        raise Problem(429, "too_many_requests",
-                      _("Deze bibliotheek heeft het afgelopen uur te vaak een bezette "
-                        "gebruikersnaam gekozen. Laat de gebruikersnaam leeg (het pasnummer "
-                        "wordt de gebruikersnaam) of probeer het later."))
-    LibraryEvent.objects.create(library=library, operation="username_taken",
-                                data={"customer": customer_ref, "typed": name, **actor.by})
+        raise Problem(
+            429,
+            "too_many_requests",
+            _(
+                "Deze bibliotheek heeft het afgelopen uur te vaak een bezette "
+                "gebruikersnaam gekozen. Laat de gebruikersnaam leeg (het pasnummer "
+                "wordt de gebruikersnaam) of probeer het later."
+            ),
+        )
+    LibraryEvent.objects.create(
+        library=library,
+        operation="username_taken",
+        data={"customer": customer_ref, "typed": name, **actor.by},
+    )
 
 
 @transaction.atomic
@@ -147,13 +179,20 @@ def unlink(*, library: Library, customer_ref: str, actor: Actor | None = None) -
     account = found.account
     # In the library's own feed too: a library whose unlink timed out learns that it was
     # carried out after all.
-    Change.objects.create(library_id=library.pk, kind=Change.Kind.LINK_REMOVED,
-                          customer_ref=customer_ref, account_public_id=account.public_id,
-                          data={"reason": "unlinked_by_library"})
+    Change.objects.create(
+        library_id=library.pk,
+        kind=Change.Kind.LINK_REMOVED,
+        customer_ref=customer_ref,
+        account_public_id=account.public_id,
+        data={"reason": "unlinked_by_library"},
+    )
     found.delete()
-    record_event(account=account, kind=AccountEvent.Kind.UNLINKED,
-                 actor=actor or actor_for(library),
-                 data={"library": library.code, "customer": customer_ref})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.UNLINKED,
+        actor=actor or actor_for(library),
+        data={"library": library.code, "customer": customer_ref},
+    )
     return account
 
 
@@ -165,8 +204,9 @@ class Activated:
 
 
 @transaction.atomic
-def activate(*, library: Library, customer_ref: str, language: str = "nl",
-             actor: Actor | None = None) -> Activated:
+def activate(
+    *, library: Library, customer_ref: str, language: str = "nl", actor: Actor | None = None
+) -> Activated:
     """Activate at the desk; a patron without a password gets a link to choose one."""
     found = get_link(library, customer_ref)
     account = Account.objects.select_for_update().get(pk=found.account_id)
@@ -175,8 +215,12 @@ def activate(*, library: Library, customer_ref: str, language: str = "nl",
         account.state = Account.State.ACTIVE
         account.activated_at = clock.now()
         account.save(update_fields=["state", "activated_at"])
-        record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
-                     actor=actor or actor_for(library), data={"library": library.code})
+        record_event(
+            account=account,
+            kind=AccountEvent.Kind.ACTIVATED,
+            actor=actor or actor_for(library),
+            data={"library": library.code},
+        )
     if account.has_usable_password():
         mail = "not_needed"
     elif not account.recovery_email:
@@ -184,8 +228,13 @@ def activate(*, library: Library, customer_ref: str, language: str = "nl",
     elif not changed:
         mail = "already_sent"  # sent at the first activation; "send password reset" resends
     else:
-        enqueue(kind=OutboxMessage.Kind.CHOOSE_PASSWORD, to=account.recovery_email,
-                account_id=account.pk, language=language, data={"library": library.name})
+        enqueue(
+            kind=OutboxMessage.Kind.CHOOSE_PASSWORD,
+            to=account.recovery_email,
+            account_id=account.pk,
+            language=language,
+            data={"library": library.name},
+        )
         mail = "queued"
     return Activated(account=account, changed=changed, choose_password_mail=mail)
 
@@ -223,32 +272,58 @@ def _apply(link: Link, authorization: Authorization, now, version: int | None = 
 
 
 @transaction.atomic
-def authorize(*, library: Library, customer_ref: str, authorization: Authorization,
-              actor: Actor | None = None, version: int | None = None) -> Authorized:
+def authorize(
+    *,
+    library: Library,
+    customer_ref: str,
+    authorization: Authorization,
+    actor: Actor | None = None,
+    version: int | None = None,
+) -> Authorized:
     """Store what the library says about its customer; the same push twice changes nothing,
     and a push older than the one held (a lower `version`) changes nothing either."""
     # A pushed card number signs in: it must be one of this library's own.
-    require_in_range(library, _card_number(authorization, customer_ref),
-                     field="customer.card_number")
+    require_in_range(
+        library, _card_number(authorization, customer_ref), field="customer.card_number"
+    )
     found = get_link(library, customer_ref, for_update=True)
     if _is_stale(found.authorization_version, version):
-        record_event(account=found.account, kind=AccountEvent.Kind.AUTHORIZED_UNCHANGED,
-                     actor=actor or actor_for(library),
-                     data={"library": library.code, "customer": customer_ref, "stale": True,
-                           "version": version, "held": found.authorization_version})
+        record_event(
+            account=found.account,
+            kind=AccountEvent.Kind.AUTHORIZED_UNCHANGED,
+            actor=actor or actor_for(library),
+            data={
+                "library": library.code,
+                "customer": customer_ref,
+                "stale": True,
+                "version": version,
+                "held": found.authorization_version,
+            },
+        )
         return Authorized(link=found, changed=False, stale=True)
     held = found.authorization_version
     changed = _apply(found, authorization, clock.now(), version)
     if changed or found.authorization_version != held:
-        found.save(update_fields=["customer", "rights", "card_number", "authorization_digest",
-                                  "authorized_at", "authorization_version"])
+        found.save(
+            update_fields=[
+                "customer",
+                "rights",
+                "card_number",
+                "authorization_digest",
+                "authorized_at",
+                "authorization_version",
+            ]
+        )
     record_event(
         account=found.account,
         kind=AccountEvent.Kind.AUTHORIZED if changed else AccountEvent.Kind.AUTHORIZED_UNCHANGED,
         actor=actor or actor_for(library),
-        data={"library": library.code, "customer": customer_ref,
-              "rights": [r["code"] for r in found.rights],
-              **({"version": version} if version is not None else {})},
+        data={
+            "library": library.code,
+            "customer": customer_ref,
+            "rights": [r["code"] for r in found.rights],
+            **({"version": version} if version is not None else {}),
+        },
     )
     return Authorized(link=found, changed=changed)
 
@@ -264,7 +339,9 @@ BULK_MAX_ITEMS = 5000
 
 @transaction.atomic
 def bulk_authorize(
-    *, library: Library, items: list[tuple[str, Authorization, int | None]],
+    *,
+    library: Library,
+    items: list[tuple[str, Authorization, int | None]],
     actor: Actor | None = None,
 ) -> list[BulkItemResult]:
     """Authorize many customers in one transaction, in a fixed number of statements.
@@ -275,20 +352,35 @@ def bulk_authorize(
     customers cost a digest comparison.
     """
     if len(items) > BULK_MAX_ITEMS:
-        raise Problem(413, "too_many_items", _("Stuur hoogstens %(max)d klanten per keer."),
-                      extra={"max": BULK_MAX_ITEMS})
+        raise Problem(
+            413,
+            "too_many_items",
+            _("Stuur hoogstens %(max)d klanten per keer."),
+            extra={"max": BULK_MAX_ITEMS},
+        )
     refs = [ref for ref, _auth, _version in items]
     for ref, authorization, _version in items:
         require_in_range(library, _card_number(authorization, ref), field="items")
     if len(set(refs)) != len(refs):
-        raise Problem(400, "duplicate_customer", _("Een klant komt twee keer voor in de lijst."),
-                      field="items")
+        raise Problem(
+            400,
+            "duplicate_customer",
+            _("Een klant komt twee keer voor in de lijst."),
+            field="items",
+        )
     links: dict[str, tuple] = {}
     for start in range(0, len(refs), 900):
         for row in Link.objects.filter(
-            library=library, customer_ref__in=refs[start:start + 900]
-        ).values_list("customer_ref", "id", "account_id", "authorization_digest",
-                      "account__public_id", "account__username", "authorization_version"):
+            library=library, customer_ref__in=refs[start : start + 900]
+        ).values_list(
+            "customer_ref",
+            "id",
+            "account_id",
+            "authorization_digest",
+            "account__public_id",
+            "account__username",
+            "authorization_version",
+        ):
             links[row[0]] = row
     now = clock.now()
     acting = actor or actor_for(library)
@@ -316,29 +408,60 @@ def bulk_authorize(
             continue
         results.append(BulkItemResult(ref, "updated"))
         rights = authorization.rights_json()
-        updates.append((link_id, {
-            "customer": authorization.customer_json(), "rights": rights,
-            "card_number": _card_number(authorization, ref),
-            "authorization_digest": digest, "authorized_at": now,
-            "authorization_version": newest,
-        }))
-        events.append(AccountEvent(
-            at=now, account_id=account_id, account_public_id=public_id, username=username,
-            kind=AccountEvent.Kind.AUTHORIZED, actor=actor,
-            data={"library": library.code, "customer": ref, "bulk": True,
-                  "rights": [r["code"] for r in rights],
-                  **({"by": acting.by} if acting.by else {})},
-        ))
-    fastsql.update_many(Link, ("customer", "rights", "card_number", "authorization_digest",
-                               "authorized_at", "authorization_version"), updates)
+        updates.append(
+            (
+                link_id,
+                {
+                    "customer": authorization.customer_json(),
+                    "rights": rights,
+                    "card_number": _card_number(authorization, ref),
+                    "authorization_digest": digest,
+                    "authorized_at": now,
+                    "authorization_version": newest,
+                },
+            )
+        )
+        events.append(
+            AccountEvent(
+                at=now,
+                account_id=account_id,
+                account_public_id=public_id,
+                username=username,
+                kind=AccountEvent.Kind.AUTHORIZED,
+                actor=actor,
+                data={
+                    "library": library.code,
+                    "customer": ref,
+                    "bulk": True,
+                    "rights": [r["code"] for r in rights],
+                    **({"by": acting.by} if acting.by else {}),
+                },
+            )
+        )
+    fastsql.update_many(
+        Link,
+        (
+            "customer",
+            "rights",
+            "card_number",
+            "authorization_digest",
+            "authorized_at",
+            "authorization_version",
+        ),
+        updates,
+    )
     fastsql.update_many(Link, ("authorization_version",), version_updates)
     AccountEvent.objects.bulk_create(events, batch_size=500)
     counts = {"updated": 0, "unchanged": 0, "stale": 0, "not_linked": 0}
     for result in results:
         counts[result.result] += 1
     # One record of the call: unchanged customers are counted here, not one event each.
-    LibraryEvent.objects.create(library=library, at=now, operation="authorizations_bulk",
-                                data={"items": len(items), **counts})
+    LibraryEvent.objects.create(
+        library=library,
+        at=now,
+        operation="authorizations_bulk",
+        data={"items": len(items), **counts},
+    )
     return results
 
 
@@ -349,8 +472,14 @@ class RecoveryEmailSet:
 
 
 @transaction.atomic
-def reset_recovery_email(*, library: Library, customer_ref: str, email: str,
-                         actor: Actor | None = None, language: str = "nl") -> RecoveryEmailSet:
+def reset_recovery_email(
+    *,
+    library: Library,
+    customer_ref: str,
+    email: str,
+    actor: Actor | None = None,
+    language: str = "nl",
+) -> RecoveryEmailSet:
     """Set the recovery address to the one the library has (staff checked who this is).
 
     An account the patron has not activated yet is the library's own: the address is set at
@@ -373,10 +502,15 @@ def reset_recovery_email(*, library: Library, customer_ref: str, email: str,
         account.recovery_email = new
         account.recovery_email_confirmed_at = None
         account.recovery_email_set_by = str(actor)
-        account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
-                                    "recovery_email_set_by"])
-        record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET, actor=actor,
-                     data={"library": library.code, "changed": before != new})
+        account.save(
+            update_fields=["recovery_email", "recovery_email_confirmed_at", "recovery_email_set_by"]
+        )
+        record_event(
+            account=account,
+            kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+            actor=actor,
+            data={"library": library.code, "changed": before != new},
+        )
         return RecoveryEmailSet(account, "recovery_email_set")
     if same and account.recovery_email_confirmed_at is not None:
         return RecoveryEmailSet(account, "unchanged")
@@ -390,27 +524,54 @@ def reset_recovery_email(*, library: Library, customer_ref: str, email: str,
     account.recovery_email_confirmed_at = None
     account.recovery_email_set_by = str(actor)
     account.recovery_email_set_at = now
-    account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
-                                "recovery_email_set_by", "recovery_email_set_at",
-                                "previous_recovery_email"])
-    event = record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
-                         actor=actor,
-                         data={"library": library.code, "library_name": library.name,
-                               "changed": not same, "needs_confirmation": True,
-                               "previous": previous})
-    enqueue(kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new, account_id=account.pk,
-            language=language, data={"by": library.name})
+    account.save(
+        update_fields=[
+            "recovery_email",
+            "recovery_email_confirmed_at",
+            "recovery_email_set_by",
+            "recovery_email_set_at",
+            "previous_recovery_email",
+        ]
+    )
+    event = record_event(
+        account=account,
+        kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+        actor=actor,
+        data={
+            "library": library.code,
+            "library_name": library.name,
+            "changed": not same,
+            "needs_confirmation": True,
+            "previous": previous,
+        },
+    )
+    enqueue(
+        kind=OutboxMessage.Kind.EMAIL_CHANGE,
+        to=new,
+        account_id=account.pk,
+        language=language,
+        data={"by": library.name},
+    )
     if previous and previous.lower() != new.lower():
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=previous, account_id=account.pk,
-                language=language,
-                data={"notice": "recovery_email_set_by_library", "library": library.name,
-                      "event": event.pk, "new_email": new})
+        enqueue(
+            kind=OutboxMessage.Kind.NOTICE,
+            to=previous,
+            account_id=account.pk,
+            language=language,
+            data={
+                "notice": "recovery_email_set_by_library",
+                "library": library.name,
+                "event": event.pk,
+                "new_email": new,
+            },
+        )
     return RecoveryEmailSet(account, "confirmation_sent")
 
 
 @transaction.atomic
-def send_password_reset(*, library: Library, customer_ref: str, language: str = "nl",
-                        actor: Actor | None = None) -> Account:
+def send_password_reset(
+    *, library: Library, customer_ref: str, language: str = "nl", actor: Actor | None = None
+) -> Account:
     """Queue the patron's reset mail; staff never choose or see a password.
 
     Never to an address a library set less than 24 hours ago and the patron has not confirmed:
@@ -422,17 +583,35 @@ def send_password_reset(*, library: Library, customer_ref: str, language: str = 
     refuse_if_frozen(account)
     if pending_library_address(account):
         hours = int(UNCONFIRMED_GRACE.total_seconds() // 3600)
-        raise Problem(409, "recovery_email_unconfirmed",
-                      _("Het herstel-e-mailadres is net door een bibliotheek ingesteld en nog "
-                        "niet bevestigd. Laat de klant eerst de bevestigingslink in die e-mail "
-                        "openen (of wacht %(hours)d uur)."), extra={"hours": hours})
+        raise Problem(
+            409,
+            "recovery_email_unconfirmed",
+            _(
+                "Het herstel-e-mailadres is net door een bibliotheek ingesteld en nog "
+                "niet bevestigd. Laat de klant eerst de bevestigingslink in die e-mail "
+                "openen (of wacht %(hours)d uur)."
+            ),
+            extra={"hours": hours},
+        )
     if not account.recovery_email:
-        raise Problem(422, "no_recovery_email",
-                      _("Dit inlogaccount heeft geen herstel-e-mailadres. Stel dat eerst in."))
-    enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=account.recovery_email,
-            account_id=account.pk, language=language, data={"by": library.name})
-    record_event(account=account, kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
-                 actor=actor, data={"library": library.code})
+        raise Problem(
+            422,
+            "no_recovery_email",
+            _("Dit inlogaccount heeft geen herstel-e-mailadres. Stel dat eerst in."),
+        )
+    enqueue(
+        kind=OutboxMessage.Kind.PASSWORD_RESET,
+        to=account.recovery_email,
+        account_id=account.pk,
+        language=language,
+        data={"by": library.name},
+    )
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.PASSWORD_RESET_SENT,
+        actor=actor,
+        data={"library": library.code},
+    )
     return account
 
 
@@ -451,27 +630,45 @@ def unblock(*, library: Library, customer_ref: str, actor: Actor | None = None) 
     found = get_link(library, customer_ref)
     account = found.account
     refuse_if_frozen(account)
-    lanes = [guard.lane(UNBLOCKS_PER_LIBRARY, library.code),
-             guard.lane(UNBLOCKS_PER_ACCOUNT, f"{library.code}:{account.pk}")]
+    lanes = [
+        guard.lane(UNBLOCKS_PER_LIBRARY, library.code),
+        guard.lane(UNBLOCKS_PER_ACCOUNT, f"{library.code}:{account.pk}"),
+    ]
     if guard.reserve(lanes) is not None:
-        raise Problem(429, "too_many_requests",
-                      _("Deze blokkade is het afgelopen uur al te vaak opgeheven. De klant kan "
-                        "een nieuw wachtwoord kiezen via Wachtwoord vergeten."))
+        raise Problem(
+            429,
+            "too_many_requests",
+            _(
+                "Deze blokkade is het afgelopen uur al te vaak opgeheven. De klant kan "
+                "een nieuw wachtwoord kiezen via Wachtwoord vergeten."
+            ),
+        )
     lifted = guard.lift_account_delay(account.username_key)
-    record_event(account=account, kind=AccountEvent.Kind.BLOCK_LIFTED, actor=actor,
-                 data={"library": library.code, "was_blocked": lifted, "delay_only": True})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.BLOCK_LIFTED,
+        actor=actor,
+        data={"library": library.code, "was_blocked": lifted, "delay_only": True},
+    )
     return lifted
 
 
 @transaction.atomic
 def remove_link(*, link: Link, actor: Actor) -> None:
     """Remove a link on someone else's behalf (an operator): the library hears of it."""
-    Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_REMOVED,
-                          customer_ref=link.customer_ref,
-                          account_public_id=link.account.public_id,
-                          data={"by": str(actor), "reason": "removed_by_operator"})
-    record_event(account=link.account, kind=AccountEvent.Kind.UNLINKED, actor=actor,
-                 data={"library": link.library.code, "customer": link.customer_ref})
+    Change.objects.create(
+        library_id=link.library_id,
+        kind=Change.Kind.LINK_REMOVED,
+        customer_ref=link.customer_ref,
+        account_public_id=link.account.public_id,
+        data={"by": str(actor), "reason": "removed_by_operator"},
+    )
+    record_event(
+        account=link.account,
+        kind=AccountEvent.Kind.UNLINKED,
+        actor=actor,
+        data={"library": link.library.code, "customer": link.customer_ref},
+    )
     link.delete()
 
 
@@ -481,9 +678,14 @@ def on_accounts_deleting(sender, *, accounts: list[Account], reason: str, **kwar
     by_id = {account.pk: account for account in accounts}
     now = clock.now()
     Change.objects.bulk_create(
-        Change(library_id=found.library_id, at=now, kind=Change.Kind.ACCOUNT_DELETED,
-               customer_ref=found.customer_ref, account_public_id=by_id[found.account_id].public_id,
-               data={"reason": reason, "username": by_id[found.account_id].username})
+        Change(
+            library_id=found.library_id,
+            at=now,
+            kind=Change.Kind.ACCOUNT_DELETED,
+            customer_ref=found.customer_ref,
+            account_public_id=by_id[found.account_id].public_id,
+            data={"reason": reason, "username": by_id[found.account_id].username},
+        )
         for found in Link.objects.filter(account_id__in=ids)
     )
 
@@ -496,9 +698,14 @@ class Registered:
 
 
 @transaction.atomic
-def register_library(*, code: str, name: str, card_prefixes: list[str] | tuple = (),
-                     client_id: str | None = None,
-                     client_secret: str | None = None) -> Registered:
+def register_library(
+    *,
+    code: str,
+    name: str,
+    card_prefixes: list[str] | tuple = (),
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> Registered:
     """Make a library organisation a client of the library API (client-credentials grant),
     with the card-number prefixes it hands out (they may not overlap another library's)."""
     from oauth2_provider.generators import generate_client_id, generate_client_secret
@@ -516,25 +723,35 @@ def register_library(*, code: str, name: str, card_prefixes: list[str] | tuple =
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
         hash_client_secret=True,
     )
-    library = Library.objects.create(code=code, name=name, application=application,
-                                     card_prefixes=prefixes)
+    library = Library.objects.create(
+        code=code, name=name, application=application, card_prefixes=prefixes
+    )
     return Registered(library=library, client_id=application.client_id, client_secret=secret)
 
 
 def tell_library_linked(link: Link) -> None:
     """The link is in the feed of the library that made it (see Change.Kind.LINK_CREATED)."""
-    Change.objects.create(library_id=link.library_id, kind=Change.Kind.LINK_CREATED,
-                          customer_ref=link.customer_ref,
-                          account_public_id=link.account.public_id,
-                          data={"username": link.account.username})
+    Change.objects.create(
+        library_id=link.library_id,
+        kind=Change.Kind.LINK_CREATED,
+        customer_ref=link.customer_ref,
+        account_public_id=link.account.public_id,
+        data={"username": link.account.username},
+    )
 
 
 def tell_libraries(account: Account, kind: str, data: dict | None = None) -> None:
     """Put a change about an account in the feed of every library it is linked to."""
     now = clock.now()
     Change.objects.bulk_create(
-        Change(library_id=found.library_id, at=now, kind=kind, customer_ref=found.customer_ref,
-               account_public_id=account.public_id, data=data or {})
+        Change(
+            library_id=found.library_id,
+            at=now,
+            kind=kind,
+            customer_ref=found.customer_ref,
+            account_public_id=account.public_id,
+            data=data or {},
+        )
         for found in Link.objects.filter(account=account)
     )
 
@@ -546,8 +763,11 @@ def set_card_prefixes(*, library: Library, prefixes: list[str], actor: Actor) ->
     before = library.card_prefixes
     library.card_prefixes = cleaned
     library.save(update_fields=["card_prefixes"])
-    LibraryEvent.objects.create(library=library, operation="card_prefixes_update",
-                                data={"before": before, "after": cleaned, "by": str(actor)})
+    LibraryEvent.objects.create(
+        library=library,
+        operation="card_prefixes_update",
+        data={"before": before, "after": cleaned, "by": str(actor)},
+    )
     return library
 
 
@@ -556,6 +776,9 @@ def update_settings(*, library: Library, flows: list[str]) -> Library:
     before = library.self_service_flows
     library.self_service_flows = flows
     library.save(update_fields=["self_service_flows"])
-    LibraryEvent.objects.create(library=library, operation="library_settings_update",
-                                data={"before": before, "after": flows})
+    LibraryEvent.objects.create(
+        library=library,
+        operation="library_settings_update",
+        data={"before": before, "after": flows},
+    )
     return library

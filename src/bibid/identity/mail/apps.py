@@ -13,5 +13,9 @@ class MailConfig(AppConfig):
         from bibid.common import metrics
 
         # Messages not sent yet (dropped ones are marked sent): the outbox's depth and age.
-        metrics.register_queue("mail", metrics.model_probe(
-            "mail.OutboxMessage", waiting={"sent_at__isnull": True}, since="created_at"))
+        metrics.register_queue(
+            "mail",
+            metrics.model_probe(
+                "mail.OutboxMessage", waiting={"sent_at__isnull": True}, since="created_at"
+            ),
+        )

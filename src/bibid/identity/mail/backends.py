@@ -14,6 +14,7 @@ class DevMailboxBackend(BaseEmailBackend):
             for content, mimetype in getattr(message, "alternatives", []) or []:
                 if mimetype == "text/html":
                     html = content
-            DevMessage.objects.create(to=", ".join(message.to), subject=message.subject,
-                                      text=message.body, html=html)
+            DevMessage.objects.create(
+                to=", ".join(message.to), subject=message.subject, text=message.body, html=html
+            )
         return len(email_messages)

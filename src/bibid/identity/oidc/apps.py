@@ -14,7 +14,11 @@ class OidcConfig(AppConfig):
         from .tasks import MAX_ATTEMPTS
 
         # Back-channel logouts still to deliver (those given up on are no longer waiting).
-        metrics.register_queue("backchannel_logouts", metrics.model_probe(
-            "oidc.LogoutDelivery",
-            waiting={"delivered_at__isnull": True, "attempts__lt": MAX_ATTEMPTS},
-            since="created_at"))
+        metrics.register_queue(
+            "backchannel_logouts",
+            metrics.model_probe(
+                "oidc.LogoutDelivery",
+                waiting={"delivered_at__isnull": True, "attempts__lt": MAX_ATTEMPTS},
+                since="created_at",
+            ),
+        )

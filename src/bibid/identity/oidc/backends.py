@@ -16,15 +16,22 @@ class Core(OAuthLibCore):
             credentials["sid"] = sessions.ensure_sid(request)
             credentials["session_expires_at"] = request.session.get_expiry_date()
         uri, headers, body, status = super().create_authorization_response(
-            request, scopes, credentials, allow)
+            request, scopes, credentials, allow
+        )
         if signing_in and "code=" in (uri or ""):
             # The helpdesk sees each service the patron signed in to, and from where.
             from oauth2_provider.models import get_application_model
 
-            application = get_application_model().objects.filter(
-                client_id=credentials.get("client_id")).first()
+            application = (
+                get_application_model()
+                .objects.filter(client_id=credentials.get("client_id"))
+                .first()
+            )
             if application is not None:
-                events.record_service_signin(account=request.user, application=application,
-                                             ip=client_ip(request),
-                                             browser=user_agent(request))
+                events.record_service_signin(
+                    account=request.user,
+                    application=application,
+                    ip=client_ip(request),
+                    browser=user_agent(request),
+                )
         return uri, headers, body, status

@@ -32,8 +32,10 @@ def _current_or_future(right: Right, today: date) -> bool:
 
 def for_account(account: Account, *, library_id: int | None, sid: str = "") -> dict:
     """All claims; the validator drops those whose scope was not granted."""
-    links = sorted(Link.objects.filter(account=account).select_related("library"),
-                   key=lambda link: link.library.name)
+    links = sorted(
+        Link.objects.filter(account=account).select_related("library"),
+        key=lambda link: link.library.name,
+    )
     today = clock.today()
     libraries, rights = [], []
     for link in links:

@@ -11,8 +11,11 @@ from typing import Any
 from bibid.common import clock, fastsql
 from bibid.identity.signin.models import LoginEvent
 
-KINDS = {LoginEvent.Kind.LOGOUT_DETECTED, LoginEvent.Kind.RIGHTS_MISSING,
-         LoginEvent.Kind.NOT_LINKED}
+KINDS = {
+    LoginEvent.Kind.LOGOUT_DETECTED,
+    LoginEvent.Kind.RIGHTS_MISSING,
+    LoginEvent.Kind.NOT_LINKED,
+}
 MAX_DETAILS_BYTES = 2000
 
 
@@ -51,24 +54,42 @@ class Report:
         address = body.get("address") or None
         if address is not None:
             address = str(ipaddress.ip_address(str(address)))  # ValueError if not an address
-        return cls(sub=str(body.get("sub") or ""), kind=kind, details=details,
-                   browser=_printable(str(body.get("browser") or ""), 300), address=address)
+        return cls(
+            sub=str(body.get("sub") or ""),
+            kind=kind,
+            details=details,
+            browser=_printable(str(body.get("browser") or ""), 300),
+            address=address,
+        )
 
 
 def record(*, account, application, report: Report) -> None:
     """One row in the login history; `address` is the patron's, as the service saw it."""
     fastsql.insert(
-        LoginEvent, at=clock.now(), kind=report.kind, account_id=account.pk,
-        username=account.username, outcome=LoginEvent.Outcome.FAILURE,
-        reason=LoginEvent.Reason.REPORTED, ip=report.address, user_agent=report.browser,
-        service=application.name[:200], details=report.details,
+        LoginEvent,
+        at=clock.now(),
+        kind=report.kind,
+        account_id=account.pk,
+        username=account.username,
+        outcome=LoginEvent.Outcome.FAILURE,
+        reason=LoginEvent.Reason.REPORTED,
+        ip=report.address,
+        user_agent=report.browser,
+        service=application.name[:200],
+        details=report.details,
     )
 
 
 def record_service_signin(*, account, application, ip: str, browser: str) -> None:
     fastsql.insert(
-        LoginEvent, at=clock.now(), kind=LoginEvent.Kind.SERVICE, account_id=account.pk,
-        username=account.username, outcome=LoginEvent.Outcome.SUCCESS,
-        reason=LoginEvent.Reason.OK, ip=ip or None, user_agent=_printable(browser, 300),
+        LoginEvent,
+        at=clock.now(),
+        kind=LoginEvent.Kind.SERVICE,
+        account_id=account.pk,
+        username=account.username,
+        outcome=LoginEvent.Outcome.SUCCESS,
+        reason=LoginEvent.Reason.OK,
+        ip=ip or None,
+        user_agent=_printable(browser, 300),
         service=application.name[:200],
     )

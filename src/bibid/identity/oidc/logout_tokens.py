@@ -22,8 +22,13 @@ def make(*, sub: str, sid: str, client_id: str) -> str:
     key = jwk.JWK.from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY.encode())
     now = int(clock.now().timestamp())
     claims = {
-        "iss": issuer(), "sub": sub, "aud": client_id, "iat": now,
-        "exp": now + LIFETIME_SECONDS, "jti": uuid.uuid4().hex, "sid": sid,
+        "iss": issuer(),
+        "sub": sub,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + LIFETIME_SECONDS,
+        "jti": uuid.uuid4().hex,
+        "sid": sid,
         "events": {EVENT: {}},
     }
     # typ logout+jwt (the spec's recommendation) keeps a logout token from being mistaken

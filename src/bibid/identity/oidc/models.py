@@ -25,13 +25,20 @@ class Client(models.Model):
     # Mijn Menu of one library: that library's customer reference may go into its tokens
     # (no other service learns card numbers).
     library = models.ForeignKey(
-        "libraries.Library", on_delete=models.CASCADE, null=True, blank=True,
-        related_name="oidc_clients", verbose_name=_("bibliotheek"),
+        "libraries.Library",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="oidc_clients",
+        verbose_name=_("bibliotheek"),
     )
     backchannel_logout_uri = models.URLField(
-        _("back-channel-uitloguri"), blank=True,
-        help_text=_("Waar de dienst hoort dat een sessie is beëindigd (OpenID Connect "
-                    "Back-Channel Logout). Leeg: de dienst merkt het bij de sessiecontrole."),
+        _("back-channel-uitloguri"),
+        blank=True,
+        help_text=_(
+            "Waar de dienst hoort dat een sessie is beëindigd (OpenID Connect "
+            "Back-Channel Logout). Leeg: de dienst merkt het bij de sessiecontrole."
+        ),
     )
 
     class Meta:
@@ -59,7 +66,10 @@ class ServiceSession(models.Model):
     )
     # The authorization code this sign-in was given, until it is exchanged (then deleted).
     grant = models.OneToOneField(
-        "oauth2_provider.Grant", on_delete=models.SET_NULL, null=True, blank=True,
+        "oauth2_provider.Grant",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(default=clock.now)

@@ -24,8 +24,15 @@ class Registered:
 
 
 @transaction.atomic
-def register_service(*, kind: str, name: str, base_url: str, library_code: str = "",
-                     client_id: str = "", client_secret: str = "") -> Registered:
+def register_service(
+    *,
+    kind: str,
+    name: str,
+    base_url: str,
+    library_code: str = "",
+    client_id: str = "",
+    client_secret: str = "",
+) -> Registered:
     """Create or update a confidential authorization-code client with exactly the three
     URLs of `bibid.common.rp.paths` under `base_url`. Idempotent by client id."""
     if kind not in Client.Kind.values:
@@ -38,8 +45,7 @@ def register_service(*, kind: str, name: str, base_url: str, library_code: str =
     Application = get_application_model()
     urls = paths.urls(base_url)
     secret = client_secret or generate_client_secret()
-    application = Application.objects.filter(client_id=client_id).first() if client_id \
-        else None
+    application = Application.objects.filter(client_id=client_id).first() if client_id else None
     if application is None:
         application = Application(client_id=client_id or generate_client_id())
     application.name = name
@@ -56,8 +62,12 @@ def register_service(*, kind: str, name: str, base_url: str, library_code: str =
     application.save()
     Client.objects.update_or_create(
         application=application,
-        defaults={"kind": kind, "library": library,
-                  "backchannel_logout_uri": urls["backchannel_logout_uri"]},
+        defaults={
+            "kind": kind,
+            "library": library,
+            "backchannel_logout_uri": urls["backchannel_logout_uri"],
+        },
     )
-    return Registered(application=application, client_id=application.client_id,
-                      client_secret=secret)
+    return Registered(
+        application=application, client_id=application.client_id, client_secret=secret
+    )

@@ -46,8 +46,9 @@ def end(sessions: Iterable[ServiceSession], reason: str) -> int:
     now = clock.now()
     with transaction.atomic():
         for session in sessions:
-            updated = ServiceSession.objects.filter(pk=session.pk, ended_at__isnull=True) \
-                .update(ended_at=now, end_reason=reason[:32])
+            updated = ServiceSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+                ended_at=now, end_reason=reason[:32]
+            )
             if not updated:
                 continue  # someone else ended it already: tell the service only once
             ended += 1
@@ -55,18 +56,23 @@ def end(sessions: Iterable[ServiceSession], reason: str) -> int:
             get_refresh_token_model().revoke_family(session.pk)
             client = getattr(session.application, "bibid_client", None)
             if client is not None and client.backchannel_logout_uri:
-                deliveries.append(LogoutDelivery.objects.create(
-                    sub=str(session.account.public_id), sid=session.sid,
-                    client_id=session.application.client_id,
-                    uri=client.backchannel_logout_uri))
+                deliveries.append(
+                    LogoutDelivery.objects.create(
+                        sub=str(session.account.public_id),
+                        sid=session.sid,
+                        client_id=session.application.client_id,
+                        uri=client.backchannel_logout_uri,
+                    )
+                )
         for delivery in deliveries:
             transaction.on_commit(lambda pk=delivery.pk: deliver_logout.enqueue(pk))
     return ended
 
 
 def _live(**filters):
-    return ServiceSession.objects.filter(ended_at__isnull=True, **filters) \
-        .select_related("application__bibid_client", "account")
+    return ServiceSession.objects.filter(ended_at__isnull=True, **filters).select_related(
+        "application__bibid_client", "account"
+    )
 
 
 def end_sid(sid: str, reason: str) -> int:

@@ -31,10 +31,16 @@ def _backoff(attempts: int) -> timedelta:
 
 def attempt(delivery_id: int) -> str:
     with transaction.atomic():
-        delivery = (LogoutDelivery.objects.select_for_update(skip_locked=True)
-                    .filter(pk=delivery_id, delivered_at__isnull=True,
-                            attempts__lt=MAX_ATTEMPTS, next_attempt_at__lte=clock.now())
-                    .first())
+        delivery = (
+            LogoutDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                pk=delivery_id,
+                delivered_at__isnull=True,
+                attempts__lt=MAX_ATTEMPTS,
+                next_attempt_at__lte=clock.now(),
+            )
+            .first()
+        )
         if delivery is None:
             return "nothing to do"
         # Claimed for this attempt: the sweep will not pick it up again meanwhile.
@@ -44,7 +50,9 @@ def attempt(delivery_id: int) -> str:
     token = logout_tokens.make(sub=delivery.sub, sid=delivery.sid, client_id=delivery.client_id)
     try:
         response = requests.post(
-            delivery.uri, data={"logout_token": token}, timeout=TIMEOUT_SECONDS,
+            delivery.uri,
+            data={"logout_token": token},
+            timeout=TIMEOUT_SECONDS,
             headers=requestid.outgoing_headers(),
             allow_redirects=False,  # a redirect counts as failure and is never followed
         )
@@ -58,8 +66,9 @@ def attempt(delivery_id: int) -> str:
     metrics.BACKCHANNEL_LOGOUTS.labels("failed").inc()
     LogoutDelivery.objects.filter(pk=delivery.pk).update(last_error=error[:300])
     if delivery.attempts >= MAX_ATTEMPTS:
-        log.warning("back-channel logout to %s failed %d times: %s", delivery.uri,
-                    delivery.attempts, error)
+        log.warning(
+            "back-channel logout to %s failed %d times: %s", delivery.uri, delivery.attempts, error
+        )
         metrics.BACKCHANNEL_LOGOUTS.labels("gave_up").inc()
         return f"gave up: {error}"
     return f"will retry: {error}"

@@ -15,8 +15,11 @@ provider_patterns = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
     path("token/", dot.TokenView.as_view(), name="token"),
     path("revoke_token/", dot.RevokeTokenView.as_view(), name="revoke-token"),
-    re_path(r"^\.well-known/openid-configuration/?$", views.DiscoveryView.as_view(),
-            name="oidc-connect-discovery-info"),
+    re_path(
+        r"^\.well-known/openid-configuration/?$",
+        views.DiscoveryView.as_view(),
+        name="oidc-connect-discovery-info",
+    ),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),
     path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
     path("logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),

@@ -48,8 +48,11 @@ class Validator(OAuth2Validator):
         with transaction.atomic():
             grant = self._create_authorization_code(request, code)
             ServiceSession.objects.create(
-                sid=request.sid, account=request.user, application=request.client,
-                grant=grant, expires_at=request.session_expires_at,
+                sid=request.sid,
+                account=request.user,
+                application=request.client,
+                grant=grant,
+                expires_at=request.session_expires_at,
             )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
@@ -74,10 +77,12 @@ class Validator(OAuth2Validator):
         request.service_session = session
         return True
 
-    def _create_refresh_token(self, request, refresh_token_code, access_token,
-                              previous_refresh_token):
-        token = super()._create_refresh_token(request, refresh_token_code, access_token,
-                                              previous_refresh_token)
+    def _create_refresh_token(
+        self, request, refresh_token_code, access_token, previous_refresh_token
+    ):
+        token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
         session = getattr(request, "service_session", None)
         if previous_refresh_token is None and session is not None:
             # The family is the service session: ending it revokes exactly these tokens.
@@ -89,21 +94,32 @@ class Validator(OAuth2Validator):
 
     def get_additional_claims(self, request):
         session = getattr(request, "service_session", None)
-        client = Client.objects.filter(application=request.client).first() \
-            if getattr(request, "client", None) else None
+        client = (
+            Client.objects.filter(application=request.client).first()
+            if getattr(request, "client", None)
+            else None
+        )
         return claims.for_account(
             request.user,
-            library_id=client.library_id if client and client.kind == Client.Kind.MIJN_MENU
+            library_id=client.library_id
+            if client and client.kind == Client.Kind.MIJN_MENU
             else None,
             sid=session.sid if session else "",
         )
 
     def get_discovery_claims(self, request):
-        return ["sub", *[k for k in claims.CLAIM_SCOPES if k != "sub"], "iss", "aud", "exp",
-                "iat", "auth_time", "nonce"]
+        return [
+            "sub",
+            *[k for k in claims.CLAIM_SCOPES if k != "sub"],
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+        ]
 
     def get_userinfo_claims(self, request):
         found = super().get_userinfo_claims(request)
         found.pop("sid", None)  # sid belongs in ID and logout tokens
         return found
-

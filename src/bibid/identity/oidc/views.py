@@ -57,8 +57,12 @@ class AuthorizationView(DotAuthorizationView):
         # never meets a giant) is ignored, as if absent: the spec defines no error for it,
         # and a broken service should not lock patrons out.
         max_age = request.GET.get("max_age", "")
-        if (max_age.isascii() and max_age.isdigit() and len(max_age) <= 10
-                and self._signed_in_before(int(max_age))):
+        if (
+            max_age.isascii()
+            and max_age.isdigit()
+            and len(max_age) <= 10
+            and self._signed_in_before(int(max_age))
+        ):
             if "none" in request.GET.get("prompt", "").split():
                 # The service asked not to show a page: answer login_required (DOT's
                 # not-signed-in answer, which checks client and redirect URI first).
@@ -83,9 +87,11 @@ class AuthorizationView(DotAuthorizationView):
         rest = " ".join(p for p in self.request.GET.get("prompt", "").split() if p != "login")
         if rest:
             query["prompt"] = rest
-        return redirect_to_login(f"{self.request.path}?{query.urlencode()}",
-                                 resolve_url(self.get_login_url()),
-                                 self.get_redirect_field_name())
+        return redirect_to_login(
+            f"{self.request.path}?{query.urlencode()}",
+            resolve_url(self.get_login_url()),
+            self.get_redirect_field_name(),
+        )
 
     def redirect(self, redirect_to, application):
         parts = urlsplit(redirect_to)
@@ -135,13 +141,18 @@ class LogoutView(RPInitiatedLogoutView):
         # One exact string comparison with the registered list, as for redirect URIs.
         if post_logout_redirect_uri not in application.post_logout_redirect_uris.split():
             raise InvalidOIDCRedirectURIError(
-                "This client does not have this redirect uri registered.")
+                "This client does not have this redirect uri registered."
+            )
 
-    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None,
-                  token_user=None):
+    def do_logout(
+        self, application=None, post_logout_redirect_uri=None, state=None, token_user=None
+    ):
         if self.request.user.is_authenticated:
-            flow.record_logout(account=self.request.user, ip=client_ip(self.request),
-                               user_agent=user_agent(self.request))
+            flow.record_logout(
+                account=self.request.user,
+                ip=client_ip(self.request),
+                user_agent=user_agent(self.request),
+            )
         return super().do_logout(application, post_logout_redirect_uri, state, token_user)
 
 
@@ -172,8 +183,9 @@ def service_event(request: HttpRequest) -> HttpResponse:
     history of accounts it never saw."""
     application = _client_from_basic_auth(request)
     if application is None or not Client.objects.filter(application=application).exists():
-        response = problem_response(Problem(401, "invalid_client",
-                                            _("Onbekende dienst of onjuist geheim.")))
+        response = problem_response(
+            Problem(401, "invalid_client", _("Onbekende dienst of onjuist geheim."))
+        )
         response["WWW-Authenticate"] = 'Basic realm="bibid"'
         return response
     try:
@@ -182,9 +194,12 @@ def service_event(request: HttpRequest) -> HttpResponse:
     except (ValueError, TypeError, KeyError) as exc:
         return problem_response(Problem(400, "invalid_event", str(exc)))
     account = Account.objects.filter(public_id=report.sub).first() if report.sub_ok else None
-    if account is None or not ServiceSession.objects.filter(
-            account=account, application=application).exists():
-        return problem_response(Problem(404, "unknown_patron",
-                                        _("Deze patron heeft bij deze dienst niet ingelogd.")))
+    if (
+        account is None
+        or not ServiceSession.objects.filter(account=account, application=application).exists()
+    ):
+        return problem_response(
+            Problem(404, "unknown_patron", _("Deze patron heeft bij deze dienst niet ingelogd."))
+        )
     events.record(account=account, application=application, report=report)
     return JsonResponse({"recorded": True}, status=202)

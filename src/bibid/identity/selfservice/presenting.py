@@ -34,8 +34,7 @@ ACTION_TEXTS = {
     AccountEvent.Kind.AUTHORIZED: _("Je rechten bijgewerkt (wat je online mag lenen)"),
     AccountEvent.Kind.AUTHORIZED_UNCHANGED: _("Je rechten gecontroleerd (niets veranderd)"),
     AccountEvent.Kind.RECOVERY_EMAIL_SET: _("Je herstel-e-mailadres ingesteld"),
-    AccountEvent.Kind.PASSWORD_RESET_SENT: _("Een link gestuurd om een nieuw wachtwoord te "
-                                             "kiezen"),
+    AccountEvent.Kind.PASSWORD_RESET_SENT: _("Een link gestuurd om een nieuw wachtwoord te kiezen"),
     AccountEvent.Kind.BLOCK_LIFTED: _("De blokkade na verkeerde wachtwoorden opgeheven"),
     AccountEvent.Kind.ACTIVATED: _("Je inlogaccount geactiveerd"),
     AccountEvent.Kind.VIEWED: _("Je inlogaccount bekeken"),
@@ -73,5 +72,11 @@ def rights_today(rights: list[dict], *, today: date | None = None) -> list[str]:
 
 def describe_actions(actions: list[dict]) -> list[dict]:
     """The library actions of the selector, with the role and the action in words."""
-    return [{**action, "role_name": role_name(action.get("role", "")),
-             "what": action_text(action.get("kind", ""))} for action in actions]
+    return [
+        {
+            **action,
+            "role_name": role_name(action.get("role", "")),
+            "what": action_text(action.get("kind", "")),
+        }
+        for action in actions
+    ]

@@ -60,10 +60,16 @@ def _username_try_allowed(account: Account, ip: str) -> None:
     denied = guard.reserve(lanes)
     if denied is not None:
         minutes = max(1, -(-denied.retry_after // 60))
-        raise Problem(429, "too_many_username_tries",
-                      _("Je hebt te vaak een gebruikersnaam geprobeerd. Probeer het over "
-                        "%(minutes)d minuten opnieuw."),
-                      field="username", extra={"minutes": minutes})
+        raise Problem(
+            429,
+            "too_many_username_tries",
+            _(
+                "Je hebt te vaak een gebruikersnaam geprobeerd. Probeer het over "
+                "%(minutes)d minuten opnieuw."
+            ),
+            field="username",
+            extra={"minutes": minutes},
+        )
 
 
 def _checked_username(account: Account, new_username: str) -> str:
@@ -73,14 +79,16 @@ def _checked_username(account: Account, new_username: str) -> str:
     try:
         usernames.validate_username(name)
     except ValidationError as error:
-        raise Problem(400, error.code or "invalid_username", error.messages[0],
-                      field="username") from error
+        raise Problem(
+            400, error.code or "invalid_username", error.messages[0], field="username"
+        ) from error
     if name != account.username:
         refuse_card_number_as_username(name)
     key = usernames.username_key(name)
     if Account.objects.filter(username_key=key).exclude(pk=account.pk).exists():
-        raise Problem(409, "username_taken", _("Deze gebruikersnaam is al in gebruik."),
-                      field="username")
+        raise Problem(
+            409, "username_taken", _("Deze gebruikersnaam is al in gebruik."), field="username"
+        )
     return name
 
 
@@ -93,8 +101,12 @@ def _rename(account: Account, name: str) -> str:
     account.username = name
     account.save(update_fields=["username", "username_key"])
     guard.carry_account_lane(old_key, account.username_key)
-    record_event(account=account, kind=AccountEvent.Kind.UPDATED, actor=Actor.patron(account),
-                 data={"changed": {"username": [old, name]}})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.UPDATED,
+        actor=Actor.patron(account),
+        data={"changed": {"username": [old, name]}},
+    )
     tell_libraries(account, Change.Kind.USERNAME_CHANGED, {"username": name, "old": old})
     return old
 
@@ -113,8 +125,9 @@ def _find(name: str) -> Account | None:
 def _hand_over(kind: str, typed: str, ip: str, language: str) -> SelfServiceRequest:
     from .tasks import handle_request
 
-    request = SelfServiceRequest.objects.create(kind=kind, typed=typed[:254], ip=ip or None,
-                                                language=language[:8])
+    request = SelfServiceRequest.objects.create(
+        kind=kind, typed=typed[:254], ip=ip or None, language=language[:8]
+    )
     # The task queue is a table in this same database, so the task commits (or not)
     # together with the request it is about.
     handle_request.enqueue(request.pk)
@@ -134,8 +147,11 @@ def request_username_reminder(*, email: str, ip: str, language: str) -> None:
 @transaction.atomic
 def handle(request_id: int) -> None:
     """Do what a request asked (in the task worker); at most once per request."""
-    request = (SelfServiceRequest.objects.select_for_update()
-               .filter(pk=request_id, handled_at__isnull=True).first())
+    request = (
+        SelfServiceRequest.objects.select_for_update()
+        .filter(pk=request_id, handled_at__isnull=True)
+        .first()
+    )
     if request is None:
         return
     if request.kind == SelfServiceRequest.Kind.PASSWORD_RESET:
@@ -158,17 +174,26 @@ def _password_reset(request: SelfServiceRequest) -> None:
     request.account_id, request.mail_queued = (account.pk if account else None), send
     if send:
         # Always a stored address, never anything typed (CVE-2019-19844).
-        enqueue(kind=OutboxMessage.Kind.PASSWORD_RESET, to=to,
-                account_id=account.pk, language=request.language)
+        enqueue(
+            kind=OutboxMessage.Kind.PASSWORD_RESET,
+            to=to,
+            account_id=account.pk,
+            language=request.language,
+        )
 
 
 def _username_reminder(request: SelfServiceRequest) -> None:
     """Mail the usernames whose confirmed recovery address this is, to that stored address."""
     email, ip = request.typed, request.ip or ""
     allowed = _mail_allowed(email.strip().lower(), ip)
-    matches = list(Account.objects.filter(
-        recovery_email__iexact=email.strip(), recovery_email_confirmed_at__isnull=False,
-        state=Account.State.ACTIVE, is_staff=False).order_by("username"))
+    matches = list(
+        Account.objects.filter(
+            recovery_email__iexact=email.strip(),
+            recovery_email_confirmed_at__isnull=False,
+            state=Account.State.ACTIVE,
+            is_staff=False,
+        ).order_by("username")
+    )
     matches = [a for a in matches if flow_allowed(a, "username_reminder")]
     by_address: dict[str, list[Account]] = {}
     for account in matches:
@@ -177,9 +202,13 @@ def _username_reminder(request: SelfServiceRequest) -> None:
     request.mail_queued = bool(allowed and matches)
     if allowed:
         for address, accounts in by_address.items():
-            enqueue(kind=OutboxMessage.Kind.USERNAME_REMINDER, to=address,
-                    account_id=accounts[0].pk, language=request.language,
-                    data={"usernames": [a.username for a in accounts]})
+            enqueue(
+                kind=OutboxMessage.Kind.USERNAME_REMINDER,
+                to=address,
+                account_id=accounts[0].pk,
+                language=request.language,
+                data={"usernames": [a.username for a in accounts]},
+            )
 
 
 @transaction.atomic
@@ -206,24 +235,31 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
     try:
         validate_password(password, user=account)
     except ValidationError as error:
-        raise Problem(400, "weak_password", " ".join(error.messages), field="password") \
-            from error
+        raise Problem(400, "weak_password", " ".join(error.messages), field="password") from error
     # The first password (from the activation link, or a reset link on an account that never
     # had one) replaces nothing: a "was this you?" alarm then only frightens a new patron and
     # teaches everyone to ignore the alarm that matters.
     first_password = not account.has_usable_password()
     account.set_password(password)
     account.save(update_fields=["password", "password_changed_at"])
-    record_event(account=account, kind=AccountEvent.Kind.PASSWORD_SET,
-                 actor=Actor.patron(account), data={"via": via})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.PASSWORD_SET,
+        actor=Actor.patron(account),
+        data={"via": via},
+    )
     password_set.send(sender=Account, account=account, via=via, keep_sid=keep_sid)
     # Notices go to the address the patron holds: while a library's new address is not yet
     # confirmed, that is the previous one (a library must not hear of the change instead of
     # the patron).
     notice_to = reset_address(account)
     if notice_to and not first_password:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to,
-                account_id=account.pk, data={"notice": "password_changed"})
+        enqueue(
+            kind=OutboxMessage.Kind.NOTICE,
+            to=notice_to,
+            account_id=account.pk,
+            data={"notice": "password_changed"},
+        )
 
 
 # -- activation ---------------------------------------------------------------------------
@@ -268,14 +304,24 @@ def _confirm_address(account: Account) -> bool:
         account.state, account.activated_at = Account.State.ACTIVE, now
     account.recovery_email_confirmed_at = now
     account.recovery_email_set_by = account.recovery_email_set_by or "patron"
-    account.save(update_fields=["state", "activated_at", "recovery_email_confirmed_at",
-                                "recovery_email_set_by"])
+    account.save(
+        update_fields=[
+            "state",
+            "activated_at",
+            "recovery_email_confirmed_at",
+            "recovery_email_set_by",
+        ]
+    )
     return was_inactive
 
 
 def _activated(account: Account, *, via: str) -> None:
-    record_event(account=account, kind=AccountEvent.Kind.ACTIVATED,
-                 actor=Actor.patron(account), data={"via": via})
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.ACTIVATED,
+        actor=Actor.patron(account),
+        data={"via": via},
+    )
     tell_libraries(account, Change.Kind.ACCOUNT_ACTIVATED, {"username": account.username})
 
 
@@ -284,8 +330,11 @@ def _activated(account: Account, *, via: str) -> None:
 
 def require_flow(account: Account, flow: str) -> None:
     if not flow_allowed(account, flow):
-        raise Problem(403, "flow_switched_off",
-                      _("Je bibliotheek biedt dit niet aan. Vraag het aan de bibliotheek."))
+        raise Problem(
+            403,
+            "flow_switched_off",
+            _("Je bibliotheek biedt dit niet aan. Vraag het aan de bibliotheek."),
+        )
 
 
 def recently_signed_in(account: Account) -> bool:
@@ -297,12 +346,17 @@ def check_password(account: Account, password: str) -> None:
     lanes = [guard.account_lane(account.username_key)]
     denied = guard.reserve(lanes)
     if denied is not None:
-        raise Problem(429, "throttled", _("Te vaak een verkeerd wachtwoord. Wacht %(s)d "
-                                          "seconden en probeer het opnieuw."),
-                      field="password", extra={"s": denied.retry_after})
+        raise Problem(
+            429,
+            "throttled",
+            _("Te vaak een verkeerd wachtwoord. Wacht %(s)d seconden en probeer het opnieuw."),
+            field="password",
+            extra={"s": denied.retry_after},
+        )
     if not account.check_password(password):
-        raise Problem(400, "wrong_password", _("Dit is niet je huidige wachtwoord."),
-                      field="current_password")
+        raise Problem(
+            400, "wrong_password", _("Dit is niet je huidige wachtwoord."), field="current_password"
+        )
     guard.succeed(lanes)
 
 
@@ -324,12 +378,17 @@ def request_email_change(*, account: Account, new_email: str, language: str) -> 
     new_email = Account.objects.normalize_email(new_email.strip())
     if new_email.lower() == (account.recovery_email or "").lower():
         raise Problem(400, "same_email", _("Dit is al je herstel-e-mailadres."), field="email")
-    enqueue(kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new_email, account_id=account.pk,
-            language=language)
+    enqueue(
+        kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new_email, account_id=account.pk, language=language
+    )
     if account.recovery_email:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=account.recovery_email,
-                account_id=account.pk, language=language,
-                data={"notice": "email_change_requested", "new_email": new_email})
+        enqueue(
+            kind=OutboxMessage.Kind.NOTICE,
+            to=account.recovery_email,
+            account_id=account.pk,
+            language=language,
+            data={"notice": "email_change_requested", "new_email": new_email},
+        )
 
 
 @transaction.atomic
@@ -339,13 +398,22 @@ def confirm_email_change(*, token: str) -> Account:
     account.recovery_email = new_email
     account.recovery_email_confirmed_at = clock.now()
     account.recovery_email_set_by = "patron"
-    account.save(update_fields=["recovery_email", "recovery_email_confirmed_at",
-                                "recovery_email_set_by"])
-    record_event(account=account, kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
-                 actor=Actor.patron(account), data={"via": "confirmed link"})
+    account.save(
+        update_fields=["recovery_email", "recovery_email_confirmed_at", "recovery_email_set_by"]
+    )
+    record_event(
+        account=account,
+        kind=AccountEvent.Kind.RECOVERY_EMAIL_SET,
+        actor=Actor.patron(account),
+        data={"via": "confirmed link"},
+    )
     if old and old.lower() != new_email.lower():
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=old, account_id=account.pk,
-                data={"notice": "email_changed", "new_email": new_email})
+        enqueue(
+            kind=OutboxMessage.Kind.NOTICE,
+            to=old,
+            account_id=account.pk,
+            data={"notice": "email_changed", "new_email": new_email},
+        )
     return account
 
 
@@ -369,8 +437,12 @@ def _change_username(account: Account, new_username: str) -> None:
         return
     notice_to = reset_address(account)  # the address the patron holds (see _set_password)
     if notice_to:
-        enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to, account_id=account.pk,
-                data={"notice": "username_changed", "old_username": old, "new_username": name})
+        enqueue(
+            kind=OutboxMessage.Kind.NOTICE,
+            to=notice_to,
+            account_id=account.pk,
+            data={"notice": "username_changed", "old_username": old, "new_username": name},
+        )
 
 
 def delete_account(*, account: Account, password: str) -> None:
@@ -380,6 +452,10 @@ def delete_account(*, account: Account, password: str) -> None:
     with transaction.atomic():
         notice_to = reset_address(account)  # the address the patron holds
         if notice_to:
-            enqueue(kind=OutboxMessage.Kind.NOTICE, to=notice_to, account_id=None,
-                    data={"notice": "account_deleted", "username": account.username})
+            enqueue(
+                kind=OutboxMessage.Kind.NOTICE,
+                to=notice_to,
+                account_id=None,
+                data={"notice": "account_deleted", "username": account.username},
+            )
         delete_for_good(account=account, actor=Actor.patron(account), reason="patron")

@@ -56,8 +56,12 @@ def _status(form, problem: Problem | None = None) -> int:
 
 
 def _bad_link(request, error: tokens.TokenError, *, status: int | None = None) -> HttpResponse:
-    return render(request, "selfservice/bad_link.html", {"reason": error.reason},
-                  status=status or (410 if error.reason in ("expired", "used") else 400))
+    return render(
+        request,
+        "selfservice/bad_link.html",
+        {"reason": error.reason},
+        status=status or (410 if error.reason in ("expired", "used") else 400),
+    )
 
 
 # -- forgot password, forgot username -------------------------------------------------------
@@ -68,8 +72,9 @@ def _bad_link(request, error: tokens.TokenError, *, status: int | None = None) -
 def forgot_password(request: HttpRequest) -> HttpResponse:
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.request_password_reset(name=form.cleaned_data["name"], ip=client_ip(request),
-                                        language=_language())
+        services.request_password_reset(
+            name=form.cleaned_data["name"], ip=client_ip(request), language=_language()
+        )
         # The same page whether or not the name exists (and whether or not a mail went).
         return render(request, "selfservice/sent.html", {"what": "password"})
     return render(request, "selfservice/forgot_password.html", {"form": form})
@@ -80,8 +85,9 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 def forgot_username(request: HttpRequest) -> HttpResponse:
     form = ForgotUsernameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.request_username_reminder(email=form.cleaned_data["email"],
-                                           ip=client_ip(request), language=_language())
+        services.request_username_reminder(
+            email=form.cleaned_data["email"], ip=client_ip(request), language=_language()
+        )
         return render(request, "selfservice/sent.html", {"what": "username"})
     return render(request, "selfservice/forgot_username.html", {"form": form})
 
@@ -93,24 +99,33 @@ def _token_page(request, token: str, purpose, template: str, operation, done_tit
     try:
         account, _new = tokens.check(token, purpose)
     except tokens.TokenError as error:
-        return render(request, "selfservice/bad_link.html", {"reason": error.reason},
-                      status=410 if error.reason in ("expired", "used") else 400)
+        return render(
+            request,
+            "selfservice/bad_link.html",
+            {"reason": error.reason},
+            status=410 if error.reason in ("expired", "used") else 400,
+        )
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             account = operation(token=token, password=form.cleaned_data["password"])
         except tokens.TokenError as error:  # used in another tab meanwhile
-            return render(request, "selfservice/bad_link.html", {"reason": error.reason},
-                          status=410)
+            return render(
+                request, "selfservice/bad_link.html", {"reason": error.reason}, status=410
+            )
         except Problem as problem:
             _show(form, problem)
         else:
             if request.user.is_authenticated and request.user.pk != account.pk:
                 auth.logout(request)
-            return render(request, "selfservice/done.html", {"title": done_title,
-                                                             "username": account.username})
-    return render(request, template, {"form": form, "account": account},
-                  status=400 if form.errors else 200)
+            return render(
+                request,
+                "selfservice/done.html",
+                {"title": done_title, "username": account.username},
+            )
+    return render(
+        request, template, {"form": form, "account": account}, status=400 if form.errors else 200
+    )
 
 
 @sensitive_post_parameters("password", "password_again")
@@ -123,14 +138,20 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
         account, _new = tokens.check(token, tokens.Purpose.ACTIVATION)
     except tokens.TokenError as error:
         return _bad_link(request, error)
-    form = ActivateForm(request.POST or None, initial={"username": account.username},
-                        may_choose_username=flow_allowed(account, "username_change"))
+    form = ActivateForm(
+        request.POST or None,
+        initial={"username": account.username},
+        may_choose_username=flow_allowed(account, "username_change"),
+    )
     problem = None
     if request.method == "POST" and form.is_valid():
         try:
-            account = services.activate(token=token, password=form.cleaned_data["password"],
-                                        username=form.cleaned_data.get("username") or None,
-                                        ip=client_ip(request))
+            account = services.activate(
+                token=token,
+                password=form.cleaned_data["password"],
+                username=form.cleaned_data.get("username") or None,
+                ip=client_ip(request),
+            )
         except tokens.TokenError as error:  # used in another tab meanwhile
             return _bad_link(request, error, status=410)
         except Problem as found:
@@ -139,18 +160,31 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
         else:
             if request.user.is_authenticated and request.user.pk != account.pk:
                 auth.logout(request)
-            return render(request, "selfservice/done.html", {
-                "title": _("Je inlogaccount is klaar"), "username": account.username})
-    return render(request, "selfservice/activate.html", {"form": form, "account": account},
-                  status=_status(form, problem))
+            return render(
+                request,
+                "selfservice/done.html",
+                {"title": _("Je inlogaccount is klaar"), "username": account.username},
+            )
+    return render(
+        request,
+        "selfservice/activate.html",
+        {"form": form, "account": account},
+        status=_status(form, problem),
+    )
 
 
 @sensitive_post_parameters("password", "password_again")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest, token: str) -> HttpResponse:
-    return _token_page(request, token, tokens.Purpose.PASSWORD_RESET, "selfservice/reset.html",
-                       services.reset_password, _("Je nieuwe wachtwoord is ingesteld"))
+    return _token_page(
+        request,
+        token,
+        tokens.Purpose.PASSWORD_RESET,
+        "selfservice/reset.html",
+        services.reset_password,
+        _("Je nieuwe wachtwoord is ingesteld"),
+    )
 
 
 @never_cache
@@ -160,18 +194,27 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         account, new_email = tokens.check(token, tokens.Purpose.EMAIL_CHANGE)
     except tokens.TokenError as error:
-        return render(request, "selfservice/bad_link.html", {"reason": error.reason},
-                      status=410 if error.reason in ("expired", "used") else 400)
+        return render(
+            request,
+            "selfservice/bad_link.html",
+            {"reason": error.reason},
+            status=410 if error.reason in ("expired", "used") else 400,
+        )
     if request.method == "POST":
         try:
             services.confirm_email_change(token=token)
         except tokens.TokenError as error:
-            return render(request, "selfservice/bad_link.html", {"reason": error.reason},
-                          status=410)
-        return render(request, "selfservice/done.html", {
-            "title": _("Je herstel-e-mailadres is bevestigd"), "username": account.username})
-    return render(request, "selfservice/confirm_email.html",
-                  {"account": account, "new_email": new_email})
+            return render(
+                request, "selfservice/bad_link.html", {"reason": error.reason}, status=410
+            )
+        return render(
+            request,
+            "selfservice/done.html",
+            {"title": _("Je herstel-e-mailadres is bevestigd"), "username": account.username},
+        )
+    return render(
+        request, "selfservice/confirm_email.html", {"account": account, "new_email": new_email}
+    )
 
 
 def _masked(address: str) -> str:
@@ -184,7 +227,7 @@ def _masked(address: str) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def not_me(request: HttpRequest, token: str) -> HttpResponse:
-    """"Dit was ik niet" (rule L3), from the notice to the previous recovery address.
+    """ "Dit was ik niet" (rule L3), from the notice to the previous recovery address.
 
     GET only shows what changed and one button: mail scanners open links, and opening must
     change nothing. POST (CSRF-protected like every form here) puts the previous address
@@ -201,8 +244,11 @@ def not_me(request: HttpRequest, token: str) -> HttpResponse:
         except tokens.TokenError as error:  # used in another tab meanwhile
             return _bad_link(request, error, status=410)
         return render(request, "selfservice/not_me_done.html", {"account": account})
-    return render(request, "selfservice/not_me.html", {
-        "account": account, "change": change, "new_email": _masked(account.recovery_email)})
+    return render(
+        request,
+        "selfservice/not_me.html",
+        {"account": account, "change": change, "new_email": _masked(account.recovery_email)},
+    )
 
 
 # -- Mijn inlogaccount -------------------------------------------------------------------
@@ -218,17 +264,23 @@ def home(request: HttpRequest) -> HttpResponse:
     links = library_selectors.links_for_patron(account)
     for link in links:
         link.rights_today = presenting.rights_today(link.rights)
-    return render(request, "selfservice/home.html", {
-        "account": account,
-        "events": events,
-        "flows": {flow: flow_allowed(account, flow) for flow in FLOWS},
-        "links": links,
-        "library_actions": presenting.describe_actions(
-            library_selectors.library_actions(account, limit=50)),
-        "frozen": account.library_changes_frozen_at is not None,
-        "lift_form": ConfirmWithPassword(
-            needs_password=not services.recently_signed_in(account)),
-    })
+    return render(
+        request,
+        "selfservice/home.html",
+        {
+            "account": account,
+            "events": events,
+            "flows": {flow: flow_allowed(account, flow) for flow in FLOWS},
+            "links": links,
+            "library_actions": presenting.describe_actions(
+                library_selectors.library_actions(account, limit=50)
+            ),
+            "frozen": account.library_changes_frozen_at is not None,
+            "lift_form": ConfirmWithPassword(
+                needs_password=not services.recently_signed_in(account)
+            ),
+        },
+    )
 
 
 def _confirmed_by_password(request, form) -> bool:
@@ -251,17 +303,21 @@ def _confirmed_by_password(request, form) -> bool:
 @login_required
 @require_http_methods(["GET", "POST"])
 def withdraw_link(request: HttpRequest, link_id: int) -> HttpResponse:
-    """"Koppeling intrekken" (rule L7). GET shows what it means and changes nothing; only a
+    """ "Koppeling intrekken" (rule L7). GET shows what it means and changes nothing; only a
     POST (CSRF-protected) with the password, if asked, withdraws. Only the patron's own link
     can be named: any other id is a 404, the same as one that does not exist."""
     account = request.user
-    link = next((found for found in library_selectors.links_for_patron(account)
-                 if found.pk == link_id), None)
+    link = next(
+        (found for found in library_selectors.links_for_patron(account) if found.pk == link_id),
+        None,
+    )
     if link is None:
         raise Http404
     # Bound on every POST, even an empty one (a form with only a password field).
-    form = ConfirmWithPassword(request.POST if request.method == "POST" else None,
-                               needs_password=not services.recently_signed_in(account))
+    form = ConfirmWithPassword(
+        request.POST if request.method == "POST" else None,
+        needs_password=not services.recently_signed_in(account),
+    )
     if request.method == "POST" and _confirmed_by_password(request, form):
         try:
             library_patron.withdraw_link(account=account, link_id=link_id)
@@ -269,12 +325,17 @@ def withdraw_link(request: HttpRequest, link_id: int) -> HttpResponse:
             if problem.status == 404:  # withdrawn in another tab meanwhile
                 raise Http404 from None
             raise
-        messages.success(request, _("De koppeling met %(library)s is ingetrokken.")
-                         % {"library": link.library.name})
+        messages.success(
+            request,
+            _("De koppeling met %(library)s is ingetrokken.") % {"library": link.library.name},
+        )
         return HttpResponseRedirect(reverse("selfservice:home"))
-    return render(request, "selfservice/withdraw_link.html",
-                  {"form": form, "link": link, "account": account},
-                  status=_status(form, getattr(form, "problem", None)))
+    return render(
+        request,
+        "selfservice/withdraw_link.html",
+        {"form": form, "link": link, "account": account},
+        status=_status(form, getattr(form, "problem", None)),
+    )
 
 
 @sensitive_post_parameters("current_password")
@@ -286,16 +347,20 @@ def lift_freeze(request: HttpRequest) -> HttpResponse:
     the password, if asked: whoever finds a signed-in browser must not undo the freeze."""
     account = request.user
     # Bound on every POST, even an empty one (a form with only a password field).
-    form = ConfirmWithPassword(request.POST if request.method == "POST" else None,
-                               needs_password=not services.recently_signed_in(account))
+    form = ConfirmWithPassword(
+        request.POST if request.method == "POST" else None,
+        needs_password=not services.recently_signed_in(account),
+    )
     if request.method == "POST" and _confirmed_by_password(request, form):
         library_patron.lift_freeze(account=account)
         messages.success(request, _("Bibliotheken kunnen je inlogaccount weer wijzigen."))
         return HttpResponseRedirect(reverse("selfservice:home"))
-    return render(request, "selfservice/lift_freeze.html",
-                  {"form": form, "account": account,
-                   "frozen": account.library_changes_frozen_at is not None},
-                  status=_status(form, getattr(form, "problem", None)))
+    return render(
+        request,
+        "selfservice/lift_freeze.html",
+        {"form": form, "account": account, "frozen": account.library_changes_frozen_at is not None},
+        status=_status(form, getattr(form, "problem", None)),
+    )
 
 
 def _settings_page(request, flow: str, form_class, template: str, run, *, password: bool):
@@ -318,8 +383,9 @@ def _settings_page(request, flow: str, form_class, template: str, run, *, passwo
         else:
             messages.success(request, message)
             return HttpResponseRedirect(reverse("selfservice:home"))
-    return render(request, template, {"form": form, "account": account},
-                  status=_status(form, problem))
+    return render(
+        request, template, {"form": form, "account": account}, status=_status(form, problem)
+    )
 
 
 @sensitive_post_parameters("current_password", "password", "password_again")
@@ -328,15 +394,24 @@ def _settings_page(request, flow: str, form_class, template: str, run, *, passwo
 @require_http_methods(["GET", "POST"])
 def change_password(request: HttpRequest) -> HttpResponse:
     def run(account, data):
-        services.change_password(account=account, current=data["current_password"],
-                                 new=data["password"],
-                                 keep_sid=request.session.get("oidc_sid", ""))
+        services.change_password(
+            account=account,
+            current=data["current_password"],
+            new=data["password"],
+            keep_sid=request.session.get("oidc_sid", ""),
+        )
         # This browser stays signed in; every other session ends (their hash is stale).
         auth.update_session_auth_hash(request, account)
         return _("Je wachtwoord is gewijzigd. Op andere apparaten ben je uitgelogd.")
 
-    return _settings_page(request, "password_change", ChangePasswordForm,
-                          "selfservice/change_password.html", run, password=False)
+    return _settings_page(
+        request,
+        "password_change",
+        ChangePasswordForm,
+        "selfservice/change_password.html",
+        run,
+        password=False,
+    )
 
 
 @sensitive_post_parameters("current_password")
@@ -345,13 +420,22 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_email(request: HttpRequest) -> HttpResponse:
     def run(account, data):
-        services.request_email_change(account=account, new_email=data["email"],
-                                      language=_language())
-        return _("We hebben een bevestigingslink gestuurd naar %(email)s. Je herstel-e-mailadres "
-                 "verandert pas als je die link gebruikt.") % {"email": data["email"]}
+        services.request_email_change(
+            account=account, new_email=data["email"], language=_language()
+        )
+        return _(
+            "We hebben een bevestigingslink gestuurd naar %(email)s. Je herstel-e-mailadres "
+            "verandert pas als je die link gebruikt."
+        ) % {"email": data["email"]}
 
-    return _settings_page(request, "email_change", ChangeEmailForm,
-                          "selfservice/change_email.html", run, password=True)
+    return _settings_page(
+        request,
+        "email_change",
+        ChangeEmailForm,
+        "selfservice/change_email.html",
+        run,
+        password=True,
+    )
 
 
 @sensitive_post_parameters("current_password")
@@ -360,12 +444,19 @@ def change_email(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_username(request: HttpRequest) -> HttpResponse:
     def run(account, data):
-        services.change_username(account=account, new_username=data["username"],
-                                 ip=client_ip(request))
+        services.change_username(
+            account=account, new_username=data["username"], ip=client_ip(request)
+        )
         return _("Je gebruikersnaam is nu %(name)s.") % {"name": account.username}
 
-    return _settings_page(request, "username_change", ChangeUsernameForm,
-                          "selfservice/change_username.html", run, password=True)
+    return _settings_page(
+        request,
+        "username_change",
+        ChangeUsernameForm,
+        "selfservice/change_username.html",
+        run,
+        password=True,
+    )
 
 
 @sensitive_post_parameters("current_password")
@@ -381,15 +472,18 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.delete_account(account=account,
-                                    password=form.cleaned_data["current_password"])
+            services.delete_account(account=account, password=form.cleaned_data["current_password"])
         except Problem as problem:
             _show(form, problem)
         else:
             auth.logout(request)
             return render(request, "selfservice/deleted.html")
-    return render(request, "selfservice/delete_account.html",
-                  {"form": form, "account": account}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "selfservice/delete_account.html",
+        {"form": form, "account": account},
+        status=400 if form.errors else 200,
+    )
 
 
 # -- the dev mailbox (demo and development only) --------------------------------------------
@@ -405,8 +499,9 @@ def dev_mailbox(request: HttpRequest) -> HttpResponse:
     _dev_only()
     from bibid.identity.mail.models import DevMessage
 
-    return render(request, "selfservice/dev_mailbox.html",
-                  {"messages_": DevMessage.objects.all()[:50]})
+    return render(
+        request, "selfservice/dev_mailbox.html", {"messages_": DevMessage.objects.all()[:50]}
+    )
 
 
 @never_cache

@@ -37,25 +37,40 @@ def link(request: HttpRequest, request_id) -> HttpResponse:
         return render(request, "handover/gone.html", status=410)
     language = (getattr(request, "LANGUAGE_CODE", "") or "nl")[:2]
     form = LoginForm(request.POST if request.POST.get("action") == "approve" else None)
-    context = {"pending": pending, "library": pending.library.name, "form": form,
-               "failed": False, "retry_after": None, "error": ""}
+    context = {
+        "pending": pending,
+        "library": pending.library.name,
+        "form": form,
+        "failed": False,
+        "retry_after": None,
+        "error": "",
+    }
     status = 200
     if request.method == "POST" and request.POST.get("action") == "decline":
         linking.decline(request_id=pending.pk)
-        return render(request, "handover/done.html", {"declined": True,
-                                                      "library": pending.library.name})
+        return render(
+            request, "handover/done.html", {"declined": True, "library": pending.library.name}
+        )
     if request.method == "POST" and form.is_valid():
-        result = flow.sign_in(flow.Attempt(
-            username=form.cleaned_data["username"], password=form.cleaned_data["password"],
-            ip=client_ip(request), user_agent=user_agent(request)))
+        result = flow.sign_in(
+            flow.Attempt(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+        )
         if result.ok:
             try:
                 linking.approve(request_id=pending.pk, account=result.account)
             except Problem as problem:
                 context["error"], status = problem.text(language), problem.status
             else:
-                return render(request, "handover/done.html",
-                              {"declined": False, "library": pending.library.name})
+                return render(
+                    request,
+                    "handover/done.html",
+                    {"declined": False, "library": pending.library.name},
+                )
         elif result.throttled:
             context["retry_after"], status = result.retry_after, 429
         else:

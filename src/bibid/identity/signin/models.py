@@ -46,8 +46,7 @@ class LoginEvent(models.Model):
     ip = models.GenericIPAddressField(_("adres"), null=True, blank=True)
     user_agent = models.CharField(_("browser"), max_length=300, blank=True)
     # Which service (OpenID Connect client) the event is about, and what it reported.
-    service = models.CharField(_("dienst"), max_length=200, blank=True, default="",
-                               db_default="")
+    service = models.CharField(_("dienst"), max_length=200, blank=True, default="", db_default="")
     details = models.JSONField(_("details"), null=True, blank=True)
 
     class Meta:

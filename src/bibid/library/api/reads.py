@@ -34,10 +34,13 @@ LIST_ERRORS = {code: ERRORS[code] for code in (403,)}
 
 
 class SearchIn(Schema):
-    q: text(200, 2) = Field(description=(
-        "The whole card number, part of the name, or the e-mail address (or part of it); "
-        "a login username finds only customers whose login account staff may see. "
-        "At least 2 characters."))
+    q: text(200, 2) = Field(
+        description=(
+            "The whole card number, part of the name, or the e-mail address (or part of it); "
+            "a login username finds only customers whose login account staff may see. "
+            "At least 2 characters."
+        )
+    )
 
 
 class SearchLoginOut(Schema):
@@ -58,20 +61,24 @@ class CustomerFoundOut(Schema):
     def resolve_login_account(customer: Customer, context: dict) -> dict:
         visible = _account_visible(context["request"].actor, customer)
         # Hidden means hidden: no "linked" either, as in customer_get.
-        return {"linked": customer.has_login_account if visible else False,
-                "username": (customer.account_username or None) if visible else None,
-                "visible": visible}
+        return {
+            "linked": customer.has_login_account if visible else False,
+            "username": (customer.account_username or None) if visible else None,
+            "visible": visible,
+        }
 
 
 class CustomerSubscriptionOut(SubscriptionOut):
     role: Literal["main", "partner", "child"] = Field(
-        description="The customer's role in this subscription.")
+        description="The customer's role in this subscription."
+    )
 
 
 class CustomerSubscriptionsOut(Schema):
     card_number: str
     results: list[CustomerSubscriptionOut] = Field(
-        description="Every subscription (current, past, future), newest start first.")
+        description="Every subscription (current, past, future), newest start first."
+    )
 
 
 class RightOut(Schema):
@@ -87,7 +94,8 @@ class SubscriptionTypeOut(Schema):
     max_age: int | None
     family: bool = Field(description="A family subscription (partner and children).")
     rights: dict[Literal["main", "partner", "child"], list[RightOut]] = Field(
-        description="The rights each member role gets.")
+        description="The rights each member role gets."
+    )
     lends_online: bool = Field(description="Gives e-books or audiobooks to some role.")
     for_sale: bool = Field(description="Can be taken out now (false: only existing ones).")
     online_signup: bool = Field(description="Offered by the library's online sign-up.")
@@ -127,8 +135,13 @@ def _account_visible(actor: Actor, customer: Customer) -> bool:
 # -- operations ----------------------------------------------------------------------------
 
 
-@router.get("/customers", operation_id="customer_search", tags=["customers"],
-            response={200: list[CustomerFoundOut], **SEARCH_ERRORS}, summary="Search customers")
+@router.get(
+    "/customers",
+    operation_id="customer_search",
+    tags=["customers"],
+    response={200: list[CustomerFoundOut], **SEARCH_ERRORS},
+    summary="Search customers",
+)
 @paginate(SearchPage, max_limit=MAX_PAGE)
 def customer_search(request: HttpRequest, filters: Query[SearchIn]) -> QuerySet[Customer]:
     """The console's search: a whole card number finds that customer only; otherwise every
@@ -139,34 +152,56 @@ def customer_search(request: HttpRequest, filters: Query[SearchIn]) -> QuerySet[
     return selectors.matching(request.actor.library, filters.q)
 
 
-@router.get("/customers/{card_number}/subscriptions", operation_id="customer_subscriptions",
-            response={200: CustomerSubscriptionsOut, **ERRORS}, tags=["subscriptions"],
-            summary="A customer's subscriptions")
+@router.get(
+    "/customers/{card_number}/subscriptions",
+    operation_id="customer_subscriptions",
+    response={200: CustomerSubscriptionsOut, **ERRORS},
+    tags=["subscriptions"],
+    summary="A customer's subscriptions",
+)
 def customer_subscriptions(request: HttpRequest, card_number: str = Card):
     """Every subscription the customer is a member of, newest first, with their role."""
     customer = _customer(request, card_number)  # tenant and permission rules; prefetched
     memberships: list[Membership] = sorted(
-        customer.memberships.all(), reverse=True,
-        key=lambda m: (m.subscription.start, m.subscription.end, m.subscription.pk))
-    return {"card_number": customer.card_number,
-            "results": [{**_subscription_out(m.subscription), "role": m.role}
-                        for m in memberships]}
+        customer.memberships.all(),
+        reverse=True,
+        key=lambda m: (m.subscription.start, m.subscription.end, m.subscription.pk),
+    )
+    return {
+        "card_number": customer.card_number,
+        "results": [{**_subscription_out(m.subscription), "role": m.role} for m in memberships],
+    }
 
 
-@router.get("/subscription-types", operation_id="subscription_type_list",
-            response={200: SubscriptionTypesOut, **LIST_ERRORS}, tags=["subscriptions"],
-            summary="The library's subscription types")
+@router.get(
+    "/subscription-types",
+    operation_id="subscription_type_list",
+    response={200: SubscriptionTypesOut, **LIST_ERRORS},
+    tags=["subscriptions"],
+    summary="The library's subscription types",
+)
 def subscription_type_list(request: HttpRequest):
     """What the caller's library sells and sold, cheapest first, with the rights per role."""
     require(request.actor, Perm.VIEW)
     library: Library = request.actor.library
-    on_signup = ({t.pk for t in types_for_signup(library)}
-                 if library.allows(Library.Flow.SIGNUP) else set())
+    on_signup = (
+        {t.pk for t in types_for_signup(library)} if library.allows(Library.Flow.SIGNUP) else set()
+    )
     types = SubscriptionType.objects.filter(library=library).order_by("price", "code")
-    return {"results": [
-        {"code": t.code, "name": t.name, "price": t.price, "min_age": t.min_age,
-         "max_age": t.max_age, "family": t.family,
-         "rights": {role: t.rights_for(role) for role in Membership.Role.values},
-         "lends_online": t.lends_online, "for_sale": t.active,
-         "online_signup": t.pk in on_signup}
-        for t in types]}
+    return {
+        "results": [
+            {
+                "code": t.code,
+                "name": t.name,
+                "price": t.price,
+                "min_age": t.min_age,
+                "max_age": t.max_age,
+                "family": t.family,
+                "rights": {role: t.rights_for(role) for role in Membership.Role.values},
+                "lends_online": t.lends_online,
+                "for_sale": t.active,
+                "online_signup": t.pk in on_signup,
+            }
+            for t in types
+        ]
+    }

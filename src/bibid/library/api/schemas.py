@@ -17,8 +17,12 @@ CARD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$"
 
 
 def text(max_length: int, min_length: int = 0):
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
-                                            max_length=max_length, pattern=NO_CONTROL)]
+    return Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_CONTROL
+        ),
+    ]
 
 
 def _email(value: str) -> str:
@@ -37,9 +41,12 @@ def _iso_text(value):
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_text)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
-                                         pattern=NO_CONTROL),
-                  AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=NO_CONTROL),
+    AfterValidator(_email),
+    Field(json_schema_extra={"format": "email"}),
+]
 
 
 class Input(BaseModel):
@@ -53,7 +60,8 @@ class CustomerIn(Input):
     phone: text(30) | None = None
     kind: Literal["regular", "colleague", "volunteer"] = "regular"
     card_number: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
-        None, description="Leave out to hand out the library's next number.")
+        None, description="Leave out to hand out the library's next number."
+    )
 
 
 class CustomerPatch(Input):
@@ -79,7 +87,8 @@ class SubscriptionOut(Schema):
     status: Literal["active", "cancelled", "pending", "lapsed"]
     state: Literal["active", "ended", "cancelled", "future", "pending", "lapsed"] = Field(
         description="At a glance: pending waits for the patron to activate the login "
-                    "account of a self-service sign-up; lapsed was never activated.")
+        "account of a self-service sign-up; lapsed was never activated."
+    )
     members: list[MemberOut]
 
 
@@ -87,9 +96,13 @@ class LoginLinkOut(Schema):
     linked: bool
     username: str | None
     visible: bool = Field(description="False for colleagues and volunteers (privacy rule).")
-    unconfirmed: int = Field(0, description=(
-        "Changes the login service did not confirm in time and that are being checked "
-        "(sent again with the same Idempotency-Key until it answers); 0 when all is known."))
+    unconfirmed: int = Field(
+        0,
+        description=(
+            "Changes the login service did not confirm in time and that are being checked "
+            "(sent again with the same Idempotency-Key until it answers); 0 when all is known."
+        ),
+    )
 
 
 class CustomerOut(Schema):
@@ -111,7 +124,8 @@ class MemberIn(Input):
 
 class SubscriptionIn(Input):
     card_number: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] = Field(
-        description="The main member.")
+        description="The main member."
+    )
     type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
     start: IsoDate | None = None
     end: IsoDate | None = None
@@ -131,19 +145,27 @@ class GenerateIn(Input):
 
 class LinkIn(Input):
     username: text(254, 1) | None = Field(
-        None, description="The account the patron names; leave out to let the patron sign "
-                          "in on the handover page.")
+        None,
+        description="The account the patron names; leave out to let the patron sign "
+        "in on the handover page.",
+    )
 
 
 class LinkConfirmIn(Input):
     request_id: UUID
     code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = (
-        Field(None, description="The 6-digit code from the patron's e-mail; leave out after "
-                                "the patron confirmed on the handover page."))
+        Field(
+            None,
+            description="The 6-digit code from the patron's e-mail; leave out after "
+            "the patron confirmed on the handover page.",
+        )
+    )
     move_from: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
-        None, description="The family member the account is linked to now (the helpdesk's "
+        None,
+        description="The family member the account is linked to now (the helpdesk's "
         "partner/child fix): once the patron has proved the account is theirs, it moves from "
-        "that customer to this one. Needs the right to unlink.")
+        "that customer to this one. Needs the right to unlink.",
+    )
 
 
 class OutcomeOut(Schema):
@@ -154,8 +176,10 @@ class OutcomeOut(Schema):
 
 class LinkRequestOut(OutcomeOut):
     request_id: UUID
-    handover_url: str = Field(description="The login service's page where the patron signs "
-                                          "in and confirms (open it on the desk's screen).")
+    handover_url: str = Field(
+        description="The login service's page where the patron signs "
+        "in and confirms (open it on the desk's screen)."
+    )
     expires_at: datetime | None
 
 
@@ -169,20 +193,27 @@ ProblemCode = Literal["cannot-login", "no-ebook-rights", "logout-detected", "ina
 class DiagnosisIn(Input):
     problem: ProblemCode
     username: text(254) | None = Field(
-        default=None, description="The username (or card number) the customer says they type.")
+        default=None, description="The username (or card number) the customer says they type."
+    )
 
 
 class FixOut(Schema):
-    operation: str = Field(description=(
-        "The operationId of this API's login-account operation the fix carries out (e.g. "
-        "`login_account_activate`); carry it out with `diagnosis_fix`, which checks the "
-        "situation again first."))
+    operation: str = Field(
+        description=(
+            "The operationId of this API's login-account operation the fix carries out (e.g. "
+            "`login_account_activate`); carry it out with `diagnosis_fix`, which checks the "
+            "situation again first."
+        )
+    )
     label: str
     args: dict
     one_click: bool = Field(description="False: the patron finishes it (a link request).")
-    confirm: bool = Field(description=(
-        "True: send `\"confirm\": true` with `diagnosis_fix` once you checked with the "
-        "customer (who is who); without it the fix is refused (400 confirm_first)."))
+    confirm: bool = Field(
+        description=(
+            'True: send `"confirm": true` with `diagnosis_fix` once you checked with the '
+            "customer (who is who); without it the fix is refused (400 confirm_first)."
+        )
+    )
     node: str = Field(description="The action node of the procedure's flowchart.")
     allowed: bool = Field(description="Whether the calling staff member may carry it out.")
 
@@ -205,9 +236,12 @@ class PathStepOut(Schema):
 
 
 class NextOut(Schema):
-    kind: Literal["fix", "question", "end", "none"] = Field(description=(
-        "What to do now, where the walk through the flowchart stopped: carry out `fix`, ask "
-        "the question (answer it with `case_answer`), or an end (`result`)."))
+    kind: Literal["fix", "question", "end", "none"] = Field(
+        description=(
+            "What to do now, where the walk through the flowchart stopped: carry out `fix`, ask "
+            "the question (answer it with `case_answer`), or an end (`result`)."
+        )
+    )
     node: str
     title: str
     step: str
@@ -229,11 +263,15 @@ class DiagnosisOut(Schema):
     customer: DiagnosisCustomerOut
     outcome: Literal["fix-available", "ask-customer", "no-problem-found", "not-allowed"]
     cause: FindingOut | None = Field(description="The first finding on the path.")
-    findings: list[FindingOut] = Field(description=(
-        "The findings on the path walked through the procedure's flowchart, in its order; "
-        "the first is the cause."))
-    also_seen: list[FindingOut] = Field(description=(
-        "Found by checks the walk did not pass, each with its own evidence."))
+    findings: list[FindingOut] = Field(
+        description=(
+            "The findings on the path walked through the procedure's flowchart, in its order; "
+            "the first is the cause."
+        )
+    )
+    also_seen: list[FindingOut] = Field(
+        description=("Found by checks the walk did not pass, each with its own evidence.")
+    )
     next: NextOut
     path: list[PathStepOut] = Field(description="The way through the procedure's flowchart.")
     procedure: dict
@@ -245,32 +283,52 @@ class FixIn(Input):
     problem: ProblemCode
     username: text(254) | None = None
     code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{0,39}$")] = Field(
-        description="The finding whose fix to carry out (`findings[].code`).")
-    case: int | None = Field(default=None, ge=1, description=(
-        "The diagnosis (its `case`) the fix comes from: the fix is recorded on it."))
-    confirm: bool = Field(default=False, description=(
-        "Required (true) for a fix whose `confirm` is true: you checked with the customer."))
+        description="The finding whose fix to carry out (`findings[].code`)."
+    )
+    case: int | None = Field(
+        default=None,
+        ge=1,
+        description=("The diagnosis (its `case`) the fix comes from: the fix is recorded on it."),
+    )
+    confirm: bool = Field(
+        default=False,
+        description=(
+            "Required (true) for a fix whose `confirm` is true: you checked with the customer."
+        ),
+    )
 
 
 class FixLinkConfirmIn(Input):
     problem: ProblemCode
     username: text(254) | None = None
-    case: int | None = Field(default=None, ge=1, description=(
-        "The diagnosis whose `login_account_link` fix opened the request."))
+    case: int | None = Field(
+        default=None,
+        ge=1,
+        description=("The diagnosis whose `login_account_link` fix opened the request."),
+    )
     request_id: UUID
     code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6}$")] | None = (
-        Field(None, description="The 6-digit code from the patron's e-mail; leave out after "
-                                "the patron confirmed on the handover page."))
+        Field(
+            None,
+            description="The 6-digit code from the patron's e-mail; leave out after "
+            "the patron confirmed on the handover page.",
+        )
+    )
     move_from: Annotated[str, StringConstraints(pattern=CARD_PATTERN)] | None = Field(
-        None, description="The fix's `done.identity.move_from` (the family member the "
-        "account moves from); only a member of the customer's own subscription.")
+        None,
+        description="The fix's `done.identity.move_from` (the family member the "
+        "account moves from); only a member of the customer's own subscription.",
+    )
 
 
 class FixStateOut(Schema):
     state: Literal["worked", "not_worked", "waiting_for_patron", "waiting_for_push"] = Field(
-        description=("worked: the cause is gone and the rights push it triggered reached the "
-                     "login service; waiting_for_patron: a mail or link request the patron "
-                     "answers; waiting_for_push: the push is queued, diagnose again shortly."))
+        description=(
+            "worked: the cause is gone and the rights push it triggered reached the "
+            "login service; waiting_for_patron: a mail or link request the patron "
+            "answers; waiting_for_push: the push is queued, diagnose again shortly."
+        )
+    )
     operation: str
 
 
@@ -282,7 +340,8 @@ class FixDoneOut(Schema):
 
 class AnswerIn(Input):
     node: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")] = Field(
-        description="The question's node (`next.node`).")
+        description="The question's node (`next.node`)."
+    )
     answer: text(200, 1) = Field(description="One of `next.answers`.")
 
 
@@ -315,9 +374,12 @@ class CaseOut(Schema):
     ended: str = Field(description="The node the case's walk ended at.")
     fix_operation: str | None
     fix_state: str | None
-    history: list[CaseStepOut] = Field(description=(
-        "The whole chain this case belongs to, oldest first: the diagnosis, each fix and "
-        "the diagnosis after it."))
+    history: list[CaseStepOut] = Field(
+        description=(
+            "The whole chain this case belongs to, oldest first: the diagnosis, each fix and "
+            "the diagnosis after it."
+        )
+    )
 
 
 class CaseListOut(Schema):

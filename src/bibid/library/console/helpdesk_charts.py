@@ -17,14 +17,25 @@ from bibid.library.helpdesk.models import Case
 from .views import staff_required
 
 RESULTS = {
-    "ok": _("in orde"), "fix": _("oplossing aangeboden"), "done": _("uitgevoerd"),
-    "ask": _("gevraagd aan de klant"), "advice": _("advies gegeven"),
-    "solved": _("opgelost"), "escalate": _("doorzetten"),
-    "system": _("het systeem"), "patron": _("de klant"), "staff": _("de medewerker"),
+    "ok": _("in orde"),
+    "fix": _("oplossing aangeboden"),
+    "done": _("uitgevoerd"),
+    "ask": _("gevraagd aan de klant"),
+    "advice": _("advies gegeven"),
+    "solved": _("opgelost"),
+    "escalate": _("doorzetten"),
+    "system": _("het systeem"),
+    "patron": _("de klant"),
+    "staff": _("de medewerker"),
 }
 KINDS = {
-    "check": _("controle"), "action": _("actie"), "question": _("vraag"),
-    "advice": _("advies"), "end": _("einde"), "system": _("systeem"), "patron": _("klant"),
+    "check": _("controle"),
+    "action": _("actie"),
+    "question": _("vraag"),
+    "advice": _("advies"),
+    "end": _("einde"),
+    "system": _("systeem"),
+    "patron": _("klant"),
     "staff": _("medewerker"),
 }
 
@@ -57,10 +68,14 @@ def _elsewhere(case: Case, definition: definitions.Definition, name: str):
 @staff_required
 def chart_list(request: HttpRequest) -> HttpResponse:
     found = list(definitions.all_definitions().values())
-    return render(request, "console/helpdesk_charts.html", {
-        "procedures": [d for d in found if d.kind == "procedure"],
-        "flows": [d for d in found if d.kind == "flow"],
-    })
+    return render(
+        request,
+        "console/helpdesk_charts.html",
+        {
+            "procedures": [d for d in found if d.kind == "procedure"],
+            "flows": [d for d in found if d.kind == "flow"],
+        },
+    )
 
 
 def _outline(definition: definitions.Definition) -> list[dict]:
@@ -68,14 +83,28 @@ def _outline(definition: definitions.Definition) -> list[dict]:
     leads: dict[str, list[tuple[str, str]]] = {}
     for source, target, label in charts.edges(definition):
         leads.setdefault(source, []).append((label, definition.nodes[target].title))
-    return [{"name": name, "node": node, "kind": KINDS.get(node.kind, node.kind),
-             "leads": leads.get(name, [])} for name, node in definition.nodes.items()]
+    return [
+        {
+            "name": name,
+            "node": node,
+            "kind": KINDS.get(node.kind, node.kind),
+            "leads": leads.get(name, []),
+        }
+        for name, node in definition.nodes.items()
+    ]
 
 
 def _walked(definition: definitions.Definition, path: list[PathStep]) -> list[dict]:
-    return [{"title": definition.nodes[step.node].title if step.node in definition.nodes
-             else step.node, "result": RESULTS.get(step.result, step.result),
-             "known": step.node in definition.nodes} for step in path]
+    return [
+        {
+            "title": definition.nodes[step.node].title
+            if step.node in definition.nodes
+            else step.node,
+            "result": RESULTS.get(step.result, step.result),
+            "known": step.node in definition.nodes,
+        }
+        for step in path
+    ]
 
 
 @staff_required
@@ -87,11 +116,18 @@ def chart(request: HttpRequest, definition_id: str) -> HttpResponse:
     path = charts.case_path(case.path) if case is not None else []
     # The SVG is ours: every text from a definition in it was escaped by render_svg.
     svg = mark_safe(charts.render_svg(definition, path=path, title=False))  # noqa: S308
-    return render(request, "console/helpdesk_chart.html", {
-        "definition": definition, "svg": svg, "case": case, "walked": _walked(definition, path),
-        "outline": _outline(definition),
-        "outdated": case is not None and case.procedure_version != definition.version,
-    })
+    return render(
+        request,
+        "console/helpdesk_chart.html",
+        {
+            "definition": definition,
+            "svg": svg,
+            "case": case,
+            "walked": _walked(definition, path),
+            "outline": _outline(definition),
+            "outdated": case is not None and case.procedure_version != definition.version,
+        },
+    )
 
 
 @staff_required
@@ -111,6 +147,11 @@ def chart_svg(request: HttpRequest, definition_id: str) -> HttpResponse:
 @staff_required
 def report_page(request: HttpRequest) -> HttpResponse:
     days = report.period(request.GET.get("dagen"))
-    return render(request, "console/helpdesk_report.html", {
-        "report": report.build(actor=request.actor, days=days), "periods": report.PERIODS,
-    })
+    return render(
+        request,
+        "console/helpdesk_report.html",
+        {
+            "report": report.build(actor=request.actor, days=days),
+            "periods": report.PERIODS,
+        },
+    )

@@ -20,21 +20,31 @@ LABELS = {
 }
 CHOICES = [(code, LABELS.get(code, code)) for code in PROBLEMS]
 PROBLEM_ERRORS = {
-    "required": _("Kies een probleem: Kan niet inloggen, Geen rechten e-books, "
-                  "LOGOUT_DETECTED of Inactief inlogaccount."),
-    "invalid_choice": _("Onbekend probleem. Kies: Kan niet inloggen, Geen rechten e-books, "
-                        "LOGOUT_DETECTED of Inactief inlogaccount."),
+    "required": _(
+        "Kies een probleem: Kan niet inloggen, Geen rechten e-books, "
+        "LOGOUT_DETECTED of Inactief inlogaccount."
+    ),
+    "invalid_choice": _(
+        "Onbekend probleem. Kies: Kan niet inloggen, Geen rechten e-books, "
+        "LOGOUT_DETECTED of Inactief inlogaccount."
+    ),
 }
 
 
 def typed_username_field() -> forms.CharField:
     return forms.CharField(
-        label=_("Gebruikersnaam die de klant intypt"), max_length=254, required=False,
+        label=_("Gebruikersnaam die de klant intypt"),
+        max_length=254,
+        required=False,
         validators=[printable],
-        help_text=_("Niet verplicht. Vul in wat de klant bij het inloggen typt: dan wordt ook "
-                    "gecontroleerd of dat het juiste inlogaccount is."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false",
-                                      "autocapitalize": "none"}))
+        help_text=_(
+            "Niet verplicht. Vul in wat de klant bij het inloggen typt: dan wordt ook "
+            "gecontroleerd of dat het juiste inlogaccount is."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
+    )
 
 
 class DiagnoseForm(forms.Form):

@@ -66,8 +66,11 @@ def staff_required(view):
 
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()) \
-            and target.startswith("/") and not target.startswith("//"):
+    if (
+        url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return ""
 
@@ -80,8 +83,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "next": _safe_next(request), "failed": False, "retry_after": None}
     status = 200
     if request.method == "POST" and form.is_valid():
-        result = signin.sign_in(username=form.cleaned_data["username"],
-                                password=form.cleaned_data["password"], ip=client_ip(request))
+        result = signin.sign_in(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password"],
+            ip=client_ip(request),
+        )
         if result.ok:
             auth.login(request, result.staff)
             return HttpResponseRedirect(context["next"] or reverse(settings.LOGIN_REDIRECT_URL))
@@ -139,10 +145,14 @@ def _not_found(request: HttpRequest, card_number: str) -> HttpResponse:
 
 def _result(outcome=None, problem: Problem | None = None, action: str = "") -> dict:
     if problem is not None:
-        return {"ok": False, "action": action, "code": problem.code,
-                "summary": problem.text((get_language() or "nl")[:2]), "data": {}}
-    return {"ok": True, "action": outcome.action, "summary": outcome.summary,
-            "data": outcome.data}
+        return {
+            "ok": False,
+            "action": action,
+            "code": problem.code,
+            "summary": problem.text((get_language() or "nl")[:2]),
+            "data": {},
+        }
+    return {"ok": True, "action": outcome.action, "summary": outcome.summary, "data": outcome.data}
 
 
 @staff_required
@@ -162,19 +172,22 @@ def _customer_context(request: HttpRequest, found, result: dict | None, **extra)
     membership = current_membership(found) or latest_membership(found)
     family = []
     if membership is not None:
-        family = [m for m in membership.subscription.memberships.all()
-                  if m.customer_id != found.pk]
+        family = [m for m in membership.subscription.memberships.all() if m.customer_id != found.pk]
     private = found.is_private and actor.staff.customer_id != found.pk
     # Every item of the table, each shown only to a role that may use it (the operation
     # checks again: hiding a button is a courtesy, not the rule).
     allowed = {item.key: can(actor, item.perm) for item in menu.entries()}
     return {
-        "customer": found, "membership": membership, "family": family, "private": private,
+        "customer": found,
+        "membership": membership,
+        "family": family,
+        "private": private,
         "result": result,
         "menu": {item.slug.replace("-", "_"): allowed[item.key] for item in menu.entries()},
         "reads": [item for item in menu.of_kind("read") if allowed[item.key]],
         "changes": [item for item in menu.of_kind("change") if allowed[item.key]],
-        "generate_item": menu.by_key("generate"), "link_item": menu.by_key("link"),
+        "generate_item": menu.by_key("generate"),
+        "link_item": menu.by_key("link"),
         # Prefixes: two forms on one page must not share field ids (labels would point at
         # the wrong field).
         "generate_form": extra.get("generate_form") or GenerateForm(prefix="genereer"),
@@ -221,27 +234,38 @@ def login_action(request: HttpRequest, card_number: str, action: str) -> HttpRes
     language = (get_language() or "nl")[:2]
     anchor = "#resultaat"
     if item.key in ("generate", "link"):
-        form_class, prefix = ((GenerateForm, "genereer") if item.key == "generate"
-                              else (LinkForm, "koppel"))
+        form_class, prefix = (
+            (GenerateForm, "genereer") if item.key == "generate" else (LinkForm, "koppel")
+        )
         form = form_class(request.POST, prefix=prefix)
         if not form.is_valid():
             extra = {"generate_form" if item.key == "generate" else "link_form": form}
-            return render(request, "console/customer.html",
-                          _customer_context(request, found, None, **extra), status=400)
+            return render(
+                request,
+                "console/customer.html",
+                _customer_context(request, found, None, **extra),
+                status=400,
+            )
         try:
             if item.key == "generate":
                 outcome = login.generate(
-                    actor=request.actor, customer=found,
+                    actor=request.actor,
+                    customer=found,
                     username=form.cleaned_data["username"] or None,
                     recovery_email=form.cleaned_data["recovery_email"] or None,
-                    language=language)
+                    language=language,
+                )
             else:
-                outcome = login.link(actor=request.actor, customer=found,
-                                     username=form.cleaned_data["username"] or None)
+                outcome = login.link(
+                    actor=request.actor,
+                    customer=found,
+                    username=form.cleaned_data["username"] or None,
+                )
                 # The step box (code, handover, "confirmed") is the answer: no result box.
                 _keep_link_request(request, card_number, {**outcome.data, "error": ""})
                 return HttpResponseRedirect(
-                    reverse("console:customer", args=[card_number]) + "#koppelen")
+                    reverse("console:customer", args=[card_number]) + "#koppelen"
+                )
             result = _result(outcome)
         except Problem as problem:
             result = _result(problem=problem, action=action)
@@ -266,17 +290,26 @@ def _confirm_link(request: HttpRequest, found) -> dict | None:
     pending = _link_request(request, found.card_number) or {}
     if not form.is_valid():
         if pending:
-            _keep_link_request(request, found.card_number,
-                               {**pending, "error": _form_errors(form)})
+            _keep_link_request(request, found.card_number, {**pending, "error": _form_errors(form)})
             return None
-        return _result(problem=Problem(400, "invalid_request_id", gettext_lazy(
-            "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount.")),
-            action="koppelen")
+        return _result(
+            problem=Problem(
+                400,
+                "invalid_request_id",
+                gettext_lazy(
+                    "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount."
+                ),
+            ),
+            action="koppelen",
+        )
     code = "" if form.cleaned_data["without_code"] else form.cleaned_data["code"]
     try:
-        outcome = login.confirm_link(actor=request.actor, customer=found,
-                                     request_id=str(form.cleaned_data["request_id"]),
-                                     code=code or None)
+        outcome = login.confirm_link(
+            actor=request.actor,
+            customer=found,
+            request_id=str(form.cleaned_data["request_id"]),
+            code=code or None,
+        )
     except Problem as problem:
         text = problem.text((get_language() or "nl")[:2])  # says the tries left itself
         if problem.code in RETRY_CONFIRM and pending:
@@ -305,25 +338,46 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and members.is_valid():
         c = form.cleaned_data
         new_members = tuple(
-            desk.NewMember(CustomerData(name=m["name"], birth_date=m["birth_date"],
-                                        email=m.get("email") or ""),
-                           role=m["role"], login_account=m.get("login_account", False))
-            for m in members.cleaned_data if m.get("name")
+            desk.NewMember(
+                CustomerData(
+                    name=m["name"], birth_date=m["birth_date"], email=m.get("email") or ""
+                ),
+                role=m["role"],
+                login_account=m.get("login_account", False),
+            )
+            for m in members.cleaned_data
+            if m.get("name")
         )
         try:
-            done = desk.register(actor=request.actor, registration=desk.NewRegistration(
-                main=CustomerData(name=c["name"], birth_date=c["birth_date"],
-                                  email=c["email"] or "", phone=c["phone"] or ""),
-                type=c["subscription_type"], start=c["start"], members=new_members,
-                login_account=c["login_account"], username=c["username"] or None,
-                recovery_email=c["email"] or None, activate_now=c["activate_now"],
-                language=(get_language() or "nl")[:2]))
+            done = desk.register(
+                actor=request.actor,
+                registration=desk.NewRegistration(
+                    main=CustomerData(
+                        name=c["name"],
+                        birth_date=c["birth_date"],
+                        email=c["email"] or "",
+                        phone=c["phone"] or "",
+                    ),
+                    type=c["subscription_type"],
+                    start=c["start"],
+                    members=new_members,
+                    login_account=c["login_account"],
+                    username=c["username"] or None,
+                    recovery_email=c["email"] or None,
+                    activate_now=c["activate_now"],
+                    language=(get_language() or "nl")[:2],
+                ),
+            )
         except Problem as problem:
             form.add_error(problem.field or None, problem.text((get_language() or "nl")[:2]))
         else:
             return render(request, "console/registered.html", {"done": done})
-    return render(request, "console/register.html", {"form": form, "members": members},
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "console/register.html",
+        {"form": form, "members": members},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # -- API tokens ---------------------------------------------------------------------------
@@ -336,18 +390,23 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     created = None
     if request.method == "POST":
         if "revoke" in request.POST:
-            token = ApiToken.objects.filter(pk=request.POST.get("revoke"),
-                                            staff=request.user).first()
+            token = ApiToken.objects.filter(
+                pk=request.POST.get("revoke"), staff=request.user
+            ).first()
             if token is not None:
                 tokens.revoke_token(actor=request.actor, token=token)
             return HttpResponseRedirect(reverse("console:tokens"))
         if form.is_valid():
-            created, _token = tokens.create_token(actor=request.actor, staff=request.user,
-                                                  name=form.cleaned_data["name"])
+            created, _token = tokens.create_token(
+                actor=request.actor, staff=request.user, name=form.cleaned_data["name"]
+            )
             form = TokenForm()
-    return render(request, "console/tokens.html", {
-        "form": form, "created": created,
-        "tokens": request.user.api_tokens.order_by("-created_at"),
-    })
-
-
+    return render(
+        request,
+        "console/tokens.html",
+        {
+            "form": form,
+            "created": created,
+            "tokens": request.user.api_tokens.order_by("-created_at"),
+        },
+    )

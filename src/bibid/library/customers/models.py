@@ -23,16 +23,19 @@ class Customer(models.Model):
         COLLEAGUE = "colleague", _("collega")
         VOLUNTEER = "volunteer", _("vrijwilliger")
 
-    library = models.ForeignKey("tenants.Library", on_delete=models.PROTECT,
-                                related_name="customers", verbose_name=_("bibliotheek"))
+    library = models.ForeignKey(
+        "tenants.Library",
+        on_delete=models.PROTECT,
+        related_name="customers",
+        verbose_name=_("bibliotheek"),
+    )
     card_number = models.CharField(_("pasnummer"), max_length=20)
     name = models.CharField(_("naam"), max_length=200)
     birth_date = models.DateField(_("geboortedatum"))
     # The library's own address: on purpose distinct from the login's recovery address.
     email = models.EmailField(_("e-mailadres"), blank=True)
     phone = models.CharField(_("telefoon"), max_length=30, blank=True)
-    kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices,
-                            default=Kind.REGULAR)
+    kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices, default=Kind.REGULAR)
     # A colleague or volunteer who became a regular customer stays private until this day
     # (the next library day): changing the kind must not reveal their account the same day.
     private_until = models.DateField(_("privé tot"), null=True, blank=True)
@@ -45,16 +48,18 @@ class Customer(models.Model):
     # Goes up with every change that is pushed to the login service (pushes.request_push),
     # in the same transaction as the change; every push carries it, so that the login
     # service can tell an old push that arrived late from a newer one.
-    authorization_version = models.BigIntegerField(_("autorisatieversie"),
-                                                   default=version_now, editable=False)
+    authorization_version = models.BigIntegerField(
+        _("autorisatieversie"), default=version_now, editable=False
+    )
 
     class Meta:
         verbose_name = _("klant")
         verbose_name_plural = _("klanten")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["library", "card_number"],
-                                    name="customer_card_unique_per_library"),
+            models.UniqueConstraint(
+                fields=["library", "card_number"], name="customer_card_unique_per_library"
+            ),
         ]
         indexes = [
             models.Index(Lower("name"), "library", name="customer_name"),
@@ -79,7 +84,8 @@ class Customer(models.Model):
     def private_q(cls, today=None) -> models.Q:
         """The same rule as is_private, for a query."""
         return models.Q(kind__in=cls.PRIVATE_KINDS) | models.Q(
-            private_until__gt=today or clock.today())
+            private_until__gt=today or clock.today()
+        )
 
     @property
     def has_login_account(self) -> bool:

@@ -14,10 +14,11 @@ SEARCH_LIMIT = 50
 def with_details(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Everything the customer page shows, in a fixed number of queries."""
     return queryset.select_related("library").prefetch_related(
-        Prefetch("memberships",
-                 queryset=Membership.objects.select_related("subscription__type")),
-        Prefetch("memberships__subscription__memberships",
-                 queryset=Membership.objects.select_related("customer")),
+        Prefetch("memberships", queryset=Membership.objects.select_related("subscription__type")),
+        Prefetch(
+            "memberships__subscription__memberships",
+            queryset=Membership.objects.select_related("customer"),
+        ),
     )
 
 
@@ -40,8 +41,9 @@ def matching(library, query: str) -> QuerySet[Customer]:
     by_username = Q(account_username__iexact=text) & ~Customer.private_q()
     return (
         Customer.objects.filter(library=library)
-        .filter(Q(name__icontains=text) | Q(email__iexact=text) | Q(email__icontains=text)
-                | by_username)
+        .filter(
+            Q(name__icontains=text) | Q(email__iexact=text) | Q(email__icontains=text) | by_username
+        )
         .order_by("name", "card_number")
     )
 

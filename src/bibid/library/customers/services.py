@@ -46,8 +46,9 @@ def _library_of(actor: Actor, library: Library | None) -> Library:
     return library
 
 
-def create_customer(*, actor: Actor, data: CustomerData,
-                    library: Library | None = None) -> Customer:
+def create_customer(
+    *, actor: Actor, data: CustomerData, library: Library | None = None
+) -> Customer:
     require(actor, Perm.REGISTER)
     library = _library_of(actor, library)
     if data.kind != Customer.Kind.REGULAR:
@@ -65,11 +66,19 @@ def check_birth_date(value: date) -> None:
     """A birth date from 1900 to today: anything else is a typing error (0918-05-08), and
     identity would get it in every push and show it to the patron."""
     if value > clock.today():
-        raise Problem(400, "birth_date_in_future", _("De geboortedatum ligt in de toekomst."),
-                      field="birth_date")
+        raise Problem(
+            400,
+            "birth_date_in_future",
+            _("De geboortedatum ligt in de toekomst."),
+            field="birth_date",
+        )
     if value < EARLIEST_BIRTH_DATE:
-        raise Problem(400, "birth_date_too_early", _(
-            "Controleer het jaar van de geboortedatum (vanaf 1900)."), field="birth_date")
+        raise Problem(
+            400,
+            "birth_date_too_early",
+            _("Controleer het jaar van de geboortedatum (vanaf 1900)."),
+            field="birth_date",
+        )
 
 
 @transaction.atomic
@@ -77,27 +86,43 @@ def _create(actor: Actor, data: CustomerData, library: Library) -> Customer:
     check_birth_date(data.birth_date)
     card = data.card_number or next_card_number(library)
     if Customer.objects.filter(library=library, card_number=card).exists():
-        raise Problem(409, "card_number_taken", _("Dit pasnummer is al in gebruik."),
-                      field="card_number")
+        raise Problem(
+            409, "card_number_taken", _("Dit pasnummer is al in gebruik."), field="card_number"
+        )
     customer = Customer.objects.create(
-        library=library, card_number=card, name=data.name, birth_date=data.birth_date,
-        email=data.email, phone=data.phone, kind=data.kind,
+        library=library,
+        card_number=card,
+        name=data.name,
+        birth_date=data.birth_date,
+        email=data.email,
+        phone=data.phone,
+        kind=data.kind,
     )
     audit.record(actor=actor, action="customer_create", customer=customer, result="ok")
     return customer
 
 
-def _require_kind_change(actor: Actor, customer: Customer | None, library: Library,
-                         before: str, after: str) -> None:
+def _require_kind_change(
+    actor: Actor, customer: Customer | None, library: Library, before: str, after: str
+) -> None:
     """Only a manager changes a customer's kind; a refusal is audited (someone tried to make
     a colleague's account readable, or to hide a customer's)."""
     if can(actor, Perm.CHANGE_KIND):
         return
-    audit.record(actor=actor, action="customer_kind", customer=customer, library=library,
-                 result="refused", detail={"before": before, "after": after})
-    raise Problem(403, "not_allowed_kind", _(
-        "Alleen een manager kan iemand collega, vrijwilliger of weer gewone klant maken."),
-        field="kind")
+    audit.record(
+        actor=actor,
+        action="customer_kind",
+        customer=customer,
+        library=library,
+        result="refused",
+        detail={"before": before, "after": after},
+    )
+    raise Problem(
+        403,
+        "not_allowed_kind",
+        _("Alleen een manager kan iemand collega, vrijwilliger of weer gewone klant maken."),
+        field="kind",
+    )
 
 
 def update_customer(*, actor: Actor, customer: Customer, changes: dict) -> Customer:
@@ -107,16 +132,19 @@ def update_customer(*, actor: Actor, customer: Customer, changes: dict) -> Custo
     allowed = {"name", "birth_date", "email", "phone", "kind"}
     unknown = set(changes) - allowed
     if unknown:
-        raise Problem(400, "unknown_field", _("Onbekend veld: %(field)s."),
-                      extra={"field": sorted(unknown)[0]})
+        raise Problem(
+            400,
+            "unknown_field",
+            _("Onbekend veld: %(field)s."),
+            extra={"field": sorted(unknown)[0]},
+        )
     if changes.get("birth_date") is not None:
         check_birth_date(changes["birth_date"])
     if "kind" in changes and changes["kind"] != customer.kind:
         if changes["kind"] not in Customer.Kind.values:
             raise Problem(400, "unknown_kind", _("Onbekende soort klant."), field="kind")
         # Before the transaction: the refusal's audit event must outlive the refusal.
-        _require_kind_change(actor, customer, customer.library, customer.kind,
-                             changes["kind"])
+        _require_kind_change(actor, customer, customer.library, customer.kind, changes["kind"])
     return _update(actor, customer, changes)
 
 
@@ -136,12 +164,26 @@ def _update(actor: Actor, customer: Customer, changes: dict) -> Customer:
         customer.updated_at = clock.now()
         customer.save(update_fields=[*changed, "updated_at"])
     if "kind" in changed:
-        audit.record(actor=actor, action="customer_kind", customer=customer, result="ok",
-                     detail={"before": before_kind, "after": customer.kind,
-                             "private_until": customer.private_until.isoformat()
-                             if customer.private_until else None})
+        audit.record(
+            actor=actor,
+            action="customer_kind",
+            customer=customer,
+            result="ok",
+            detail={
+                "before": before_kind,
+                "after": customer.kind,
+                "private_until": customer.private_until.isoformat()
+                if customer.private_until
+                else None,
+            },
+        )
     if set(changed) & PUSHED_FIELDS:
         authorization_changed.send(sender=Customer, customer_ids=[customer.pk])
-    audit.record(actor=actor, action="customer_update", customer=customer, result="ok",
-                 detail={"changed": sorted(k for k in changed if k != "private_until")})
+    audit.record(
+        actor=actor,
+        action="customer_update",
+        customer=customer,
+        result="ok",
+        detail={"changed": sorted(k for k in changed if k != "private_until")},
+    )
     return customer

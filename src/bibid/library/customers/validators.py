@@ -16,8 +16,9 @@ def printable(value: str) -> None:
     # Control, format, surrogate and private-use characters cannot be typed; pasted in, they
     # hide text (a right-to-left override) or break what later prints or exports the value.
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in value):
-        raise ValidationError(_("Dit veld bevat tekens die niet getypt kunnen worden."),
-                              code="control_characters")
+        raise ValidationError(
+            _("Dit veld bevat tekens die niet getypt kunnen worden."), code="control_characters"
+        )
 
 
 def past_date(value: date) -> None:

@@ -169,8 +169,12 @@ def _ports(box: Box, count: int) -> list[float]:
     return [box.x - spread / 2 + i * spread / (count - 1) for i in range(count)]
 
 
-def layout(names: list[str], sizes: dict[str, tuple[float, float]], start: str,
-           edges: list[tuple[str, str, float]]) -> Layout:
+def layout(
+    names: list[str],
+    sizes: dict[str, tuple[float, float]],
+    start: str,
+    edges: list[tuple[str, str, float]],
+) -> Layout:
     """Place `names` (in file order) with their sizes; `edges` are (source, target, label
     width). Every coordinate comes from the input alone: the same chart twice is the same."""
     succ: dict[str, list[str]] = {name: [] for name in names}
@@ -186,8 +190,7 @@ def layout(names: list[str], sizes: dict[str, tuple[float, float]], start: str,
     dag = {name: [t for t in succ[name] if (name, t) not in back] for name in names}
     rank = _ranks(names, start, dag)
 
-    boxes = {name: Box(name, *sizes[name], seq=i, rank=rank[name]) for i, name in
-             enumerate(names)}
+    boxes = {name: Box(name, *sizes[name], seq=i, rank=rank[name]) for i, name in enumerate(names)}
     every = dict(boxes)
     seg_succ: dict[str, list[str]] = {name: [] for name in names}
     chains: dict[tuple[str, str], list[str]] = {}
@@ -236,8 +239,7 @@ def layout(names: list[str], sizes: dict[str, tuple[float, float]], start: str,
             want = []
             for box in row:
                 near = seg_pred[box.name] if down else seg_succ[box.name]
-                weights = [(every[n].x, 2.0 if box.dummy and every[n].dummy else 1.0)
-                           for n in near]
+                weights = [(every[n].x, 2.0 if box.dummy and every[n].dummy else 1.0) for n in near]
                 total = sum(w for _, w in weights)
                 want.append(sum(x * w for x, w in weights) / total if total else box.x)
             _place(row, want)
@@ -269,23 +271,32 @@ def layout(names: list[str], sizes: dict[str, tuple[float, float]], start: str,
     # Back edges: out of a side, up a lane beyond everything in the ranks they span, into
     # the same side of the target. The side with fewer boxes in the way wins.
     lanes = {1: 0, -1: 0}
-    for source, target in sorted(back, key=lambda e: (rank[e[0]] - rank[e[1]], seq[e[0]],
-                                                      seq[e[1]])):
+    for source, target in sorted(
+        back, key=lambda e: (rank[e[0]] - rank[e[1]], seq[e[0]], seq[e[1]])
+    ):
         a, b = boxes[source], boxes[target]
         low, high = sorted((a.rank, b.rank))
         spanned = [every[n] for r in range(low, high + 1) for n in layers[r]]
 
         def beyond(box: Box, side: int) -> int:
-            return sum(1 for n in layers[box.rank]
-                       if side * (every[n].x - box.x) > 0 and not every[n].dummy)
+            return sum(
+                1
+                for n in layers[box.rank]
+                if side * (every[n].x - box.x) > 0 and not every[n].dummy
+            )
 
         side = 1 if beyond(a, 1) + beyond(b, 1) <= beyond(a, -1) + beyond(b, -1) else -1
         extreme = max(n.right for n in spanned) if side == 1 else min(n.left for n in spanned)
         lane = extreme + side * (LANE_GAP + LANE_STEP * lanes[side])
         lanes[side] += 1 + int(label_w.get((source, target), 0.0) // LANE_STEP)
         y_a, y_b = a.y + a.h / 2, b.y + b.h / 2
-        points = [(a.x + side * a.w / 2, y_a), (lane, y_a), (lane, y_b),
-                  (b.x + side * b.w / 2, y_b)]
-        result.routes[(source, target)] = Route(source, target, back=True, points=points,
-                                                lane=lane, side=side)
+        points = [
+            (a.x + side * a.w / 2, y_a),
+            (lane, y_a),
+            (lane, y_b),
+            (b.x + side * b.w / 2, y_b),
+        ]
+        result.routes[(source, target)] = Route(
+            source, target, back=True, points=points, lane=lane, side=side
+        )
     return result

@@ -81,34 +81,66 @@ class Context:
         return next((m for m in self.family if m.card_number == card_number), None)
 
 
-def load(customer: Customer, *, problem: str, typed_username: str | None, allowed: bool,
-         status: Status | None) -> Context:
+def load(
+    customer: Customer,
+    *,
+    problem: str,
+    typed_username: str | None,
+    allowed: bool,
+    status: Status | None,
+) -> Context:
     """Five queries whatever the customer's history: memberships with subscriptions and
     types, the other members of those subscriptions, the last purge of their account, a
     waiting push, and whether the typed account belongs to a colleague or volunteer here."""
-    customer = (Customer.objects.filter(pk=customer.pk).select_related("library")
-                .prefetch_related(Prefetch(
-                    "memberships", queryset=Membership.objects.select_related(
-                        "subscription__type")))
-                .get())
+    customer = (
+        Customer.objects.filter(pk=customer.pk)
+        .select_related("library")
+        .prefetch_related(
+            Prefetch(
+                "memberships", queryset=Membership.objects.select_related("subscription__type")
+            )
+        )
+        .get()
+    )
     now = clock.now()
     subscription_ids = [m.subscription_id for m in customer.memberships.all()]
-    family = tuple(
-        FamilyMember(m.customer_id, m.customer.name, m.customer.card_number, m.role)
-        for m in Membership.objects.filter(subscription_id__in=subscription_ids)
-        .exclude(customer_id=customer.pk).select_related("customer").order_by("customer_id")
-    ) if subscription_ids else ()
-    purge = (AuditEvent.objects.filter(customer=customer, action="feed_account_deleted",
-                                       detail__reason="purged")
-             .order_by("-at").values_list("at", "detail").first())
+    family = (
+        tuple(
+            FamilyMember(m.customer_id, m.customer.name, m.customer.card_number, m.role)
+            for m in Membership.objects.filter(subscription_id__in=subscription_ids)
+            .exclude(customer_id=customer.pk)
+            .select_related("customer")
+            .order_by("customer_id")
+        )
+        if subscription_ids
+        else ()
+    )
+    purge = (
+        AuditEvent.objects.filter(
+            customer=customer, action="feed_account_deleted", detail__reason="purged"
+        )
+        .order_by("-at")
+        .values_list("at", "detail")
+        .first()
+    )
     other_ref = (status.typed.linked_here_to if status and status.typed else None) or ""
-    typed_private = bool(other_ref) and other_ref != customer.card_number and (
-        Customer.objects.filter(library_id=customer.library_id, card_number=other_ref)
-        .filter(Customer.private_q(timezone.localdate(now))).exists())
+    typed_private = (
+        bool(other_ref)
+        and other_ref != customer.card_number
+        and (
+            Customer.objects.filter(library_id=customer.library_id, card_number=other_ref)
+            .filter(Customer.private_q(timezone.localdate(now)))
+            .exists()
+        )
+    )
     return Context(
-        customer=customer, problem=problem, now=now, typed_username=typed_username,
+        customer=customer,
+        problem=problem,
+        now=now,
+        typed_username=typed_username,
         typed_private=typed_private,
-        allowed=allowed, status=status,
+        allowed=allowed,
+        status=status,
         membership=current_membership(customer, timezone.localdate(now)),
         latest=latest_membership(customer),
         family=family,

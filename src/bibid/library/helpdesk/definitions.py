@@ -91,8 +91,13 @@ class Node(BaseModel):
         return self
 
     def targets(self) -> list[str]:
-        found = [self.ok, self.found, self.next, *self.routes.values(),
-                 *(a.next for a in self.answers)]
+        found = [
+            self.ok,
+            self.found,
+            self.next,
+            *self.routes.values(),
+            *(a.next for a in self.answers),
+        ]
         return [t for t in found if t]
 
 
@@ -127,8 +132,7 @@ class Definition(BaseModel):
             raise ValueError(f"unreachable nodes: {', '.join(unreachable)}")
         if not any(n.kind == "end" for n in self.nodes.values()):
             raise ValueError("a definition needs at least one end")
-        if self.kind == "procedure" and any(n.kind in FLOW_STEPS
-                                            for n in self.nodes.values()):
+        if self.kind == "procedure" and any(n.kind in FLOW_STEPS for n in self.nodes.values()):
             raise ValueError("system/patron/staff nodes belong in process flows")
         return self
 
@@ -171,8 +175,14 @@ def procedures() -> list[Definition]:
 def first_node_of_check(definition: Definition, check: str) -> tuple[str, Node] | None:
     """The first node (in the order of the file) that runs `check`: where a finding off the
     walked path is placed."""
-    return next(((name, node) for name, node in definition.nodes.items()
-                 if node.kind == "check" and node.check == check), None)
+    return next(
+        (
+            (name, node)
+            for name, node in definition.nodes.items()
+            if node.kind == "check" and node.check == check
+        ),
+        None,
+    )
 
 
 def procedure_for(problem: str) -> Definition:

@@ -100,18 +100,28 @@ class Diagnosis:
 
     def next_json(self) -> dict[str, Any]:
         step = self.next
-        return {"kind": step.kind, "node": step.node, "title": step.title, "step": step.step,
-                "text": step.text,
-                "finding": step.finding.code if step.finding is not None else None,
-                "fix": step.fix.as_json(allowed=self.may_fix.get(step.finding.code, False))
-                if step.fix is not None else None,
-                "answers": list(step.answers), "result": step.result or None}
+        return {
+            "kind": step.kind,
+            "node": step.node,
+            "title": step.title,
+            "step": step.step,
+            "text": step.text,
+            "finding": step.finding.code if step.finding is not None else None,
+            "fix": step.fix.as_json(allowed=self.may_fix.get(step.finding.code, False))
+            if step.fix is not None
+            else None,
+            "answers": list(step.answers),
+            "result": step.result or None,
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
             "problem": self.problem,
-            "customer": {"card_number": self.customer.card_number, "name": self.customer.name,
-                         "library": self.customer.library.code},
+            "customer": {
+                "card_number": self.customer.card_number,
+                "name": self.customer.name,
+                "library": self.customer.library.code,
+            },
             "outcome": self.outcome,
             "cause": self._finding_json(self.cause) if self.cause else None,
             "findings": [self._finding_json(f) for f in self.findings],
@@ -183,8 +193,9 @@ def _may(actor: Actor, fix: Fix) -> bool:
 # -- the definition decides ---------------------------------------------------------------
 
 
-def _fix_after(procedure: definitions.Definition, node: definitions.Node,
-               found: Found) -> Fix | None:
+def _fix_after(
+    procedure: definitions.Definition, node: definitions.Node, found: Found
+) -> Fix | None:
     """The fix of a finding: the action node the check's node leads to for its code."""
     return _fix_at(procedure, node.routes.get(found.code, node.found), found)
 
@@ -195,12 +206,17 @@ def _fix_at(procedure: definitions.Definition, target_name: str, found: Found) -
     if target.kind != "action":
         return None
     item = menu.by_operation(target.operation)
-    return Fix(node=target_name, operation=target.operation,
-               api_operation=item.api_operation_id, label=found.label or target.title,
-               args=dict(found.args),
-               # Linking is never one click: the patron proves the account is theirs (L2).
-               one_click=target.operation != "account_link",
-               confirm=target.confirm, waits_for_patron=target.waits_for_patron)
+    return Fix(
+        node=target_name,
+        operation=target.operation,
+        api_operation=item.api_operation_id,
+        label=found.label or target.title,
+        args=dict(found.args),
+        # Linking is never one click: the patron proves the account is theirs (L2).
+        one_click=target.operation != "account_link",
+        confirm=target.confirm,
+        waits_for_patron=target.waits_for_patron,
+    )
 
 
 def _place(procedure: definitions.Definition, name: str, found: Found) -> Finding:
@@ -210,21 +226,34 @@ def _place(procedure: definitions.Definition, name: str, found: Found) -> Findin
 
 def _no_problem(procedure: definitions.Definition, last: engine.PathStep) -> Finding:
     node = procedure.nodes[last.node]
-    return Finding(Found(
-        "no-problem-found", _("In de gegevens is geen oorzaak te zien."),
-        (_("Inlogaccount, abonnement, rechten, blokkade en herstel-e-mailadres zijn in orde."),),
-        question=node.text or _("Laat de klant het nu opnieuw proberen.")),
-        last.node, node.step, node.title)
+    return Finding(
+        Found(
+            "no-problem-found",
+            _("In de gegevens is geen oorzaak te zien."),
+            (
+                _(
+                    "Inlogaccount, abonnement, rechten, blokkade en herstel-e-mailadres "
+                    "zijn in orde."
+                ),
+            ),
+            question=node.text or _("Laat de klant het nu opnieuw proberen."),
+        ),
+        last.node,
+        node.step,
+        node.title,
+    )
 
 
-def _next(procedure: definitions.Definition, path: list[engine.PathStep],
-          on_path: list[Finding]) -> Next:
+def _next(
+    procedure: definitions.Definition, path: list[engine.PathStep], on_path: list[Finding]
+) -> Next:
     last = path[-1]
     node = procedure.nodes[last.node]
     base = {"node": last.node, "title": node.title, "step": node.step, "text": node.text}
     if last.kind == "action" and last.result == "fix":
-        finding = next((f for f in reversed(on_path)
-                        if f.fix is not None and f.fix.node == last.node), None)
+        finding = next(
+            (f for f in reversed(on_path) if f.fix is not None and f.fix.node == last.node), None
+        )
         return Next("fix", finding=finding, **base)
     if last.kind == "question" and last.result == "ask":
         return Next("question", answers=tuple(a.label for a in node.answers), **base)
@@ -233,10 +262,13 @@ def _next(procedure: definitions.Definition, path: list[engine.PathStep],
     return Next("none", **base)
 
 
-def evaluate(procedure: definitions.Definition, results: dict[str, list[Found]], *,
-             answers: dict[str, str] | None = None,
-             done: list[str] | tuple = ()) -> tuple[list[engine.PathStep], list[Finding],
-                                                    list[Finding], Next]:
+def evaluate(
+    procedure: definitions.Definition,
+    results: dict[str, list[Found]],
+    *,
+    answers: dict[str, str] | None = None,
+    done: list[str] | tuple = (),
+) -> tuple[list[engine.PathStep], list[Finding], list[Finding], Next]:
     """Path, findings on it, findings off it, and the next step: from the definition and
     the checks' results alone (no network, no database: the tests feed it directly)."""
     path = engine.walk(procedure, results, answers=answers, done=set(done))
@@ -261,32 +293,51 @@ def evaluate(procedure: definitions.Definition, results: dict[str, list[Found]],
     if not on_path:
         on_path = [_no_problem(procedure, path[-1])]
     last = path[-1]
-    if last.kind == "action" and last.result == "fix" and not any(
-            f.fix is not None and f.fix.node == last.node for f in on_path):
+    if (
+        last.kind == "action"
+        and last.result == "fix"
+        and not any(f.fix is not None and f.fix.node == last.node for f in on_path)
+    ):
         # An action reached through the customer's answer (no check leads to it directly):
         # it is the fix of the finding that led to the question, so that the fix endpoint
         # and the page offer exactly what `next` says.
         owner = on_path[-1]
-        on_path[-1] = Finding(owner.found, owner.node, owner.step, owner.title,
-                              _fix_at(procedure, last.node, owner.found))
+        on_path[-1] = Finding(
+            owner.found,
+            owner.node,
+            owner.step,
+            owner.title,
+            _fix_at(procedure, last.node, owner.found),
+        )
     return path, on_path, also, _next(procedure, path, on_path)
 
 
-def run(*, actor: Actor, customer: Customer, problem: str, username: str | None = None,
-        answers: dict[str, str] | None = None, done: list[str] | tuple = (),
-        record: bool = True) -> Diagnosis:
+def run(
+    *,
+    actor: Actor,
+    customer: Customer,
+    problem: str,
+    username: str | None = None,
+    answers: dict[str, str] | None = None,
+    done: list[str] | tuple = (),
+    record: bool = True,
+) -> Diagnosis:
     try:
         procedure = definitions.procedure_for(problem)
     except KeyError:
-        raise Problem(400, "unknown_problem", gettext_lazy(
-            "Onbekend probleem; kies uit: %(p)s."), extra={"p": ", ".join(PROBLEMS)},
-            field="problem") from None
+        raise Problem(
+            400,
+            "unknown_problem",
+            gettext_lazy("Onbekend probleem; kies uit: %(p)s."),
+            extra={"p": ", ".join(PROBLEMS)},
+            field="problem",
+        ) from None
     username = (username or "").strip()[:254] or None
     allowed = _allowed(actor, customer)
-    status = accounts.status(actor=actor, customer=customer, username=username) \
-        if allowed else None
-    ctx = context.load(customer, problem=problem, typed_username=username, allowed=allowed,
-                       status=status)
+    status = accounts.status(actor=actor, customer=customer, username=username) if allowed else None
+    ctx = context.load(
+        customer, problem=problem, typed_username=username, allowed=allowed, status=status
+    )
     # Not allowed: only the colleague rule speaks; nothing about the account is read.
     names = dict.fromkeys(engine.check_names(procedure)) if allowed else ["colleague_rule"]
     results = {name: REGISTRY[name]().run(ctx) for name in names}
@@ -301,10 +352,19 @@ def run(*, actor: Actor, customer: Customer, problem: str, username: str | None 
     else:
         outcome = Case.Outcome.ASK
     diagnosis = Diagnosis(
-        problem=problem, customer=ctx.customer, outcome=str(outcome), findings=on_path,
-        also_seen=also, path=path, procedure=procedure, next=next_step,
-        typed_username=username, answers=dict(answers or {}), done=list(done),
-        may_fix={f.code: _may(actor, f.fix) for f in [*on_path, *also] if f.fix})
+        problem=problem,
+        customer=ctx.customer,
+        outcome=str(outcome),
+        findings=on_path,
+        also_seen=also,
+        path=path,
+        procedure=procedure,
+        next=next_step,
+        typed_username=username,
+        answers=dict(answers or {}),
+        done=list(done),
+        may_fix={f.code: _may(actor, f.fix) for f in [*on_path, *also] if f.fix},
+    )
     if record:
         diagnosis.case = _record(actor, diagnosis)
         metrics.DIAGNOSES.labels(cause.code).inc()
@@ -313,20 +373,36 @@ def run(*, actor: Actor, customer: Customer, problem: str, username: str | None 
 
 def _record(actor: Actor, diagnosis: Diagnosis) -> Case:
     case = Case.objects.create(
-        library=diagnosis.customer.library, customer=diagnosis.customer, staff=actor.staff,
-        who=actor.label, via=actor.via, problem=diagnosis.problem,
-        procedure=diagnosis.procedure.id, procedure_version=diagnosis.procedure.version,
-        typed_username=diagnosis.typed_username or "", outcome=diagnosis.outcome,
+        library=diagnosis.customer.library,
+        customer=diagnosis.customer,
+        staff=actor.staff,
+        who=actor.label,
+        via=actor.via,
+        problem=diagnosis.problem,
+        procedure=diagnosis.procedure.id,
+        procedure_version=diagnosis.procedure.version,
+        typed_username=diagnosis.typed_username or "",
+        outcome=diagnosis.outcome,
         first_code=diagnosis.findings[0].code,
         findings=[f.as_json() for f in diagnosis.findings],
         also_seen=[f.as_json() for f in diagnosis.also_seen],
-        path=[p.as_json() for p in diagnosis.path], answers=diagnosis.answers,
-        done=diagnosis.done, ended=diagnosis.path[-1].node if diagnosis.path else "",
+        path=[p.as_json() for p in diagnosis.path],
+        answers=diagnosis.answers,
+        done=diagnosis.done,
+        ended=diagnosis.path[-1].node if diagnosis.path else "",
     )
-    audit.record(actor=actor, action="diagnosis", customer=diagnosis.customer,
-                 result="ok", detail={"problem": diagnosis.problem, "case": case.pk,
-                                      "outcome": diagnosis.outcome,
-                                      "cause": diagnosis.findings[0].code})
+    audit.record(
+        actor=actor,
+        action="diagnosis",
+        customer=diagnosis.customer,
+        result="ok",
+        detail={
+            "problem": diagnosis.problem,
+            "case": case.pk,
+            "outcome": diagnosis.outcome,
+            "cause": diagnosis.findings[0].code,
+        },
+    )
     return case
 
 
@@ -335,27 +411,55 @@ def answer(*, actor: Actor, case: Case, node: str, label: str) -> Diagnosis:
     one the case's walk stopped at now (a fresh diagnosis decides, not the page)."""
     procedure = definitions.get(case.procedure)
     question = procedure.nodes.get(node)
-    if question is None or question.kind != "question" or \
-            label not in [a.label for a in question.answers]:
-        raise Problem(400, "invalid_answer", gettext_lazy("Dat antwoord past niet bij deze "
-                                                          "vraag."), field="answer")
+    if (
+        question is None
+        or question.kind != "question"
+        or label not in [a.label for a in question.answers]
+    ):
+        raise Problem(
+            400,
+            "invalid_answer",
+            gettext_lazy("Dat antwoord past niet bij deze vraag."),
+            field="answer",
+        )
     if case.customer is None:
         raise Problem(404, "case_not_found", gettext_lazy("Deze zaak bestaat niet."))
     answers = {**case.answers, node: label}
-    diagnosis = run(actor=actor, customer=case.customer, problem=case.problem,
-                    username=case.typed_username or None, answers=answers, done=case.done,
-                    record=False)
+    diagnosis = run(
+        actor=actor,
+        customer=case.customer,
+        problem=case.problem,
+        username=case.typed_username or None,
+        answers=answers,
+        done=case.done,
+        record=False,
+    )
     if node not in [step.node for step in diagnosis.path]:
         # The situation changed since the page was drawn: the walk no longer passes this
         # question. Nothing is stored; the caller gets the diagnosis as it is now.
-        raise QuestionGone(run(actor=actor, customer=case.customer, problem=case.problem,
-                               username=case.typed_username or None, answers=case.answers,
-                               done=case.done, record=False))
+        raise QuestionGone(
+            run(
+                actor=actor,
+                customer=case.customer,
+                problem=case.problem,
+                username=case.typed_username or None,
+                answers=case.answers,
+                done=case.done,
+                record=False,
+            )
+        )
     Case.objects.filter(pk=case.pk).update(
-        answers=answers, path=[p.as_json() for p in diagnosis.path],
-        ended=diagnosis.path[-1].node if diagnosis.path else "")
-    audit.record(actor=actor, action="diagnosis_answer", customer=case.customer, result="ok",
-                 detail={"case": case.pk, "node": node, "answer": label})
+        answers=answers,
+        path=[p.as_json() for p in diagnosis.path],
+        ended=diagnosis.path[-1].node if diagnosis.path else "",
+    )
+    audit.record(
+        actor=actor,
+        action="diagnosis_answer",
+        customer=case.customer,
+        result="ok",
+        detail={"case": case.pk, "node": node, "answer": label},
+    )
     case.refresh_from_db()
     diagnosis.case = case
     return diagnosis
@@ -365,24 +469,36 @@ class WithDiagnosis(Problem):
     """A refusal that carries the diagnosis as it is now (shown again, sent in the problem
     document's data)."""
 
-    def __init__(self, status: int, code: str, message, diagnosis: Diagnosis,
-                 field: str | None = None) -> None:
-        super().__init__(status, code, message, field=field,
-                         extra={"diagnosis": diagnosis.as_json()})
+    def __init__(
+        self, status: int, code: str, message, diagnosis: Diagnosis, field: str | None = None
+    ) -> None:
+        super().__init__(
+            status, code, message, field=field, extra={"diagnosis": diagnosis.as_json()}
+        )
         self.diagnosis = diagnosis
 
 
 class QuestionGone(WithDiagnosis):
     def __init__(self, diagnosis: Diagnosis) -> None:
-        super().__init__(409, "question_not_open", gettext_lazy(
-            "Die vraag is niet meer aan de orde; de diagnose is opnieuw gedaan."), diagnosis)
+        super().__init__(
+            409,
+            "question_not_open",
+            gettext_lazy("Die vraag is niet meer aan de orde; de diagnose is opnieuw gedaan."),
+            diagnosis,
+        )
 
 
 class NoSuchFix(WithDiagnosis):
     def __init__(self, diagnosis: Diagnosis) -> None:
-        super().__init__(409, "no_such_fix", gettext_lazy(
-            "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."),
-            diagnosis, field="code")
+        super().__init__(
+            409,
+            "no_such_fix",
+            gettext_lazy(
+                "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."
+            ),
+            diagnosis,
+            field="code",
+        )
 
 
 class ConfirmFirst(WithDiagnosis):
@@ -390,9 +506,13 @@ class ConfirmFirst(WithDiagnosis):
     checked who is who; nothing was changed. Carries the fresh diagnosis to show again."""
 
     def __init__(self, diagnosis: Diagnosis) -> None:
-        super().__init__(400, "confirm_first", gettext_lazy(
-            "Vink eerst aan dat je het hebt gecontroleerd; er is niets gewijzigd."),
-            diagnosis, field="confirm")
+        super().__init__(
+            400,
+            "confirm_first",
+            gettext_lazy("Vink eerst aan dat je het hebt gecontroleerd; er is niets gewijzigd."),
+            diagnosis,
+            field="confirm",
+        )
 
 
 # -- the fix -------------------------------------------------------------------------------
@@ -407,16 +527,25 @@ def _carry_out(actor: Actor, customer: Customer, fix: Fix) -> accounts.Outcome:
         # handover confirmation finishes it (confirm_link below). For the partner/child
         # mix-up (unlink_from) nothing is unlinked here: that waits until the patron has
         # proved the account is theirs.
-        outcome = accounts.link(actor=actor, customer=customer,
-                                username=fix.args.get("username") or None)
+        outcome = accounts.link(
+            actor=actor, customer=customer, username=fix.args.get("username") or None
+        )
         if fix.args.get("unlink_from"):
             outcome.data["move_from"] = fix.args["unlink_from"]
         return outcome
     return item.operation(actor=actor, customer=customer)
 
 
-def _settle(actor: Actor, customer: Customer, problem: str, username: str | None,
-            fix: Fix, code: str, case: Case | None, done: list[str]) -> tuple[Diagnosis, str]:
+def _settle(
+    actor: Actor,
+    customer: Customer,
+    problem: str,
+    username: str | None,
+    fix: Fix,
+    code: str,
+    case: Case | None,
+    done: list[str],
+) -> tuple[Diagnosis, str]:
     """After a fix: deliver the rights push it queued (so a success is a confirmed one), then
     diagnose again and say what became of it; recorded on the case."""
     pushed = pushes.push_now(customer)
@@ -436,15 +565,22 @@ def _settle(actor: Actor, customer: Customer, problem: str, username: str | None
     worked = {FixState.WORKED: True, FixState.NOT_WORKED: False}.get(state)
     if case is not None:
         Case.objects.filter(pk=case.pk).update(
-            fix_operation=fix.operation, fix_worked=worked, fix_state=state,
-            followed_by=after.case)
+            fix_operation=fix.operation, fix_worked=worked, fix_state=state, followed_by=after.case
+        )
     return after, state
 
 
-def confirm_link(*, actor: Actor, customer: Customer, problem: str, request_id: str,
-                 code: str | None, username: str | None = None, case: Case | None = None,
-                 move_from: str | None = None
-                 ) -> tuple[accounts.Outcome, Diagnosis, str]:
+def confirm_link(
+    *,
+    actor: Actor,
+    customer: Customer,
+    problem: str,
+    request_id: str,
+    code: str | None,
+    username: str | None = None,
+    case: Case | None = None,
+    move_from: str | None = None,
+) -> tuple[accounts.Outcome, Diagnosis, str]:
     """The second step of an account_link fix: the patron's code (or their confirmation on
     the handover page); then diagnose again, recorded on the case like any other fix.
 
@@ -455,28 +591,69 @@ def confirm_link(*, actor: Actor, customer: Customer, problem: str, request_id: 
         case = None
     other = None
     if move_from:
-        other = (Customer.objects.filter(
-            library_id=customer.library_id, card_number=move_from,
-            memberships__subscription__memberships__customer=customer)
-            .exclude(pk=customer.pk).select_related("library").first())
+        other = (
+            Customer.objects.filter(
+                library_id=customer.library_id,
+                card_number=move_from,
+                memberships__subscription__memberships__customer=customer,
+            )
+            .exclude(pk=customer.pk)
+            .select_related("library")
+            .first()
+        )
         if other is None:
-            raise Problem(409, "no_such_fix", gettext_lazy(
-                "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."))
-    done = accounts.confirm_link(actor=actor, customer=customer, request_id=request_id,
-                                 code=code, move_from=other)
-    fix = Fix(node="", operation="account_link", api_operation="login_account_link",
-              label="", one_click=False)
-    seen = next((f["code"] for f in [*case.findings, *case.also_seen]
-                 if (f.get("fix") or {}).get("operation") == "login_account_link"),
-                "account-not-linked") if case is not None else "account-not-linked"
-    after, state = _settle(actor, customer, problem, username, fix, seen, case,
-                           list(case.done) if case is not None else [])
+            raise Problem(
+                409,
+                "no_such_fix",
+                gettext_lazy(
+                    "Deze oplossing is niet (meer) van toepassing; de diagnose is opnieuw gedaan."
+                ),
+            )
+    done = accounts.confirm_link(
+        actor=actor, customer=customer, request_id=request_id, code=code, move_from=other
+    )
+    fix = Fix(
+        node="",
+        operation="account_link",
+        api_operation="login_account_link",
+        label="",
+        one_click=False,
+    )
+    seen = (
+        next(
+            (
+                f["code"]
+                for f in [*case.findings, *case.also_seen]
+                if (f.get("fix") or {}).get("operation") == "login_account_link"
+            ),
+            "account-not-linked",
+        )
+        if case is not None
+        else "account-not-linked"
+    )
+    after, state = _settle(
+        actor,
+        customer,
+        problem,
+        username,
+        fix,
+        seen,
+        case,
+        list(case.done) if case is not None else [],
+    )
     return done, after, state
 
 
-def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
-              username: str | None = None, case: Case | None = None,
-              confirmed: bool = False) -> tuple[accounts.Outcome, Diagnosis, str]:
+def apply_fix(
+    *,
+    actor: Actor,
+    customer: Customer,
+    problem: str,
+    code: str,
+    username: str | None = None,
+    case: Case | None = None,
+    confirmed: bool = False,
+) -> tuple[accounts.Outcome, Diagnosis, str]:
     """Carry out the fix of finding `code`, as a fresh diagnosis offers it now (never what
     a form says it should be), then diagnose again and record whether it worked.
 
@@ -486,15 +663,24 @@ def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
     API's `confirm: true`); a fix whose node asks for it is refused without it. A click
     costs two status calls to identity (before and after), not a third to look ahead."""
     if code not in CODES:
-        raise Problem(400, "unknown_finding", gettext_lazy(
-            "Onbekende bevinding; gebruik de code van een bevinding uit de diagnose."),
-            field="code")
+        raise Problem(
+            400,
+            "unknown_finding",
+            gettext_lazy("Onbekende bevinding; gebruik de code van een bevinding uit de diagnose."),
+            field="code",
+        )
     if case is not None and (case.customer_id != customer.pk or case.problem != problem):
         case = None
     done = list(case.done) if case is not None else []
-    before = run(actor=actor, customer=customer, problem=problem, username=username,
-                 done=done, answers=case.answers if case is not None else None,
-                 record=case is None)
+    before = run(
+        actor=actor,
+        customer=customer,
+        problem=problem,
+        username=username,
+        done=done,
+        answers=case.answers if case is not None else None,
+        record=case is None,
+    )
     before.case = case or before.case
     finding = before.finding(code)
     if before.outcome == Case.Outcome.NOT_ALLOWED or finding is None or finding.fix is None:
@@ -506,6 +692,5 @@ def apply_fix(*, actor: Actor, customer: Customer, problem: str, code: str,
     # No transaction around it: the fix calls the login service (a slow answer must not hold
     # a transaction and its locks), and each operation keeps its own writes consistent.
     outcome = _carry_out(actor, customer, finding.fix)
-    after, state = _settle(actor, customer, problem, username, finding.fix, code,
-                           before.case, done)
+    after, state = _settle(actor, customer, problem, username, finding.fix, code, before.case, done)
     return outcome, after, state

@@ -27,9 +27,14 @@ def check_names(definition: Definition) -> list[str]:
     return [n.check for n in definition.nodes.values() if n.kind == "check" and n.check]
 
 
-def walk(definition: Definition, results: dict[str, list[Finding]], *,
-         answers: dict[str, str] | None = None, done: set[str] | frozenset = frozenset(),
-         limit: int = 200) -> list[PathStep]:
+def walk(
+    definition: Definition,
+    results: dict[str, list[Finding]],
+    *,
+    answers: dict[str, str] | None = None,
+    done: set[str] | frozenset = frozenset(),
+    limit: int = 200,
+) -> list[PathStep]:
     """The path from the start. `answers` (node -> answer label) carry a walk past
     questions; `done` (action nodes) past fixes already carried out."""
     answers = answers or {}

@@ -13,28 +13,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CODES = frozenset({
-    "not-allowed-colleague",
-    "subscription-inactive",
-    "no-login-account",
-    "account-not-linked",
-    "login-account-deleted",
-    "login-account-inactive",
-    "password-not-set",
-    "password-not-set-no-recovery-email",
-    "wrong-username",
-    "other-account-in-use",
-    "linked-to-other-family-member",
-    "authorization-outdated",
-    "subscription-without-ebooks",
-    "login-blocked",
-    "password-failures",
-    "recovery-email-missing",
-    "recovery-email-differs",
-    "no-email-address",
-    "browser-interference",
-    "no-problem-found",
-})
+CODES = frozenset(
+    {
+        "not-allowed-colleague",
+        "subscription-inactive",
+        "no-login-account",
+        "account-not-linked",
+        "login-account-deleted",
+        "login-account-inactive",
+        "password-not-set",
+        "password-not-set-no-recovery-email",
+        "wrong-username",
+        "other-account-in-use",
+        "linked-to-other-family-member",
+        "authorization-outdated",
+        "subscription-without-ebooks",
+        "login-blocked",
+        "password-failures",
+        "recovery-email-missing",
+        "recovery-email-differs",
+        "no-email-address",
+        "browser-interference",
+        "no-problem-found",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,15 @@ class Fix:
     waits_for_patron: bool = False  # its effect needs the patron (a mail to act on)
 
     def as_json(self, *, allowed: bool) -> dict[str, Any]:
-        return {"operation": self.api_operation, "label": self.label, "args": dict(self.args),
-                "one_click": self.one_click, "confirm": self.confirm, "node": self.node,
-                "allowed": allowed}
+        return {
+            "operation": self.api_operation,
+            "label": self.label,
+            "args": dict(self.args),
+            "one_click": self.one_click,
+            "confirm": self.confirm,
+            "node": self.node,
+            "allowed": allowed,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,13 @@ class Finding:
         return self.found.question
 
     def as_json(self, *, allowed: bool = False) -> dict[str, Any]:
-        return {"code": self.code, "node": self.node, "step": self.step, "title": self.title,
-                "summary": self.summary, "evidence": list(self.evidence),
-                "fix": self.fix.as_json(allowed=allowed) if self.fix else None,
-                "question": self.question}
+        return {
+            "code": self.code,
+            "node": self.node,
+            "step": self.step,
+            "title": self.title,
+            "summary": self.summary,
+            "evidence": list(self.evidence),
+            "fix": self.fix.as_json(allowed=allowed) if self.fix else None,
+            "question": self.question,
+        }

@@ -14,12 +14,15 @@ class Case(models.Model):
         NONE = "no-problem-found", _("geen probleem gevonden")
         NOT_ALLOWED = "not-allowed", _("niet toegestaan")
 
-    library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE,
-                                related_name="helpdesk_cases")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.SET_NULL, null=True,
-                                 related_name="helpdesk_cases")
-    staff = models.ForeignKey("staff.Staff", on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
+    library = models.ForeignKey(
+        "tenants.Library", on_delete=models.CASCADE, related_name="helpdesk_cases"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, related_name="helpdesk_cases"
+    )
+    staff = models.ForeignKey(
+        "staff.Staff", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     who = models.CharField(max_length=120)
     via = models.CharField(max_length=16)  # console | api | cli
     problem = models.CharField(max_length=32)
@@ -36,8 +39,9 @@ class Case(models.Model):
     created_at = models.DateTimeField(default=clock.now, db_index=True)
     # The diagnosis run again after a fix of this one, and whether the fix took the
     # cause away at the first try.
-    followed_by = models.OneToOneField("self", on_delete=models.SET_NULL, null=True,
-                                       blank=True, related_name="follows")
+    followed_by = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="follows"
+    )
     fix_operation = models.CharField(max_length=64, blank=True)
     fix_worked = models.BooleanField(null=True)  # null: not known (yet)
     # worked | not_worked | waiting_for_patron | waiting_for_push (diagnosis.FixState)

@@ -105,16 +105,31 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
     days = period(days)
     until = clock.now()
     since = until - timedelta(days=days)
-    cases = Case.objects.filter(library_id=_library_id(actor), created_at__gte=since,
-                                created_at__lte=until)
-    starts = (cases.filter(follows__isnull=True).values("problem", "first_code")
-              .annotate(n=Count("id")).order_by())
-    fixes = (cases.exclude(fix_operation="").values("problem", "fix_operation")
-             .annotate(tried=Count("id"), worked=Count("id", filter=Q(fix_worked=True)),
-                       waiting=Count("id", filter=Q(fix_worked__isnull=True)))
-             .order_by())
-    ends = (cases.filter(followed_by__isnull=True).values("problem", "procedure", "ended")
-            .annotate(n=Count("id")).order_by())
+    cases = Case.objects.filter(
+        library_id=_library_id(actor), created_at__gte=since, created_at__lte=until
+    )
+    starts = (
+        cases.filter(follows__isnull=True)
+        .values("problem", "first_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    fixes = (
+        cases.exclude(fix_operation="")
+        .values("problem", "fix_operation")
+        .annotate(
+            tried=Count("id"),
+            worked=Count("id", filter=Q(fix_worked=True)),
+            waiting=Count("id", filter=Q(fix_worked__isnull=True)),
+        )
+        .order_by()
+    )
+    ends = (
+        cases.filter(followed_by__isnull=True)
+        .values("problem", "procedure", "ended")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
     problems: dict[str, ProblemReport] = {}
 
@@ -122,8 +137,10 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
         if problem not in problems:
             definition = _procedure(problem)
             problems[problem] = ProblemReport(
-                problem, definition.title if definition else problem,
-                definition.id if definition else None)
+                problem,
+                definition.title if definition else problem,
+                definition.id if definition else None,
+            )
         return problems[problem]
 
     for row in starts:
@@ -131,10 +148,15 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
         report.cases += row["n"]
         report.first_findings.append(Row(row["first_code"], row["first_code"], row["n"], 0))
     for row in fixes:
-        get(row["problem"]).fixes.append(FixRow(
-            row["fix_operation"], str(OPERATIONS.get(row["fix_operation"],
-                                                     row["fix_operation"])),
-            row["tried"], row["worked"], row["waiting"]))
+        get(row["problem"]).fixes.append(
+            FixRow(
+                row["fix_operation"],
+                str(OPERATIONS.get(row["fix_operation"], row["fix_operation"])),
+                row["tried"],
+                row["worked"],
+                row["waiting"],
+            )
+        )
     for row in ends:
         report = get(row["problem"])
         node = None
@@ -148,16 +170,22 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
         # own total, so that each column adds up to 100.
         total_ends = sum(r.count for r in report.ends)
         report.first_findings = sorted(
-            (Row(r.key, r.label, r.count, _percent(r.count, report.cases))
-             for r in report.first_findings), key=lambda r: (-r.count, r.key))
-        report.ends = sorted((Row(r.key, r.label, r.count, _percent(r.count, total_ends))
-                              for r in report.ends), key=lambda r: (-r.count, r.key))
+            (
+                Row(r.key, r.label, r.count, _percent(r.count, report.cases))
+                for r in report.first_findings
+            ),
+            key=lambda r: (-r.count, r.key),
+        )
+        report.ends = sorted(
+            (Row(r.key, r.label, r.count, _percent(r.count, total_ends)) for r in report.ends),
+            key=lambda r: (-r.count, r.key),
+        )
         report.fixes.sort(key=lambda f: (-f.tried, f.operation))
     rank = {problem: i for i, problem in enumerate(PROBLEMS)}
-    ordered = sorted(problems.values(), key=lambda p: (rank.get(p.problem, len(rank)),
-                                                       p.problem))
-    return Report(days=days, since=since, until=until,
-                  cases=sum(p.cases for p in ordered), problems=ordered)
+    ordered = sorted(problems.values(), key=lambda p: (rank.get(p.problem, len(rank)), p.problem))
+    return Report(
+        days=days, since=since, until=until, cases=sum(p.cases for p in ordered), problems=ordered
+    )
 
 
 def own_case(*, actor: Actor, pk: object) -> Case | None:

@@ -18,8 +18,9 @@ from .findings import CODES
 NOT_FROM_A_CHECK = {"no-problem-found"}
 
 
-def problems_in(found: dict[str, definitions.Definition] | None = None,
-                registry: dict | None = None) -> list[str]:
+def problems_in(
+    found: dict[str, definitions.Definition] | None = None, registry: dict | None = None
+) -> list[str]:
     """Everything wrong with the definitions, as sentences (empty: all well)."""
     registry = REGISTRY if registry is None else registry
     errors: list[str] = []
@@ -38,8 +39,10 @@ def problems_in(found: dict[str, definitions.Definition] | None = None,
             if not definition.problem:
                 errors.append(f"{where}: a procedure needs a problem code")
             elif definition.problem in problems:
-                errors.append(f"{where}: problem {definition.problem!r} is also "
-                              f"{problems[definition.problem]}'s")
+                errors.append(
+                    f"{where}: problem {definition.problem!r} is also "
+                    f"{problems[definition.problem]}'s"
+                )
             else:
                 problems[definition.problem] = definition.id
         for node_name, node in definition.nodes.items():
@@ -47,13 +50,16 @@ def problems_in(found: dict[str, definitions.Definition] | None = None,
                 continue
             check = registry.get(node.check or "")
             if check is None:
-                errors.append(f"{where}: node {node_name!r} names unregistered check "
-                              f"{node.check!r}")
+                errors.append(
+                    f"{where}: node {node_name!r} names unregistered check {node.check!r}"
+                )
                 continue
             for code in node.routes:
                 if code not in check.codes:
-                    errors.append(f"{where}: node {node_name!r} routes {code!r}, which "
-                                  f"check {node.check!r} never finds")
+                    errors.append(
+                        f"{where}: node {node_name!r} routes {code!r}, which "
+                        f"check {node.check!r} never finds"
+                    )
     produced = {code for check in registry.values() for code in check.codes}
     for code in sorted(CODES - produced - NOT_FROM_A_CHECK):
         errors.append(f"finding code {code!r} is produced by no registered check")
@@ -67,6 +73,7 @@ def check_definitions(app_configs=None, **kwargs) -> list[django_checks.CheckMes
     if not errors:
         have = {d.problem for d in definitions.procedures()}
         if have != set(PROBLEMS):
-            errors.append(f"the Helpdesk box offers {sorted(PROBLEMS)}, the procedures "
-                          f"are for {sorted(have)}")
+            errors.append(
+                f"the Helpdesk box offers {sorted(PROBLEMS)}, the procedures are for {sorted(have)}"
+            )
     return [django_checks.Error(text, id="helpdesk.E001") for text in errors]

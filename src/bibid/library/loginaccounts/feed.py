@@ -34,16 +34,20 @@ def apply_change(library: Library, change: dict) -> None:
     if change["kind"] == "link_created":
         _linked(library, change, account_id)
         return
-    customers = Customer.objects.filter(library=library, card_number=change["customer_ref"],
-                                        account_id=account_id)
+    customers = Customer.objects.filter(
+        library=library, card_number=change["customer_ref"], account_id=account_id
+    )
     customer = customers.first()
     if customer is None:
         return
-    pending = Subscription.objects.filter(memberships__customer=customer,
-                                          status=Subscription.Status.PENDING)
+    pending = Subscription.objects.filter(
+        memberships__customer=customer, status=Subscription.Status.PENDING
+    )
     if change["kind"] in ("account_deleted", "link_removed"):
-        if change["kind"] == "link_removed" and \
-                change["data"].get("reason") == "unlinked_by_library":
+        if (
+            change["kind"] == "link_removed"
+            and change["data"].get("reason") == "unlinked_by_library"
+        ):
             metrics.REPAIRS.labels(via="feed", kind="link_removed").inc()
         forget_link(customer)
         if change["data"].get("reason") == "purged":
@@ -56,14 +60,18 @@ def apply_change(library: Library, change: dict) -> None:
         ids = list(pending.values_list("pk", flat=True))
         if ids:
             Subscription.objects.filter(pk__in=ids).update(status=Subscription.Status.ACTIVE)
-            request_push(Membership.objects.filter(subscription_id__in=ids)
-                         .values_list("customer_id", flat=True))
+            request_push(
+                Membership.objects.filter(subscription_id__in=ids).values_list(
+                    "customer_id", flat=True
+                )
+            )
     detail = {"change": change["id"], **change.get("data", {})}
     if customer.is_private:
         # The audit trail is read by every role: a colleague's (new) username stays out.
         detail = {k: v for k, v in detail.items() if k not in ("username", "customer")}
-    audit.record(actor=SYSTEM, action=f"feed_{change['kind']}", customer=customer,
-                 result="ok", detail=detail)
+    audit.record(
+        actor=SYSTEM, action=f"feed_{change['kind']}", customer=customer, result="ok", detail=detail
+    )
 
 
 def _linked(library: Library, change: dict, account_id: UUID) -> None:
@@ -71,19 +79,20 @@ def _linked(library: Library, change: dict, account_id: UUID) -> None:
     asked); if not, the answer was lost (a timeout) and the link is repaired here. Later
     changes in the feed (an unlink, another link) come after this one, so applying each in
     order ends in identity's state."""
-    customer = Customer.objects.filter(library=library,
-                                       card_number=change["customer_ref"]).first()
+    customer = Customer.objects.filter(library=library, card_number=change["customer_ref"]).first()
     if customer is None or customer.account_id == account_id:
         return
-    remember_link(customer, {"account_id": account_id,
-                             "username": change["data"].get("username", "")})
+    remember_link(
+        customer, {"account_id": account_id, "username": change["data"].get("username", "")}
+    )
     request_push([customer.pk])
     metrics.REPAIRS.labels(via="feed", kind="link_created").inc()
     detail = {"change": change["id"], "repaired": True}
     if not customer.is_private:
         detail["username"] = change["data"].get("username", "")
-    audit.record(actor=SYSTEM, action="feed_link_created", customer=customer, result="ok",
-                 detail=detail)
+    audit.record(
+        actor=SYSTEM, action="feed_link_created", customer=customer, result="ok", detail=detail
+    )
 
 
 def follow(library: Library, *, client: IdentityClient | None = None) -> int:

@@ -68,12 +68,18 @@ class IdentityUnavailable(IdentityError):
         """The request reached identity and may have been carried out."""
         return self.kind in ("slow", "error") and self.sent is not None
 
-    TEXT = gettext_lazy("De inlogdienst is nu niet bereikbaar (%(reason)s). Er is niets "
-                        "gewijzigd; probeer het over een paar minuten opnieuw.")
-    BUSY_TEXT = gettext_lazy("De inlogdienst is even erg druk. Er is niets gewijzigd; probeer "
-                             "het over een paar seconden opnieuw.")
-    SLOW_TEXT = gettext_lazy("De inlogdienst antwoordt niet op tijd (%(reason)s); probeer het "
-                             "over een paar minuten opnieuw.")
+    TEXT = gettext_lazy(
+        "De inlogdienst is nu niet bereikbaar (%(reason)s). Er is niets "
+        "gewijzigd; probeer het over een paar minuten opnieuw."
+    )
+    BUSY_TEXT = gettext_lazy(
+        "De inlogdienst is even erg druk. Er is niets gewijzigd; probeer "
+        "het over een paar seconden opnieuw."
+    )
+    SLOW_TEXT = gettext_lazy(
+        "De inlogdienst antwoordt niet op tijd (%(reason)s); probeer het "
+        "over een paar minuten opnieuw."
+    )
 
     def message(self, language: str | None = None) -> str:
         if self.kind == "busy":
@@ -96,8 +102,9 @@ def _not_sent(error: requests.RequestException) -> bool:
             reason = getattr(cause, "reason", None)
             if isinstance(reason, NewConnectionError):
                 return True
-            nested = cause.args[0] if cause.args and isinstance(cause.args[0],
-                                                                BaseException) else None
+            nested = (
+                cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+            )
             cause = nested or cause.__cause__ or cause.__context__
     return False
 
@@ -108,8 +115,7 @@ def _unavailable_from(error: requests.RequestException, sent: dict | None) -> Id
     return IdentityUnavailable(type(error).__name__, kind="slow", sent=sent)
 
 
-def _unavailable_from_status(response: requests.Response, sent: dict | None
-                             ) -> IdentityUnavailable:
+def _unavailable_from_status(response: requests.Response, sent: dict | None) -> IdentityUnavailable:
     data = _json(response)
     if response.status_code == 503 and data.get("code") == "busy":
         # Shed before any work was done (the load-shedding contract): certainly not done.
@@ -137,8 +143,15 @@ def _session() -> requests.Session:
 class IdentityClient:
     """The library API, as one library (one OAuth2 client) sees it."""
 
-    def __init__(self, *, base_url: str, client_id: str, client_secret: str,
-                 timeout: float | None = None, acting: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout: float | None = None,
+        acting: tuple[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
@@ -148,13 +161,17 @@ class IdentityClient:
         self.acting = acting
 
     @classmethod
-    def for_library(cls, library, *, timeout: float | None = None,
-                    acting: tuple[str, str] | None = None) -> IdentityClient:
+    def for_library(
+        cls, library, *, timeout: float | None = None, acting: tuple[str, str] | None = None
+    ) -> IdentityClient:
         """`acting`: (role, staff reference), e.g. ("desk", "staff:17") or ("system", "")."""
-        return cls(base_url=settings.BIBID_PUBLIC_URLS["identity"],
-                   client_id=library.identity_client_id,
-                   client_secret=library.identity_client_secret, timeout=timeout,
-                   acting=acting)
+        return cls(
+            base_url=settings.BIBID_PUBLIC_URLS["identity"],
+            client_id=library.identity_client_id,
+            client_secret=library.identity_client_secret,
+            timeout=timeout,
+            acting=acting,
+        )
 
     # -- transport ------------------------------------------------------------------------
 
@@ -166,39 +183,63 @@ class IdentityClient:
         try:
             response = _session().post(
                 f"{self.base_url}/o/token/",
-                data={"grant_type": "client_credentials",
-                      "scope": "accounts:read accounts:write"},
-                auth=(self.client_id, self.client_secret), timeout=self.timeout,
+                data={"grant_type": "client_credentials", "scope": "accounts:read accounts:write"},
+                auth=(self.client_id, self.client_secret),
+                timeout=self.timeout,
             )
         except requests.RequestException as error:
             # No operation was sent yet: whatever happened, nothing was done.
-            raise IdentityUnavailable(type(error).__name__,
-                                      kind="down" if _not_sent(error) else "slow") from error
+            raise IdentityUnavailable(
+                type(error).__name__, kind="down" if _not_sent(error) else "slow"
+            ) from error
         if response.status_code >= 500:
             shed = _unavailable_from_status(response, None)
-            raise IdentityUnavailable(shed.reason, kind="busy" if shed.kind == "busy"
-                                      else "error", retry_after=shed.retry_after)
+            raise IdentityUnavailable(
+                shed.reason,
+                kind="busy" if shed.kind == "busy" else "error",
+                retry_after=shed.retry_after,
+            )
         if response.status_code != 200:
-            raise IdentityProblem(response.status_code, "client_credentials_refused",
-                                  {"nl": "De inlogdienst weigert de gegevens van deze "
-                                         "bibliotheek (client-id/secret).",
-                                   "en": "The login service refuses this library's client "
-                                         "credentials."}, _json(response))
+            raise IdentityProblem(
+                response.status_code,
+                "client_credentials_refused",
+                {
+                    "nl": "De inlogdienst weigert de gegevens van deze "
+                    "bibliotheek (client-id/secret).",
+                    "en": "The login service refuses this library's client credentials.",
+                },
+                _json(response),
+            )
         body = response.json()
         with _tokens_lock:
-            _tokens[(self.base_url, self.client_id)] = (body["access_token"],
-                                       time.monotonic() + float(body.get("expires_in", 300)))
+            _tokens[(self.base_url, self.client_id)] = (
+                body["access_token"],
+                time.monotonic() + float(body.get("expires_in", 300)),
+            )
         return body["access_token"]
 
-    def call(self, method: str, path: str, *, body: Any = None, params: dict | None = None,
-             idempotency_key: str | None = None, timeout: float | None = None) -> dict:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> dict:
         """One API call; a refused token is fetched again once (it may have expired)."""
-        sent = ({"method": method, "path": path, "body": body, "key": idempotency_key}
-                if idempotency_key else None)
+        sent = (
+            {"method": method, "path": path, "body": body, "key": idempotency_key}
+            if idempotency_key
+            else None
+        )
         for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self._token(fresh=attempt == 2)}",
-                       "Accept-Language": (get_language() or "nl")[:2],
-                       **requestid.outgoing_headers()}
+            headers = {
+                "Authorization": f"Bearer {self._token(fresh=attempt == 2)}",
+                "Accept-Language": (get_language() or "nl")[:2],
+                **requestid.outgoing_headers(),
+            }
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
             if self.acting:
@@ -208,8 +249,12 @@ class IdentityClient:
                     headers["Bibid-Acting-Staff"] = staff
             try:
                 response = _session().request(
-                    method, f"{self.base_url}/api/v1{path}", json=body, params=params,
-                    headers=headers, timeout=timeout or self.timeout,
+                    method,
+                    f"{self.base_url}/api/v1{path}",
+                    json=body,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout or self.timeout,
                 )
             except requests.RequestException as error:
                 raise _unavailable_from(error, sent) from error
@@ -219,32 +264,48 @@ class IdentityClient:
                 raise _unavailable_from_status(response, sent)
             data = _json(response)
             if response.status_code >= 400:
-                raise IdentityProblem(response.status_code, data.get("code", "unknown"),
-                                      data.get("messages") or {}, data)
+                raise IdentityProblem(
+                    response.status_code,
+                    data.get("code", "unknown"),
+                    data.get("messages") or {},
+                    data,
+                )
             return data
         raise AssertionError("unreachable")  # pragma: no cover
 
     def replay(self, sent: dict) -> dict:
         """Send a request that got no answer again, unchanged, with its Idempotency-Key:
         identity answers what the first one did (replayed), or runs it now if it never ran."""
-        return self.call(sent["method"], sent["path"], body=sent.get("body"),
-                         idempotency_key=sent["key"])
+        return self.call(
+            sent["method"], sent["path"], body=sent.get("body"), idempotency_key=sent["key"]
+        )
 
     # -- operations (the library API's operationIds) --------------------------------------
 
     def account_show(self, ref: str) -> dict:
         return self.call("GET", f"/customers/{ref}/account")
 
-    def account_generate(self, ref: str, *, username: str | None, recovery_email: str | None,
-                         language: str = "nl", if_username_taken: str = "refuse",
-                         idempotency_key: str | None = None) -> dict:
+    def account_generate(
+        self,
+        ref: str,
+        *,
+        username: str | None,
+        recovery_email: str | None,
+        language: str = "nl",
+        if_username_taken: str = "refuse",
+        idempotency_key: str | None = None,
+    ) -> dict:
         body = {"language": language, "if_username_taken": if_username_taken}
         if username:
             body["username"] = username
         if recovery_email:
             body["recovery_email"] = recovery_email
-        return self.call("POST", f"/customers/{ref}/account", body=body,
-                         idempotency_key=idempotency_key or _key())
+        return self.call(
+            "POST",
+            f"/customers/{ref}/account",
+            body=body,
+            idempotency_key=idempotency_key or _key(),
+        )
 
     def account_link(self, ref: str, username: str | None) -> dict:
         """Open a link request (202): the patron agrees by code or on `handover_url`."""
@@ -256,8 +317,9 @@ class IdentityClient:
         body = {"request_id": str(request_id)}
         if code:
             body["code"] = code
-        return self.call("POST", f"/customers/{ref}/link/confirm", body=body,
-                         idempotency_key=_key())
+        return self.call(
+            "POST", f"/customers/{ref}/link/confirm", body=body, idempotency_key=_key()
+        )
 
     def account_unlink(self, ref: str) -> dict:
         return self.call("DELETE", f"/customers/{ref}/link", idempotency_key=_key())
@@ -265,23 +327,34 @@ class IdentityClient:
     def account_activate(self, ref: str) -> dict:
         return self.call("POST", f"/customers/{ref}/activate", idempotency_key=_key())
 
-    def account_authorize(self, ref: str, authorization: dict, *,
-                          idempotency_key: str | None = None) -> dict:
+    def account_authorize(
+        self, ref: str, authorization: dict, *, idempotency_key: str | None = None
+    ) -> dict:
         """`authorization` carries the customer's `version` (see pushes.py): identity never
         applies an older version over a newer one."""
-        return self.call("PUT", f"/customers/{ref}/authorization", body=authorization,
-                         idempotency_key=idempotency_key or _key())
+        return self.call(
+            "PUT",
+            f"/customers/{ref}/authorization",
+            body=authorization,
+            idempotency_key=idempotency_key or _key(),
+        )
 
     def authorizations_bulk(self, items: list[dict]) -> dict:
-        return self.call("POST", "/authorizations", body={"items": items},
-                         idempotency_key=_key(), timeout=max(self.timeout, 120))
+        return self.call(
+            "POST",
+            "/authorizations",
+            body={"items": items},
+            idempotency_key=_key(),
+            timeout=max(self.timeout, 120),
+        )
 
     def account_rights(self, ref: str) -> dict:
         return self.call("GET", f"/customers/{ref}/rights")
 
     def account_reset_recovery_email(self, ref: str, email: str) -> dict:
-        return self.call("PUT", f"/customers/{ref}/recovery-email", body={"email": email},
-                         idempotency_key=_key())
+        return self.call(
+            "PUT", f"/customers/{ref}/recovery-email", body={"email": email}, idempotency_key=_key()
+        )
 
     def account_send_password_reset(self, ref: str) -> dict:
         return self.call("POST", f"/customers/{ref}/password-reset", idempotency_key=_key())
@@ -297,8 +370,9 @@ class IdentityClient:
         return self.call("GET", f"/customers/{ref}/status", params=params)
 
     def library_settings_update(self, flows: list[str]) -> dict:
-        return self.call("PUT", "/settings", body={"self_service_flows": flows},
-                         idempotency_key=_key())
+        return self.call(
+            "PUT", "/settings", body={"self_service_flows": flows}, idempotency_key=_key()
+        )
 
     def changes_list(self, after: int, limit: int = 500) -> dict:
         return self.call("GET", "/changes", params={"after": after, "limit": limit})

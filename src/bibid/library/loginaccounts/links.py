@@ -26,8 +26,8 @@ def remember_link(customer: Customer, account: dict) -> None:
     account_id = UUID(str(account["account_id"]))
     linked_at = clock.now()
     Customer.objects.filter(pk=customer.pk).update(
-        account_id=account_id, account_username=account["username"],
-        account_linked_at=linked_at)
+        account_id=account_id, account_username=account["username"], account_linked_at=linked_at
+    )
     customer.account_id, customer.account_username = account_id, account["username"]
     customer.account_linked_at = linked_at
 
@@ -40,8 +40,9 @@ def forget_link(customer: Customer) -> None:
 
 def forget_links(library, card_numbers: Iterable[str]) -> int:
     """The same for many customers of one library at once (the nightly sync's answer)."""
-    return Customer.objects.filter(library=library,
-                                   card_number__in=list(card_numbers)).update(**UNLINKED)
+    return Customer.objects.filter(library=library, card_number__in=list(card_numbers)).update(
+        **UNLINKED
+    )
 
 
 def rename_link(customer: Customer, username: str) -> None:

@@ -14,8 +14,9 @@ class PendingPush(models.Model):
     answered, so that a change arriving during a push is pushed again, never lost.
     """
 
-    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE,
-                                    related_name="pending_push")
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="pending_push"
+    )
     version = models.PositiveIntegerField(default=1)
     requested_at = models.DateTimeField(default=clock.now)
     attempts = models.PositiveIntegerField(default=0)
@@ -47,8 +48,9 @@ class UnconfirmedCall(models.Model):
         NOT_DONE = "not_done", _("niet uitgevoerd")
         GAVE_UP = "gave_up", _("niet meer na te gaan")
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
-                                 related_name="unconfirmed_calls")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="unconfirmed_calls"
+    )
     action = models.CharField(max_length=40)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
@@ -67,8 +69,7 @@ class UnconfirmedCall(models.Model):
         verbose_name = _("onbevestigde wijziging")
         verbose_name_plural = _("onbevestigde wijzigingen")
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["settled_at", "next_attempt_at"],
-                                name="unconfirmed_due")]
+        indexes = [models.Index(fields=["settled_at", "next_attempt_at"], name="unconfirmed_due")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.customer_id} ({self.outcome or 'open'})"

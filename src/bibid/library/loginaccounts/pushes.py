@@ -44,15 +44,20 @@ def request_push(customer_ids: Iterable[int]) -> None:
     ids = set(customer_ids)
     # Higher than before, and at least the clock's (see customers.models.version_now); the
     # row lock of the UPDATE orders concurrent changes of one customer.
-    Customer.objects.filter(pk__in=ids).update(authorization_version=Greatest(
-        F("authorization_version") + 1, Value(version_now())))
+    Customer.objects.filter(pk__in=ids).update(
+        authorization_version=Greatest(F("authorization_version") + 1, Value(version_now()))
+    )
     for customer_id in ids:
         updated = PendingPush.objects.filter(customer_id=customer_id).update(
-            version=F("version") + 1, requested_at=now, next_attempt_at=now, attempts=0,
+            version=F("version") + 1,
+            requested_at=now,
+            next_attempt_at=now,
+            attempts=0,
         )
         if not updated:
-            PendingPush.objects.create(customer_id=customer_id, requested_at=now,
-                                       next_attempt_at=now)
+            PendingPush.objects.create(
+                customer_id=customer_id, requested_at=now, next_attempt_at=now
+            )
     transaction.on_commit(_kick)
 
 
@@ -84,7 +89,8 @@ def drain(*, limit: int = 200) -> dict[str, int]:
     counts = {"pushed": 0, "dropped": 0, "waiting": 0}
     due = list(
         PendingPush.objects.filter(next_attempt_at__lte=clock.now())
-        .select_related("customer__library").order_by("requested_at")[:limit]
+        .select_related("customer__library")
+        .order_by("requested_at")[:limit]
     )
     clients: dict[int, IdentityClient] = {}
     for row in due:
@@ -93,13 +99,13 @@ def drain(*, limit: int = 200) -> dict[str, int]:
     return counts
 
 
-def _push_one(row: PendingPush, clients: dict[int, IdentityClient],
-              counts: dict[str, int]) -> bool:
+def _push_one(row: PendingPush, clients: dict[int, IdentityClient], counts: dict[str, int]) -> bool:
     """Push one queued row (outside any transaction); False: the login service is down,
     busy or slow, so the caller should stop for now."""
     customer = (
         Customer.objects.filter(pk=row.customer_id)
-        .prefetch_related("memberships__subscription__type").first()
+        .prefetch_related("memberships__subscription__type")
+        .first()
     )
     if customer is None or not customer.has_login_account:
         PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
@@ -109,8 +115,9 @@ def _push_one(row: PendingPush, clients: dict[int, IdentityClient],
     client = clients.setdefault(library.pk, IdentityClient.for_library(library))
     payload = payload_for(customer)
     try:
-        answer = client.account_authorize(customer.card_number, payload,
-                                          idempotency_key=idempotency_key(customer, payload))
+        answer = client.account_authorize(
+            customer.card_number, payload, idempotency_key=idempotency_key(customer, payload)
+        )
     except IdentityUnavailable as error:
         # Down, busy or slow: this one and the rest wait. After a timeout the same state
         # goes again under the same key (see the module's docstring).
@@ -143,8 +150,11 @@ def push_now(customer: Customer) -> bool:
     calls a fix a success only once the rights it changed have reached identity). Same
     request, same key as the queue would send, so the queue's own try of it is a replay.
     Returns whether nothing is left waiting. Never inside a transaction: it calls identity."""
-    row = (PendingPush.objects.filter(customer_id=customer.pk)
-           .select_related("customer__library").first())
+    row = (
+        PendingPush.objects.filter(customer_id=customer.pk)
+        .select_related("customer__library")
+        .first()
+    )
     if row is None:
         return True
     counts = {"pushed": 0, "dropped": 0, "waiting": 0}
@@ -157,5 +167,7 @@ def _retry_later(row: PendingPush, error: str, *, at_least: int | None = None) -
     pause = max(_pause(attempts), timedelta(seconds=at_least or 0))
     metrics.PUSH_RETRIES.inc()
     PendingPush.objects.filter(pk=row.pk, version=row.version).update(
-        attempts=attempts, next_attempt_at=clock.now() + pause, last_error=error[:300],
+        attempts=attempts,
+        next_attempt_at=clock.now() + pause,
+        last_error=error[:300],
     )

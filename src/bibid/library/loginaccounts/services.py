@@ -48,15 +48,14 @@ def check(actor: Actor, customer: Customer, perm: Perm) -> None:
     if actor.staff is not None and customer.library_id != actor.staff.library_id:
         # Another library's customer is indistinguishable from no customer at all.
         raise Problem(404, "customer_not_found", gettext_lazy("Deze klant bestaat niet."))
-    if (
-        actor.staff is not None
-        and customer.is_private
-        and actor.staff.customer_id != customer.pk
-    ):
+    if actor.staff is not None and customer.is_private and actor.staff.customer_id != customer.pk:
         raise Problem(
-            403, "private_customer",
-            gettext_lazy("Dit is een collega of vrijwilliger: hun inlogaccount kun je niet "
-                         "inzien of wijzigen. Laat de collega of vrijwilliger zelf inloggen."),
+            403,
+            "private_customer",
+            gettext_lazy(
+                "Dit is een collega of vrijwilliger: hun inlogaccount kun je niet "
+                "inzien of wijzigen. Laat de collega of vrijwilliger zelf inloggen."
+            ),
         )
 
 
@@ -85,46 +84,83 @@ def _run(actor: Actor, customer: Customer, action: str, perm: Perm, call) -> Out
     try:
         check(actor, customer, perm)
     except Problem as problem:
-        audit.record(actor=actor, action=action, customer=customer, result="refused",
-                     detail={"code": problem.code})
+        audit.record(
+            actor=actor,
+            action=action,
+            customer=customer,
+            result="refused",
+            detail={"code": problem.code},
+        )
         raise
     if action not in READS and unconfirmed.open_calls(customer).exists():
         if not unconfirmed.settle_for(customer):
             # What the account looks like at identity is not known yet: a second change now
             # could be built on a wrong picture (a second account, a link that exists).
-            audit.record(actor=actor, action=action, customer=customer, result="refused",
-                         detail={"code": "identity_unconfirmed_pending"})
+            audit.record(
+                actor=actor,
+                action=action,
+                customer=customer,
+                result="refused",
+                detail={"code": "identity_unconfirmed_pending"},
+            )
             raise Problem(409, "identity_unconfirmed_pending", unconfirmed.PENDING_TEXT)
         # Settling may just have changed the link: go on from what is stored now.
-        customer.refresh_from_db(fields=["account_id", "account_username",
-                                         "account_linked_at"])
+        customer.refresh_from_db(fields=["account_id", "account_username", "account_linked_at"])
     try:
         outcome = call()
     except IdentityProblem as problem:
-        audit.record(actor=actor, action=action, customer=customer, result="refused",
-                     detail={"identity": problem.code, "status": problem.status})
+        audit.record(
+            actor=actor,
+            action=action,
+            customer=customer,
+            result="refused",
+            detail={"identity": problem.code, "status": problem.status},
+        )
         if problem.code == "not_linked" and customer.has_login_account:
             forget_link(customer)  # the login service knows no link: ours was stale
         raise _refusal(actor, customer, problem) from problem
     except IdentityUnavailable as error:
         if error.uncertain and action not in NOT_SETTLED:
             pending = unconfirmed.record(customer, action, error, acting(actor))
-            audit.record(actor=actor, action=action, customer=customer, result="unconfirmed",
-                         detail={"identity": error.kind, "reason": error.reason,
-                                 "unconfirmed": pending.pk})
-            raise Problem(504, "identity_unconfirmed", unconfirmed.TEXT,
-                          extra={"unconfirmed": pending.pk}) from error
-        audit.record(actor=actor, action=action, customer=customer, result="failed",
-                     detail={"identity": error.kind, "reason": error.reason})
+            audit.record(
+                actor=actor,
+                action=action,
+                customer=customer,
+                result="unconfirmed",
+                detail={"identity": error.kind, "reason": error.reason, "unconfirmed": pending.pk},
+            )
+            raise Problem(
+                504, "identity_unconfirmed", unconfirmed.TEXT, extra={"unconfirmed": pending.pk}
+            ) from error
+        audit.record(
+            actor=actor,
+            action=action,
+            customer=customer,
+            result="failed",
+            detail={"identity": error.kind, "reason": error.reason},
+        )
         if error.kind == "busy":
-            raise Problem(503, "identity_busy", IdentityUnavailable.BUSY_TEXT,
-                          extra={"retry_after": error.retry_after or 5}) from error
-        text = (IdentityUnavailable.SLOW_TEXT if error.kind in ("slow", "error")
-                else IdentityUnavailable.TEXT)
-        raise Problem(503, "identity_unavailable", text,
-                      extra={"reason": error.reason, "kind": error.kind}) from error
-    audit.record(actor=actor, action=action, customer=customer, result="ok",
-                 detail={"summary": outcome.summary[:200]})
+            raise Problem(
+                503,
+                "identity_busy",
+                IdentityUnavailable.BUSY_TEXT,
+                extra={"retry_after": error.retry_after or 5},
+            ) from error
+        text = (
+            IdentityUnavailable.SLOW_TEXT
+            if error.kind in ("slow", "error")
+            else IdentityUnavailable.TEXT
+        )
+        raise Problem(
+            503, "identity_unavailable", text, extra={"reason": error.reason, "kind": error.kind}
+        ) from error
+    audit.record(
+        actor=actor,
+        action=action,
+        customer=customer,
+        result="ok",
+        detail={"summary": outcome.summary[:200]},
+    )
     return outcome
 
 
@@ -137,20 +173,23 @@ def _refusal(actor: Actor, customer: Customer, problem: IdentityProblem) -> Prob
     data = (problem.body or {}).get("data") or {}
     extra = {key: data[key] for key in PASSED_ON if isinstance(data.get(key), int)}
     if problem.code == "account_linked_to_other_customer":
-        other = Customer.objects.filter(library_id=customer.library_id,
-                                        card_number=str(data.get("customer") or "")).first()
+        other = Customer.objects.filter(
+            library_id=customer.library_id, card_number=str(data.get("customer") or "")
+        ).first()
         if other is None or (other.is_private and not _is_self(actor, other)):
             # The colleague rule: identity names the other customer's card, and our own
             # words must not pass it on when that customer is a colleague or volunteer (nor
             # one who just stopped being one): who has which account is theirs to tell.
             return Problem(problem.status, problem.code, OTHER_CUSTOMER_HERE, extra=extra)
-    return Problem(problem.status, problem.code, problem.message(),
-                   messages=problem.messages, extra=extra)
+    return Problem(
+        problem.status, problem.code, problem.message(), messages=problem.messages, extra=extra
+    )
 
 
 OTHER_CUSTOMER_HERE = gettext_lazy(
     "Dit inlogaccount is al gekoppeld aan een andere klant van deze bibliotheek. Vraag de "
-    "klant welk inlogaccount van hem of haar is, of laat de klant zelf inloggen.")
+    "klant welk inlogaccount van hem of haar is, of laat de klant zelf inloggen."
+)
 
 
 def _is_self(actor: Actor, customer: Customer) -> bool:
@@ -167,30 +206,45 @@ def show(*, actor: Actor, customer: Customer) -> Outcome:
         account = _client(customer, actor).account_show(customer.card_number)
         if account["username"] != customer.account_username:
             rename_link(customer, account["username"])
-        return Outcome("show", _("Inlogaccount %(username)s: %(state)s.") % {
-            "username": account["username"], "state": _state(account)}, account)
+        return Outcome(
+            "show",
+            _("Inlogaccount %(username)s: %(state)s.")
+            % {"username": account["username"], "state": _state(account)},
+            account,
+        )
 
     return _run(actor, customer, "login_show", Perm.LOGIN_SHOW, call)
 
 
-def generate(*, actor: Actor, customer: Customer, username: str | None = None,
-             recovery_email: str | None = None, language: str = "nl") -> Outcome:
+def generate(
+    *,
+    actor: Actor,
+    customer: Customer,
+    username: str | None = None,
+    recovery_email: str | None = None,
+    language: str = "nl",
+) -> Outcome:
     """Genereer inlogaccount: inactive, linked, activation e-mail to the recovery address."""
 
     def call() -> Outcome:
         email = recovery_email if recovery_email is not None else customer.email
         answer = _client(customer, actor).account_generate(
-            customer.card_number, username=username, recovery_email=email or None,
-            language=language)
+            customer.card_number, username=username, recovery_email=email or None, language=language
+        )
         with transaction.atomic():
             remember_link(customer, answer["account"])
             request_push([customer.pk])
-        mail = (_("De activeringsmail is onderweg naar %(email)s.") % {"email": email}
-                if answer["activation_mail"] == "queued"
-                else _("Er is geen e-mailadres: activeer het account aan de balie."))
-        return Outcome("generate", _("Inlogaccount %(username)s aangemaakt (nog niet actief). "
-                                     "%(mail)s") % {"username": answer["account"]["username"],
-                                                    "mail": mail}, answer)
+        mail = (
+            _("De activeringsmail is onderweg naar %(email)s.") % {"email": email}
+            if answer["activation_mail"] == "queued"
+            else _("Er is geen e-mailadres: activeer het account aan de balie.")
+        )
+        return Outcome(
+            "generate",
+            _("Inlogaccount %(username)s aangemaakt (nog niet actief). %(mail)s")
+            % {"username": answer["account"]["username"], "mail": mail},
+            answer,
+        )
 
     return _run(actor, customer, "login_generate", Perm.LOGIN_GENERATE, call)
 
@@ -205,11 +259,19 @@ def link(*, actor: Actor, customer: Customer, username: str | None = None) -> Ou
 
     def call() -> Outcome:
         answer = _client(customer, actor).account_link(customer.card_number, username or None)
-        data = {"request_id": str(UUID(str(answer["request_id"]))),
-                "handover_url": _handover_url(answer.get("handover_url")),
-                "expires_at": answer.get("expires_at")}
-        return Outcome("link", _("Vraag de klant om de code uit de e-mail, of laat de klant "
-                                 "zelf inloggen op het scherm."), data)
+        data = {
+            "request_id": str(UUID(str(answer["request_id"]))),
+            "handover_url": _handover_url(answer.get("handover_url")),
+            "expires_at": answer.get("expires_at"),
+        }
+        return Outcome(
+            "link",
+            _(
+                "Vraag de klant om de code uit de e-mail, of laat de klant "
+                "zelf inloggen op het scherm."
+            ),
+            data,
+        )
 
     return _run(actor, customer, "login_link", Perm.LOGIN_LINK, call)
 
@@ -223,8 +285,14 @@ def _handover_url(url: object) -> str:
     return text if text.startswith(base) and "\\" not in text else ""
 
 
-def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
-                 code: str | None = None, move_from: Customer | None = None) -> Outcome:
+def confirm_link(
+    *,
+    actor: Actor,
+    customer: Customer,
+    request_id: str,
+    code: str | None = None,
+    move_from: Customer | None = None,
+) -> Outcome:
     """Koppel inlogaccount, step 2: the code the patron read out (or none, after the patron
     confirmed on the handover page). Only then is the link stored and the rights pushed.
 
@@ -237,9 +305,12 @@ def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
         request_id = str(UUID(str(request_id)))
     except ValueError:
         check(actor, customer, Perm.LOGIN_LINK)
-        raise Problem(400, "invalid_request_id", gettext_lazy(
-            "Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount."),
-            field="request_id") from None
+        raise Problem(
+            400,
+            "invalid_request_id",
+            gettext_lazy("Dit koppelverzoek bestaat niet; begin opnieuw met Koppel inlogaccount."),
+            field="request_id",
+        ) from None
     code = (code or "").strip() or None
     if move_from is not None:
         check(actor, move_from, Perm.LOGIN_UNLINK)
@@ -250,18 +321,26 @@ def confirm_link(*, actor: Actor, customer: Customer, request_id: str,
             answer = client.account_link_confirm(customer.card_number, request_id, code)
         except IdentityProblem as problem:
             other = ((problem.body or {}).get("data") or {}).get("customer")
-            if move_from is None or problem.code != "account_linked_to_other_customer" \
-                    or other != move_from.card_number:
+            if (
+                move_from is None
+                or problem.code != "account_linked_to_other_customer"
+                or other != move_from.card_number
+            ):
                 raise
             unlink(actor=actor, customer=move_from)
             answer = client.account_link_confirm(customer.card_number, request_id, code)
         with transaction.atomic():
             remember_link(customer, answer["account"])
             request_push([customer.pk])
-        return Outcome("link_confirm", _("Inlogaccount %(username)s is gekoppeld aan deze "
-                                         "klant; de rechten worden bijgewerkt.") % {
-                                             "username": answer["account"]["username"]},
-                       answer)
+        return Outcome(
+            "link_confirm",
+            _(
+                "Inlogaccount %(username)s is gekoppeld aan deze "
+                "klant; de rechten worden bijgewerkt."
+            )
+            % {"username": answer["account"]["username"]},
+            answer,
+        )
 
     return _run(actor, customer, "login_link_confirm", Perm.LOGIN_LINK, call)
 
@@ -270,9 +349,14 @@ def unlink(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer, actor).account_unlink(customer.card_number)
         forget_link(customer)
-        return Outcome("unlink", _("Het inlogaccount is ontkoppeld. Het account zelf bestaat "
-                                   "nog; de klant kan het aan een andere klant laten koppelen."),
-                       answer)
+        return Outcome(
+            "unlink",
+            _(
+                "Het inlogaccount is ontkoppeld. Het account zelf bestaat "
+                "nog; de klant kan het aan een andere klant laten koppelen."
+            ),
+            answer,
+        )
 
     return _run(actor, customer, "login_unlink", Perm.LOGIN_UNLINK, call)
 
@@ -288,14 +372,18 @@ def activate(*, actor: Actor, customer: Customer) -> Outcome:
             text = _("Het inlogaccount is geactiveerd en wordt niet meer verwijderd.")
         mails = {
             "queued": _("De klant krijgt een e-mail om een wachtwoord te kiezen."),
-            "already_sent": _("De klant heeft al een e-mail gehad om een wachtwoord te kiezen; "
-                              "stuur anders een wachtwoordherstel."),
-            "no_address": _("Er is geen herstel-e-mailadres: stel dat in en stuur dan een "
-                            "wachtwoordherstel."),
+            "already_sent": _(
+                "De klant heeft al een e-mail gehad om een wachtwoord te kiezen; "
+                "stuur anders een wachtwoordherstel."
+            ),
+            "no_address": _(
+                "Er is geen herstel-e-mailadres: stel dat in en stuur dan een wachtwoordherstel."
+            ),
             "not_needed": "",
         }
-        return Outcome("activate", f"{text} {mails[answer['choose_password_mail']]}".strip(),
-                       answer)
+        return Outcome(
+            "activate", f"{text} {mails[answer['choose_password_mail']]}".strip(), answer
+        )
 
     return _run(actor, customer, "login_activate", Perm.LOGIN_ACTIVATE, call)
 
@@ -304,21 +392,22 @@ def authorize(*, actor: Actor, customer: Customer) -> Outcome:
     """Autoriseer inlogaccount: push customer data and rights now."""
 
     def call() -> Outcome:
-        fresh = (Customer.objects.prefetch_related("memberships__subscription__type")
-                 .get(pk=customer.pk))
+        fresh = Customer.objects.prefetch_related("memberships__subscription__type").get(
+            pk=customer.pk
+        )
         payload = payload_for(fresh)
         # A new key: staff asking again want today's answer, not a replay of the last one
         # (the queue's retries, by contrast, reuse theirs). The version keeps the order.
         answer = _client(customer, actor).account_authorize(customer.card_number, payload)
         codes = ", ".join(r["code"] for r in payload["rights"]) or _("geen")
         if answer["result"] == "stale":
-            text = _("De inlogdienst had al nieuwere gegevens van deze klant (rechten: "
-                     "%(codes)s).")
+            text = _("De inlogdienst had al nieuwere gegevens van deze klant (rechten: %(codes)s).")
         elif answer["result"] == "unchanged":
             text = _("De gegevens bij de inlogdienst waren al actueel (rechten: %(codes)s).")
         else:
-            text = _("Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst "
-                     "(rechten: %(codes)s).")
+            text = _(
+                "Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst (rechten: %(codes)s)."
+            )
         return Outcome("authorize", text % {"codes": codes}, {**answer, "pushed": payload})
 
     return _run(actor, customer, "login_authorize", Perm.LOGIN_AUTHORIZE, call)
@@ -330,8 +419,11 @@ def rights(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer, actor).account_rights(customer.card_number)
         codes = sorted({r["code"] for r in answer["rights"]})
-        text = (_("Geldige rechten: %(codes)s.") % {"codes": ", ".join(codes)} if codes
-                else _("Dit inlogaccount heeft nu geen geldige rechten."))
+        text = (
+            _("Geldige rechten: %(codes)s.") % {"codes": ", ".join(codes)}
+            if codes
+            else _("Dit inlogaccount heeft nu geen geldige rechten.")
+        )
         return Outcome("rights", text, answer)
 
     return _run(actor, customer, "login_rights", Perm.LOGIN_RIGHTS, call)
@@ -341,15 +433,24 @@ def reset_recovery_email(*, actor: Actor, customer: Customer) -> Outcome:
     """Reset herstel-e-mailadres: make it the address the library has."""
     if not customer.email:
         check(actor, customer, Perm.LOGIN_RECOVERY_EMAIL)
-        raise Problem(422, "no_email_address", gettext_lazy(
-            "De bibliotheek heeft geen e-mailadres van deze klant. Vul dat eerst in bij de "
-            "klantgegevens."))
+        raise Problem(
+            422,
+            "no_email_address",
+            gettext_lazy(
+                "De bibliotheek heeft geen e-mailadres van deze klant. Vul dat eerst in bij de "
+                "klantgegevens."
+            ),
+        )
 
     def call() -> Outcome:
-        answer = _client(customer, actor).account_reset_recovery_email(customer.card_number,
-                                                                customer.email)
-        return Outcome("recovery_email", _("Het herstel-e-mailadres is nu %(email)s.") % {
-            "email": customer.email}, answer)
+        answer = _client(customer, actor).account_reset_recovery_email(
+            customer.card_number, customer.email
+        )
+        return Outcome(
+            "recovery_email",
+            _("Het herstel-e-mailadres is nu %(email)s.") % {"email": customer.email},
+            answer,
+        )
 
     return _run(actor, customer, "login_recovery_email", Perm.LOGIN_RECOVERY_EMAIL, call)
 
@@ -357,8 +458,14 @@ def reset_recovery_email(*, actor: Actor, customer: Customer) -> Outcome:
 def send_password_reset(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer, actor).account_send_password_reset(customer.card_number)
-        return Outcome("password_reset", _("De klant krijgt een e-mail om een nieuw wachtwoord "
-                                           "te kiezen (ook in de spammap kijken)."), answer)
+        return Outcome(
+            "password_reset",
+            _(
+                "De klant krijgt een e-mail om een nieuw wachtwoord "
+                "te kiezen (ook in de spammap kijken)."
+            ),
+            answer,
+        )
 
     return _run(actor, customer, "login_password_reset", Perm.LOGIN_PASSWORD_RESET, call)
 
@@ -366,8 +473,11 @@ def send_password_reset(*, actor: Actor, customer: Customer) -> Outcome:
 def unblock(*, actor: Actor, customer: Customer) -> Outcome:
     def call() -> Outcome:
         answer = _client(customer, actor).account_unblock(customer.card_number)
-        text = (_("De blokkade is opgeheven; de klant kan direct opnieuw inloggen.")
-                if answer["result"] == "unblocked" else _("Er was geen blokkade."))
+        text = (
+            _("De blokkade is opgeheven; de klant kan direct opnieuw inloggen.")
+            if answer["result"] == "unblocked"
+            else _("Er was geen blokkade.")
+        )
         return Outcome("unblock", text, answer)
 
     return _run(actor, customer, "login_unblock", Perm.LOGIN_UNBLOCK, call)
@@ -378,26 +488,36 @@ def history(*, actor: Actor, customer: Customer, limit: int = 50) -> Outcome:
         answer = _client(customer, actor).account_history(customer.card_number, limit)
         # Failed sign-in attempts only: a service's report (logout_detected, rights_missing,
         # not_linked) carries outcome "failure" too, but nobody typed a wrong password.
-        failures = sum(1 for e in answer["events"]
-                       if e["kind"] == "login" and e["outcome"] == "failure")
+        failures = sum(
+            1 for e in answer["events"] if e["kind"] == "login" and e["outcome"] == "failure"
+        )
         count = len(answer["events"])
-        text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen",
-                        count) % {"n": count}
-        text += ngettext(", waarvan %(f)d mislukte poging.", ", waarvan %(f)d mislukte pogingen.",
-                         failures) % {"f": failures}
+        text = ngettext("%(n)d recente gebeurtenis", "%(n)d recente gebeurtenissen", count) % {
+            "n": count
+        }
+        text += ngettext(
+            ", waarvan %(f)d mislukte poging.", ", waarvan %(f)d mislukte pogingen.", failures
+        ) % {"f": failures}
         return Outcome("history", text, answer)
 
     return _run(actor, customer, "login_history", Perm.LOGIN_HISTORY, call)
 
 
-def status(*, actor: Actor, customer: Customer,
-           username: str | None = None) -> identity_status.Status:
+def status(
+    *, actor: Actor, customer: Customer, username: str | None = None
+) -> identity_status.Status:
     """Everything about the link in one call (the helpdesk's diagnosis reads this), and
     what the username the customer types points at, parsed into typed objects: an answer of
     another shape is refused here (502 `identity_unexpected_answer`), never read as "ok"."""
-    data = _run(actor, customer, "login_status", Perm.DIAGNOSE,
-                lambda: Outcome("status", "", _client(customer, actor).account_status(
-                    customer.card_number, username))).data
+    data = _run(
+        actor,
+        customer,
+        "login_status",
+        Perm.DIAGNOSE,
+        lambda: Outcome(
+            "status", "", _client(customer, actor).account_status(customer.card_number, username)
+        ),
+    ).data
     try:
         return identity_status.parse(data)
     except identity_status.UnexpectedAnswer as error:
@@ -405,12 +525,22 @@ def status(*, actor: Actor, customer: Customer,
         # the values are the patron's data and stay out of the log.
         logger.error("identity's status answer has an unexpected shape: %s", error.fields)
         metrics.UNEXPECTED_ANSWERS.labels("account_status").inc()
-        audit.record(actor=actor, action="login_status", customer=customer, result="failed",
-                     detail={"identity": "unexpected_answer", "fields": error.fields[:20]})
-        raise Problem(502, "identity_unexpected_answer", gettext_lazy(
-            "De inlogdienst gaf een onverwacht antwoord; de diagnose kan nu niet worden "
-            "gedaan. Meld het aan de beheerder."), extra={"fields": error.fields[:20]}) \
-            from None
+        audit.record(
+            actor=actor,
+            action="login_status",
+            customer=customer,
+            result="failed",
+            detail={"identity": "unexpected_answer", "fields": error.fields[:20]},
+        )
+        raise Problem(
+            502,
+            "identity_unexpected_answer",
+            gettext_lazy(
+                "De inlogdienst gaf een onverwacht antwoord; de diagnose kan nu niet worden "
+                "gedaan. Meld het aan de beheerder."
+            ),
+            extra={"fields": error.fields[:20]},
+        ) from None
 
 
 def _state(account: dict) -> str:

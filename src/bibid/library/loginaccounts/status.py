@@ -67,8 +67,7 @@ class Authorization(_Strict):
 
 class Event(_Strict):
     at: datetime
-    kind: Literal["login", "logout", "service", "logout_detected", "rights_missing",
-                  "not_linked"]
+    kind: Literal["login", "logout", "service", "logout_detected", "rights_missing", "not_linked"]
     outcome: Literal["success", "failure"]
     reason: str
     address: str | None
@@ -120,8 +119,9 @@ def parse(data: Any) -> Status:
     try:
         status = Status.model_validate(data)
     except ValidationError as error:
-        raise UnexpectedAnswer(sorted({".".join(str(p) for p in e["loc"]) or "(answer)"
-                                       for e in error.errors()})) from None
+        raise UnexpectedAnswer(
+            sorted({".".join(str(p) for p in e["loc"]) or "(answer)" for e in error.errors()})
+        ) from None
     if status.linked and status.account is None:
         raise UnexpectedAnswer(["account"])
     return status

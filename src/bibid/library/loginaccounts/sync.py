@@ -15,8 +15,12 @@ from .pushes import payload_for
 BATCH = 5000
 
 
-def sync(library: Library, *, progress: Callable[[int], None] | None = None,
-         client: IdentityClient | None = None) -> dict[str, int]:
+def sync(
+    library: Library,
+    *,
+    progress: Callable[[int], None] | None = None,
+    client: IdentityClient | None = None,
+) -> dict[str, int]:
     """Push all linked customers of a library; a customer the login service no longer has
     a link for loses its local link. Each item carries the customer's version, so a sync
     that read a customer before a newer single push arrived never overwrites it ("stale").
@@ -27,8 +31,11 @@ def sync(library: Library, *, progress: Callable[[int], None] | None = None,
     client = client or IdentityClient.for_library(library)
     client.library_settings_update(list(library.self_service_flows))
     counts = {"updated": 0, "unchanged": 0, "stale": 0, "not_linked": 0}
-    linked = (Customer.objects.filter(library=library, account_id__isnull=False)
-              .order_by("pk").prefetch_related("memberships__subscription__type"))
+    linked = (
+        Customer.objects.filter(library=library, account_id__isnull=False)
+        .order_by("pk")
+        .prefetch_related("memberships__subscription__type")
+    )
     batch: list[Customer] = []
 
     def send() -> None:

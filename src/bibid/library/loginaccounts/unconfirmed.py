@@ -49,12 +49,16 @@ MAX_PAUSE = 300
 # the link and the rights).
 GIVE_UP_AFTER = timedelta(hours=20)
 
-TEXT = gettext_lazy("Nog niet bevestigd door de inlogdienst; wordt gecontroleerd. Je hoeft "
-                    "niets opnieuw te doen: zodra de inlogdienst antwoordt, staat de uitkomst "
-                    "bij de laatste handelingen van deze klant.")
-PENDING_TEXT = gettext_lazy("Een eerdere wijziging van dit inlogaccount is nog niet bevestigd "
-                            "door de inlogdienst; die wordt eerst gecontroleerd. Probeer het "
-                            "over een minuut opnieuw.")
+TEXT = gettext_lazy(
+    "Nog niet bevestigd door de inlogdienst; wordt gecontroleerd. Je hoeft "
+    "niets opnieuw te doen: zodra de inlogdienst antwoordt, staat de uitkomst "
+    "bij de laatste handelingen van deze klant."
+)
+PENDING_TEXT = gettext_lazy(
+    "Een eerdere wijziging van dit inlogaccount is nog niet bevestigd "
+    "door de inlogdienst; die wordt eerst gecontroleerd. Probeer het "
+    "over een minuut opnieuw."
+)
 
 
 def _linked(customer: Customer, answer: dict) -> None:
@@ -77,8 +81,12 @@ ON_DONE: dict[str, Callable[[Customer, dict], None]] = {
 ON_NOT_DONE: dict[str, Callable[[Customer], None]] = {}
 
 
-def register(action: str, *, done: Callable[[Customer, dict], None],
-             not_done: Callable[[Customer], None] | None = None) -> None:
+def register(
+    action: str,
+    *,
+    done: Callable[[Customer, dict], None],
+    not_done: Callable[[Customer], None] | None = None,
+) -> None:
     """What the library does for `action` once identity said it was carried out (`done`)
     or not (`not_done`). Called once per action at app ready."""
     ON_DONE[action] = done
@@ -86,14 +94,22 @@ def register(action: str, *, done: Callable[[Customer, dict], None],
         ON_NOT_DONE[action] = not_done
 
 
-def record(customer: Customer, action: str, error: IdentityUnavailable,
-           acting: tuple[str, str] | None) -> UnconfirmedCall:
+def record(
+    customer: Customer, action: str, error: IdentityUnavailable, acting: tuple[str, str] | None
+) -> UnconfirmedCall:
     """Keep the request that got no answer, and have it checked soon."""
     sent = error.sent or {}
     call = UnconfirmedCall.objects.create(
-        customer=customer, action=action, method=sent["method"], path=sent["path"],
-        body=sent.get("body"), idempotency_key=sent["key"], acting=list(acting or ()),
-        next_attempt_at=clock.now() + timedelta(seconds=2), last_error=str(error)[:300])
+        customer=customer,
+        action=action,
+        method=sent["method"],
+        path=sent["path"],
+        body=sent.get("body"),
+        idempotency_key=sent["key"],
+        acting=list(acting or ()),
+        next_attempt_at=clock.now() + timedelta(seconds=2),
+        last_error=str(error)[:300],
+    )
     logger.warning("%s for customer %s unconfirmed (%s); checking", action, customer.pk, error)
     transaction.on_commit(_kick)
     return call
@@ -117,27 +133,40 @@ def _pause(attempts: int) -> timedelta:
 def settle(call: UnconfirmedCall) -> str | None:
     """Send the request again and settle the row; None while the outcome is still unknown."""
     customer = call.customer
-    client = IdentityClient.for_library(customer.library,
-                                        acting=tuple(call.acting) if call.acting else None)
-    sent = {"method": call.method, "path": call.path, "body": call.body,
-            "key": call.idempotency_key}
+    client = IdentityClient.for_library(
+        customer.library, acting=tuple(call.acting) if call.acting else None
+    )
+    sent = {
+        "method": call.method,
+        "path": call.path,
+        "body": call.body,
+        "key": call.idempotency_key,
+    }
     try:
         answer = client.replay(sent)
     except IdentityUnavailable as error:
         return _later(call, str(error), error.retry_after)
     except IdentityProblem as problem:
         if problem.code == "request_in_progress":  # the first one still runs over there
-            return _later(call, str(problem), (problem.body.get("data") or {}).get(
-                "retry_after"))
+            return _later(call, str(problem), (problem.body.get("data") or {}).get("retry_after"))
         if problem.code == "idempotency_key_reused":
             # identity does not recognise the request as the same one: its answer says
             # nothing about what happened, so neither may we (the feed and the sync repair).
-            logger.error("replay of %s for customer %s not recognised by identity",
-                         call.action, call.customer_id)
-            return _settle(call, UnconfirmedCall.Outcome.GAVE_UP,
-                           {"identity": problem.code, "status": problem.status})
-        return _settle(call, UnconfirmedCall.Outcome.NOT_DONE,
-                       {"identity": problem.code, "status": problem.status})
+            logger.error(
+                "replay of %s for customer %s not recognised by identity",
+                call.action,
+                call.customer_id,
+            )
+            return _settle(
+                call,
+                UnconfirmedCall.Outcome.GAVE_UP,
+                {"identity": problem.code, "status": problem.status},
+            )
+        return _settle(
+            call,
+            UnconfirmedCall.Outcome.NOT_DONE,
+            {"identity": problem.code, "status": problem.status},
+        )
     return _settle(call, UnconfirmedCall.Outcome.DONE, {}, answer)
 
 
@@ -148,16 +177,17 @@ def _later(call: UnconfirmedCall, error: str, at_least: int | None) -> str | Non
     attempts = call.attempts + 1
     pause = max(_pause(attempts), timedelta(seconds=int(at_least or 0)))
     UnconfirmedCall.objects.filter(pk=call.pk, settled_at__isnull=True).update(
-        attempts=attempts, next_attempt_at=now + pause, last_error=error[:300])
+        attempts=attempts, next_attempt_at=now + pause, last_error=error[:300]
+    )
     return None
 
 
-def _settle(call: UnconfirmedCall, outcome: str, detail: dict,
-            answer: dict | None = None) -> str:
+def _settle(call: UnconfirmedCall, outcome: str, detail: dict, answer: dict | None = None) -> str:
     with transaction.atomic():
         # Only one settler does the library's half (two workers may race for a row).
         won = UnconfirmedCall.objects.filter(pk=call.pk, settled_at__isnull=True).update(
-            settled_at=clock.now(), outcome=outcome)
+            settled_at=clock.now(), outcome=outcome
+        )
         if not won:  # another settler was first (or the customer and its calls are gone)
             earlier = UnconfirmedCall.objects.filter(pk=call.pk).first()
             return earlier.outcome if earlier else UnconfirmedCall.Outcome.GAVE_UP
@@ -165,9 +195,18 @@ def _settle(call: UnconfirmedCall, outcome: str, detail: dict,
         result = {"done": "ok", "not_done": "refused", "gave_up": "failed"}[outcome]
         # Recorded before the library's half: taking back a sign-up deletes the customer
         # (the event then keeps the card number, its customer link set to null).
-        audit.record(actor=SYSTEM, action=call.action, customer=customer, result=result,
-                     detail={"settled": outcome, "unconfirmed": call.pk,
-                             "since": call.created_at.isoformat(), **detail})
+        audit.record(
+            actor=SYSTEM,
+            action=call.action,
+            customer=customer,
+            result=result,
+            detail={
+                "settled": outcome,
+                "unconfirmed": call.pk,
+                "since": call.created_at.isoformat(),
+                **detail,
+            },
+        )
         if outcome == UnconfirmedCall.Outcome.DONE and call.action in ON_DONE:
             ON_DONE[call.action](customer, answer or {})
         elif outcome == UnconfirmedCall.Outcome.NOT_DONE and call.action in ON_NOT_DONE:
@@ -182,9 +221,11 @@ def _settle(call: UnconfirmedCall, outcome: str, detail: dict,
 def settle_due(*, limit: int = 100) -> dict[str, int]:
     """The task: settle what is due, oldest first; stop when identity is still unreachable."""
     counts = {"done": 0, "not_done": 0, "gave_up": 0, "waiting": 0}
-    due = list(UnconfirmedCall.objects.filter(settled_at__isnull=True,
-                                              next_attempt_at__lte=clock.now())
-               .select_related("customer__library").order_by("created_at")[:limit])
+    due = list(
+        UnconfirmedCall.objects.filter(settled_at__isnull=True, next_attempt_at__lte=clock.now())
+        .select_related("customer__library")
+        .order_by("created_at")[:limit]
+    )
     for call in due:
         outcome = settle(call)
         if outcome is None:
@@ -197,5 +238,4 @@ def settle_due(*, limit: int = 100) -> dict[str, int]:
 def settle_for(customer: Customer) -> bool:
     """Before another change to this customer's account: try to settle what is open now.
     True when nothing is open any more."""
-    return all(settle(call) is not None
-               for call in open_calls(customer).order_by("created_at"))
+    return all(settle(call) is not None for call in open_calls(customer).order_by("created_at"))

@@ -71,8 +71,11 @@ def customer_of_account(*, library: Library, account_id: str) -> Customer | None
         return None
     # One actor per library has a given account; should the data ever say otherwise, the
     # oldest customer wins, the same one every time.
-    return (with_details(Customer.objects.filter(library=library, account_id=account))
-            .order_by("pk").first())
+    return (
+        with_details(Customer.objects.filter(library=library, account_id=account))
+        .order_by("pk")
+        .first()
+    )
 
 
 def _line(membership: Membership) -> SubscriptionLine:
@@ -82,11 +85,16 @@ def _line(membership: Membership) -> SubscriptionLine:
         key=lambda m: (ROLE_ORDER.get(m.role, 9), m.customer.name),
     )
     return SubscriptionLine(
-        type_name=subscription.type.name, start=subscription.start, end=subscription.end,
-        state=subscription.state, state_text=texts.state_text(subscription.state),
-        role=str(membership.get_role_display()), lends_online=subscription.type.lends_online,
-        family=tuple(FamilyMember(name=m.customer.name, role=str(m.get_role_display()))
-                     for m in others),
+        type_name=subscription.type.name,
+        start=subscription.start,
+        end=subscription.end,
+        state=subscription.state,
+        state_text=texts.state_text(subscription.state),
+        role=str(membership.get_role_display()),
+        lends_online=subscription.type.lends_online,
+        family=tuple(
+            FamilyMember(name=m.customer.name, role=str(m.get_role_display())) for m in others
+        ),
     )
 
 
@@ -94,24 +102,32 @@ def overview(customer: Customer, *, on: date | None = None) -> Overview:
     """The patron's membership as the library has it (customer loaded by
     customer_of_account: no further queries)."""
     today = on or clock.today()
-    memberships = sorted(customer.memberships.all(),
-                         key=lambda m: (m.subscription.end, m.subscription.start, m.pk),
-                         reverse=True)
+    memberships = sorted(
+        customer.memberships.all(),
+        key=lambda m: (m.subscription.end, m.subscription.start, m.pk),
+        reverse=True,
+    )
     lines = {m.pk: _line(m) for m in memberships}
     current = current_membership(customer, today)
     rights = tuple(
-        RightLine(code=r["code"],
-                  valid_until=date.fromisoformat(r["valid_until"]) if r.get("valid_until")
-                  else None,
-                  text=texts.describe_right(r))
+        RightLine(
+            code=r["code"],
+            valid_until=date.fromisoformat(r["valid_until"]) if r.get("valid_until") else None,
+            text=texts.describe_right(r),
+        )
         for r in authorization_for(customer, today)["rights"]
     )
-    return Overview(customer=customer, subscriptions=tuple(lines[m.pk] for m in memberships),
-                    current=lines[current.pk] if current else None, rights=rights)
+    return Overview(
+        customer=customer,
+        subscriptions=tuple(lines[m.pk] for m in memberships),
+        current=lines[current.pk] if current else None,
+        rights=rights,
+    )
 
 
-def missing_at_identity(rights: tuple[RightLine, ...], patron: Patron,
-                        *, on: date | None = None) -> list[RightLine]:
+def missing_at_identity(
+    rights: tuple[RightLine, ...], patron: Patron, *, on: date | None = None
+) -> list[RightLine]:
     """The rights this library grants that the login service does not (yet) vouch for.
 
     The login service holds the union over all of the account's links, so a right counts as
@@ -119,8 +135,15 @@ def missing_at_identity(rights: tuple[RightLine, ...], patron: Patron,
     """
     known = patron.rights_on(on)
     return [
-        right for right in rights
-        if not any(k.code == right.code and (k.valid_until is None or right.valid_until is None
-                                             or k.valid_until >= right.valid_until)
-                   for k in known)
+        right
+        for right in rights
+        if not any(
+            k.code == right.code
+            and (
+                k.valid_until is None
+                or right.valid_until is None
+                or k.valid_until >= right.valid_until
+            )
+            for k in known
+        )
     ]

@@ -96,22 +96,39 @@ def home(request: HttpRequest, library: str) -> HttpResponse:
     context: dict[str, Any] = {"library": lib, "patron": patron, **_links(request)}
     customer = selectors.customer_of_account(library=lib, account_id=patron.sub)
     if customer is None:
-        elsewhere = [x.get("name") for x in patron.libraries
-                     if x.get("code") != lib.code and x.get("name")]
+        elsewhere = [
+            x.get("name") for x in patron.libraries if x.get("code") != lib.code and x.get("name")
+        ]
         linked_here = any(x.get("code") == lib.code for x in patron.libraries)
-        _report_once(request, "not_linked", {"library": lib.code,
-                                             "linked_at_identity": linked_here})
-        return render(request, "mijnmenu/not_linked.html", {
-            **context, "elsewhere": elsewhere,
-            "signup_allowed": lib.allows(Library.Flow.SIGNUP),
-        })
+        _report_once(
+            request, "not_linked", {"library": lib.code, "linked_at_identity": linked_here}
+        )
+        return render(
+            request,
+            "mijnmenu/not_linked.html",
+            {
+                **context,
+                "elsewhere": elsewhere,
+                "signup_allowed": lib.allows(Library.Flow.SIGNUP),
+            },
+        )
     overview = selectors.overview(customer)
     missing = selectors.missing_at_identity(overview.rights, patron)
     if missing:
-        _report_once(request, "rights_missing",
-                     {"library": lib.code, "rights": sorted({r.code for r in missing})})
+        _report_once(
+            request,
+            "rights_missing",
+            {"library": lib.code, "rights": sorted({r.code for r in missing})},
+        )
     latest = overview.subscriptions[0] if overview.subscriptions else None
-    return render(request, "mijnmenu/home.html", {
-        **context, "customer": customer, "overview": overview, "latest": latest,
-        "missing": missing,
-    })
+    return render(
+        request,
+        "mijnmenu/home.html",
+        {
+            **context,
+            "customer": customer,
+            "overview": overview,
+            "latest": latest,
+            "missing": missing,
+        },
+    )

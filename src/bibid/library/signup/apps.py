@@ -16,7 +16,8 @@ class SignupConfig(AppConfig):
 
         # A sign-up whose account identity did not confirm in time is settled by the login
         # accounts' task; what the library then does is the sign-up's own business.
-        unconfirmed.register("signup_generate",
-                             done=lambda customer, answer: services.account_confirmed(
-                                 customer, answer["account"]),
-                             not_done=services.account_refused)
+        unconfirmed.register(
+            "signup_generate",
+            done=lambda customer, answer: services.account_confirmed(customer, answer["account"]),
+            not_done=services.account_refused,
+        )

@@ -73,10 +73,12 @@ class Application:
 
 
 UNAVAILABLE = _("Aanmelden lukt nu even niet. Probeer het over een paar minuten opnieuw.")
-UNCONFIRMED = _("Je aanmelding is nog niet bevestigd: het duurt even. Lukt het, dan krijg je "
-                "binnen een paar minuten een e-mail om je inlogaccount te activeren. Krijg je "
-                "binnen een uur geen e-mail, meld je dan opnieuw aan of kom langs in de "
-                "bibliotheek.")
+UNCONFIRMED = _(
+    "Je aanmelding is nog niet bevestigd: het duurt even. Lukt het, dan krijg je "
+    "binnen een paar minuten een e-mail om je inlogaccount te activeren. Krijg je "
+    "binnen een uur geen e-mail, meld je dan opnieuw aan of kom langs in de "
+    "bibliotheek."
+)
 
 
 def types_for_signup(library: Library) -> list[SubscriptionType]:
@@ -88,17 +90,31 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
         raise Problem(404, "signup_off", _("Deze bibliotheek heeft geen online aanmelding."))
     lane = guard.network_lane(SIGNUPS_PER_NETWORK, ip)
     if guard.reserve([lane]) is not None:
-        raise Problem(429, "too_many_signups", _("Er zijn vanaf dit netwerk te veel aanmeldingen "
-                                                  "gedaan. Probeer het later opnieuw of kom langs "
-                                                  "in de bibliotheek."))
+        raise Problem(
+            429,
+            "too_many_signups",
+            _(
+                "Er zijn vanaf dit netwerk te veel aanmeldingen "
+                "gedaan. Probeer het later opnieuw of kom langs "
+                "in de bibliotheek."
+            ),
+        )
     today = clock.today()
-    age = today.year - application.birth_date.year - (
-        (today.month, today.day) < (application.birth_date.month, application.birth_date.day))
+    age = (
+        today.year
+        - application.birth_date.year
+        - ((today.month, today.day) < (application.birth_date.month, application.birth_date.day))
+    )
     type_ = application.type
-    if (type_.min_age is not None and age < type_.min_age) or \
-            (type_.max_age is not None and age > type_.max_age):
-        raise Problem(400, "age_does_not_fit", _("Dit abonnement past niet bij je leeftijd."),
-                      field="subscription_type")
+    if (type_.min_age is not None and age < type_.min_age) or (
+        type_.max_age is not None and age > type_.max_age
+    ):
+        raise Problem(
+            400,
+            "age_does_not_fit",
+            _("Dit abonnement past niet bij je leeftijd."),
+            field="subscription_type",
+        )
     customer = _pending_customer(library, application, today)
     try:
         account = _generate_account(library, customer, application)
@@ -108,36 +124,55 @@ def sign_up(*, library: Library, application: Application, ip: str) -> Customer:
             log.warning("self-service sign-up at %s: login service %s", library.code, error)
             raise Problem(503, "identity_unavailable", UNAVAILABLE) from error
         unconfirmed.record(customer, "signup_generate", error, None)
-        audit.record(actor=SYSTEM, action="self_service_signup", customer=customer,
-                     result="unconfirmed", detail={"type": type_.code,
-                                                   "identity": error.kind})
+        audit.record(
+            actor=SYSTEM,
+            action="self_service_signup",
+            customer=customer,
+            result="unconfirmed",
+            detail={"type": type_.code, "identity": error.kind},
+        )
         raise Problem(504, "signup_unconfirmed", UNCONFIRMED) from error
     except IdentityError as error:
         _forget_customer(customer)
         # The visitor is told little; the operators get the cause (a refusal such as
         # card_number_not_in_range would otherwise hide behind "try again later" forever).
-        log.warning("self-service sign-up at %s failed at the login service: %s",
-                    library.code, error)
+        log.warning(
+            "self-service sign-up at %s failed at the login service: %s", library.code, error
+        )
         # The same words whatever went wrong: the visitor chose nothing the login service
         # could refuse (no username), and a refusal's code would only tell an outsider more.
         raise Problem(503, "identity_unavailable", UNAVAILABLE) from error
     with transaction.atomic():
         remember_link(customer, account)
-        audit.record(actor=SYSTEM, action="self_service_signup", customer=customer,
-                     result="ok", detail={"type": type_.code})
+        audit.record(
+            actor=SYSTEM,
+            action="self_service_signup",
+            customer=customer,
+            result="ok",
+            detail={"type": type_.code},
+        )
     return customer
 
 
 @transaction.atomic
 def _pending_customer(library: Library, application: Application, today) -> Customer:
     customer = Customer.objects.create(
-        library=library, card_number=next_card_number(library), name=application.name,
-        birth_date=application.birth_date, email=application.email)
+        library=library,
+        card_number=next_card_number(library),
+        name=application.name,
+        birth_date=application.birth_date,
+        email=application.email,
+    )
     subscription = Subscription.objects.create(
-        library=library, type=application.type, start=today, end=default_end(today),
-        status=Subscription.Status.PENDING)
-    Membership.objects.create(subscription=subscription, customer=customer,
-                              role=Membership.Role.MAIN)
+        library=library,
+        type=application.type,
+        start=today,
+        end=default_end(today),
+        status=Subscription.Status.PENDING,
+    )
+    Membership.objects.create(
+        subscription=subscription, customer=customer, role=Membership.Role.MAIN
+    )
     return customer
 
 
@@ -151,8 +186,12 @@ def _generate_account(library: Library, customer: Customer, application: Applica
     for attempt in (1, 2):
         try:
             answer = client.account_generate(
-                customer.card_number, username=None, recovery_email=application.email,
-                language=application.language, idempotency_key=key)
+                customer.card_number,
+                username=None,
+                recovery_email=application.email,
+                language=application.language,
+                idempotency_key=key,
+            )
         except IdentityUnavailable as error:
             lost = error if error.uncertain else lost
             if attempt == 2:
@@ -162,8 +201,7 @@ def _generate_account(library: Library, customer: Customer, application: Applica
                 raise
             if attempt == 2:
                 # The first request still runs at the login service: its outcome is unknown.
-                raise lost or IdentityUnavailable("request_in_progress", kind="slow") \
-                    from problem
+                raise lost or IdentityUnavailable("request_in_progress", kind="slow") from problem
         else:
             return answer["account"]
     raise AssertionError("unreachable")  # pragma: no cover

@@ -10,8 +10,18 @@ class StaffAdmin(admin.ModelAdmin):
     list_display = ("username", "name", "library", "role", "is_active")
     list_filter = ("library", "role", "is_active")
     search_fields = ("username", "name", "email")
-    fields = ("username", "name", "email", "library", "role", "customer", "is_active",
-              "is_staff", "is_superuser", "last_login")
+    fields = (
+        "username",
+        "name",
+        "email",
+        "library",
+        "role",
+        "customer",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+    )
     readonly_fields = ("last_login",)
     raw_id_fields = ("customer",)
 

@@ -6,8 +6,15 @@ from .models import AuditEvent
 from .permissions import Actor
 
 
-def record(*, actor: Actor, action: str, result: str, customer=None, library=None,
-           detail: dict | None = None) -> AuditEvent:
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    result: str,
+    customer=None,
+    library=None,
+    detail: dict | None = None,
+) -> AuditEvent:
     return AuditEvent.objects.create(
         library=library or (customer.library if customer else actor.library),
         staff=actor.staff,

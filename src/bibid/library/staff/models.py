@@ -42,15 +42,23 @@ class Staff(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(_("naam"), max_length=200)
     email = models.EmailField(_("e-mailadres"), blank=True)
     library = models.ForeignKey(
-        "tenants.Library", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="staff", verbose_name=_("bibliotheek"),
+        "tenants.Library",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("bibliotheek"),
     )
     role = models.CharField(_("rol"), max_length=16, choices=Role.choices, default=Role.DESK)
     # A colleague is also a customer: this links the staff member to their own customer
     # record, so that they may look up their own login account (the seed's privacy rule).
     customer = models.OneToOneField(
-        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="staff_member", verbose_name=_("eigen klantrecord"),
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="staff_member",
+        verbose_name=_("eigen klantrecord"),
     )
     is_active = models.BooleanField(_("actief"), default=True)
     is_staff = models.BooleanField(
@@ -103,15 +111,22 @@ class AuditEvent(models.Model):
         UNCONFIRMED = "unconfirmed", _("nog niet bevestigd")
 
     at = models.DateTimeField(_("tijdstip"), default=clock.now, db_index=True)
-    library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE, null=True,
-                                related_name="audit_events")
-    staff = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="audit_events")
+    library = models.ForeignKey(
+        "tenants.Library", on_delete=models.CASCADE, null=True, related_name="audit_events"
+    )
+    staff = models.ForeignKey(
+        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
     who = models.CharField(_("wie"), max_length=120)  # kept when the staff row goes
     via = models.CharField(_("via"), max_length=16, default="console")  # console|api|cli|system
     action = models.CharField(_("actie"), max_length=64)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.SET_NULL, null=True,
-                                 blank=True, related_name="audit_events")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
     card_number = models.CharField(_("pasnummer"), max_length=20, blank=True)
     result = models.CharField(_("resultaat"), max_length=16, choices=Result.choices)
     detail = models.JSONField(_("details"), default=dict, blank=True)

@@ -15,12 +15,25 @@ from .perms import Perm
 # The desk does what the seed's steps ask of it; the helpdesk also reads the history and
 # lifts blocks, and may unlink; a manager also runs a full sync and changes a customer's kind
 # (colleague, volunteer, regular).
-DESK = frozenset({
-    Perm.SEARCH, Perm.VIEW, Perm.REGISTER, Perm.EDIT_CUSTOMER, Perm.EDIT_SUBSCRIPTION,
-    Perm.LOGIN_SHOW, Perm.LOGIN_GENERATE, Perm.LOGIN_LINK, Perm.LOGIN_ACTIVATE,
-    Perm.LOGIN_AUTHORIZE, Perm.LOGIN_RIGHTS, Perm.LOGIN_RECOVERY_EMAIL,
-    Perm.LOGIN_PASSWORD_RESET, Perm.DIAGNOSE, Perm.MANAGE_TOKENS,
-})
+DESK = frozenset(
+    {
+        Perm.SEARCH,
+        Perm.VIEW,
+        Perm.REGISTER,
+        Perm.EDIT_CUSTOMER,
+        Perm.EDIT_SUBSCRIPTION,
+        Perm.LOGIN_SHOW,
+        Perm.LOGIN_GENERATE,
+        Perm.LOGIN_LINK,
+        Perm.LOGIN_ACTIVATE,
+        Perm.LOGIN_AUTHORIZE,
+        Perm.LOGIN_RIGHTS,
+        Perm.LOGIN_RECOVERY_EMAIL,
+        Perm.LOGIN_PASSWORD_RESET,
+        Perm.DIAGNOSE,
+        Perm.MANAGE_TOKENS,
+    }
+)
 HELPDESK = DESK | {Perm.LOGIN_UNLINK, Perm.LOGIN_UNBLOCK, Perm.LOGIN_HISTORY}
 MANAGER = HELPDESK | {Perm.SYNC, Perm.CHANGE_KIND}
 ROLES = {Staff.Role.DESK: DESK, Staff.Role.HELPDESK: HELPDESK, Staff.Role.MANAGER: MANAGER}

@@ -56,8 +56,12 @@ def sign_in(*, username: str, password: str, ip: str) -> Result:
         if result.ok:
             guard.succeed(lanes)
         AuditEvent.objects.create(
-            library=result.staff.library if result.staff else None, staff=result.staff,
-            who=key[:120], via="console", action="staff_sign_in",
-            result="ok" if result.ok else "refused", detail={"reason": result.reason, "ip": ip},
+            library=result.staff.library if result.staff else None,
+            staff=result.staff,
+            who=key[:120],
+            via="console",
+            action="staff_sign_in",
+            result="ok" if result.ok else "refused",
+            detail={"reason": result.reason, "ip": ip},
         )
     return result

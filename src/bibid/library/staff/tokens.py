@@ -31,10 +31,14 @@ def create_token(*, actor: Actor, staff: Staff, name: str) -> tuple[str, ApiToke
     if actor.staff is not None and actor.staff.pk != staff.pk:
         raise Problem(403, "not_allowed", _("Je kunt alleen voor jezelf een token maken."))
     raw = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(staff=staff, name=name, prefix=raw[:12],
-                                    digest=_digest(raw))
-    audit.record(actor=actor, action="token_create", library=staff.library, result="ok",
-                 detail={"token": token.prefix, "for": staff.username})
+    token = ApiToken.objects.create(staff=staff, name=name, prefix=raw[:12], digest=_digest(raw))
+    audit.record(
+        actor=actor,
+        action="token_create",
+        library=staff.library,
+        result="ok",
+        detail={"token": token.prefix, "for": staff.username},
+    )
     return raw, token
 
 
@@ -44,16 +48,24 @@ def revoke_token(*, actor: Actor, token: ApiToken) -> None:
     if actor.staff is not None and actor.staff.pk != token.staff_id:
         raise Problem(404, "not_found", _("Niet gevonden."))
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
-    audit.record(actor=actor, action="token_revoke", library=token.staff.library, result="ok",
-                 detail={"token": token.prefix})
+    audit.record(
+        actor=actor,
+        action="token_revoke",
+        library=token.staff.library,
+        result="ok",
+        detail={"token": token.prefix},
+    )
 
 
 def staff_for(raw: str) -> Staff | None:
     """The active staff member a token belongs to, or None."""
     if not raw.startswith(PREFIX) or len(raw) > 100:
         return None
-    token = (ApiToken.objects.select_related("staff__library", "staff__customer")
-             .filter(digest=_digest(raw), revoked_at__isnull=True).first())
+    token = (
+        ApiToken.objects.select_related("staff__library", "staff__customer")
+        .filter(digest=_digest(raw), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.staff.is_active:
         return None
     now = clock.now()

@@ -13,8 +13,9 @@ from bibid.common import clock
 class SubscriptionType(models.Model):
     """What a library sells: a name, a price, age limits, and the rights per member role."""
 
-    library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE,
-                                related_name="subscription_types")
+    library = models.ForeignKey(
+        "tenants.Library", on_delete=models.CASCADE, related_name="subscription_types"
+    )
     code = models.SlugField(_("code"), max_length=64)
     name = models.CharField(_("naam"), max_length=100)
     price = models.DecimalField(_("prijs per jaar"), max_digits=7, decimal_places=2)
@@ -29,8 +30,9 @@ class SubscriptionType(models.Model):
         verbose_name = _("abonnementsdefinitie")
         verbose_name_plural = _("abonnementsdefinities")
         ordering = ["library", "price"]
-        constraints = [models.UniqueConstraint(fields=["library", "code"],
-                                               name="subscription_type_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["library", "code"], name="subscription_type_code")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -42,7 +44,8 @@ class SubscriptionType(models.Model):
     def lends_online(self) -> bool:
         return any(
             right.get("code") in ("ebooks", "audiobooks")
-            for rights in self.rights.values() for right in rights
+            for rights in self.rights.values()
+            for right in rights
         )
 
 
@@ -54,14 +57,20 @@ class Subscription(models.Model):
         PENDING = "pending", _("wacht op activering")
         LAPSED = "lapsed", _("niet geactiveerd")
 
-    library = models.ForeignKey("tenants.Library", on_delete=models.CASCADE,
-                                related_name="subscriptions")
-    type = models.ForeignKey(SubscriptionType, on_delete=models.PROTECT,
-                             related_name="subscriptions", verbose_name=_("soort"))
+    library = models.ForeignKey(
+        "tenants.Library", on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    type = models.ForeignKey(
+        SubscriptionType,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        verbose_name=_("soort"),
+    )
     start = models.DateField(_("ingangsdatum"))
     end = models.DateField(_("einddatum"))
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
-                              default=Status.ACTIVE)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
     created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(_("gewijzigd op"), default=clock.now)
 
@@ -98,17 +107,20 @@ class Membership(models.Model):
         PARTNER = "partner", _("partner")
         CHILD = "child", _("kind")
 
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE,
-                                     related_name="memberships")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE,
-                                 related_name="memberships")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="memberships"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(_("rol"), max_length=16, choices=Role.choices, default=Role.MAIN)
 
     class Meta:
         verbose_name = _("lidmaatschap")
         verbose_name_plural = _("lidmaatschappen")
-        constraints = [models.UniqueConstraint(fields=["subscription", "customer"],
-                                               name="membership_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "customer"], name="membership_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer} ({self.get_role_display()})"

@@ -14,7 +14,8 @@ def current_membership(customer: Customer, on: date | None = None) -> Membership
     """The membership that counts today: a running subscription; the latest if several."""
     day = on or clock.today()
     memberships = [
-        m for m in customer.memberships.all()
+        m
+        for m in customer.memberships.all()
         if m.subscription.status == Subscription.Status.ACTIVE
         and m.subscription.start <= day <= m.subscription.end
     ]
@@ -30,8 +31,11 @@ def authorization_for(customer: Customer, on: date | None = None) -> dict:
     each right valid until the subscription ends. A customer without a running subscription
     has no rights (the identity service then has nothing valid to give)."""
     membership = current_membership(customer, on) or latest_membership(customer)
-    data = {"name": customer.name, "birth_date": customer.birth_date.isoformat(),
-            "card_number": customer.card_number}
+    data = {
+        "name": customer.name,
+        "birth_date": customer.birth_date.isoformat(),
+        "card_number": customer.card_number,
+    }
     rights: list[dict] = []
     if membership is not None:
         subscription = membership.subscription
@@ -39,10 +43,12 @@ def authorization_for(customer: Customer, on: date | None = None) -> dict:
         data["subscription_end"] = subscription.end.isoformat()
         if subscription.is_current(on):
             for right in subscription.type.rights_for(membership.role):
-                rights.append({
-                    "code": right["code"],
-                    "valid_from": subscription.start.isoformat(),
-                    "valid_until": subscription.end.isoformat(),
-                    "limits": dict(right.get("limits") or {}),
-                })
+                rights.append(
+                    {
+                        "code": right["code"],
+                        "valid_from": subscription.start.isoformat(),
+                        "valid_until": subscription.end.isoformat(),
+                        "limits": dict(right.get("limits") or {}),
+                    }
+                )
     return {"customer": data, "rights": rights}

@@ -9,16 +9,29 @@ from .models import Library
 
 class LibraryForm(forms.ModelForm):
     identity_client_secret = forms.CharField(
-        label=_("client-secret inlogdienst"), required=False, widget=forms.PasswordInput,
-        help_text=_("Leeg laten om het huidige te houden."))
+        label=_("client-secret inlogdienst"),
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=_("Leeg laten om het huidige te houden."),
+    )
     mijnmenu_client_secret = forms.CharField(
-        label=_("client-secret Mijn Menu"), required=False, widget=forms.PasswordInput,
-        help_text=_("Leeg laten om het huidige te houden."))
+        label=_("client-secret Mijn Menu"),
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=_("Leeg laten om het huidige te houden."),
+    )
 
     class Meta:
         model = Library
-        fields = ["code", "name", "email", "card_prefix", "self_service_flows",
-                  "identity_client_id", "mijnmenu_client_id"]
+        fields = [
+            "code",
+            "name",
+            "email",
+            "card_prefix",
+            "self_service_flows",
+            "identity_client_id",
+            "mijnmenu_client_id",
+        ]
 
     def save(self, commit=True):
         library = super().save(commit=False)

@@ -26,7 +26,9 @@ class Library(models.Model):
     card_prefix = models.CharField(_("voorvoegsel pasnummers"), max_length=6)
     next_card_number = models.PositiveBigIntegerField(default=1, editable=False)
     self_service_flows = models.JSONField(
-        _("self-service voor klanten"), default=list, blank=True,
+        _("self-service voor klanten"),
+        default=list,
+        blank=True,
         help_text=_("Welke self-service-onderdelen klanten van deze bibliotheek krijgen."),
     )
     # The library's OAuth2 client at the login service. The secret is stored sealed
@@ -59,8 +61,9 @@ class Library(models.Model):
 
     @property
     def mijnmenu_client_secret(self) -> str:
-        return unseal(self.mijnmenu_client_secret_sealed) if self.mijnmenu_client_secret_sealed \
-            else ""
+        return (
+            unseal(self.mijnmenu_client_secret_sealed) if self.mijnmenu_client_secret_sealed else ""
+        )
 
     @mijnmenu_client_secret.setter
     def mijnmenu_client_secret(self, value: str) -> None:

@@ -14,7 +14,9 @@ def client(code: str | None) -> ClientConfig | None:
     if library is None or not library.mijnmenu_client_id:
         return None
     return ClientConfig(
-        key=library.code, name=f"Mijn Menu {library.name}",
-        client_id=library.mijnmenu_client_id, client_secret=library.mijnmenu_client_secret,
+        key=library.code,
+        name=f"Mijn Menu {library.name}",
+        client_id=library.mijnmenu_client_id,
+        client_secret=library.mijnmenu_client_secret,
         base_url=f"{settings.BIBID_PUBLIC_URLS['library']}/mijn/{library.code}",
     )

@@ -38,18 +38,25 @@ def _shapes(digest: bytes, light: str, dark: str) -> list[str]:
         size = 12 + c % 40
         fill = light if i % 2 else dark
         if pattern == 0:
-            shapes.append(f'<circle cx="{x}" cy="{y}" r="{size}" fill="{fill}" '
-                          f'fill-opacity="0.55"/>')
+            shapes.append(
+                f'<circle cx="{x}" cy="{y}" r="{size}" fill="{fill}" fill-opacity="0.55"/>'
+            )
         elif pattern == 1:
-            shapes.append(f'<rect x="-20" y="{y}" width="{WIDTH + 40}" height="{size // 3 + 4}" '
-                          f'fill="{fill}" fill-opacity="0.5" '
-                          f'transform="rotate({c % 30 - 15} {WIDTH // 2} {y})"/>')
+            shapes.append(
+                f'<rect x="-20" y="{y}" width="{WIDTH + 40}" height="{size // 3 + 4}" '
+                f'fill="{fill}" fill-opacity="0.5" '
+                f'transform="rotate({c % 30 - 15} {WIDTH // 2} {y})"/>'
+            )
         elif pattern == 2:
-            shapes.append(f'<polygon points="{x},{y} {x + size},{y + size * 2} '
-                          f'{x - size},{y + size * 2}" fill="{fill}" fill-opacity="0.5"/>')
+            shapes.append(
+                f'<polygon points="{x},{y} {x + size},{y + size * 2} '
+                f'{x - size},{y + size * 2}" fill="{fill}" fill-opacity="0.5"/>'
+            )
         else:
-            shapes.append(f'<circle cx="{x}" cy="{y}" r="{size}" fill="none" stroke="{fill}" '
-                          f'stroke-width="{3 + c % 6}" stroke-opacity="0.7"/>')
+            shapes.append(
+                f'<circle cx="{x}" cy="{y}" r="{size}" fill="none" stroke="{fill}" '
+                f'stroke-width="{3 + c % 6}" stroke-opacity="0.7"/>'
+            )
     return shapes
 
 
@@ -91,25 +98,30 @@ def cover_svg(*, slug: str, title: str, author: str, audiobook: bool = False) ->
         # A light panel under the text, so that it reads on every background colour.
         f'<rect x="14" y="132" width="{WIDTH - 28}" height="150" rx="6" fill="#fbfaf7"/>',
         f'<rect x="14" y="132" width="{WIDTH - 28}" height="6" fill="{dark}"/>',
-        '<g font-family="Georgia, \'Times New Roman\', serif" fill="#1b1f24" '
-        'text-anchor="middle">',
+        '<g font-family="Georgia, \'Times New Roman\', serif" fill="#1b1f24" text-anchor="middle">',
     ]
     size = _font_size(title_lines, 17, WIDTH - 48)
     y = 164 + size
     for line in title_lines:
-        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="{size}" font-weight="700">'
-                     f"{_text(line)}</text>")
+        parts.append(
+            f'<text x="{WIDTH // 2}" y="{y}" font-size="{size}" font-weight="700">'
+            f"{_text(line)}</text>"
+        )
         y += size + 4
     y = max(y + 8, 246)
     small = _font_size(author_lines, 12, WIDTH - 48)
     for line in author_lines:
-        parts.append(f'<text x="{WIDTH // 2}" y="{y}" font-size="{small}" fill="#3d434b">'
-                     f"{_text(line)}</text>")
+        parts.append(
+            f'<text x="{WIDTH // 2}" y="{y}" font-size="{small}" fill="#3d434b">'
+            f"{_text(line)}</text>"
+        )
         y += small + 3
     parts.append("</g>")
     if audiobook:
-        parts.append(f'<g transform="translate({WIDTH - 30} 30)"><circle r="18" fill="#fbfaf7"/>'
-                     f'<path d="{_HEADPHONES}" fill="none" stroke="{dark}" stroke-width="2.2" '
-                     'stroke-linejoin="round"/></g>')
+        parts.append(
+            f'<g transform="translate({WIDTH - 30} 30)"><circle r="18" fill="#fbfaf7"/>'
+            f'<path d="{_HEADPHONES}" fill="none" stroke="{dark}" stroke-width="2.2" '
+            'stroke-linejoin="round"/></g>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -11,15 +11,24 @@ AUDIENCES = {"jeugd": True, "volwassenen": False}
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label=_("Zoek op titel of auteur"), required=False, max_length=100,
-                        widget=forms.SearchInput(attrs={"autocomplete": "off"}))
+    q = forms.CharField(
+        label=_("Zoek op titel of auteur"),
+        required=False,
+        max_length=100,
+        widget=forms.SearchInput(attrs={"autocomplete": "off"}),
+    )
     soort = forms.ChoiceField(
-        label=_("Soort"), required=False,
-        choices=[("", _("E-books en luisterboeken")), ("e-book", _("E-books")),
-                 ("luisterboek", _("Luisterboeken"))],
+        label=_("Soort"),
+        required=False,
+        choices=[
+            ("", _("E-books en luisterboeken")),
+            ("e-book", _("E-books")),
+            ("luisterboek", _("Luisterboeken")),
+        ],
     )
     voor = forms.ChoiceField(
-        label=_("Voor"), required=False,
+        label=_("Voor"),
+        required=False,
         choices=[("", _("Iedereen")), ("jeugd", _("Jeugd")), ("volwassenen", _("Volwassenen"))],
     )
 

@@ -47,8 +47,9 @@ class Title(models.Model):
             models.Index(fields=["author"], name="title_author"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=["ebook", "audiobook"]),
-                                   name="title_kind_known"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["ebook", "audiobook"]), name="title_kind_known"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +68,7 @@ class Title(models.Model):
 
     @property
     def duration_text(self) -> str:
-        """"7 u 25 min" for an audiobook, empty otherwise."""
+        """ "7 u 25 min" for an audiobook, empty otherwise."""
         if not self.duration_minutes:
             return ""
         hours, minutes = divmod(self.duration_minutes, 60)

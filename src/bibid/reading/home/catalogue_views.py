@@ -37,15 +37,24 @@ def title_list(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     filters = form.filters()
     page = Paginator(selectors.search(**filters), selectors.PAGE_SIZE).get_page(
-        request.GET.get("pagina"))
-    return render(request, "catalogue/list.html", {
-        "form": form, "page": page, "cards": with_loan_states(request, list(page)),
-        "searching": any(v not in ("", None) for v in filters.values()), "nav": "catalogue",
-    })
+        request.GET.get("pagina")
+    )
+    return render(
+        request,
+        "catalogue/list.html",
+        {
+            "form": form,
+            "page": page,
+            "cards": with_loan_states(request, list(page)),
+            "searching": any(v not in ("", None) for v in filters.values()),
+            "nav": "catalogue",
+        },
+    )
 
 
-def render_title(request: HttpRequest, title: Title, *, problem: Problem | None = None,
-                 status: int = 200) -> HttpResponse:
+def render_title(
+    request: HttpRequest, title: Title, *, problem: Problem | None = None, status: int = 200
+) -> HttpResponse:
     """The title page; also used to answer a refused loan action with its reason."""
     patron = get_patron(request)
     loan = renew_problem = None
@@ -54,12 +63,20 @@ def render_title(request: HttpRequest, title: Title, *, problem: Problem | None 
         if loan is not None:
             loan.title = title  # already read: the buttons name it
             renew_problem = loan_rules.check_renew(sub=patron.sub, loan=loan, now=clock.now())
-    return render(request, "catalogue/detail.html", {
-        "title": title, "loan": loan, "renew_problem": renew_problem,
-        "renew_opens_at": loan_rules.renew_opens_at(loan) if loan else None,
-        "problem": problem, "problem_text": problem.text((get_language() or "nl")[:2])
-        if problem else "", "nav": "catalogue",
-    }, status=status)
+    return render(
+        request,
+        "catalogue/detail.html",
+        {
+            "title": title,
+            "loan": loan,
+            "renew_problem": renew_problem,
+            "renew_opens_at": loan_rules.renew_opens_at(loan) if loan else None,
+            "problem": problem,
+            "problem_text": problem.text((get_language() or "nl")[:2]) if problem else "",
+            "nav": "catalogue",
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -73,8 +90,12 @@ def cover(request: HttpRequest, slug: str) -> HttpResponse:
     row = Title.objects.filter(slug=slug).values("title", "author", "kind").first()
     if row is None:
         raise Http404
-    svg = covers.cover_svg(slug=slug, title=row["title"], author=row["author"],
-                           audiobook=row["kind"] == Title.Kind.AUDIOBOOK)
+    svg = covers.cover_svg(
+        slug=slug,
+        title=row["title"],
+        author=row["author"],
+        audiobook=row["kind"] == Title.Kind.AUDIOBOOK,
+    )
     etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:32] + '"'
     response = get_conditional_response(request, etag=etag)
     if response is None:

@@ -106,24 +106,42 @@ def borrow(request: HttpRequest, slug: str) -> HttpResponse:
         if problem.code in RIGHTS_MISSING:
             return _rights_missing(request, patron, title, problem)
         return render_title(request, title, problem=problem, status=problem.status)
-    messages.success(request, _("Je hebt “%(title)s” geleend tot %(due)s.") % {
-        "title": title.title, "due": rules.moment_text(loan.due_at)})
+    messages.success(
+        request,
+        _("Je hebt “%(title)s” geleend tot %(due)s.")
+        % {"title": title.title, "due": rules.moment_text(loan.due_at)},
+    )
     return HttpResponseRedirect(_back(request, title))
 
 
-def _rights_missing(request: HttpRequest, patron: Patron, title: Title,
-                    problem: Problem) -> HttpResponse:
+def _rights_missing(
+    request: HttpRequest, patron: Patron, title: Title, problem: Problem
+) -> HttpResponse:
     needed = rules.needed_right(title.kind)
     valid = patron.rights_on()
-    _report(request, "rights_missing", {
-        "title": title.slug, "needed": needed, "had": sorted({r.code for r in valid}),
-        "reason": problem.code,
-    })
-    return render(request, "loans/rights_missing.html", {
-        "title": title, "problem": problem, "problem_text": problem.text(_language()),
-        "needed_name": rules.right_name(needed), "rights": valid,
-        "youth_only": problem.code == "youth_only",
-    }, status=problem.status)
+    _report(
+        request,
+        "rights_missing",
+        {
+            "title": title.slug,
+            "needed": needed,
+            "had": sorted({r.code for r in valid}),
+            "reason": problem.code,
+        },
+    )
+    return render(
+        request,
+        "loans/rights_missing.html",
+        {
+            "title": title,
+            "problem": problem,
+            "problem_text": problem.text(_language()),
+            "needed_name": rules.right_name(needed),
+            "rights": valid,
+            "youth_only": problem.code == "youth_only",
+        },
+        status=problem.status,
+    )
 
 
 # -- renewing and giving back ----------------------------------------------------------------
@@ -150,8 +168,11 @@ def renew(request: HttpRequest, loan_id: int) -> HttpResponse:
         loan = services.renew(sub=request.patron.sub, loan=loan)
     except Problem as problem:
         return _answer_refusal(request, loan, problem)
-    messages.success(request, _("“%(title)s” is verlengd tot %(due)s.") % {
-        "title": loan.title.title, "due": rules.moment_text(loan.due_at)})
+    messages.success(
+        request,
+        _("“%(title)s” is verlengd tot %(due)s.")
+        % {"title": loan.title.title, "due": rules.moment_text(loan.due_at)},
+    )
     return HttpResponseRedirect(_back(request, loan.title))
 
 
@@ -168,6 +189,7 @@ def give_back(request: HttpRequest, loan_id: int) -> HttpResponse:
 
 
 # -- Mijn leenplank --------------------------------------------------------------------------
+
 
 def _label(code: str) -> str:
     return {"ebooks": _("E-books"), "audiobooks": _("Luisterboeken")}.get(code, code)
@@ -187,27 +209,46 @@ def describe(usage: rules.Usage) -> dict[str, Any]:
     if limits.youth:
         notes.append(_("alleen jeugdtitels"))
     if usage.full and usage.frees_at:
-        notes.append(_("weer een plek vrij op %(date)s") % {
-            "date": rules.moment_text(usage.frees_at)})
-    return {"label": _label(usage.code), "count": count, "notes": notes, "full": usage.full,
-            "library": usage.right.library, "valid_until": usage.right.valid_until}
+        notes.append(
+            _("weer een plek vrij op %(date)s") % {"date": rules.moment_text(usage.frees_at)}
+        )
+    return {
+        "label": _label(usage.code),
+        "count": count,
+        "notes": notes,
+        "full": usage.full,
+        "library": usage.right.library,
+        "valid_until": usage.right.valid_until,
+    }
 
 
-def render_shelf(request: HttpRequest, *, problem: Problem | None = None,
-                 status: int = 200) -> HttpResponse:
+def render_shelf(
+    request: HttpRequest, *, problem: Problem | None = None, status: int = 200
+) -> HttpResponse:
     patron = request.patron
     now = clock.now()
     current = [
-        {"loan": loan, "renew_problem": rules.check_renew(sub=patron.sub, loan=loan, now=now),
-         "renew_opens_at": rules.renew_opens_at(loan)}
+        {
+            "loan": loan,
+            "renew_problem": rules.check_renew(sub=patron.sub, loan=loan, now=now),
+            "renew_opens_at": rules.renew_opens_at(loan),
+        }
         for loan in selectors.current(patron.sub, now=now)
     ]
-    response = render(request, "loans/shelf.html", {
-        "current": current, "past": selectors.past(patron.sub, now=now),
-        "rights": [describe(u) for u in selectors.usages(patron.sub, patron.rights, now=now)],
-        "rights_read_at": patron.rights_read_at, "problem": problem,
-        "problem_text": problem.text(_language()) if problem else "", "nav": "shelf",
-    }, status=status)
+    response = render(
+        request,
+        "loans/shelf.html",
+        {
+            "current": current,
+            "past": selectors.past(patron.sub, now=now),
+            "rights": [describe(u) for u in selectors.usages(patron.sub, patron.rights, now=now)],
+            "rights_read_at": patron.rights_read_at,
+            "problem": problem,
+            "problem_text": problem.text(_language()) if problem else "",
+            "nav": "shelf",
+        },
+        status=status,
+    )
     return response
 
 
@@ -227,8 +268,13 @@ def check_rights(request: HttpRequest) -> HttpResponse:
         patron = rp.refresh_rights(request)
     except Exception:
         log.warning("rights could not be read again", exc_info=True)
-        messages.error(request, _("Je rechten konden nu niet worden opgehaald. Probeer het over "
-                                  "een paar minuten opnieuw."))
+        messages.error(
+            request,
+            _(
+                "Je rechten konden nu niet worden opgehaald. Probeer het over "
+                "een paar minuten opnieuw."
+            ),
+        )
         return HttpResponseRedirect(reverse("loans:shelf"))
     if patron is None:
         return _login_redirect(request, reverse("loans:shelf"))

@@ -18,16 +18,28 @@ SHELF_SIZE = 6
 def home(request: HttpRequest) -> HttpResponse:
     list_url = reverse("catalogue:list")
     shelves = [
-        (_("E-books"), f"{list_url}?soort=e-book&voor=volwassenen",
-         selectors.shelf(kind="ebook", youth=False, size=SHELF_SIZE)),
-        (_("Luisterboeken"), f"{list_url}?soort=luisterboek&voor=volwassenen",
-         selectors.shelf(kind="audiobook", youth=False, size=SHELF_SIZE)),
+        (
+            _("E-books"),
+            f"{list_url}?soort=e-book&voor=volwassenen",
+            selectors.shelf(kind="ebook", youth=False, size=SHELF_SIZE),
+        ),
+        (
+            _("Luisterboeken"),
+            f"{list_url}?soort=luisterboek&voor=volwassenen",
+            selectors.shelf(kind="audiobook", youth=False, size=SHELF_SIZE),
+        ),
         (_("Jeugd"), f"{list_url}?voor=jeugd", selectors.shelf(youth=True, size=SHELF_SIZE)),
     ]
     # One query for the patron's loans of every title on the page, not one per shelf.
     cards = dict(with_loan_states(request, [t for _h, _u, titles in shelves for t in titles]))
-    return render(request, "home/home.html", {
-        "form": SearchForm(),
-        "shelves": [{"heading": heading, "url": url, "cards": [(t, cards[t]) for t in titles]}
-                    for heading, url, titles in shelves],
-    })
+    return render(
+        request,
+        "home/home.html",
+        {
+            "form": SearchForm(),
+            "shelves": [
+                {"heading": heading, "url": url, "cards": [(t, cards[t]) for t in titles]}
+                for heading, url, titles in shelves
+            ],
+        },
+    )

@@ -32,8 +32,9 @@ class Reader(models.Model):
 
 class Loan(models.Model):
     sub = models.CharField(_("inlogaccount-id"), max_length=64)
-    title = models.ForeignKey("catalogue.Title", on_delete=models.PROTECT, related_name="loans",
-                              verbose_name=_("titel"))
+    title = models.ForeignKey(
+        "catalogue.Title", on_delete=models.PROTECT, related_name="loans", verbose_name=_("titel")
+    )
     # Copied from the title: the rights count e-books and audiobooks apart, and a count must
     # not change if a title were ever corrected.
     kind = models.CharField(_("soort"), max_length=16)

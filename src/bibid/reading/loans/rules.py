@@ -143,8 +143,9 @@ def usage(*, right: PatronRight, loans: Iterable[LoanLike], now: datetime) -> Us
     limits = Limits.of(right)
     kinds = {kind for kind, code in RIGHT_FOR_KIND.items() if code == right.code}
     counted = counting([loan for loan in loans if loan.kind in kinds], limits=limits, now=now)
-    return Usage(right=right, limits=limits, used=len(counted),
-                 frees_at=_frees_at(counted, limits, now))
+    return Usage(
+        right=right, limits=limits, used=len(counted), frees_at=_frees_at(counted, limits, now)
+    )
 
 
 # -- words -----------------------------------------------------------------------------------
@@ -165,8 +166,9 @@ def _problem(status: int, code: str, message, **extra) -> Problem:
 # -- the rules -------------------------------------------------------------------------------
 
 
-def check_borrow(*, title: TitleLike, rights: Sequence[PatronRight], loans: Sequence[LoanLike],
-                 now: datetime) -> Problem | None:
+def check_borrow(
+    *, title: TitleLike, rights: Sequence[PatronRight], loans: Sequence[LoanLike], now: datetime
+) -> Problem | None:
     """None when the patron may borrow the title now, else the reason why not.
 
     `loans` are the patron's loans started in the last 365 days, of any kind (older ones
@@ -177,19 +179,27 @@ def check_borrow(*, title: TitleLike, rights: Sequence[PatronRight], loans: Sequ
     same_kind = [loan for loan in loans if loan.kind == title.kind]
     for loan in same_kind:
         if loan.title_id == title.pk and is_active(loan, now):
-            return _problem(409, "already_borrowed",
-                            _("Je hebt deze titel al geleend, tot %(due)s."),
-                            due=moment_text(loan.due_at))
+            return _problem(
+                409,
+                "already_borrowed",
+                _("Je hebt deze titel al geleend, tot %(due)s."),
+                due=moment_text(loan.due_at),
+            )
     today = timezone.localdate(now)
     valid = [r for r in rights if r.code == code and r.valid_on(today)]
     if not valid:
-        return _problem(403, "no_right",
-                        _("Je hebt geen recht om %(what)s te lenen."), what=what, needed=code)
+        return _problem(
+            403, "no_right", _("Je hebt geen recht om %(what)s te lenen."), what=what, needed=code
+        )
     suitable = [r for r in valid if title.youth or not Limits.of(r).youth]
     if not suitable:
-        return _problem(403, "youth_only",
-                        _("Met je abonnement kun je alleen jeugdtitels lenen, en dit is geen "
-                          "jeugdtitel."), what=what, needed=code)
+        return _problem(
+            403,
+            "youth_only",
+            _("Met je abonnement kun je alleen jeugdtitels lenen, en dit is geen jeugdtitel."),
+            what=what,
+            needed=code,
+        )
     uses = [usage(right=r, loans=same_kind, now=now) for r in suitable]
     if any(not u.full for u in uses):
         return None
@@ -204,17 +214,24 @@ def _limit_reached(uses: list[Usage], what) -> Problem:
     first = min(uses, key=order)
     extra = {"what": what, "limit": first.limits.loans, "used": first.used}
     if first.frees_at is None:
-        return _problem(409, "limit_reached",
-                        _("Je abonnement geeft geen ruimte voor meer dan %(limit)s %(what)s."),
-                        **extra)
+        return _problem(
+            409,
+            "limit_reached",
+            _("Je abonnement geeft geen ruimte voor meer dan %(limit)s %(what)s."),
+            **extra,
+        )
     if first.limits.period == PER_YEAR:
-        message = _("Je hebt in de afgelopen 365 dagen al %(used)s %(what)s geleend; je "
-                    "abonnement geeft recht op %(limit)s per jaar. Op %(date)s komt er weer "
-                    "een plek vrij.")
+        message = _(
+            "Je hebt in de afgelopen 365 dagen al %(used)s %(what)s geleend; je "
+            "abonnement geeft recht op %(limit)s per jaar. Op %(date)s komt er weer "
+            "een plek vrij."
+        )
     else:
-        message = _("Je hebt al %(used)s %(what)s tegelijk geleend; meer staat je abonnement "
-                    "niet toe (%(limit)s tegelijk). Er komt een plek vrij als je er een "
-                    "inlevert, en uiterlijk op %(date)s.")
+        message = _(
+            "Je hebt al %(used)s %(what)s tegelijk geleend; meer staat je abonnement "
+            "niet toe (%(limit)s tegelijk). Er komt een plek vrij als je er een "
+            "inlevert, en uiterlijk op %(date)s."
+        )
     return _problem(409, "limit_reached", message, date=moment_text(first.frees_at), **extra)
 
 
@@ -232,13 +249,17 @@ def check_renew(*, sub: str, loan: LoanLike, now: datetime) -> Problem | None:
     if problem is not None:
         return problem
     if loan.renewed:
-        return _problem(409, "renew_once",
-                        _("Je hebt deze lening al een keer verlengd; dat kan maar één keer."))
+        return _problem(
+            409, "renew_once", _("Je hebt deze lening al een keer verlengd; dat kan maar één keer.")
+        )
     opens = renew_opens_at(loan)
     if now < opens:
-        return _problem(409, "renew_too_early",
-                        _("Verlengen kan vanaf 3 dagen voor het einde van de lening: vanaf "
-                          "%(date)s."), date=moment_text(opens))
+        return _problem(
+            409,
+            "renew_too_early",
+            _("Verlengen kan vanaf 3 dagen voor het einde van de lening: vanaf %(date)s."),
+            date=moment_text(opens),
+        )
     return None
 
 

@@ -27,8 +27,11 @@ def recent(sub: str, *, now: datetime, kind: str | None = None) -> list[Loan]:
 def current(sub: str, *, now: datetime | None = None) -> list[Loan]:
     """The patron's running loans with their titles, the one that ends first on top."""
     now = now or clock.now()
-    return list(Loan.objects.filter(sub=sub, returned_at__isnull=True, due_at__gt=now)
-                .select_related("title").order_by("due_at", "pk"))
+    return list(
+        Loan.objects.filter(sub=sub, returned_at__isnull=True, due_at__gt=now)
+        .select_related("title")
+        .order_by("due_at", "pk")
+    )
 
 
 def past(sub: str, *, now: datetime | None = None, limit: int = PAST_LIMIT) -> list[Loan]:
@@ -44,8 +47,7 @@ def states(sub: str, title_ids: Iterable[int], *, now: datetime | None = None) -
     ids = list(title_ids)
     if not ids:
         return {}
-    loans = Loan.objects.filter(sub=sub, title_id__in=ids, returned_at__isnull=True,
-                                due_at__gt=now)
+    loans = Loan.objects.filter(sub=sub, title_id__in=ids, returned_at__isnull=True, due_at__gt=now)
     return {loan.title_id: loan for loan in loans}
 
 
@@ -54,8 +56,9 @@ def own_loan(sub: str, loan_id: int) -> Loan | None:
     return Loan.objects.filter(sub=sub, pk=loan_id).select_related("title").first()
 
 
-def usages(sub: str, rights: Sequence[PatronRight], *,
-           now: datetime | None = None) -> list[rules.Usage]:
+def usages(
+    sub: str, rights: Sequence[PatronRight], *, now: datetime | None = None
+) -> list[rules.Usage]:
     """How much of each valid lending right the patron uses, e-books first (rights for
     other services, if identity reports any, are not ours to show)."""
     now = now or clock.now()

@@ -48,8 +48,9 @@ def borrow(*, sub: str, rights: Sequence[PatronRight], title: Title) -> Loan:
         problem = rules.check_borrow(title=title, rights=rights, loans=loans, now=now)
         if problem is not None:
             raise problem
-        loan = Loan.objects.create(sub=sub, title=title, kind=title.kind, started_at=now,
-                                   due_at=rules.due_for(now))
+        loan = Loan.objects.create(
+            sub=sub, title=title, kind=title.kind, started_at=now, due_at=rules.due_for(now)
+        )
     log.info("loan %s: %s borrowed %s until %s", loan.pk, sub, title.slug, loan.due_at.isoformat())
     return loan
 

@@ -16,11 +16,14 @@ REASONS = {
     "throttled": _("te vaak geprobeerd (even wachten)"),
     "reported": _("gemeld door de dienst"),
 }
-KINDS = {"login": _("inloggen"), "logout": _("uitloggen"),
-         "service": _("ingelogd bij dienst"),
-         "logout_detected": _("uitgelogd (AUTHENTICATION.LOGOUT_DETECTED)"),
-         "rights_missing": _("recht ontbrak (lenen geweigerd)"),
-         "not_linked": _("niet gekoppeld bij Mijn Menu")}
+KINDS = {
+    "login": _("inloggen"),
+    "logout": _("uitloggen"),
+    "service": _("ingelogd bij dienst"),
+    "logout_detected": _("uitgelogd (AUTHENTICATION.LOGOUT_DETECTED)"),
+    "rights_missing": _("recht ontbrak (lenen geweigerd)"),
+    "not_linked": _("niet gekoppeld bij Mijn Menu"),
+}
 ACTIONS = {
     "staff_sign_in": _("medewerker ingelogd"),
     "customer_create": _("klant ingeschreven"),

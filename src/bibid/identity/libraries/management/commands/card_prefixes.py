@@ -22,8 +22,7 @@ class Command(BaseCommand):
         if library is None:
             raise CommandError(f"no library with code {code!r}")
         try:
-            set_card_prefixes(library=library, prefixes=prefixes,
-                              actor=Actor.operator("cli"))
+            set_card_prefixes(library=library, prefixes=prefixes, actor=Actor.operator("cli"))
         except Problem as problem:
             raise CommandError(problem.text("en")) from problem
         self.stdout.write(json.dumps({"library": code, "card_prefixes": library.card_prefixes}))

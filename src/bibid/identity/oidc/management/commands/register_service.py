@@ -21,8 +21,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kind", required=True, choices=["mijnmenu", "reading", "other"])
         parser.add_argument("--name", required=True)
-        parser.add_argument("--base-url", required=True,
-                            help="The public URL the service's sign-in pages are mounted at.")
+        parser.add_argument(
+            "--base-url",
+            required=True,
+            help="The public URL the service's sign-in pages are mounted at.",
+        )
         parser.add_argument("--library", default="", help="Library code (Mijn Menu only).")
         parser.add_argument("--client-id", default="", help="Update this client.")
 
@@ -30,12 +33,14 @@ class Command(BaseCommand):
         from django.core.exceptions import ValidationError
 
         try:
-            done = register_service(kind=kind, name=name, base_url=base_url,
-                                    library_code=library, client_id=client_id)
+            done = register_service(
+                kind=kind, name=name, base_url=base_url, library_code=library, client_id=client_id
+            )
         except Problem as problem:
             raise CommandError(problem.text("en")) from problem
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
         # The secret is shown this once; only its hash is kept.
-        self.stdout.write(json.dumps({"client_id": done.client_id,
-                                      "client_secret": done.client_secret}))
+        self.stdout.write(
+            json.dumps({"client_id": done.client_id, "client_secret": done.client_secret})
+        )

@@ -18,9 +18,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # An old key must verify everything it signed: ID tokens and logout tokens, plus a
         # day of margin for clocks and for services that cache the JWKS.
-        keep = max(oauth2_settings.ID_TOKEN_EXPIRE_SECONDS,
-                   logout_tokens.LIFETIME_SECONDS) + 24 * 3600
+        keep = (
+            max(oauth2_settings.ID_TOKEN_EXPIRE_SECONDS, logout_tokens.LIFETIME_SECONDS) + 24 * 3600
+        )
         kept, dropped = keys.rotate(keys.key_dir(settings.BIBID_VAR_DIR), keep_seconds=keep)
-        self.stdout.write(json.dumps({"rotated": True, "inactive_kept": kept,
-                                      "inactive_dropped": dropped,
-                                      "restart_needed": "identity"}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "rotated": True,
+                    "inactive_kept": kept,
+                    "inactive_dropped": dropped,
+                    "restart_needed": "identity",
+                }
+            )
+        )

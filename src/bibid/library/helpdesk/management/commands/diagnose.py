@@ -23,20 +23,25 @@ class Command(BaseCommand):
         parser.add_argument("--library", required=True, help="The library's code.")
         parser.add_argument("--card", required=True, help="The customer's card number.")
         parser.add_argument("--problem", required=True, choices=PROBLEMS)
-        parser.add_argument("--username", default=None,
-                            help="The username the customer says they type.")
+        parser.add_argument(
+            "--username", default=None, help="The username the customer says they type."
+        )
         parser.add_argument("--json", action="store_true", help="Print JSON.")
         parser.add_argument("--language", default="nl", choices=["nl", "en"])
 
     def handle(self, *args, library, card, problem, username, json: bool, language, **opts):
-        customer = Customer.objects.filter(library__code=library, card_number=card) \
-            .select_related("library").first()
+        customer = (
+            Customer.objects.filter(library__code=library, card_number=card)
+            .select_related("library")
+            .first()
+        )
         if customer is None:
             raise CommandError(f"No customer {card} at library {library!r}.")
         with translation.override(language):
             try:
-                result = run(actor=Actor.system("cli"), customer=customer, problem=problem,
-                             username=username)
+                result = run(
+                    actor=Actor.system("cli"), customer=customer, problem=problem, username=username
+                )
             except Problem as problem_:
                 raise CommandError(problem_.text(language)) from problem_
             data = result.as_json()
@@ -52,15 +57,16 @@ class Command(BaseCommand):
                 self._finding("+", finding)
         step = data["next"]
         if step["kind"] == "fix" and step["fix"]:
-            self.stdout.write(f"next: fix {step['fix']['operation']} ({step['fix']['label']})"
-                              f" at {step['node']}")
+            self.stdout.write(
+                f"next: fix {step['fix']['operation']} ({step['fix']['label']}) at {step['node']}"
+            )
         elif step["kind"] == "question":
             self.stdout.write(f"next: ask {step['title']} [{' | '.join(step['answers'])}]")
         else:
-            self.stdout.write(f"next: {step['kind']} {step['title']} {step['result'] or ''}"
-                              .rstrip())
-        self.stdout.write("path: " + " → ".join(f"{p['node']}:{p['result']}"
-                                               for p in data["path"]))
+            self.stdout.write(
+                f"next: {step['kind']} {step['title']} {step['result'] or ''}".rstrip()
+            )
+        self.stdout.write("path: " + " → ".join(f"{p['node']}:{p['result']}" for p in data["path"]))
 
     def _finding(self, marker: str, finding: dict) -> None:
         self.stdout.write(f"{marker} [{finding['code']}] {finding['summary']}")
@@ -68,8 +74,7 @@ class Command(BaseCommand):
         for line in finding["evidence"]:
             self.stdout.write(f"    - {line}")
         if finding["fix"]:
-            self.stdout.write(f"    fix: {finding['fix']['operation']} "
-                              f"({finding['fix']['label']})")
+            self.stdout.write(f"    fix: {finding['fix']['operation']} ({finding['fix']['label']})")
         elif finding["question"]:
             self.stdout.write(f"    ask: {finding['question']}")
 

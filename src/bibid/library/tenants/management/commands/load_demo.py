@@ -14,8 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--show", action="store_true", help="Change nothing, only print.")
-        group.add_argument("--if-empty", action="store_true",
-                           help="Load only when no demo data exists yet (bibid up).")
+        group.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Load only when no demo data exists yet (bibid up).",
+        )
 
     def handle(self, *args, show: bool, if_empty: bool, **options):
         if not show and not (settings.BIBID_DEMO or settings.DEBUG):

@@ -10,13 +10,16 @@ from bibid.reading.catalogue import demo
 
 
 class Command(BaseCommand):
-    help = "Add or update the demo titles (by slug); print {\"reading_titles\": N} as JSON."
+    help = 'Add or update the demo titles (by slug); print {"reading_titles": N} as JSON.'
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--show", action="store_true", help="Change nothing, only print.")
-        group.add_argument("--if-empty", action="store_true",
-                           help="Load only when the catalogue is empty (bibid up).")
+        group.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Load only when the catalogue is empty (bibid up).",
+        )
 
     def handle(self, *args, show: bool, if_empty: bool, **options):
         if not show and not (settings.BIBID_DEMO or settings.DEBUG):
