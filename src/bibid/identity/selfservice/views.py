@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from bibid.common import devices
 from bibid.common.http import client_ip, network_of
 from bibid.common.problems import Problem
 from bibid.identity.accounts import tokens
@@ -259,8 +260,13 @@ def not_me(request: HttpRequest, token: str) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     account = request.user
     events = recent_events(account.pk, limit=10)
+    here = network_of(client_ip(request))
     for event in events:
-        event.network = network_of(event.ip)  # a place, not the exact address
+        # Words, never the raw browser string or an address block: "Firefox op Windows", and
+        # "hier" when it came from the network the patron is on now (a place they recognise;
+        # we know no other place without sending addresses to a location service).
+        event.device = devices.describe(event.user_agent)
+        event.here = here is not None and network_of(event.ip) == here
     links = library_selectors.links_for_patron(account)
     for link in links:
         link.rights_today = presenting.rights_today(link.rights)

@@ -3,6 +3,7 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common import devices
 from bibid.library.loginaccounts import menu
 
 register = template.Library()
@@ -57,6 +58,12 @@ def kind_label(code: str) -> str:
 @register.filter
 def action_label(code: str) -> str:
     return ACTIONS.get(code, code)
+
+
+@register.filter
+def device(user_agent: str) -> str:
+    """A browser string in words ("Firefox op Windows"); the string itself stays in a title."""
+    return devices.describe(user_agent)
 
 
 @register.filter

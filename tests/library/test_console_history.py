@@ -1,0 +1,24 @@
+"""The login history in the staff console names browsers in words; the exact string stays
+available to staff on hover (helpdesk work sometimes needs the version)."""
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def test_history_rows_name_the_browser_in_words():
+    event = {
+        "at": "2026-12-06T10:15:00Z",
+        "kind": "login",
+        "reason": "wrong_password",
+        "address": "192.0.2.0/24",
+        "browser": UA,
+        "service": "",
+        "details": None,
+    }
+    with translation.override("nl"):
+        html = render_to_string("console/_history.html", {"events": [event]})
+    assert ">Firefox op Windows</span>" in html
+    assert f'title="{UA}"' in html  # the string itself only as the hover text
+    assert f">{UA}" not in html
