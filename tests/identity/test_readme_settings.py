@@ -42,3 +42,23 @@ def test_every_variable_the_code_reads_is_in_the_readme_table():
     assert {"BIBID_IDENTITY_TIMEOUT", "EMAIL_URL", "BIBID_METRICS_TOKEN"} <= found
     missing = sorted(found - in_the_readme_table())
     assert not missing, f"not in the README's configuration table: {missing}"
+
+
+# Markdown links and images: [text](target) and ![alt](target).
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def test_the_readme_and_docs_link_only_to_files_in_the_repository():
+    """A plain clone has no sibling folders: every relative link of the README and the docs
+    must resolve inside the repository (the domain, the architecture and the procedure live
+    in docs/, not in ../shared)."""
+    broken = []
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for document in documents:
+        for target in LINK.findall(document.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # an absolute URL (http:, mailto:) or an anchor on the same page
+            path = (document.parent / target.split("#", 1)[0]).resolve()
+            if not path.is_relative_to(ROOT) or not path.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+    assert len(documents) > 3 and not broken, broken
