@@ -40,6 +40,17 @@ class Client(models.Model):
             "Back-Channel Logout). Leeg: de dienst merkt het bij de sessiecontrole."
         ),
     )
+    # Where the service's pages live (scheme://host[:port]), derived from its redirect URIs
+    # (bibid.identity.oidc.services.origin_of): the sign-in page's CSP form-action lists it,
+    # because the browser holds every redirect after a form post to that directive.
+    origin = models.CharField(_("herkomst"), max_length=300, blank=True, editable=False)
+    # A disabled service cannot sign anyone in and leaves the CSP; it can be enabled again
+    # without a new secret.
+    active = models.BooleanField(
+        _("actief"),
+        default=True,
+        help_text=_("Uit: de dienst kan niemand meer laten inloggen."),
+    )
 
     class Meta:
         verbose_name = _("dienst")
