@@ -3,6 +3,7 @@ on disk (loading, rotation, the rotate_oidc_key command)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -50,6 +51,70 @@ def test_discovery_document(client, settings):
     )
     # Patrons' services never learn of the library-API scopes.
     assert set(data["scopes_supported"]) == {"openid", "profile", "libraries", "rights"}
+
+
+def test_discovery_states_what_defaults_would_wrongly_claim(client):
+    """Discovery 3: grant_types_supported defaults to authorization_code and implicit,
+    response_modes_supported to query and fragment, request_uri_parameter_supported to
+    true. Each is stated, with exactly what the provider does."""
+    data = client.get("/o/.well-known/openid-configuration").json()
+    assert data["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
+    assert data["response_modes_supported"] == ["query"]
+    assert data["request_parameter_supported"] is False
+    assert data["request_uri_parameter_supported"] is False
+    assert data["claims_parameter_supported"] is False
+    assert data["prompt_values_supported"] == ["none", "login"]
+    assert data["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert data["subject_types_supported"] == ["public"]
+    assert data["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    host = data["issuer"].removesuffix("/o")
+    assert data["revocation_endpoint"] == host + "/o/revoke_token/"
+    assert data["revocation_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+
+
+def test_the_grant_types_published_are_the_ones_the_token_endpoint_serves(anna, client):
+    """Each published grant type works for the client it is meant for, and the grant types
+    left out (password, device code, implicit) are refused for every client."""
+    from oauth2_provider.models import Application
+
+    from bibid.identity.libraries.services import register_library
+
+    from .test_oidc import Client, browser, refresh, register, sign_in_to
+
+    rp = register()
+    tokens = sign_in_to(rp, browser())
+    assert tokens["refresh_token"]  # authorization_code issues refresh tokens to services
+    assert refresh(rp, tokens["refresh_token"]).status_code == 200
+    library = register_library(code="maas", name="Bibliotheek aan de Maas")
+    application = Application.objects.get(client_id=library.client_id)
+    # The library API's clients: client credentials only, no refresh token.
+    assert application.authorization_grant_type == Application.GRANT_CLIENT_CREDENTIALS
+    api = Client().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "accounts:read"},
+        HTTP_AUTHORIZATION="Basic "
+        + base64.b64encode(f"{library.client_id}:{library.client_secret}".encode()).decode(),
+    )
+    assert api.status_code == 200, api.content
+    assert "refresh_token" not in api.json()
+    for grant in ("password", "urn:ietf:params:oauth:grant-type:device_code", "implicit"):
+        answer = Client().post(
+            "/o/token/",
+            {"grant_type": grant, "username": "anna.jansen", "password": "x", "device_code": "x"},
+            HTTP_AUTHORIZATION=rp.basic(),
+        )
+        assert answer.status_code in (400, 401, 404), (grant, answer.status_code)
+        assert "access_token" not in answer.json()
 
 
 def test_discovery_ignores_the_host_header(client, settings):

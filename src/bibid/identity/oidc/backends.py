@@ -6,10 +6,23 @@ from oauth2_provider.oauth2_backends import OAuthLibCore
 
 from bibid.common.http import client_ip, user_agent
 
-from . import events, sessions
+from . import events, sessions, support
 
 
 class Core(OAuthLibCore):
+    def __init__(self, server=None):
+        super().__init__(server)
+        # The authorization endpoint answers what it cannot honour (request objects,
+        # prompt=consent, ...) with the error OpenID Connect defines. As a pre-authorization
+        # check it runs after oauthlib has validated the client and the redirect URI, so
+        # the error goes back to the registered URI with the state, and an invalid client
+        # or URI still gets the error page. One check for both the plain OAuth2 and the
+        # OpenID Connect code grant (oauthlib chooses by the `openid` scope).
+        for grant in (self.server.auth_grant, self.server.openid_connect_auth):
+            checks = grant.custom_validators.pre_auth
+            if support.refuse_unsupported not in checks:
+                checks.append(support.refuse_unsupported)
+
     def create_authorization_response(self, request, scopes, credentials, allow):
         signing_in = allow and request.user.is_authenticated
         if signing_in:

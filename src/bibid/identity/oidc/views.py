@@ -15,7 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from oauth2_provider.exceptions import InvalidOIDCClientError, InvalidOIDCRedirectURIError
+from oauth2_provider.exceptions import (
+    InvalidOIDCClientError,
+    InvalidOIDCRedirectURIError,
+    OAuthToolkitError,
+)
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView as DotAuthorizationView
@@ -27,19 +31,41 @@ from bibid.common.problems import Problem, problem_response
 from bibid.identity.accounts.models import Account
 from bibid.identity.signin import flow
 
-from . import events, sessions
+from . import events, sessions, support
 from .models import Client, ServiceSession
 
 
 class DiscoveryView(ConnectDiscoveryInfoView):
-    """DOT's discovery document, plus what Bibid adds: back-channel logout with sid."""
+    """DOT's discovery document, made to say exactly what this provider does.
+
+    OpenID Connect Discovery 1.0, 3 gives several fields a default that claims support
+    (grant_types_supported: authorization_code and implicit; response_modes_supported:
+    query and fragment; request_uri_parameter_supported: true), so a field left out is a
+    promise too: each of those is stated. The values come from `support`, the table the
+    authorization endpoint refuses by."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
+        data["grant_types_supported"] = support.GRANT_TYPES
+        data["response_modes_supported"] = support.RESPONSE_MODES
+        data["prompt_values_supported"] = support.PROMPT_VALUES
+        data["code_challenge_methods_supported"] = ["S256"]
+        # Every service is registered with RS256 (register_service); DOT also lists HS256,
+        # which needs the client secret in clear, and ours are stored hashed.
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["request_parameter_supported"] = False
+        data["request_uri_parameter_supported"] = False
+        # The `claims` request parameter is accepted but not honoured: claims follow the
+        # granted scopes only (claims.py).
+        data["claims_parameter_supported"] = False
         data["backchannel_logout_supported"] = True
         data["backchannel_logout_session_supported"] = True
-        data["code_challenge_methods_supported"] = ["S256"]
+        # RFC 7009 token revocation, served at o/revoke_token/ (RFC 8414 metadata names).
+        data["revocation_endpoint"] = self._get_endpoint_url(request, "revoke-token", required=True)
+        data["revocation_endpoint_auth_methods_supported"] = data[
+            "token_endpoint_auth_methods_supported"
+        ]
         response.content = json.dumps(data).encode()
         return response
 
@@ -71,6 +97,18 @@ class AuthorizationView(DotAuthorizationView):
             query["prompt"] = " ".join({*query.get("prompt", "").split(), "login"})
             request.GET = query
         return super().get(request, *args, **kwargs)
+
+    def handle_no_permission(self):
+        # A request this provider will refuse (a request object, prompt=consent, ...) is
+        # answered at once, not after the patron has signed in for nothing. The check needs
+        # no signed-in patron; the error goes to the service only when the client and its
+        # redirect URI are valid (DOT's error_response), else the error page.
+        if support.asks_for_unsupported(self.request.GET):
+            try:
+                self.validate_authorization_request(self.request)
+            except OAuthToolkitError as error:
+                return self.error_response(error, application=None)
+        return super().handle_no_permission()
 
     def _signed_in_before(self, seconds: int) -> bool:
         last = self.request.user.last_login
