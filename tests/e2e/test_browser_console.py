@@ -229,6 +229,7 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
     )
     card = registered(page)[0]
     end = library_api(system, "GET", f"/customers/{card}").json()["subscription"]["end"]
+    end_nl = date.fromisoformat(end).strftime("%d-%m-%Y")  # as the console writes a date
     open_customer(page, system, card)
     expect(result_panel(page)).to_have_count(0)
     expect(link_state(page)).to_have_text(NOBODY_LINKED)
@@ -271,17 +272,21 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
         page,
         re.compile(
             r"^(Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst|De gegevens bij de "
-            r"inlogdienst waren al actueel) \(rechten: ebooks, audiobooks\)\.$"
+            r"inlogdienst waren al actueel) \(rechten: e-books en luisterboeken\)\.$"
         ),
     )
-    expect(panel).to_contain_text(f"Gestuurd: Volwassen Compleet, tot {end}")
+    expect(panel).to_contain_text(f"Gestuurd: Volwassen Compleet, tot {end_nl}")
 
     show(page, RIGHTS)
-    panel = expect_result(page, "Geldige rechten: audiobooks, ebooks.")
+    panel = expect_result(page, "Geldige rechten: e-books en luisterboeken.")
     rows = panel.get_by_test_id("rights").locator("tbody tr")
     expect(rows).to_have_count(2)
-    for row, code in zip(rows.all(), ("audiobooks", "ebooks"), strict=True):
-        expect(row.locator("td")).to_have_text([code, end, "loans: 10, period: concurrent", MAAS])
+    # Words, never codes: the code stays in a data attribute.
+    for row, (code, word) in zip(
+        rows.all(), (("audiobooks", "Luisterboeken"), ("ebooks", "E-books")), strict=True
+    ):
+        expect(row.locator("td")).to_have_text([word, end_nl, "10 tegelijk", MAAS])
+        expect(row.locator("td").first).to_have_attribute("data-right", code)
 
     show(page, HISTORY)
     expect_result(page, re.compile(r"^0 recente gebeurtenissen"))
@@ -802,9 +807,14 @@ def test_subscription_change_reaches_identity(system, page, identity):
     open_customer(page, system, card)
     expect(region(page, "Abonnement").locator("dd").first).to_have_text("Volwassen Compact")
     show(page, RIGHTS)
-    panel = expect_result(page, "Geldige rechten: audiobooks, ebooks.")
+    panel = expect_result(page, "Geldige rechten: e-books en luisterboeken.")
     expect(panel.get_by_test_id("rights").locator("tbody tr").last.locator("td")).to_have_text(
-        ["ebooks", subscription["end"], "loans: 6, period: year", MAAS]
+        [
+            "E-books",
+            date.fromisoformat(subscription["end"]).strftime("%d-%m-%Y"),
+            "6 per jaar",
+            MAAS,
+        ]
     )
 
 

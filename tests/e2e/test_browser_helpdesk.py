@@ -230,14 +230,14 @@ def test_outdated_rights_authorized_in_two_clicks_without_javascript(system, bro
         expect(page.get_by_test_id("evidence").locator("li")).to_have_text(
             [
                 re.compile(r"^Doorgegeven op .+: rechten geen\.$"),
-                "Volgens het abonnement nu: rechten audiobooks, ebooks.",
+                "Volgens het abonnement nu: rechten e-books en luisterboeken.",
             ]
         )
         clicks.button("Autoriseer inlogaccount", page.get_by_test_id("fix"))
         assert clicks.count == 2
         expect(page.get_by_test_id("done-summary")).to_have_text(
-            "Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst (rechten: ebooks, "
-            "audiobooks)."
+            "Klantgegevens en rechten zijn bijgewerkt bij de inlogdienst (rechten: e-books en "
+            "luisterboeken)."
         )
         expect(page.get_by_test_id("diagnosis")).to_have_attribute(
             "data-outcome", "no-problem-found"

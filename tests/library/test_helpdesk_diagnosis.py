@@ -85,7 +85,9 @@ def test_evidence_names_what_was_seen(staff):
     assert "14 mislukte pogingen" in dirk.evidence[0] and "geblokkeerd tot" in dirk.evidence[0]
     gerrit = run(staff, "2010000007").findings[0]
     assert any("Doorgegeven op" in line for line in gerrit.evidence)
-    assert any("ebooks" in line for line in gerrit.evidence)
+    # The rights in words ("e-books en luisterboeken"), never their codes.
+    assert any("e-books" in line for line in gerrit.evidence)
+    assert not any("ebooks" in line or "audiobooks" in line for line in gerrit.evidence)
 
 
 def test_the_username_the_customer_types(staff):

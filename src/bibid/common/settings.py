@@ -197,6 +197,8 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
         "USE_I18N": True,
         "TIME_ZONE": "Europe/Amsterdam",
         "USE_TZ": True,
+        # Dates, times and numbers in each language's own way (bibid/common/formats).
+        "FORMAT_MODULE_PATH": ["bibid.common.formats"],
         # Sessions and CSRF: one cookie name per service, because browsers share cookies
         # between ports of the same host and the three services must not overwrite each
         # other's session.

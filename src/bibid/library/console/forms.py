@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common.words import money
 from bibid.library.customers.validators import past_date, printable
 
 
@@ -167,7 +168,10 @@ class RegistrationForm(CustomerForm):
     def __init__(self, *args, library, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["subscription_type"].queryset = library.subscription_types.filter(active=True)
-        self.fields["subscription_type"].label_from_instance = lambda t: f"{t.name} (€ {t.price})"
+        # Called when the form is drawn, so the price is in the page's language (€ 39,00).
+        self.fields["subscription_type"].label_from_instance = lambda t: (
+            f"{t.name} ({money(t.price)})"
+        )
 
 
 class TokenForm(forms.Form):

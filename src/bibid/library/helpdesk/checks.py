@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
+from bibid.common import words
 from bibid.library.subscriptions.models import Membership
 
 from .context import Context
@@ -28,29 +29,29 @@ def register(cls: type[Check]) -> type[Check]:
     return cls
 
 
+# Moments go into sentences ("geblokkeerd tot %(at)s."): words.moment ends in a digit in
+# every language, so the sentence's own period is never a second one after "a.m.".
 def when(value: datetime | str | None) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    return words.moment(value) if value else "?"
 
 
 def day(value) -> str:
-    return formats.date_format(value, "DATE_FORMAT") if value else "?"
+    return words.day(value, short=False) if value else "?"
 
 
 def _hm(value: datetime) -> str:
-    return timezone.localtime(value).strftime("%H:%M")
+    return words.clock_time(value)
 
 
+# Lazy: these tables are read when a check runs, in the language of that request, not in
+# the language that happened to be active when the module was imported.
 STATES = {
-    "active": _("lopend"),
-    "ended": _("afgelopen"),
-    "cancelled": _("opgezegd"),
-    "future": _("nog niet begonnen"),
-    "pending": _("wacht op activering"),
-    "lapsed": _("vervallen (niet geactiveerd)"),
+    "active": gettext_lazy("lopend"),
+    "ended": gettext_lazy("afgelopen"),
+    "cancelled": gettext_lazy("opgezegd"),
+    "future": gettext_lazy("nog niet begonnen"),
+    "pending": gettext_lazy("wacht op activering"),
+    "lapsed": gettext_lazy("vervallen (niet geactiveerd)"),
 }
 
 
@@ -122,10 +123,10 @@ class SubscriptionActive(Check):
 
 
 REMOVED_BECAUSE = {
-    "purged": _("nooit geactiveerd en na 24 uur verwijderd"),
-    "deleted": _("door de klant zelf verwijderd"),
-    "unlinked_by_library": _("door de bibliotheek ontkoppeld"),
-    "unlinked_by_patron": _("door de klant zelf ontkoppeld"),
+    "purged": gettext_lazy("nooit geactiveerd en na 24 uur verwijderd"),
+    "deleted": gettext_lazy("door de klant zelf verwijderd"),
+    "unlinked_by_library": gettext_lazy("door de bibliotheek ontkoppeld"),
+    "unlinked_by_patron": gettext_lazy("door de klant zelf ontkoppeld"),
 }
 
 
@@ -391,7 +392,8 @@ class RightUsername(Check):
 
 
 def _rights_text(codes) -> str:
-    return ", ".join(sorted(set(codes))) or _("geen")
+    # Words, not codes: "e-books en luisterboeken" (the one table in bibid.common.words).
+    return words.rights_text(codes)
 
 
 def _expected_key(right: dict) -> tuple:
@@ -469,7 +471,7 @@ class SubscriptionHasEbooks(Check):
                     % {
                         "t": membership.subscription.type.name,
                         "role": membership.get_role_display(),
-                        "r": ", ".join(sorted(c for c in codes if c)) or _("geen"),
+                        "r": _rights_text(codes),
                     },
                 ),
                 question=_("Bespreek een abonnement met e-books (zoals Compact of Compleet)."),

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from bibid.common import metrics
+from bibid.common import metrics, words
 from bibid.common.problems import Problem
 from bibid.library.customers.models import Customer
 from bibid.library.staff import audit
@@ -399,7 +399,7 @@ def authorize(*, actor: Actor, customer: Customer) -> Outcome:
         # A new key: staff asking again want today's answer, not a replay of the last one
         # (the queue's retries, by contrast, reuse theirs). The version keeps the order.
         answer = _client(customer, actor).account_authorize(customer.card_number, payload)
-        codes = ", ".join(r["code"] for r in payload["rights"]) or _("geen")
+        codes = words.rights_text(r["code"] for r in payload["rights"])  # words, not codes
         if answer["result"] == "stale":
             text = _("De inlogdienst had al nieuwere gegevens van deze klant (rechten: %(codes)s).")
         elif answer["result"] == "unchanged":
@@ -418,9 +418,9 @@ def rights(*, actor: Actor, customer: Customer) -> Outcome:
 
     def call() -> Outcome:
         answer = _client(customer, actor).account_rights(customer.card_number)
-        codes = sorted({r["code"] for r in answer["rights"]})
+        codes = {r["code"] for r in answer["rights"]}
         text = (
-            _("Geldige rechten: %(codes)s.") % {"codes": ", ".join(codes)}
+            _("Geldige rechten: %(codes)s.") % {"codes": words.rights_text(codes)}
             if codes
             else _("Dit inlogaccount heeft nu geen geldige rechten.")
         )

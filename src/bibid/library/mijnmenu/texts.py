@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-RIGHT_NAMES = {
-    "ebooks": gettext_lazy("E-books"),
-    "audiobooks": gettext_lazy("Luisterboeken"),
-}
+from bibid.common import words
 
 STATES = {
     "active": gettext_lazy("Lopend"),
@@ -23,33 +20,17 @@ STATES = {
 }
 
 
-def day(value: date) -> str:
-    """A date as Dutch people write it: 31-12-2026."""
-    return f"{value:%d-%m-%Y}"
-
-
 def right_name(code: str) -> str:
-    return str(RIGHT_NAMES.get(code, code))
+    """The right's word, as the start of a line: "E-books", "Luisterboeken"."""
+    return str(capfirst(words.right_name(code)))
 
 
 def describe_right(right: dict[str, Any]) -> str:
     """Describe one pushed right in a sentence: "E-books: 10 per jaar, geldig tot 31-12-2026"."""
-    limits = right.get("limits") or {}
-    terms: list[str] = []
-    loans = limits.get("loans")
-    if isinstance(loans, int) and not isinstance(loans, bool):
-        period = limits.get("period")
-        if period == "year":
-            terms.append(_("%(loans)d per jaar") % {"loans": loans})
-        elif period == "concurrent":
-            terms.append(_("%(loans)d tegelijk") % {"loans": loans})
-        else:
-            terms.append(_("%(loans)d titels") % {"loans": loans})
-    if limits.get("youth"):
-        terms.append(_("alleen jeugdtitels"))
+    terms = [t for t in [words.limits_text(right.get("limits"))] if t]
     until = right.get("valid_until")
     if until:
-        terms.append(_("geldig tot %(day)s") % {"day": day(date.fromisoformat(str(until)))})
+        terms.append(_("geldig tot %(day)s") % {"day": words.day(str(until))})
     name = right_name(str(right.get("code", "")))
     return f"{name}: {', '.join(terms)}" if terms else name
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common.words import money
 from bibid.library.customers.validators import past_date, printable
 
 
@@ -38,6 +39,7 @@ class SignupForm(forms.Form):
     def __init__(self, *args, types, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["subscription_type"].queryset = types
+        # Called when the form is drawn, so the price is in the page's language (€ 39,00).
         self.fields["subscription_type"].label_from_instance = lambda t: (
-            f"{t.name} (€ {t.price} per jaar)"
+            _("%(name)s (%(price)s per jaar)") % {"name": t.name, "price": money(t.price)}
         )

@@ -13,12 +13,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from bibid.common import clock
+from bibid.common import clock, words
 from bibid.common.problems import Problem
 from bibid.common.rp import services as rp
 from bibid.common.rp.access import patron_required
@@ -192,7 +193,7 @@ def give_back(request: HttpRequest, loan_id: int) -> HttpResponse:
 
 
 def _label(code: str) -> str:
-    return {"ebooks": _("E-books"), "audiobooks": _("Luisterboeken")}.get(code, code)
+    return capfirst(words.right_name(code))
 
 
 def describe(usage: rules.Usage) -> dict[str, Any]:

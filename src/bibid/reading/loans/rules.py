@@ -32,6 +32,7 @@ from django.utils import formats, timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common import words
 from bibid.common.problems import Problem
 from bibid.common.rp.patron import PatronRight
 
@@ -42,7 +43,9 @@ YEAR = timedelta(days=365)
 RIGHT_FOR_KIND = {"ebook": "ebooks", "audiobook": "audiobooks"}
 CONCURRENT, PER_YEAR = "concurrent", "year"
 
-RIGHT_NAMES = {"ebooks": _("e-books"), "audiobooks": _("luisterboeken")}
+# The rights the Online Bibliotheek lends by, with their words from the one table of
+# rights (bibid.common.words), so this page and the library's pages say the same.
+RIGHT_NAMES = {code: words.RIGHT_NAMES[code] for code in RIGHT_FOR_KIND.values()}
 
 
 class TitleLike(Protocol):
@@ -99,8 +102,8 @@ class Usage:
 # -- small facts -----------------------------------------------------------------------------
 
 
-def right_name(code: str) -> str:
-    return RIGHT_NAMES.get(code, code)
+# Lazy: a refusal is rendered later, in the language of its page or problem document.
+right_name = lazy(words.right_name, str)
 
 
 def needed_right(kind: str) -> str:

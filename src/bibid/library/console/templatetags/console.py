@@ -80,5 +80,5 @@ def local_time(value) -> str:
     except ValueError:
         return str(value)
     if timezone.is_naive(moment):
-        return formats.date_format(moment, "d-m-Y H:i")
-    return formats.date_format(timezone.localtime(moment), "d-m-Y H:i")
+        return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
