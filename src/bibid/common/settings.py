@@ -239,12 +239,10 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
             # redirects between our services (identity's sign-in → authorize → the service's
             # callback; a service's sign-out → identity's logout → back), and Chromium holds
             # every hop of that chain to form-action. So: ourselves and our sibling services,
-            # exact origins, plus origins an operator adds for other registered services.
-            "form-action": [
-                CSP.SELF,
-                *_sibling_origins(service),
-                *env.list("BIBID_CSP_FORM_ACTION_EXTRA", default=[]),
-            ],
+            # exact origins. The identity pages whose forms end on a service add the origins
+            # of the registered services, read from its database
+            # (bibid.identity.oidc.csp.FormActionMiddleware).
+            "form-action": [CSP.SELF, *_sibling_origins(service)],
         },
         "STATIC_URL": "/static/",
         "STATIC_ROOT": var_dir() / "static" / service,

@@ -19,7 +19,11 @@ globals().update(
             "bibid.identity.libraries",
             "bibid.identity.selfservice",
         ],
-        middleware_extra=["bibid.common.middleware.ApiProblemsMiddleware"],
+        middleware_extra=[
+            "bibid.common.middleware.ApiProblemsMiddleware",
+            # Inside Django's CSP middleware: sets the sign-in pages' policy it writes.
+            "bibid.identity.oidc.csp.FormActionMiddleware",
+        ],
     )
 )
 

@@ -26,6 +26,20 @@ def exact_redirect_allowed(application, uri: str) -> bool:
 class Validator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, **claims.CLAIM_SCOPES}
 
+    # -- disabled services ----------------------------------------------------------------
+
+    def _load_application(self, client_id, request):
+        # Every client lookup (authorization, token, refresh) passes here: a service an
+        # operator disabled (register_service --disable) is no client at all, as if unknown.
+        application = super()._load_application(client_id, request)
+        if application is None or getattr(request, "_bibid_active_client", None) == application.pk:
+            return application
+        if Client.objects.filter(application=application, active=False).exists():
+            request.client = None
+            return None
+        request._bibid_active_client = application.pk  # checked once per request
+        return application
+
     # -- redirect URIs --------------------------------------------------------------------
 
     def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
