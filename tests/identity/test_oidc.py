@@ -287,7 +287,10 @@ def test_full_code_flow(anna, rp, settings):
         rp.application,
         claims["sid"],
     )
-    assert session.is_live() and session.grant is None  # the code is used up
+    assert session.is_live()
+    issued = session.codes.get()  # the code is used up, only its hash is kept
+    assert issued.grant is None and issued.exchanged_at is not None
+    assert issued.code_hash != auth.code and auth.code not in issued.code_hash
     assert abs((session.expires_at - anna_browser.session.get_expiry_date()).total_seconds()) < 5
     event = LoginEvent.objects.get(kind="service")
     assert (event.account_id, event.service, event.outcome, event.user_agent, event.ip) == (

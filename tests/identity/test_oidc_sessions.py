@@ -261,8 +261,8 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def receiver():
+@pytest.fixture(name="receiver")
+def receiver_fixture():
     """A service's back-channel endpoint on 127.0.0.1 that records what it is sent."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.received = []

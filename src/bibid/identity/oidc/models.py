@@ -1,6 +1,7 @@
 """The services that sign in through the login (OpenID Connect clients), and the sign-ins
 each identity session gave them, so that signing out anywhere reaches all of them."""
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -61,10 +62,13 @@ class Client(models.Model):
 
 
 class ServiceSession(models.Model):
-    """One sign-in of one service within one identity session (`sid`).
+    """One service signed in within one identity session (`sid`).
 
-    Its id is the token family of the refresh tokens issued for it, so ending it revokes
-    exactly those tokens, and every service signed in with the same `sid` is told.
+    The service's first sign-in in that identity session makes it; each later one (a new
+    authorization code, e.g. the patron signing in to Mijn Menu again in the same browser)
+    joins it. So signing out tells each service once per identity session (one logout
+    token per sid and service), and its id is the token family of every refresh token
+    issued for it: ending it revokes exactly those tokens.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -74,14 +78,6 @@ class ServiceSession(models.Model):
     )
     application = models.ForeignKey(
         "oauth2_provider.Application", on_delete=models.CASCADE, related_name="+"
-    )
-    # The authorization code this sign-in was given, until it is exchanged (then deleted).
-    grant = models.OneToOneField(
-        "oauth2_provider.Grant",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
     )
     created_at = models.DateTimeField(default=clock.now)
     # When the identity session behind it ends by itself: refresh is refused after this.
@@ -93,12 +89,54 @@ class ServiceSession(models.Model):
         verbose_name = _("aangemelde dienst")
         verbose_name_plural = _("aangemelde diensten")
         indexes = [models.Index(fields=["account", "ended_at"], name="servicesession_account")]
+        constraints = [
+            # Two tabs signing in to one service at the same moment must join one session,
+            # not make two (each would get its own logout token).
+            models.UniqueConstraint(
+                fields=["sid", "application"],
+                condition=models.Q(ended_at__isnull=True),
+                name="servicesession_one_live_per_sid",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.application_id}:{self.account_id}:{self.created_at:%Y-%m-%d %H:%M}"
 
     def is_live(self) -> bool:
         return self.ended_at is None and clock.now() < self.expires_at
+
+
+class IssuedCode(models.Model):
+    """An authorization code given within a service session.
+
+    Kept after it is exchanged (only its SHA-256: the table never holds a usable code), so
+    that a second use is recognised as a replay (RFC 6749 4.1.2): the request is refused
+    and the session ends, revoking every token the code yielded (sessions.py).
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    session = models.ForeignKey(ServiceSession, on_delete=models.CASCADE, related_name="codes")
+    # The code itself (DOT's grant) until it is exchanged or expires; then deleted by DOT.
+    grant = models.OneToOneField(
+        "oauth2_provider.Grant",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=clock.now)
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("uitgegeven code")
+        verbose_name_plural = _("uitgegeven codes")
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.created_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def hash(code: str) -> str:
+        return hashlib.sha256(code.encode()).hexdigest()
 
 
 class LogoutDelivery(models.Model):

@@ -1,23 +1,26 @@
 """Identity sessions and the services signed in through them: start, end, tell.
 
 A `sid` names one identity session (one browser's sign-in). Every service that signs in
-through it gets a ServiceSession. When the identity session ends (signing out anywhere, a
-new password, the account deleted), each of its service sessions ends: its tokens are
-revoked at once, and the service is told through OpenID Connect Back-Channel Logout.
+through it gets one ServiceSession, which its later sign-ins in that identity session join.
+When the identity session ends (signing out anywhere, a new password, the account deleted),
+each of its service sessions ends: its tokens are revoked at once, and the service is told
+through OpenID Connect Back-Channel Logout, once per sid. A replayed authorization code
+ends the service session it was given in (RFC 6749 4.1.2).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from oauth2_provider.models import get_refresh_token_model
 
 from bibid.common import clock
 
-from .models import LogoutDelivery, ServiceSession
+from .models import IssuedCode, LogoutDelivery, ServiceSession
 
 SID_KEY = "oidc_sid"
 
@@ -35,6 +38,55 @@ def ensure_sid(request: HttpRequest) -> str:
 def current_sid(request: HttpRequest) -> str:
     session = getattr(request, "session", None)
     return session.get(SID_KEY, "") if session is not None else ""
+
+
+def join(*, sid: str, account, application, expires_at: datetime) -> ServiceSession:
+    """The live session of this service in this identity session: made by the service's
+    first sign-in there, joined by each later one (which carries it to the identity
+    session's current end). Called inside the transaction that stores the new code."""
+    live = ServiceSession.objects.select_for_update().filter(
+        sid=sid, application=application, ended_at__isnull=True
+    )
+    session = live.first()
+    if session is not None and (session.account_id != account.pk or not session.is_live()):
+        # Not to be joined: another account (a sid is never reused, so this is a guard)
+        # or past its end, whose tokens are refused already and must stay so. Closed
+        # without a logout token: one now would reach the service after this new sign-in
+        # and, naming the same sid, sign the patron out of it.
+        get_refresh_token_model().revoke_family(session.pk)
+        live.filter(pk=session.pk).update(ended_at=clock.now(), end_reason="superseded")
+        session = None
+    if session is None:
+        try:
+            with transaction.atomic():
+                return ServiceSession.objects.create(
+                    sid=sid, account=account, application=application, expires_at=expires_at
+                )
+        except IntegrityError:
+            # Another tab of this browser signed in to the same service a moment ago
+            # (the unique constraint on live sessions): join that one.
+            session = live.get()
+    if session.expires_at < expires_at:
+        session.expires_at = expires_at
+        session.save(update_fields=["expires_at"])
+    return session
+
+
+def end_for_replayed_code(*, code: str, application) -> int:
+    """A code already exchanged was presented again by its own service (RFC 6749 4.1.2:
+    deny it, and revoke the tokens it yielded): end the service session it was given in,
+    which revokes them all and tells the service.
+
+    Only the service the code was given to can do this (it must authenticate first), so a
+    stranger holding an old code cannot sign a patron out of a service."""
+    issued = (
+        IssuedCode.objects.filter(code_hash=IssuedCode.hash(code), session__application=application)
+        .select_related("session__application__bibid_client", "session__account")
+        .first()
+    )
+    if issued is None or issued.exchanged_at is None:
+        return 0  # never given, or not exchanged yet (expired, or the wrong verifier)
+    return end([issued.session], "code_replayed")
 
 
 def end(sessions: Iterable[ServiceSession], reason: str) -> int:

@@ -6,17 +6,21 @@
 - Every authorization belongs to the identity session (`sid`) it was given in; the tokens
   it yields carry that session (as their refresh-token family), so ending the session
   revokes them, and a refresh after the identity session ended is refused.
+- A code is used once (RFC 6749 4.1.2): presented again by its service, it is refused and
+  the tokens it yielded are revoked (its service session ends).
 - Claims follow the granted scopes; `sub` is the account's public id.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from oauth2_provider.models import get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
-from . import claims
-from .models import Client, ServiceSession
+from bibid.common import clock
+
+from . import claims, sessions
+from .models import Client, IssuedCode, ServiceSession
 
 
 def exact_redirect_allowed(application, uri: str) -> bool:
@@ -61,25 +65,48 @@ class Validator(OAuth2Validator):
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         with transaction.atomic():
             grant = self._create_authorization_code(request, code)
-            ServiceSession.objects.create(
+            session = sessions.join(
                 sid=request.sid,
                 account=request.user,
                 application=request.client,
-                grant=grant,
                 expires_at=request.session_expires_at,
+            )
+            IssuedCode.objects.create(
+                code_hash=IssuedCode.hash(code["code"]), session=session, grant=grant
             )
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            # A code already exchanged, presented again: refused (invalid_grant), and what
+            # it yielded is revoked.
+            sessions.end_for_replayed_code(code=code, application=client)
             return False
-        grant = get_grant_model().objects.filter(code=code, application=client).first()
-        session = ServiceSession.objects.filter(grant=grant).first() if grant else None
+        issued = (
+            IssuedCode.objects.filter(code_hash=IssuedCode.hash(code), session__application=client)
+            .select_related("session")
+            .first()
+        )
+        session = issued.session if issued else None
         # The patron signed out (or the session expired) between the redirect and the
         # exchange: the code is worth nothing any more.
         if session is None or not session.is_live():
             return False
         request.service_session = session
         return True
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        try:
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        except InvalidGrantError:
+            # Two exchanges of one code at the same moment: both passed validate_code, and
+            # the other one used the code up. This one is the replay, and its tokens (saved
+            # already, in the session's family) go with the rest.
+            IssuedCode.objects.filter(code_hash=IssuedCode.hash(code)).update(
+                exchanged_at=clock.now()
+            )
+            sessions.end_for_replayed_code(code=code, application=request.client)
+            raise
+        IssuedCode.objects.filter(code_hash=IssuedCode.hash(code)).update(exchanged_at=clock.now())
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
