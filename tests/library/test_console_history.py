@@ -1,4 +1,4 @@
-"""The login history in the staff console names browsers in words; the exact string stays
+"""The login history in the staff console names browsers and rights in words; the exact string stays
 available to staff on hover (helpdesk work sometimes needs the version)."""
 
 from django.template.loader import render_to_string
@@ -14,11 +14,13 @@ def test_history_rows_name_the_browser_in_words():
         "reason": "wrong_password",
         "address": "192.0.2.0/24",
         "browser": UA,
-        "service": "",
-        "details": None,
+        "service": "Online Bibliotheek",
+        "details": {"needed": "audiobooks"},
     }
     with translation.override("nl"):
         html = render_to_string("console/_history.html", {"events": [event]})
     assert ">Firefox op Windows</span>" in html
     assert f'title="{UA}"' in html  # the string itself only as the hover text
     assert f">{UA}" not in html
+    # The right a service found missing, as a word: the code is for the API only.
+    assert "(luisterboeken)" in html and "audiobooks" not in html
