@@ -339,3 +339,106 @@ def test_status_of_a_customer_without_link_and_the_username_they_type(maas):
         for e in LibraryEvent.objects.filter(operation="username_lookup").order_by("id")
     ] == ["piet.typt", "niemand"]
     assert anna.pk != other.pk
+
+
+# -- mail limits (bibid.identity.mail.limits) --------------------------------------------------
+
+
+def _patron_with_address(api, ref: str, username: str, email: str) -> Account:
+    account = linked(api, ref, username)
+    Account.objects.filter(pk=account.pk).update(recovery_email=email)
+    account.refresh_from_db()
+    return account
+
+
+def _is_mail_limit(answer) -> int:
+    """Assert the 429 problem document; return its Retry-After (seconds)."""
+    assert answer.status_code == 429, answer.content
+    assert answer["Content-Type"] == "application/problem+json"
+    body = answer.json()
+    assert body["type"].endswith("/mail-limit") and body["code"] == "mail_limit"
+    assert body["status"] == 429 and body["title"]
+    assert "e-mails" in body["messages"]["nl"] and body["messages"]["en"]
+    assert body["detail"] == body["messages"]["nl"]
+    retry_after = int(answer["Retry-After"])
+    assert 0 < retry_after <= 3600 and body["data"]["retry_after"] == retry_after
+    return retry_after
+
+
+def test_six_password_reset_calls_send_three_mails_then_a_clear_429(maas):
+    from bibid.identity.accounts.models import AccountEvent
+    from bibid.identity.libraries.models import LibraryEvent
+    from bibid.identity.mail.models import OutboxMessage
+
+    anna = _patron_with_address(maas, "m7", "anna.jansen", "anna@example.org")
+    first_key = {"Idempotency-Key": "reset-m7-1"}
+    answers = [maas.post("/customers/m7/password-reset", headers=first_key)]
+    answers += [maas.post("/customers/m7/password-reset") for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429, 429]
+    for refused in answers[3:]:
+        _is_mail_limit(refused)
+    mails = OutboxMessage.objects.filter(kind="password_reset", account_id=anna.pk)
+    assert mails.count() == 3
+    assert AccountEvent.objects.filter(account_id=anna.pk, kind="password_reset_sent").count() == 3
+    refusals = LibraryEvent.objects.filter(operation="mail_refused")
+    assert refusals.count() == 3
+    assert {(e.data["customer"], e.data["mail"]) for e in refusals} == {("m7", "password_reset")}
+    # The first call's key still answers what it answered, and sends nothing more.
+    replay = maas.post("/customers/m7/password-reset", headers=first_key)
+    assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
+    assert mails.count() == 3
+    # Per account: another patron of the same library still gets a mail.
+    other = _patron_with_address(maas, "m8", "eva.visser", "eva@example.org")
+    assert maas.post("/customers/m8/password-reset").status_code == 202
+    assert OutboxMessage.objects.filter(kind="password_reset", account_id=other.pk).count() == 1
+
+
+def test_a_library_has_a_mail_limit_of_its_own(maas, duin, monkeypatch):
+    from bibid.common.guard import lanes as guard
+    from bibid.identity.mail import limits
+
+    monkeypatch.setattr(limits, "PER_LIBRARY", guard.Policy("maillib", 1000, 60, cap=2))
+    for n in range(3):
+        _patron_with_address(maas, f"m{n}", f"lezer.{n}", f"lezer{n}@example.org")
+    assert [maas.post(f"/customers/m{n}/password-reset").status_code for n in range(3)] == [
+        202,
+        202,
+        429,
+    ]
+    # Another library's limit is its own.
+    _patron_with_address(duin, "d1", "duin.lezer", "duin@example.org")
+    assert duin.post("/customers/d1/password-reset").status_code == 202
+
+
+def test_recovery_address_confirmations_are_limited_per_account_and_per_address(maas):
+    from bibid.identity.mail.models import OutboxMessage
+
+    anna = _patron_with_address(maas, "m7", "anna.jansen", "anna@example.org")
+    Account.objects.filter(pk=anna.pk).update(recovery_email_confirmed_at=anna.created_at)
+    addresses = ["een@example.org", "twee@example.org", "drie@example.org", "vier@example.org"]
+    answers = [maas.put("/customers/m7/recovery-email", {"email": a}) for a in addresses]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    _is_mail_limit(answers[3])
+    # Nothing changed with the refusal: the third address is the one waiting for its link.
+    assert Account.objects.get(pk=anna.pk).recovery_email == "drie@example.org"
+    assert not OutboxMessage.objects.filter(to="vier@example.org").exists()
+    # Per address, whoever asks: three other patrons cannot all be pointed at one inbox.
+    target = "doelwit@example.org"
+    for n in range(4):
+        _patron_with_address(maas, f"r{n}", f"rlezer.{n}", f"r{n}@example.org")
+        Account.objects.filter(username=f"rlezer.{n}").update(
+            recovery_email_confirmed_at=anna.created_at
+        )
+    codes = [maas.put(f"/customers/r{n}/recovery-email", {"email": target}) for n in range(4)]
+    assert [c.status_code for c in codes] == [200, 200, 200, 429]
+    assert OutboxMessage.objects.filter(kind="email_change", to=target).count() == 3
+
+
+def test_the_openapi_schema_declares_the_mail_limit(maas):
+    schema = maas.client.get("/api/v1/openapi.json").json()
+    for path, method in (
+        ("/api/v1/customers/{ref}/password-reset", "post"),
+        ("/api/v1/customers/{ref}/recovery-email", "put"),
+    ):
+        responses = schema["paths"][path][method]["responses"]
+        assert "application/problem+json" in responses["429"]["content"], path

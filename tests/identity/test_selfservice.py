@@ -528,3 +528,36 @@ def test_wrong_current_passwords_stay_counted(make_account, operation):
     assert codes[-1] == "throttled"
     block = guard.account_block(account.username_key)
     assert block.failures == 5 and block.blocked_until is not None
+
+
+# -- e-mail change: the mail limits (bibid.identity.mail.limits) ---------------------------------
+
+
+def test_e_mail_changes_are_limited_per_account_with_a_clear_message(anna):
+    client = signed_in("anna.jansen")
+    addresses = [f"nieuw{n}@example.org" for n in range(6)]
+    answers = [client.post("/e-mailadres-wijzigen/", {"email": a}) for a in addresses]
+    assert [a.status_code for a in answers] == [302, 302, 302, 429, 429, 429]
+    refused = answers[3].text
+    # Said in the form, in Dutch, with when to try again; no mail goes out.
+    assert "al genoeg e-mails" in refused and "probeer het over" in refused
+    assert OutboxMessage.objects.filter(kind="email_change").count() == 3
+    assert not OutboxMessage.objects.filter(to__in=addresses[3:]).exists()
+    assert OutboxMessage.objects.filter(data__notice="email_change_requested").count() == 3
+
+
+def test_nobody_can_make_us_mail_one_address_more_than_three_times(make_account):
+    """400 confirmation links to one address in 30 s were measured: now three an hour, for
+    any number of accounts asking."""
+    target = "doelwit@example.org"
+    for n in range(5):
+        make_account(f"lezer.{n}", recovery_email=f"lezer{n}@example.org")
+    codes = [
+        signed_in(f"lezer.{n}").post("/e-mailadres-wijzigen/", {"email": target}).status_code
+        for n in range(5)
+    ]
+    assert codes == [302, 302, 302, 429, 429]
+    assert OutboxMessage.objects.filter(kind="email_change", to=target).count() == 3
+    # The address is compared as typed in any case.
+    shouting = signed_in("lezer.4").post("/e-mailadres-wijzigen/", {"email": target.upper()})
+    assert shouting.status_code == 429

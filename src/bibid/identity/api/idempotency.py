@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from ninja import Status
 
@@ -75,7 +76,7 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
         return slot  # the earlier answer, replayed
     try:
         with transaction.atomic():
-            status, body = _answer(operation)
+            status, body, headers = _answer(operation)
             if status < 400:
                 slot.status = status
                 slot.body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
@@ -87,7 +88,7 @@ def run(request: HttpRequest, operation: Callable[[], tuple[int, dict]]):
         # A refusal changed nothing: forget the key, so that the retry after the cause is
         # fixed (the customer linked, the address set) runs the operation for real.
         _release(slot)
-    return _respond(status, body)
+    return _respond(status, body, headers)
 
 
 def _claim(library, key: str, fingerprint: str):
@@ -133,16 +134,18 @@ def _release(slot: IdempotentRequest) -> None:
     IdempotentRequest.objects.filter(pk=slot.pk, status__isnull=True).delete()
 
 
-def _respond(status: int, body: dict):
+def _respond(status: int, body: dict, headers: dict | None = None):
     """Successes go back to the framework (validated against the response schema);
-    problems are sent as application/problem+json."""
+    problems are sent as application/problem+json, with their headers (Retry-After)."""
     if status >= 400:
-        return problem_or_json(body, status)
+        return problem_or_json(body, status, headers=headers or None)
     return Status(status, body)
 
 
-def _answer(operation: Callable[[], tuple[int, dict]]) -> tuple[int, dict]:
+def _answer(operation: Callable[[], tuple[int, dict]]) -> tuple[int, dict, dict]:
     try:
-        return operation()
+        status, body = operation()
+        return status, body, {}
     except Problem as problem:
-        return problem.status, problem.as_json()
+        language = (get_language() or "nl")[:2]
+        return problem.status, problem.as_json(language=language), problem.headers

@@ -311,13 +311,15 @@ def account_rights(request: HttpRequest, ref: str = Ref):
     "/customers/{ref}/recovery-email",
     auth=write,
     operation_id="account_reset_recovery_email",
-    response={200: ResultOut, **CHANGING},
+    response={200: ResultOut, **CHANGING, 429: ProblemOut},
     summary="Reset the recovery e-mail address (Reset herstel-e-mailadres)",
 )
 def account_reset_recovery_email(request: HttpRequest, payload: RecoveryEmailIn, ref: str = Ref):
     """An account the patron has not activated yet: set at once. An activated one: the new
     address must be confirmed (a link goes there), the previous address is told and can undo
-    it ('confirmation_sent'); resets keep going to the previous address meanwhile."""
+    it ('confirmation_sent'); resets keep going to the previous address meanwhile. At most 3
+    confirmation links per account and per address, and 200 mails per library, an hour:
+    beyond that 429 `mail_limit` with `Retry-After`, and nothing changes."""
 
     def run():
         done = services.reset_recovery_email(
@@ -339,11 +341,14 @@ def account_reset_recovery_email(request: HttpRequest, payload: RecoveryEmailIn,
     "/customers/{ref}/password-reset",
     auth=write,
     operation_id="account_send_password_reset",
-    response={202: ResultOut, **CHANGING},
+    response={202: ResultOut, **CHANGING, 429: ProblemOut},
     summary="Send the patron a password reset e-mail",
 )
 def account_send_password_reset(request: HttpRequest, ref: str = Ref):
-    """Staff never choose or see a password: the patron gets a link at the recovery address."""
+    """Staff never choose or see a password: the patron gets a link at the recovery address.
+    At most 3 per account and 200 per library an hour: beyond that 429 `mail_limit` with
+    `Retry-After` (seconds; also `data.retry_after`), no mail is queued and the refusal is
+    recorded. A retry with the same Idempotency-Key as an earlier success gets that answer."""
 
     def run():
         services.send_password_reset(

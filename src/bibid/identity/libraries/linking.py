@@ -274,6 +274,8 @@ def _link(request: LinkRequest, actor: Actor) -> Link:
             "confirmed_by_patron": via,
         },
     )
+    # Once per link the patron agreed to (by a code whose mail is limited, or by signing
+    # in on the handover page): a library cannot repeat it without the patron.
     if account.recovery_email:
         enqueue(
             kind=OutboxMessage.Kind.NOTICE,

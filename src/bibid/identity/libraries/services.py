@@ -16,6 +16,7 @@ from bibid.identity.accounts import usernames
 from bibid.identity.accounts.actors import Actor
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import create_account, record_event
+from bibid.identity.mail import limits as mail_limits
 from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
 
@@ -139,6 +140,10 @@ def generate(
         )
         tell_library_linked(link)
         mail = "no_address"
+        # No limit of its own: one activation mail per new account, and a customer has at
+        # most one account (_refuse_second_link); online sign-ups are limited per network
+        # by the library service (signup.SIGNUPS_PER_NETWORK). Refusing here would leave a
+        # new account its library cannot activate by mail.
         if account.recovery_email:
             enqueue(
                 kind=OutboxMessage.Kind.ACTIVATION,
@@ -228,6 +233,8 @@ def activate(
     elif not changed:
         mail = "already_sent"  # sent at the first activation; "send password reset" resends
     else:
+        # Only when the account becomes active: once in its lifetime (an account never goes
+        # back to inactive), so this mail cannot be repeated.
         enqueue(
             kind=OutboxMessage.Kind.CHOOSE_PASSWORD,
             to=account.recovery_email,
@@ -471,7 +478,6 @@ class RecoveryEmailSet:
     result: str  # "recovery_email_set" | "confirmation_sent" | "unchanged"
 
 
-@transaction.atomic
 def reset_recovery_email(
     *,
     library: Library,
@@ -490,8 +496,36 @@ def reset_recovery_email(
     and freezes library changes; resets go to the previous address until the patron confirms
     the new one or 24 hours pass (NIST SP 800-63B 6.1.2.3 asks the notice, Keycloak-style
     confirmation the rest).
+
+    The confirmation link counts against the mail limits (bibid.identity.mail.limits: per
+    account, per address it goes to, per library): over them nothing changes, the refusal
+    is recorded, and the answer is 429 `mail_limit`.
     """
     actor = actor or actor_for(library)
+    with transaction.atomic():
+        done = _reset_recovery_email(library, customer_ref, email, actor, language)
+    if isinstance(done, mail_limits.Denied):
+        raise mail_limits.problem(done)
+    return done
+
+
+def _mail_refused(library: Library, customer_ref: str, kind: str, denied, actor: Actor) -> None:
+    """Record for the operators that a library's call wanted a mail the limits refused."""
+    LibraryEvent.objects.create(
+        library=library,
+        operation="mail_refused",
+        data={
+            "customer": customer_ref,
+            "mail": kind,
+            "retry_after": denied.retry_after,
+            **actor.by,
+        },
+    )
+
+
+def _reset_recovery_email(
+    library: Library, customer_ref: str, email: str, actor: Actor, language: str
+) -> RecoveryEmailSet | mail_limits.Denied:
     found = get_link(library, customer_ref)
     account = Account.objects.select_for_update().get(pk=found.account_id)
     refuse_if_frozen(account)
@@ -514,6 +548,17 @@ def reset_recovery_email(
         return RecoveryEmailSet(account, "recovery_email_set")
     if same and account.recovery_email_confirmed_at is not None:
         return RecoveryEmailSet(account, "unchanged")
+    denied = mail_limits.reserve(
+        [
+            mail_limits.library_lane(library),
+            mail_limits.account_lane(OutboxMessage.Kind.EMAIL_CHANGE, account),
+            mail_limits.address_lane(new),
+        ]
+    )
+    if denied is not None:
+        # Before any write: the refusal's record commits, the address stays as it was.
+        _mail_refused(library, customer_ref, OutboxMessage.Kind.EMAIL_CHANGE, denied, actor)
+        return denied
     now = clock.now()
     if account.recovery_email_confirmed_at is not None:
         previous = account.recovery_email
@@ -568,7 +613,6 @@ def reset_recovery_email(
     return RecoveryEmailSet(account, "confirmation_sent")
 
 
-@transaction.atomic
 def send_password_reset(
     *, library: Library, customer_ref: str, language: str = "nl", actor: Actor | None = None
 ) -> Account:
@@ -576,8 +620,22 @@ def send_password_reset(
 
     Never to an address a library set less than 24 hours ago and the patron has not confirmed:
     with it, a library could send itself a reset link.
+
+    At most three an hour per account from libraries, and 200 per library
+    (bibid.identity.mail.limits): pressing the button six times sends three mails, then 429
+    `mail_limit` with Retry-After; nothing is queued and the refusal is recorded.
     """
     actor = actor or actor_for(library)
+    with transaction.atomic():
+        done = _send_password_reset(library, customer_ref, language, actor)
+    if isinstance(done, mail_limits.Denied):
+        raise mail_limits.problem(done)
+    return done
+
+
+def _send_password_reset(
+    library: Library, customer_ref: str, language: str, actor: Actor
+) -> Account | mail_limits.Denied:
     found = get_link(library, customer_ref)
     account = found.account
     refuse_if_frozen(account)
@@ -599,6 +657,15 @@ def send_password_reset(
             "no_recovery_email",
             _("Dit inlogaccount heeft geen herstel-e-mailadres. Stel dat eerst in."),
         )
+    denied = mail_limits.reserve(
+        [
+            mail_limits.library_lane(library),
+            mail_limits.account_lane(OutboxMessage.Kind.PASSWORD_RESET, account),
+        ]
+    )
+    if denied is not None:
+        _mail_refused(library, customer_ref, OutboxMessage.Kind.PASSWORD_RESET, denied, actor)
+        return denied
     enqueue(
         kind=OutboxMessage.Kind.PASSWORD_RESET,
         to=account.recovery_email,

@@ -25,15 +25,17 @@ from bibid.identity.libraries.patron import pending_library_address, reset_addre
 from bibid.identity.libraries.ranges import refuse_card_number_as_username
 from bibid.identity.libraries.selectors import account_by_name, flow_allowed
 from bibid.identity.libraries.services import tell_libraries
+from bibid.identity.mail import limits as mail_limits
 from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
 
 from .models import SelfServiceRequest
 
 # At most three reset or reminder mails per account (or address) per hour, and twenty per
-# network address: the forms cannot be used to flood someone's mailbox.
-MAIL_PER_NAME = guard.Policy("mail", free=1000, max_delay=60, cap=3)
-MAIL_PER_NETWORK = guard.Policy("mailnet", free=1000, max_delay=60, cap=20)
+# network address: the forms cannot be used to flood someone's mailbox. The one policy of
+# every path that sends mail lives in bibid.identity.mail.limits.
+MAIL_PER_NAME = mail_limits.PER_NAME
+MAIL_PER_NETWORK = mail_limits.PER_NETWORK
 RECENT_SIGN_IN = timedelta(minutes=15)
 # Choosing a username (on the activation page or in Mijn inlogaccount) says whether a name is
 # taken, so every try counts before that is checked: at most ten per account an hour (the
@@ -44,8 +46,8 @@ USERNAME_PER_NETWORK = guard.Policy("unamenet", free=1000, max_delay=60, cap=30)
 
 
 def _mail_allowed(name: str, ip: str) -> bool:
-    lanes = [guard.network_lane(MAIL_PER_NETWORK, ip), guard.lane(MAIL_PER_NAME, name)]
-    return guard.reserve(lanes) is None
+    lanes = [mail_limits.network_lane(ip), mail_limits.name_lane(name)]
+    return mail_limits.reserve(lanes) is None
 
 
 def _username_try_allowed(account: Account, ip: str) -> None:
@@ -253,6 +255,9 @@ def _set_password(account: Account, password: str, *, via: str, keep_sid: str = 
     # confirmed, that is the previous one (a library must not hear of the change instead of
     # the patron).
     notice_to = reset_address(account)
+    # No limit of its own: one notice per new password, to the patron's own address, and
+    # every way to a new password is limited (the current password under the guessing
+    # limits, or a single-use link whose mail was limited).
     if notice_to and not first_password:
         enqueue(
             kind=OutboxMessage.Kind.NOTICE,
@@ -373,11 +378,24 @@ def change_password(*, account: Account, current: str, new: str, keep_sid: str =
 
 @transaction.atomic
 def request_email_change(*, account: Account, new_email: str, language: str) -> None:
-    """The new address counts only once confirmed; the old one is told now."""
+    """The new address counts only once confirmed; the old one is told now.
+
+    At most three such requests per account an hour, and three confirmation links to one
+    address whoever asks (bibid.identity.mail.limits): without them one signed-in patron
+    could make us mail any address hundreds of times a minute. A refusal rolls back with
+    the transaction, which holds nothing else."""
     require_flow(account, "email_change")
     new_email = Account.objects.normalize_email(new_email.strip())
     if new_email.lower() == (account.recovery_email or "").lower():
         raise Problem(400, "same_email", _("Dit is al je herstel-e-mailadres."), field="email")
+    denied = mail_limits.reserve(
+        [
+            mail_limits.account_lane(OutboxMessage.Kind.EMAIL_CHANGE, account),
+            mail_limits.address_lane(new_email),
+        ]
+    )
+    if denied is not None:
+        raise mail_limits.problem(denied, field="email")
     enqueue(
         kind=OutboxMessage.Kind.EMAIL_CHANGE, to=new_email, account_id=account.pk, language=language
     )
@@ -407,6 +425,8 @@ def confirm_email_change(*, token: str) -> Account:
         actor=Actor.patron(account),
         data={"via": "confirmed link"},
     )
+    # One notice per confirmation link used (each link once), and those links are limited
+    # where they are sent (request_email_change, the library's reset_recovery_email).
     if old and old.lower() != new_email.lower():
         enqueue(
             kind=OutboxMessage.Kind.NOTICE,
@@ -436,6 +456,8 @@ def _change_username(account: Account, new_username: str) -> None:
     if old == name:
         return
     notice_to = reset_address(account)  # the address the patron holds (see _set_password)
+    # Bounded by the username tries (USERNAME_PER_ACCOUNT: ten an hour), to the patron's own
+    # address.
     if notice_to:
         enqueue(
             kind=OutboxMessage.Kind.NOTICE,
@@ -451,7 +473,7 @@ def delete_account(*, account: Account, password: str) -> None:
     check_password(account, password)  # outside the transaction: a failure stays counted
     with transaction.atomic():
         notice_to = reset_address(account)  # the address the patron holds
-        if notice_to:
+        if notice_to:  # once: the account is gone afterwards
             enqueue(
                 kind=OutboxMessage.Kind.NOTICE,
                 to=notice_to,

@@ -286,7 +286,8 @@ def _simple(item: menu.MenuItem):
     getattr(router, item.api_method)(
         f"/customers/{{card_number}}/login-account{item.api_path}",
         operation_id=item.api_operation_id,
-        response={item.api_status: OutcomeOut, **CHANGING},
+        # 429: the login service's limits (unblocks, mails) are passed on with Retry-After.
+        response={item.api_status: OutcomeOut, **CHANGING, 429: ProblemOut},
         summary=str(item.label),
         **LOGIN,
     )(view)

@@ -181,8 +181,16 @@ def _refusal(actor: Actor, customer: Customer, problem: IdentityProblem) -> Prob
             # words must not pass it on when that customer is a colleague or volunteer (nor
             # one who just stopped being one): who has which account is theirs to tell.
             return Problem(problem.status, problem.code, OTHER_CUSTOMER_HERE, extra=extra)
+    # A limit (429, e.g. identity's mail_limit) says when to try again: our own API passes
+    # that on as Retry-After too, and the console shows identity's words, which say it.
+    headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
     return Problem(
-        problem.status, problem.code, problem.message(), messages=problem.messages, extra=extra
+        problem.status,
+        problem.code,
+        problem.message(),
+        messages=problem.messages,
+        extra=extra,
+        headers=headers,
     )
 
 
