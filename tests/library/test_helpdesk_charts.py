@@ -147,17 +147,19 @@ def test_every_definition_draws_every_node_and_edge(definition_id):
     assert "style=" not in charts.render_svg(definition)  # the console's CSP allows none
 
 
-def test_edge_labels_say_in_orde_gevonden_codes_and_answers():
+def test_edge_labels_say_in_orde_gevonden_findings_in_words_and_answers():
     labels = {(s, t): label for s, t, label in charts.edges(definitions.get("cannot-login"))}
     assert labels[("subscription", "account")] == "in orde"
     assert labels[("subscription", "renew")] == "gevonden"
-    assert labels[("username", "relink")] == "linked-to-other-family-member"
-    assert labels[("recovery", "ask_address")] == "no-email-address"
+    # A route of a particular finding is labelled with its words, never its code.
+    assert labels[("username", "relink")] == "gekoppeld aan een gezinslid"
+    assert labels[("recovery", "ask_address")] == "geen e-mailadres"
     assert labels[("ask_address", "recheck_address")] == "Ja, ingevuld"
     assert labels[("generate", "active")] == ""
     svg = charts.render_svg(definitions.get("cannot-login"))
-    for text in ("in orde", "gevonden", "no-email-address", "Ja, ingevuld", "Legenda"):
+    for text in ("in orde", "gevonden", "geen e-mailadres", "Ja, ingevuld", "Legenda"):
         assert text in svg
+    assert "no-email-address" not in svg and "linked-to-other-family-member" not in svg
 
 
 def test_the_walked_path_is_highlighted_and_the_stop_outlined():

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from bibid.library.helpdesk import charts, definitions, report
+from bibid.library.helpdesk import charts, definitions, report, report_charts
 from bibid.library.helpdesk.engine import PathStep
 from bibid.library.helpdesk.models import Case
 
@@ -144,14 +144,32 @@ def chart_svg(request: HttpRequest, definition_id: str) -> HttpResponse:
     return response
 
 
+def _report_chart(p: report.ProblemReport, i: int, *, ends: bool) -> dict:
+    weekly = p.ends_by_week if ends else p.findings_by_week
+    chart_id = f"{'ends' if ends else 'findings'}-{i}"
+    caption = _("Hoe zaken eindigden, per week") if ends else _("Eerste bevinding per week")
+    svg = report_charts.bar_chart(
+        weekly, chart_id=chart_id, title=f"{p.title}: {caption}", ends=ends
+    )
+    return {
+        "id": chart_id,
+        "caption": caption,
+        "weekly": weekly,
+        # The chart is ours: every text in it was escaped by report_charts.
+        "svg": mark_safe(svg),  # noqa: S308
+    }
+
+
 @staff_required
 def report_page(request: HttpRequest) -> HttpResponse:
     days = report.period(request.GET.get("dagen"))
+    built = report.build(actor=request.actor, days=days)
+    sections = [
+        {"problem": p, "charts": [_report_chart(p, i, ends=False), _report_chart(p, i, ends=True)]}
+        for i, p in enumerate(built.problems, start=1)
+    ]
     return render(
         request,
         "console/helpdesk_report.html",
-        {
-            "report": report.build(actor=request.actor, days=days),
-            "periods": report.PERIODS,
-        },
+        {"report": built, "sections": sections, "periods": report.PERIODS},
     )

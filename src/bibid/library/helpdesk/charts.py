@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from . import chart_layout
 from .definitions import Definition, Node
 from .engine import PathStep
+from .findings import finding_words
 
 FONT = "Arial, Helvetica, sans-serif"
 # Text is measured by estimate (no font files here): ~7 px a character at 13 px, bold a
@@ -102,7 +103,7 @@ def edges(definition: Definition) -> list[tuple[str, str, str]]:
             add(node.found, _("gevonden"))
             for code, target in node.routes.items():
                 if target != node.found:  # otherwise "gevonden" says it already
-                    add(target, code)
+                    add(target, finding_words(code))  # the finding in words, not its code
         elif node.kind == "question":
             for answer in node.answers:
                 add(answer.next, answer.label)

@@ -13,30 +13,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CODES = frozenset(
-    {
-        "not-allowed-colleague",
-        "subscription-inactive",
-        "no-login-account",
-        "account-not-linked",
-        "login-account-deleted",
-        "login-account-inactive",
-        "password-not-set",
-        "password-not-set-no-recovery-email",
-        "wrong-username",
-        "other-account-in-use",
-        "linked-to-other-family-member",
-        "authorization-outdated",
-        "subscription-without-ebooks",
-        "login-blocked",
-        "password-failures",
-        "recovery-email-missing",
-        "recovery-email-differs",
-        "no-email-address",
-        "browser-interference",
-        "no-problem-found",
-    }
-)
+from django.utils.translation import gettext_lazy as _
+
+# Every code with the words a person reads for it (report rows, the flowcharts' arrows),
+# in one table: the code stays in the API, in data attributes and in ids, never in
+# visible text. Short, lower case, as a label: "inloggen geblokkeerd".
+WORDS = {
+    "not-allowed-colleague": _("collega of vrijwilliger"),
+    "subscription-inactive": _("geen lopend abonnement"),
+    "no-login-account": _("geen inlogaccount"),
+    "account-not-linked": _("inlogaccount niet gekoppeld"),
+    "login-account-deleted": _("inlogaccount verwijderd (niet geactiveerd)"),
+    "login-account-inactive": _("inlogaccount niet geactiveerd"),
+    "password-not-set": _("nog geen wachtwoord gekozen"),
+    "password-not-set-no-recovery-email": _("geen wachtwoord, geen herstel-e-mailadres"),
+    "wrong-username": _("verkeerde gebruikersnaam"),
+    "other-account-in-use": _("ander inlogaccount in gebruik"),
+    "linked-to-other-family-member": _("gekoppeld aan een gezinslid"),
+    "authorization-outdated": _("verouderde rechten bij de inlogdienst"),
+    "subscription-without-ebooks": _("abonnement zonder e-books"),
+    "login-blocked": _("inloggen geblokkeerd"),
+    "password-failures": _("verkeerd wachtwoord"),
+    "recovery-email-missing": _("geen herstel-e-mailadres"),
+    "recovery-email-differs": _("ander herstel-e-mailadres"),
+    "no-email-address": _("geen e-mailadres"),
+    "browser-interference": _("sessie afgebroken in de browser"),
+    "no-problem-found": _("geen probleem gevonden"),
+}
+CODES = frozenset(WORDS)
+
+
+def finding_words(code: str) -> str:
+    """The words for a finding code (an unknown one, say from an older case, is named as
+    such, not shown as a code)."""
+    return str(WORDS.get(code) or _("onbekende bevinding"))
 
 
 @dataclass(frozen=True)

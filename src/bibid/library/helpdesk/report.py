@@ -4,9 +4,11 @@ end) counted in the database in a fixed number of queries, and one case for its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock
@@ -16,6 +18,7 @@ from bibid.library.staff.permissions import Actor, Perm, require
 
 from . import definitions
 from .diagnosis import PROBLEMS
+from .findings import finding_words
 from .models import Case
 
 PERIODS = (7, 30, 365)
@@ -48,6 +51,31 @@ class FixRow:
 
 
 @dataclass
+class Weekly:
+    """Cases per week for one chart: the weeks (their Mondays, every week of the period, an
+    empty one too), the categories in the order of the legend (key, words) and the counts
+    per week and key."""
+
+    weeks: list[date]
+    categories: list[tuple[str, str]] = field(default_factory=list)
+    counts: dict[date, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, week: date, key: str) -> int:
+        return self.counts.get(week, {}).get(key, 0)
+
+    def total(self, week: date) -> int:
+        return sum(self.counts.get(week, {}).values())
+
+    def rows(self) -> list[tuple[date, list[int], int]]:
+        """Per week: its Monday, the counts in the legend's order, the total (the table
+        that says what the chart shows)."""
+        return [
+            (week, [self.count(week, key) for key, _words in self.categories], self.total(week))
+            for week in self.weeks
+        ]
+
+
+@dataclass
 class ProblemReport:
     problem: str
     title: str
@@ -56,6 +84,25 @@ class ProblemReport:
     first_findings: list[Row] = field(default_factory=list)
     fixes: list[FixRow] = field(default_factory=list)
     ends: list[Row] = field(default_factory=list)
+    # Per week: the first findings of the cases that start a story, and how the stories
+    # ended (the kind of step they ended at).
+    findings_by_week: Weekly | None = None
+    ends_by_week: Weekly | None = None
+
+
+# How a story ended, by the kind of step it stopped at: a handful of words for a chart's
+# legend (the table beside it names each step).
+END_KINDS = {
+    "solved": _("opgelost"),
+    "escalate": _("doorgezet"),
+    "action": _("bij een oplossing"),
+    "question": _("bij een vraag aan de klant"),
+    "advice": _("met een advies"),
+    "other": _("elders"),
+}
+# A chart shows the most frequent first findings; the rest share one colour.
+TOP_FINDINGS = 5
+OTHER = "other"
 
 
 @dataclass
@@ -88,6 +135,34 @@ def _library_id(actor: Actor) -> int:
     return actor.staff.library_id
 
 
+def _weeks(since: datetime, until: datetime) -> list[date]:
+    """The Mondays of every week the period touches, in the library's time zone (as the
+    database's TruncWeek counts them)."""
+    first, last = timezone.localdate(since), timezone.localdate(until)
+    first -= timedelta(days=first.weekday())
+    last -= timedelta(days=last.weekday())
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def _monday(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def _end_kind(node: definitions.Node | None) -> str:
+    if node is None:
+        return "other"
+    if node.kind == "end":
+        return node.result or "escalate"
+    return node.kind if node.kind in END_KINDS else "other"
+
+
+def _add(weekly: Weekly, week: date, key: str, n: int) -> None:
+    counts = weekly.counts.setdefault(week, {})
+    counts[key] = counts.get(key, 0) + n
+
+
 def _procedure(problem: str) -> definitions.Definition | None:
     try:
         return definitions.procedure_for(problem)
@@ -100,17 +175,19 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
 
     A case that follows another (the diagnosis run again after a fix) is no new problem:
     first findings count the cases that start a story, ends the cases that finish one (not
-    followed by another). Fixes count every case where one was carried out. Three queries,
-    however many cases."""
+    followed by another). Fixes count every case where one was carried out. Both are also
+    counted per week, for the charts. Three queries, however many cases."""
     days = period(days)
     until = clock.now()
     since = until - timedelta(days=days)
     cases = Case.objects.filter(
         library_id=_library_id(actor), created_at__gte=since, created_at__lte=until
     )
+    weeks = _weeks(since, until)
     starts = (
         cases.filter(follows__isnull=True)
-        .values("problem", "first_code")
+        .annotate(week=TruncWeek("created_at"))
+        .values("problem", "first_code", "week")
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -126,7 +203,8 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
     )
     ends = (
         cases.filter(followed_by__isnull=True)
-        .values("problem", "procedure", "ended")
+        .annotate(week=TruncWeek("created_at"))
+        .values("problem", "procedure", "ended", "week")
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -140,13 +218,22 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
                 problem,
                 definition.title if definition else problem,
                 definition.id if definition else None,
+                findings_by_week=Weekly(weeks),
+                ends_by_week=Weekly(weeks),
             )
         return problems[problem]
 
+    first: dict[str, dict[str, int]] = {}  # problem -> first finding -> cases
     for row in starts:
         report = get(row["problem"])
         report.cases += row["n"]
-        report.first_findings.append(Row(row["first_code"], row["first_code"], row["n"], 0))
+        totals = first.setdefault(row["problem"], {})
+        totals[row["first_code"]] = totals.get(row["first_code"], 0) + row["n"]
+        _add(report.findings_by_week, _monday(row["week"]), row["first_code"], row["n"])
+    for problem, totals in first.items():
+        get(problem).first_findings = [
+            Row(code, finding_words(code), n, 0) for code, n in totals.items()
+        ]
     for row in fixes:
         get(row["problem"]).fixes.append(
             FixRow(
@@ -157,13 +244,25 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
                 row["waiting"],
             )
         )
+    last: dict[tuple[str, str, str], int] = {}  # (problem, procedure, node) -> cases
     for row in ends:
         report = get(row["problem"])
         node = None
         if row["procedure"] in definitions.all_definitions():
             node = definitions.get(row["procedure"]).nodes.get(row["ended"])
-        label = node.title if node else (row["ended"] or str(_("(onbekend)")))
-        report.ends.append(Row(row["ended"], label, row["n"], 0))
+        key = (row["problem"], row["procedure"], row["ended"])
+        last[key] = last.get(key, 0) + row["n"]
+        _add(report.ends_by_week, _monday(row["week"]), _end_kind(node), row["n"])
+    labels: dict[tuple[str, str], tuple[str, int]] = {}  # (problem, node) -> (words, cases)
+    for (problem, procedure, ended), n in last.items():
+        node = None
+        if procedure in definitions.all_definitions():
+            node = definitions.get(procedure).nodes.get(ended)
+        label = node.title if node else (ended or str(_("(onbekend)")))
+        words, before = labels.get((problem, ended), (label, 0))
+        labels[(problem, ended)] = (words, before + n)
+    for (problem, ended), (label, n) in labels.items():
+        get(problem).ends.append(Row(ended, label, n, 0))
 
     for report in problems.values():
         # Shares of the cases that start (findings) and finish (ends) a story, each of its
@@ -181,11 +280,32 @@ def build(*, actor: Actor, days: int = DEFAULT_DAYS) -> Report:
             key=lambda r: (-r.count, r.key),
         )
         report.fixes.sort(key=lambda f: (-f.tried, f.operation))
+        _categories(report)
     rank = {problem: i for i, problem in enumerate(PROBLEMS)}
     ordered = sorted(problems.values(), key=lambda p: (rank.get(p.problem, len(rank)), p.problem))
     return Report(
         days=days, since=since, until=until, cases=sum(p.cases for p in ordered), problems=ordered
     )
+
+
+def _categories(report: ProblemReport) -> None:
+    """The legends: the most frequent first findings (the rest as one), and the kinds of
+    end that occur, in a fixed order."""
+    findings = report.findings_by_week
+    if findings is not None:
+        top = [r.key for r in report.first_findings[:TOP_FINDINGS]]
+        rest = {r.key for r in report.first_findings[TOP_FINDINGS:]}
+        findings.categories = [(key, finding_words(key)) for key in top]
+        if rest:
+            findings.categories.append((OTHER, str(_("overige bevindingen"))))
+            for counts in findings.counts.values():
+                other = sum(counts.pop(key) for key in list(counts) if key in rest)
+                if other:
+                    counts[OTHER] = other
+    ends = report.ends_by_week
+    if ends is not None:
+        seen = {key for counts in ends.counts.values() for key in counts}
+        ends.categories = [(key, str(words)) for key, words in END_KINDS.items() if key in seen]
 
 
 def own_case(*, actor: Actor, pk: object) -> Case | None:
