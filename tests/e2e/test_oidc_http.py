@@ -15,13 +15,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from .harness import eventually
 from .oidc import (
     TIMEOUT,
     library_api,
@@ -129,6 +130,17 @@ def test_discovery_document(discovery, system):
     assert discovery["backchannel_logout_session_supported"] is True
     assert discovery["end_session_endpoint"].endswith("/o/logout/")
     assert {"rights", "libraries", "sid"} <= set(discovery["claims_supported"])
+    # Discovery 3 gives these defaults that would claim support (implicit, fragment,
+    # request_uri): each is stated, as exactly what the provider does.
+    assert discovery["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
+    assert discovery["response_modes_supported"] == ["query"]
+    assert discovery["request_parameter_supported"] is False
+    assert discovery["request_uri_parameter_supported"] is False
+    assert discovery["claims_parameter_supported"] is False
 
 
 def test_authlib_full_flow_with_id_token_checked_against_jwks(system, discovery, jwks):
@@ -650,3 +662,142 @@ def test_a_mijn_menu_page_asks_identity_for_the_rights_once(system):
         page = browser.get(home, allow_redirects=False, timeout=TIMEOUT)
         assert page.status_code == 200, page.status_code
         assert userinfo_calls_after(system, start, 1) == 1, check_due
+
+
+# -- what the specifications say the provider must answer -------------------------------------
+
+CANNOT_HONOUR = [
+    ({"request": "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."}, "request_not_supported"),
+    ({"request_uri": "https://evil.example/request.jwt"}, "request_uri_not_supported"),
+    ({"prompt": "consent"}, "consent_required"),
+    ({"prompt": "select_account"}, "account_selection_required"),
+    ({"prompt": "create"}, "invalid_request"),
+]
+
+
+def test_what_the_provider_cannot_honour_is_answered_with_the_defined_error(system, discovery):
+    """Authlib builds the requests; signed in or not, the answer goes back to the registered
+    redirect URI with the state, at once (OIDC Core 3.1.2.6; Prompt Create 4.1)."""
+    username, password, _ = new_patron(system)
+    patron = Patron(system, username, password)
+    for extra, error in CANNOT_HONOUR:
+        oauth = authlib_session(system, READING)
+        url, state = oauth.create_authorization_url(
+            discovery["authorization_endpoint"],
+            code_verifier=uuid.uuid4().hex * 2,
+            nonce=uuid.uuid4().hex,
+            **extra,
+        )
+        for http in (patron.http, requests.Session()):
+            answer = http.get(url, allow_redirects=False, timeout=TIMEOUT)
+            assert answer.status_code == 302, (error, answer.status_code)
+            location = answer.headers["Location"]
+            assert location.startswith(redirect_uri(system, READING) + "?"), location
+            found = query(location)
+            assert found["error"] == error and found["state"] == state
+            assert found["iss"] == discovery["issuer"] and "code" not in found
+    # prompt=none without a session keeps its own answer.
+    oauth = authlib_session(system, READING)
+    url, state = oauth.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=uuid.uuid4().hex * 2, prompt="none"
+    )
+    silent = query(requests.get(url, allow_redirects=False, timeout=TIMEOUT).headers["Location"])
+    assert silent["error"] == "login_required" and silent["state"] == state
+
+
+def test_a_replayed_code_revokes_the_tokens_it_gave(system, discovery):
+    """RFC 6749 4.1.2: the second use of a code is refused and the tokens issued from it
+    are revoked: the access token of the first exchange stops working at userinfo."""
+    username, password, _ = new_patron(system)
+    patron = Patron(system, username, password)
+    verifier = uuid.uuid4().hex * 2
+    first = authlib_session(system, READING)
+    url, _state = first.create_authorization_url(
+        discovery["authorization_endpoint"], code_verifier=verifier, nonce=uuid.uuid4().hex
+    )
+    location = patron.http.get(url, allow_redirects=False, timeout=TIMEOUT).headers["Location"]
+    token = first.fetch_token(
+        discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+    )
+    assert first.get(discovery["userinfo_endpoint"], timeout=TIMEOUT).status_code == 200
+
+    replay = authlib_session(system, READING)
+    with pytest.raises(OAuthError) as refused:
+        replay.fetch_token(
+            discovery["token_endpoint"], authorization_response=location, code_verifier=verifier
+        )
+    assert refused.value.error == "invalid_grant"
+    assert first.get(discovery["userinfo_endpoint"], timeout=TIMEOUT).status_code == 401
+    with pytest.raises(OAuthError):
+        first.refresh_token(discovery["token_endpoint"], refresh_token=token["refresh_token"])
+
+
+def logout_deliveries(system, username: str) -> tuple[int, list[dict]]:
+    """(codes issued to Mijn Menu, back-channel deliveries) for this patron, at identity."""
+    out = system.identity_shell(
+        "import json\n"
+        "from bibid.identity.accounts.models import Account\n"
+        "from bibid.identity.oidc.models import IssuedCode, LogoutDelivery\n"
+        f"a = Account.objects.get(username={username!r})\n"
+        "codes = IssuedCode.objects.filter(\n"
+        f"    session__account=a, session__application__client_id={MIJNMENU!r}\n"
+        ").count()\n"
+        "rows = LogoutDelivery.objects.filter(sub=str(a.public_id))\n"
+        "rows = list(rows.values('client_id', 'sid', 'delivered_at'))\n"
+        "print('@@' + json.dumps([codes, rows], default=str))\n"
+    )
+    codes, rows = json.loads(out.rsplit("@@", 1)[1])
+    return codes, rows
+
+
+def test_three_sign_ins_to_mijn_menu_get_one_logout_token(system):
+    """A patron signs in to Mijn Menu three times in one identity session (each time a new
+    Mijn Menu session: its cookie gone); signing out at identity sends Mijn Menu one
+    back-channel logout token, not one per code."""
+    identity, library = system.urls["identity"], system.urls["library"]
+    username, password, _ = new_patron(system)
+    browser = requests.Session()
+    sign_in_at_identity(browser, identity, username, password)
+    home = f"{library}/mijn/aan-de-maas/"
+    for _ in range(3):
+        page = browser.get(home, timeout=TIMEOUT)  # a new sign-in on the way, no password
+        assert page.url == home and page.status_code == 200, page.url
+        for cookie in [c for c in browser.cookies if c.name.startswith("bibid_library_")]:
+            browser.cookies.clear(cookie.domain, cookie.path, cookie.name)
+    post_form(browser, f"{identity}/uitloggen/", f"{identity}/uitloggen/")
+
+    def all_delivered() -> tuple[int, list[dict]]:
+        codes, rows = logout_deliveries(system, username)
+        return (codes, rows) if rows and all(r["delivered_at"] for r in rows) else ()
+
+    codes, delivered = eventually(all_delivered, "the logout tokens delivered", timeout=30)
+    assert codes == 3  # three sign-ins to Mijn Menu, each with its own code
+    assert [r["client_id"] for r in delivered] == [MIJNMENU]
+
+
+# -- what gunicorn refuses before the application --------------------------------------------
+
+
+def test_over_long_request_lines_and_headers_get_a_problem_document(system):
+    """gunicorn refuses a request line over 4,094 bytes (414) and over-long or too many
+    header lines (431) before Django runs; the answer is our RFC 9457 problem document,
+    not gunicorn's HTML page, on every service."""
+    for service in ("identity", "library", "reading"):
+        base = system.urls[service]
+        answers = {
+            414: requests.get(f"{base}/o/authorize/?state=" + "x" * 5000, timeout=TIMEOUT),
+            431: requests.get(f"{base}/", headers={"X-Filler": "x" * 9000}, timeout=TIMEOUT),
+        }
+        many = {f"X-Header-{n}": "1" for n in range(120)}
+        answers[-431] = requests.get(f"{base}/", headers=many, timeout=TIMEOUT)
+        for status, answer in answers.items():
+            assert answer.status_code == abs(status), (service, status, answer.text[:200])
+            assert answer.headers["Content-Type"] == "application/problem+json"
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            problem = answer.json()
+            assert problem["status"] == abs(status)
+            assert problem["type"].startswith("https://") and problem["title"]
+            assert problem["messages"]["nl"] and problem["messages"]["en"]
+            assert "<html" not in answer.text.lower()
+        # The process that refused is still serving.
+        assert requests.get(f"{base}/healthz", timeout=TIMEOUT).status_code == 200
