@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -216,3 +216,27 @@ def test_the_report_and_every_flowchart_show_words_never_codes(demo, language):
         cannot_login = client.get("/console/helpdesk/schema/cannot-login.svg").content.decode()
         for label in ("gekoppeld aan een gezinslid", "geen e-mailadres"):
             assert label in svg_text(cannot_login)
+
+
+def test_a_week_starts_at_monday_midnight_in_the_library_s_time_zone(demo):
+    """Sunday 23:30 and Monday 00:30 in Amsterdam are two weeks, though both are Sunday in
+    UTC (counted in the database by comparisons with each local Monday midnight)."""
+    today = timezone.localdate(clock.now())
+    monday = today - timedelta(days=today.weekday() + 14)
+    zone = timezone.get_current_timezone()
+    late, early = (
+        timezone.make_aware(datetime.combine(monday - timedelta(days=1), time(23, 30)), zone),
+        timezone.make_aware(datetime.combine(monday, time(0, 30)), zone),
+    )
+    assert late.astimezone(UTC).date() == early.astimezone(UTC).date()
+    Case.objects.bulk_create(
+        [
+            case("aan-de-maas", "cannot-login", "login-blocked", "solved", created_at=late),
+            case("aan-de-maas", "cannot-login", "login-blocked", "solved", created_at=early),
+        ]
+    )
+    weekly = report.build(actor=Actor(Staff.objects.get(username="balie.maas"))).problems[0]
+    assert weekly.findings_by_week.counts == {
+        monday - timedelta(weeks=1): {"login-blocked": 1},
+        monday: {"login-blocked": 1},
+    }
