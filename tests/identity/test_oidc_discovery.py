@@ -117,6 +117,31 @@ def test_the_grant_types_published_are_the_ones_the_token_endpoint_serves(anna, 
         assert "access_token" not in answer.json()
 
 
+def test_the_published_revocation_endpoint_revokes(anna):
+    """RFC 7009 at the address the discovery document gives: an access token, and a
+    refresh token with the access token it carries, stop working; another service's
+    token is left alone (its secret is not ours)."""
+    from .test_oidc import Client, browser, refresh, register, sign_in_to, userinfo
+
+    rp = register()
+    other = register(name="Andere dienst", base="https://other.example")
+    url = Client().get("/o/.well-known/openid-configuration").json()["revocation_endpoint"]
+    path = url.split("/o/", 1)[1]
+    first, second = sign_in_to(rp, browser()), sign_in_to(rp, browser())
+
+    def revoke(token: str, hint: str, by=rp):
+        data = {"token": token, "token_type_hint": hint}
+        return Client().post(f"/o/{path}", data, HTTP_AUTHORIZATION=by.basic())
+
+    assert revoke(first["access_token"], "access_token", by=other).status_code == 200
+    assert userinfo(first["access_token"]).status_code == 200  # not the other's to revoke
+    assert revoke(first["access_token"], "access_token").status_code == 200
+    assert userinfo(first["access_token"]).status_code == 401
+    assert revoke(second["refresh_token"], "refresh_token").status_code == 200
+    assert refresh(rp, second["refresh_token"]).status_code == 400
+    assert userinfo(second["access_token"]).status_code == 401
+
+
 def test_discovery_ignores_the_host_header(client, settings):
     settings.ALLOWED_HOSTS = ["evil.example", "testserver"]
     data = client.get("/o/.well-known/openid-configuration", HTTP_HOST="evil.example").json()
