@@ -15,6 +15,9 @@ import pytest
 import requests
 from playwright.sync_api import Locator, Page, Response, expect
 
+# A real browser string: the console names it in words ("Firefox op Windows").
+FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
 TIMEOUT = 30
 PUSH_WAIT = 70  # seconds: a push is queued on every change; the task worker drains the queue
 CONSOLE = "/console/"
@@ -298,7 +301,7 @@ def wrong_password_at_identity(system, username: str) -> requests.Response:
                 "username": username,
                 "password": "Niet-het-goede-wachtwoord",
             },
-            headers={"X-Forwarded-For": fresh_address(), "User-Agent": "bibid-e2e-console"},
+            headers={"X-Forwarded-For": fresh_address(), "User-Agent": FIREFOX_WINDOWS},
             allow_redirects=False,
             timeout=TIMEOUT,
         )

@@ -306,7 +306,7 @@ def test_every_inlogaccount_menu_item_says_what_happened(system, page, identity,
             "inloggen",
             "nog geen wachtwoord gekozen",
             re.compile(r"^10\.\d+\.\d+\.0/24$"),
-            "bibid-e2e-console",
+            "Firefox op Windows",
         ]
     )
 
