@@ -47,6 +47,9 @@ def system(tmp_path_factory, mailbox) -> System:
             "EMAIL_URL": mailbox.url,
             "BIBID_TEST_CLOCK_FILE": str(clock_file),
             "BIBID_LIBRARY_POLL_SECONDS": "3",
+            # One cache for all processes of a service, as Redis is in production: a service
+            # registered with the CLI is in the sign-in page's CSP at once (oidc/csp.py).
+            "CACHE_URL": f"filecache://{var / 'cache'}",
         },
     )
     running.clock_file = clock_file

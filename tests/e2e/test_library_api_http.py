@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from . import harness
 from .library_api import (
     LIBRARY_A,
     LIBRARY_B,
@@ -308,6 +309,46 @@ def test_rules_of_generate_and_password_reset(lib_a):
     chosen = lib_a.ok(lib_a.generate(other, {"username": f"José.{other}", "language": "en"}), 201)
     assert chosen["account"]["username"] == f"José.{other}"
     assert chosen["activation_mail"] == "no_address"
+
+
+def test_six_password_resets_mail_the_patron_three_times_then_429(system, mailbox, lib_a):
+    """The mail limit over real HTTP: 6 calls, 3 mails in the mailbox, then 429 mail_limit
+    with Retry-After; the first call's Idempotency-Key still answers what it answered."""
+    ref, address = new_ref(), f"limiet.{uuid.uuid4().hex[:10]}@example.org"
+    lib_a.ok(lib_a.generate(ref, {"recovery_email": address}), 201)
+    first = {"Idempotency-Key": f"reset-{ref}"}
+    answers = [lib_a.password_reset(ref, headers=first)]
+    answers += [lib_a.password_reset(ref) for _ in range(5)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429, 429]
+    for refused in answers[3:]:
+        body = assert_problem(refused, 429, "mail_limit")
+        assert body["type"].endswith("/mail-limit")
+        retry_after = int(refused.headers["Retry-After"])
+        assert 0 < retry_after <= 3600 and body["data"]["retry_after"] == retry_after
+    replay = lib_a.password_reset(ref, headers=first)
+    assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
+    # Exactly three were queued (refusals queue nothing); wait until they are all sent,
+    # then the mailbox holds those three and no more.
+    sent = (
+        "from bibid.identity.mail.models import OutboxMessage as O\n"
+        f"q = O.objects.filter(kind='password_reset', to={address!r})\n"
+        "print(q.count(), q.filter(sent_at__isnull=True).count())\n"
+    )
+    assert harness.eventually(
+        lambda: system.identity_shell(sent).split() == ["3", "0"],
+        "the three reset mails sent",
+        timeout=60,
+    )
+
+    def resets() -> int:
+        return sum(
+            1
+            for m in list(mailbox.messages)
+            if address in m.to and "nieuw wachtwoord" in m.subject.lower()
+        )
+
+    harness.eventually(lambda: resets() >= 3, "three reset mails arrive", timeout=30)
+    assert resets() == 3
 
 
 def test_activating_again_does_not_claim_there_is_no_address(lib_a):
