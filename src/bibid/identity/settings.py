@@ -18,6 +18,8 @@ globals().update(
             "bibid.identity.mail",
             "bibid.identity.libraries",
             "bibid.identity.selfservice",
+            # The checkpoint and report of `bibid identity import` (docs/import.md).
+            "bibid.common.imports",
         ],
         middleware_extra=[
             "bibid.common.middleware.ApiProblemsMiddleware",
@@ -43,6 +45,14 @@ PASSWORD_HASHERS = [
     # Only for OAuth2 client secrets (see OAUTH2_PROVIDER below); never chosen for passwords,
     # because make_password always uses the first entry.
     "bibid.identity.libraries.hashers.HighEntropySecretHasher",
+    # Hashes imported from today's login systems (`bibid identity import`, docs/import.md):
+    # verified as they are, replaced by Argon2id at the first successful sign-in, and never
+    # used to make a hash (they come after ours).
+    "bibid.identity.accounts.imported_hashers.BcryptHasher",
+    "bibid.identity.accounts.imported_hashers.Pbkdf2Hasher",
+    "bibid.identity.accounts.imported_hashers.Argon2Hasher",
+    "bibid.identity.accounts.imported_hashers.LdapSshaHasher",
+    "bibid.identity.accounts.imported_hashers.SaltedShaHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {
