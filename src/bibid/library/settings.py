@@ -21,6 +21,7 @@ globals().update(
             "bibid.library.api",
             "bibid.common.rp",
             "bibid.library.mijnmenu",
+            "bibid.common.imports",  # the checkpoint and report of `bibid library import`
         ],
         middleware_extra=[
             "bibid.common.middleware.ApiProblemsMiddleware",
