@@ -292,7 +292,9 @@ def read_report(summary) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("fmt", ["bcrypt-2y", "kratos-pbkdf2-sha256", "argon2i", "ssha-sha512"])
+@pytest.mark.parametrize(
+    "fmt", ["bcrypt-2y", "kratos-pbkdf2-sha256", "passlib-pbkdf2-sha512", "argon2i", "ssha-sha512"]
+)
 def test_first_sign_in_upgrades_the_hash_and_keeps_the_password_date(fmt, tmp_path, db):
     do_import(write_jsonl(tmp_path, [account_row(password_hash=made(fmt))]))
     account = Account.objects.get(username="anna.jansen")
@@ -309,6 +311,16 @@ def test_first_sign_in_upgrades_the_hash_and_keeps_the_password_date(fmt, tmp_pa
     assert account.password_changed_at is None  # the same password: not a change of it
     assert flow.sign_in(attempt("anna.jansen", PASSWORD)).ok
     assert not flow.sign_in(attempt("anna.jansen", WRONG)).ok
+
+
+def test_a_hash_too_long_to_keep_is_refused_not_cut(tmp_path, db):
+    # 64 bytes of digest and 400 of salt: valid, but longer than the password column.
+    long = ssha("sha512", PASSWORD, b"z" * 400)
+    summary = do_import(write_jsonl(tmp_path, [account_row(password_hash=long)]))
+    assert [(r["field"], r["code"]) for r in read_report(summary)] == [
+        ("password_hash", "malformed_hash")
+    ]
+    assert not Account.objects.exists()
 
 
 def test_the_upgrade_does_not_move_a_known_password_date(tmp_path, db, clock):

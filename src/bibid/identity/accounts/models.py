@@ -87,6 +87,10 @@ class Account(AbstractBaseUser, PermissionsMixin):
     # the helpdesk counts only those after it. Null: no password was set since this field
     # exists (set_unusable_password leaves it alone).
     password_changed_at = models.DateTimeField(_("wachtwoord ingesteld op"), null=True, blank=True)
+    # Wider than Django's 128: a hash brought in by `bibid identity import` is kept whole
+    # behind its prefix (imported_hashers), and a PBKDF2-SHA512 or {SSHA512} hash with its
+    # salt is longer than 128 characters.
+    password = models.CharField(_("wachtwoord"), max_length=512)
     is_staff = models.BooleanField(
         _("beheerder"),
         default=False,

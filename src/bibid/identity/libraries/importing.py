@@ -64,6 +64,7 @@ STATES = {
     "inactive": Account.State.INACTIVE,
     "blocked": Account.State.ACTIVE,
 }
+PASSWORD_MAX = Account._meta.get_field("password").max_length
 WITHOUT_PASSWORD = "without_password"  # noqa: S105 - an outcome, not a password
 # What decides "the same account": a re-run skips a row whose account has all of these.
 COMPARED = (
@@ -214,7 +215,10 @@ class AccountImporter:
         if not raw:
             return make_password(None), None  # no password yet: the patron sets one
         try:
-            return adopt(raw), None
+            stored = adopt(raw)
+            if len(stored) > PASSWORD_MAX:
+                raise Refused("malformed_hash", _("Deze hash is te lang om te bewaren."))
+            return stored, None
         except Refused as refused:
             if refused.code == "weak_hash" and self.weak_hashes == WITHOUT_PASSWORD:
                 note = Finding(
@@ -302,7 +306,7 @@ class AccountImporter:
                     result.findings.append(finding)
                 continue
             mine = {f"{library.pk}:{card}" for library, card in candidate.links}
-            clash = mine & (taken | cards | self.seen_cards)
+            clash = {c for c in mine if c in taken or c in cards or c in self.seen_cards}
             if clash:
                 result.counts[REFUSED] += 1
                 result.findings.append(
