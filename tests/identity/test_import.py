@@ -222,6 +222,18 @@ def test_weak_unknown_and_costly_hashes_are_refused_with_a_reason(raw, code):
     assert raw not in refused.value.reason  # the reason never repeats the hash
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "imported-bcrypt$$2b$12$kapot",
+        "imported-argon2$$argon2id$v=19$m=1,t=1,p=1$AAAA$AAAA",
+        "imported-pbkdf2$pbkdf2_sha256$1000$zout$nietbase64!",
+    ],
+)
+def test_a_damaged_stored_hash_is_a_wrong_password_not_an_error(stored):
+    assert not check_password(PASSWORD, stored)
+
+
 @pytest.fixture
 def verifications(monkeypatch):
     """Count checks with our own (preferred) hasher: the cost a sign-in must always pay."""

@@ -252,6 +252,7 @@ def test_an_interrupted_run_resumes_and_makes_each_customer_once(tmp_path, libra
     with pytest.raises(KeyboardInterrupt):
         do_import(path, batch_size=3)
     assert Customer.objects.count() == 6
+    assert (tmp_path / "customers.jsonl.report.csv").exists()  # what was found so far
     monkeypatch.setattr(importing, "_create", real_create)
     summary = do_import(path, batch_size=3)
     assert summary.resumed_at_line == 6

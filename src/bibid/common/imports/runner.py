@@ -19,6 +19,7 @@ conflict), so even a file run twice, or a row given twice, creates nothing twice
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -364,6 +365,11 @@ def run(
             bar.update(batch[-1].last_line - done_line)
         done_line = batch[-1].last_line
 
+    def report_now() -> None:
+        summary.counts = dict(+counts)
+        in_memory.sort(key=lambda finding: finding.line)  # stable: a row's own order stays
+        write_report(report_path, _stored_findings(run_row.pk) if run_row else in_memory)
+
     try:
         batch: list[Row] = []
         for row in read_rows(path, fmt, importer, offset, line):
@@ -378,12 +384,15 @@ def run(
             ImportRun.objects.filter(pk=run_row.pk).update(
                 finished_at=clock.now(), updated_at=clock.now()
             )
+    except BaseException:
+        # Interrupted: the report lists what was found so far (the next run completes it),
+        # unless the database is what failed; the interruption is what the operator sees.
+        with contextlib.suppress(Exception):
+            report_now()
+        raise
     finally:
         if bar is not None:
             bar.close()
-        summary.counts = dict(+counts)
-        # Also after an interruption: the report then lists what was found so far.
-        in_memory.sort(key=lambda finding: finding.line)  # stable: a row's own order stays
-        write_report(report_path, _stored_findings(run_row.pk) if run_row else in_memory)
+    report_now()
     importer.finish(summary)
     return summary

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import bcrypt
+from argon2.exceptions import HashingError
 from argon2.low_level import Type, hash_secret_raw
 from django.contrib.auth.hashers import BasePasswordHasher, get_hasher, make_password, mask_hash
 from django.utils.translation import gettext_lazy as _
@@ -123,8 +124,8 @@ class ImportedHasher(BasePasswordHasher):
         try:
             parsed = self.parse(self.original(encoded))
             correct = self.compute(password.encode(), parsed)
-        except (Refused, ValueError, IndexError):
-            correct = False
+        except (Refused, ValueError, IndexError, HashingError):
+            correct = False  # a damaged stored hash is a wrong password, not an error page
         if not correct:
             _spend_like_ours(password)
         return correct
