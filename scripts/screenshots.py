@@ -24,6 +24,7 @@ from tests.e2e.harness import start_system, stop_system  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 WIDTH, HEIGHT = 1100, 760
+PHONE = {"width": 360, "height": 740}  # a small phone's screen, drawn at twice the pixels
 LIBRARY = "aan-de-maas"
 BRAM = "2010000002"  # demo: a login account that was never activated
 
@@ -44,8 +45,7 @@ def patron_pages(page: Page, system) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Inloggen")
     page.get_by_label("Gebruikersnaam of pasnummer").fill("anna.jansen")
     shot(page, "1-inloggen")
-    page.get_by_label("Wachtwoord", exact=True).fill(password_of(system, "patrons",
-                                                                 "anna.jansen"))
+    page.get_by_label("Wachtwoord", exact=True).fill(password_of(system, "patrons", "anna.jansen"))
     with page.expect_navigation():
         page.get_by_role("button", name="Inloggen", exact=True).click()
     expect(page).to_have_url(f"{library}/mijn/{LIBRARY}/")
@@ -54,6 +54,20 @@ def patron_pages(page: Page, system) -> None:
     shot(page, "3-online-bibliotheek")
     page.goto(f"{identity}/")
     shot(page, "4-mijn-inlogaccount")
+
+
+def phone_pages(page: Page, system) -> None:
+    """The sign-in page and Mijn Menu as a patron sees them on a phone (the first screen)."""
+    library = system.urls["library"]
+    page.goto(f"{library}/mijn/{LIBRARY}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inloggen")
+    shot(page, "8-inloggen-telefoon")
+    page.get_by_label("Gebruikersnaam of pasnummer").fill("anna.jansen")
+    page.get_by_label("Wachtwoord", exact=True).fill(password_of(system, "patrons", "anna.jansen"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Inloggen", exact=True).click()
+    expect(page).to_have_url(f"{library}/mijn/{LIBRARY}/")
+    shot(page, "9-mijn-menu-telefoon")
 
 
 def staff_pages(page: Page, system) -> None:
@@ -67,6 +81,7 @@ def staff_pages(page: Page, system) -> None:
     shot(page, "5-console-klant")
     with page.expect_navigation():
         page.get_by_role("button", name="Kan niet inloggen", exact=True).click()
+    page.evaluate("window.scrollTo(0, 0)")  # the answer has the focus; show the page's top too
     shot(page, "6-helpdesk-diagnose")
     page.goto(f"{library}/console/helpdesk/schema/")
     with page.expect_navigation():
@@ -80,11 +95,13 @@ def main() -> None:
         system = start_system(Path(var))
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                     args=CHROMIUM_ARGS)
-                for walk in (patron_pages, staff_pages):
-                    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT},
-                                                  locale="nl-NL")
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for walk in (patron_pages, staff_pages, phone_pages):
+                    if walk is phone_pages:
+                        options = {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True}
+                    else:
+                        options = {"viewport": {"width": WIDTH, "height": HEIGHT}}
+                    context = browser.new_context(locale="nl-NL", **options)
                     walk(context.new_page(), system)
                     context.close()
                 browser.close()
