@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +39,7 @@ from bibid.library.helpdesk.findings import CODES
 
 from .console_pages import ask_to_link, choose_type, library_api, open_customer, show
 from .console_pages import sign_in as staff_sign_in
+from .harness import ROOT
 from .library_api import LIBRARY_B, Library, authorization, demo_client, fresh_address, fresh_card
 from .mailbox import Received
 
@@ -589,42 +591,67 @@ def new_customer(system, *, account: bool) -> str:
     return card
 
 
-def reached_pages(system, reached: set[str]) -> dict[str, dict]:
-    """Per service: its named patterns, and the view each reached path resolves to."""
-    paths: dict[str, list[str]] = defaultdict(list)
-    for address in reached:
-        for service, base in system.urls.items():
-            if address.startswith(base + "/"):
-                paths[service].append(urlsplit(address).path)
+class UrlConfs:
+    """Each service's URLconf, read by a shell of that service (URL_PATTERNS). The shells
+    start with the walk, so Django's start-up runs beside it; each waits for the paths the
+    walk reached on its standard input."""
 
-    def ask(service: str) -> tuple[str, dict]:
-        out = system.bibid(
-            service, "shell", "-v", "0", "-c", URL_PATTERNS, input=json.dumps(paths[service])
-        )
-        return service, json.loads(out.strip().splitlines()[-1])
+    def __init__(self, system) -> None:
+        self.system = system
+        self.shells = {
+            service: subprocess.Popen(
+                [sys.executable, "-m", "bibid", service, "shell", "-v", "0", "-c", URL_PATTERNS],
+                env=system.env,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for service in system.urls
+        }
 
-    with ThreadPoolExecutor(3) as pool:
-        return dict(pool.map(ask, system.urls))
+    def read(self, reached: set[str]) -> dict[str, dict]:
+        """Per service: its named patterns, and the view each reached path resolves to."""
+        paths: dict[str, list[str]] = defaultdict(list)
+        for address in reached:
+            for service, base in self.system.urls.items():
+                if address.startswith(base + "/"):
+                    paths[service].append(urlsplit(address).path)
+        found = {}
+        for service, shell in self.shells.items():
+            out, err = shell.communicate(json.dumps(paths[service]), timeout=120)
+            assert shell.returncode == 0, f"{service}: {err}"
+            found[service] = json.loads(out.strip().splitlines()[-1])
+        return found
+
+    def stop(self) -> None:
+        for shell in self.shells.values():
+            if shell.poll() is None:
+                shell.kill()
+                shell.wait()
 
 
 def walk_everything(system, browser, mailbox) -> Walk:
     walk = Walk(system, browser)
-    patron, activation = new_patron(system, mailbox)
-    # The dev mailbox's message page needs a message; the shell takes a few seconds, so it runs
-    # beside the walk.
-    helper = threading.Thread(target=dev_message, args=(system, activation))
-    helper.start()
-    steps: list[tuple[Callable, tuple]] = [
-        (walk_anonymous, (patron, mailbox, activation, helper.join)),
-        (walk_patron, (patron,)),
-        (walk_member, ()),
-        (walk_console, ()),
-    ]
+    urlconfs = UrlConfs(system)
     try:
+        patron, activation = new_patron(system, mailbox)
+        # The dev mailbox's message page needs a message; the shell takes a few seconds, so it
+        # runs beside the walk.
+        helper = threading.Thread(target=dev_message, args=(system, activation))
+        helper.start()
+        steps: list[tuple[Callable, tuple]] = [
+            (walk_anonymous, (patron, mailbox, activation, helper.join)),
+            (walk_patron, (patron,)),
+            (walk_member, ()),
+            (walk_console, ()),
+        ]
         for step, args in steps:
             step(walk, walk.page(), *args)
-        walk.services = reached_pages(system, walk.reached)
+        walk.services = urlconfs.read(walk.reached)
     finally:
+        urlconfs.stop()
         walk.close()
     print(f"\n{len(walk.looked)} pages looked at, each at {' and '.join(map(str, WIDTHS))} px")
     return walk
