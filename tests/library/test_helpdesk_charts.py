@@ -384,6 +384,9 @@ def test_a_case_of_ones_own_library_shows_its_path(demo):
     assert f"De weg van zaak {case.pk}" in page.text
     assert "gestopt bij <strong>Genereer inlogaccount</strong>" in page.text
     assert "hier gestopt" in page.text and "volgde versie" not in page.text
+    # The path in words names the finding in words, not by its code.
+    walked = page.text.split('class="walked"', 1)[1].split("</ol>", 1)[0]
+    assert "geen inlogaccount" in walked and "no-login-account" not in walked
     svg = client.get(f"/console/helpdesk/schema/cannot-login.svg?case={case.pk}")
     nodes = drawn_nodes(parse(svg.content.decode()))
     assert "stopped" in classes(nodes["generate"])

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from bibid.library.helpdesk import charts, definitions, report, report_charts
+from bibid.library.helpdesk import charts, definitions, findings, report, report_charts
 from bibid.library.helpdesk.engine import PathStep
 from bibid.library.helpdesk.models import Case
 
@@ -94,13 +94,25 @@ def _outline(definition: definitions.Definition) -> list[dict]:
     ]
 
 
+def _result_words(result: str) -> str:
+    """A step's result as words: a finding by its words, never its code; an answer is stored
+    as the words the staff member chose."""
+    if result in RESULTS:
+        return str(RESULTS[result])
+    if result in findings.CODES:
+        return findings.finding_words(result)
+    if result in KINDS:
+        return str(KINDS[result])
+    return result
+
+
 def _walked(definition: definitions.Definition, path: list[PathStep]) -> list[dict]:
     return [
         {
             "title": definition.nodes[step.node].title
             if step.node in definition.nodes
             else step.node,
-            "result": RESULTS.get(step.result, step.result),
+            "result": _result_words(step.result),
             "known": step.node in definition.nodes,
         }
         for step in path
