@@ -12,8 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.signals import request_started
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -238,6 +238,10 @@ def test_a_refused_request_costs_no_django_work():
         started.append(1)
 
     request_started.connect(count)
+    # As Django's test client does: the request must not close the test's own database
+    # connection (it holds the test's transaction; the sign-in page reads the database).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     try:
         shedder = Shedder(
             get_wsgi_application(), max_wait=0.1, target=0.1, interval=1, max_active=0
@@ -252,6 +256,8 @@ def test_a_refused_request_costs_no_django_work():
         assert started == [1] and answer.status == "200 OK"
     finally:
         request_started.disconnect(count)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def test_shedding_can_be_switched_off(monkeypatch):
