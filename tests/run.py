@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
         for name in names:
             args = [sys.executable, "-m", "pytest", f"tests/{name}", *extra]
             if GROUPS[name] is None:
-                args += ["-p", "no:django"]
+                # The cross-service tests are most of CI's time: list the slowest, so that a
+                # run shows where its minutes went.
+                args += ["-p", "no:django", "--durations=15"]
             engine = "PostgreSQL" if os.environ.get("BIBID_TEST_POSTGRES_URL") else "SQLite"
             print(f"\n==== {name} ({engine})", flush=True)
             started = time.monotonic()
