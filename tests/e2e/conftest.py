@@ -81,3 +81,21 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests run once, on the embedded default (SQLite).
+
+    CI runs the whole suite twice, on SQLite and on PostgreSQL. What a browser adds (pages,
+    layout, keyboard, CSP, redirects in Chromium) does not depend on the database, and the
+    database work behind those pages is the same service code the HTTP, fault and
+    concurrency tests run on PostgreSQL; running the browser modules twice cost about ten of
+    CI's minutes. BIBID_BROWSER_ON_POSTGRES=1 runs them there too."""
+    if not os.environ.get("BIBID_TEST_POSTGRES_URL"):
+        return
+    if os.environ.get("BIBID_BROWSER_ON_POSTGRES") == "1":
+        return
+    skip = pytest.mark.skip(reason="browser tests run on the SQLite pass only (see conftest)")
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(skip)
