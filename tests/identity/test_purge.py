@@ -67,6 +67,15 @@ def test_command_dry_run_and_real_run(population):
     assert Account.objects.count() == 2
 
 
+def test_command_with_its_progress_bar(population):
+    """The operator's default run (no --no-progress): a bar without a total, and it ends."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("purge_inactive", "--batch-size", "2", stdout=out, stderr=err)
+    assert "5 inactive account(s)" in out.getvalue()
+    assert "purging: 5account" in err.getvalue()
+    assert Account.objects.filter(state=Account.State.INACTIVE).count() == 1
+
+
 def test_command_refuses_a_nonsense_batch_size(population):
     with pytest.raises(SystemExit):
         call_command("purge_inactive", "--batch-size", "0", stderr=io.StringIO())

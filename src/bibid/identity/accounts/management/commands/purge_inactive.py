@@ -27,10 +27,11 @@ class Command(BaseCommand):
                 actor=Actor.system("purge-inactive"),
                 batch_size=batch_size,
                 dry_run=dry_run,
-                progress=bar.update if bar else None,
+                # `is not None`: a tqdm without a total has no truth value (bool() raises).
+                progress=bar.update if bar is not None else None,
             )
         finally:
-            if bar:
+            if bar is not None:
                 bar.close()
         cutoff = report.cutoff.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
         if report.dry_run:
