@@ -56,7 +56,7 @@ def hashes() -> list[str]:
     sha = hashlib.sha512(PASSWORD.encode() + b"zout1234").digest()
     return [
         bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode(),
-        f"pbkdf2_sha256$600000$djangosalt123${b64(pbkdf2('sha256', 600000, 32))}",
+        f"pbkdf2_sha256$600000${salt.decode()}${b64(pbkdf2('sha256', 600000, 32))}",
         f"$pbkdf2-sha256$29000${raw.replace('+', '.')}$"
         + b64(pbkdf2("sha256", 29000, 32)).rstrip("=").replace("+", "."),
         f"$pbkdf2-sha512$i=25000,l=64${raw}${b64(pbkdf2('sha512', 25000, 64)).rstrip('=')}",
