@@ -9,13 +9,18 @@ STAMP := $(VENV)/.bibid-synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench cluster
 
 run: $(STAMP)
 	$(VENV)/bin/bibid up
 
 test: $(STAMP) lint
 	$(VENV)/bin/python tests/run.py
+
+# The production topology on this machine (nginx, PostgreSQL, Redis from Debian's packages;
+# README, "The production topology on one machine").
+cluster: $(STAMP)
+	$(VENV)/bin/bibid cluster up
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench

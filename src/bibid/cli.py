@@ -1,6 +1,9 @@
 """bibid: the operators' command line, Django's management commands behind one entry point.
 
 bibid up                      start everything (the embedded default, with demo data)
+bibid cluster up|env|run|reload|backup|restore
+                              the production topology on one machine (nginx, PostgreSQL,
+                              Redis, two nodes per service; bibid.cluster.command)
 bibid demo [--show] [--json]  load or reset demo data and print every demo sign-in
 bibid purge-inactive          delete inactive accounts older than 24 hours
 bibid diagnose --library L --card N --problem P [--username U] [--json]
@@ -260,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_in_process(command, rest)
     if command == "up":
         return up(rest)
+    if command == "cluster":
+        from bibid.cluster.command import main as cluster
+
+        return cluster(rest)
     if command == "demo":
         return demo(rest)
     if command in SHORTCUTS:

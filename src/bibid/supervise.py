@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -81,6 +81,16 @@ class Program:
     name: str
     argv: Sequence[str]
     env: dict[str, str] | None = None
+    # Run as this user (a root `bibid cluster up` runs PostgreSQL and Redis as their own
+    # users: PostgreSQL refuses root, and a data server has no business with root's rights).
+    user: str | None = None
+    # How the program wants to be asked to stop: PostgreSQL's SIGTERM is a "smart" shutdown
+    # that waits for every client to leave, SIGINT is its fast and clean one.
+    stop_signal: int = signal.SIGTERM
+    # Start order and the reverse stop order: data servers (0) before the services that use
+    # them (1), the balancer in front (2) last; stopping goes 2, 1, 0, so no request is
+    # accepted that could not be served and no service loses its database under a request.
+    tier: int = 1
     process: subprocess.Popen | None = field(default=None, repr=False)
     started_at: float = 0.0
     delay: float = FIRST_DELAY
@@ -101,8 +111,12 @@ class Supervisor:
         max_delay: float = MAX_DELAY,
         stable_after: float = STABLE_AFTER,
         stop_grace: float = STOP_GRACE,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         self.programs = list(programs)
+        # Called once the lowest tier runs and before the others start (`bibid cluster up`
+        # waits for its databases there and migrates them); an exception stops everything.
+        self.prepare = prepare
         self.out = out or sys.stdout
         self.first_delay = first_delay
         self.max_delay = max_delay
@@ -141,13 +155,16 @@ class Supervisor:
                 list(program.argv),
                 env=program.env,
                 stdin=subprocess.DEVNULL,
+                user=program.user,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 # Its own process group: a stop or a clean-up reaches the child and everything
                 # it started (gunicorn's workers), and the terminal's Ctrl-C reaches only us,
                 # so the order of stopping is ours.
                 process_group=0,
-                preexec_fn=_die_with_parent,  # one prctl call, see _die_with_parent
+                # One prctl call, see _die_with_parent. It runs after the switch to `user`,
+                # which matters: changing the user clears a parent-death signal set before.
+                preexec_fn=_die_with_parent,
             )
         except OSError as error:
             self.log(f"{program.name} could not start ({error}); retrying in {program.delay:g} s")
@@ -195,15 +212,28 @@ class Supervisor:
         self._stop.set()
 
     def run(self) -> int:
-        """Start every program and keep them running until SIGINT or SIGTERM; return 0."""
+        """Start every program and keep them running until SIGINT or SIGTERM.
+
+        Returns 0 after a requested stop, 1 when `prepare` failed (everything is stopped)."""
         previous = {
             sig: signal.signal(sig, self._on_signal)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
+        status = 0
         try:
-            for program in self.programs:
-                program.delay = self.first_delay
-                self._spawn(program)
+            tiers = sorted({p.tier for p in self.programs})
+            for number, tier in enumerate(tiers):
+                for program in self.programs:
+                    if program.tier == tier and not self._stop.is_set():
+                        program.delay = self.first_delay
+                        self._spawn(program)
+                if number == 0 and self.prepare is not None and not self._stop.is_set():
+                    try:
+                        self.prepare()
+                    except Exception as error:
+                        self.log(f"could not start: {error}")
+                        status = 1
+                        self._stop.set()
             while not self._stop.wait(POLL):
                 now = time.monotonic()
                 for program in self.programs:
@@ -219,14 +249,20 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0
+        return status
 
     def stop(self) -> None:
-        """SIGTERM every child's process group; SIGKILL what is left after the grace period."""
+        """Stop tier by tier, highest first: the stop signal to every child's process group,
+        SIGKILL to what is left of a tier after the grace period."""
         running = [p for p in self.programs if p.process is not None]
         self.log(f"stopping {len(running)} processes")
+        for tier in sorted({p.tier for p in running}, reverse=True):
+            self._stop_tier([p for p in running if p.tier == tier])
+        self.log("stopped")
+
+    def _stop_tier(self, running: list[Program]) -> None:
         for program in running:
-            _kill_group(program.process.pid, signal.SIGTERM)
+            _kill_group(program.process.pid, program.stop_signal)
         deadline = time.monotonic() + self.stop_grace
         for program in running:
             try:
@@ -240,7 +276,6 @@ class Supervisor:
             if program.reader is not None:
                 program.reader.join(timeout=2)
             program.process = None
-        self.log("stopped")
 
 
 def _kill_group(pgid: int, sig: int) -> None:

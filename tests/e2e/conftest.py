@@ -84,18 +84,26 @@ def page(browser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The browser tests run once, on the embedded default (SQLite).
+    """The browser tests run once, on the embedded default (SQLite); the cluster tests run
+    once, on the PostgreSQL pass.
 
     CI runs the whole suite twice, on SQLite and on PostgreSQL. What a browser adds (pages,
     layout, keyboard, CSP, redirects in Chromium) does not depend on the database, and the
     database work behind those pages is the same service code the HTTP, fault and
     concurrency tests run on PostgreSQL; running the browser modules twice cost about ten of
-    CI's minutes. BIBID_BROWSER_ON_POSTGRES=1 runs them there too."""
-    if not os.environ.get("BIBID_TEST_POSTGRES_URL"):
-        return
-    if os.environ.get("BIBID_BROWSER_ON_POSTGRES") == "1":
-        return
-    skip = pytest.mark.skip(reason="browser tests run on the SQLite pass only (see conftest)")
-    for item in items:
-        if item.get_closest_marker("browser") is not None:
-            item.add_marker(skip)
+    CI's minutes. BIBID_BROWSER_ON_POSTGRES=1 runs them there too.
+
+    The cluster tests (test_cluster.py) start the production topology with a PostgreSQL of
+    its own, whichever pass runs them: they belong to the pass that is about PostgreSQL.
+    BIBID_CLUSTER_TESTS=1 runs them on any pass (a developer running that module alone)."""
+    on_postgres = bool(os.environ.get("BIBID_TEST_POSTGRES_URL"))
+    skips = []
+    if on_postgres and os.environ.get("BIBID_BROWSER_ON_POSTGRES") != "1":
+        skips.append(("browser", "browser tests run on the SQLite pass only (see conftest)"))
+    if not on_postgres and os.environ.get("BIBID_CLUSTER_TESTS") != "1":
+        skips.append(("cluster", "cluster tests run on the PostgreSQL pass only (see conftest)"))
+    for marker, reason in skips:
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)

@@ -67,6 +67,10 @@ def config(*, service: str, fmt: str, debug: bool) -> dict[str, Any]:
             # line per run (bibid.task) says the same with the duration and outcome.
             "django_tasks_db": {"level": "WARNING"},
             "django.tasks": {"level": "WARNING"},
+            # APScheduler says "Running job …" and "… executed successfully" for every job
+            # (with several nodes, the scheduler lock's renewal every 5 s); bibid.task says
+            # "task … enqueued" for each job it starts.
+            "apscheduler": {"level": "WARNING"},
             # gunicorn's access log writes the raw request line (with its query string) and
             # the Referer: an authorization code, an id_token_hint or a reset token would end
             # up in the log. Our line per request replaces it, so it is switched off here,

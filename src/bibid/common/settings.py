@@ -105,7 +105,37 @@ def _cache(service: str) -> dict[str, Any]:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     cache = env.cache_url_config(url)
     cache["KEY_PREFIX"] = f"bibid:{service}"
+    if cache["BACKEND"] == "django_redis.cache.RedisCache":
+        # The cache holds nothing that cannot be read again from the database (the
+        # registered origins of the sign-in page's CSP, say), so Redis being down or slow
+        # must cost a query, not a sign-in: errors count as misses, and no call waits
+        # longer than half a second for it.
+        cache["OPTIONS"] = {
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        }
     return cache
+
+
+# crontask's scheduler lock has one fixed key name ("crontask-lock"), so three services
+# sharing one Redis server would share one lock, and only one of the three schedulers would
+# ever run. Each service takes its own Redis database number for it instead.
+CRONTASK_REDIS_DB = {"identity": 1, "library": 2, "reading": 3}
+
+
+def _crontask(service: str) -> dict[str, Any]:
+    url = env.str("CRONTASK_REDIS_URL", default="")
+    if not url:
+        return {"REDIS_URL": None}
+    parts = urlsplit(url)
+    return {
+        "REDIS_URL": parts._replace(path=f"/{CRONTASK_REDIS_DB[service]}").geturl(),
+        # A second scheduler (another node) waits for the lock instead of giving up after
+        # 15 s: it is a hot standby that takes over within LOCK_TIMEOUT (10 s) of the
+        # first one dying, and meanwhile runs nothing, so every job runs once.
+        "LOCK_BLOCKING_TIMEOUT": None,
+    }
 
 
 def build(service: str, *, apps: list[str], middleware_extra: list[str] | None = None) -> dict:
@@ -185,7 +215,7 @@ def build(service: str, *, apps: list[str], middleware_extra: list[str] | None =
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "CACHES": {"default": _cache(service)},
         "TASKS": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
-        "CRONTASK": {"REDIS_URL": env.str("CRONTASK_REDIS_URL", default=None)},
+        "CRONTASK": _crontask(service),
         # Language: Dutch first, English available; one cookie for all three services so a
         # patron who picks English once gets it everywhere on the same host.
         "LANGUAGE_CODE": "nl",

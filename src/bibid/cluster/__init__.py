@@ -1,0 +1,1 @@
+"""The production topology on one machine: `bibid cluster` (see bibid.cluster.command)."""
