@@ -228,6 +228,34 @@ def test_deleting_the_account_ends_all_and_the_deliveries_outlive_it(anna, rp):
     assert userinfo(tokens["access_token"]).status_code == 401
 
 
+def test_deleting_many_accounts_ends_each_ones_sessions_in_a_fixed_number_of_queries(
+    make_account, rp
+):
+    """The purge deletes accounts in batches: their sessions end in one query, not one per
+    account, and each service is still told about each ended session."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bibid.identity.accounts.signals import accounts_deleting
+
+    counts = []
+    for extra in (2, 20):
+        signed_in = [make_account(f"lezer.{extra}.{i}") for i in range(2)]
+        for i, account in enumerate(signed_in):
+            sign_in_to(rp, browser(account.username, ip=f"192.0.2.{extra + i}"))
+        quiet = [make_account(f"stil.{extra}.{i}") for i in range(extra)]
+        with CaptureQueriesContext(connection) as ctx:
+            accounts_deleting.send(sender=None, accounts=[*signed_in, *quiet], reason="purged")
+        counts.append(len(ctx.captured_queries))
+        ended = ServiceSession.objects.filter(account__in=signed_in)
+        assert sorted(s.account_id for s in ended) == sorted(a.pk for a in signed_in)
+        assert {s.end_reason for s in ended} == {"account_purged"}
+        assert not any(s.is_live() for s in ended)
+        told = LogoutDelivery.objects.filter(sub__in=[str(a.public_id) for a in signed_in])
+        assert told.count() == 2
+    assert counts[0] == counts[1]
+
+
 def test_another_patron_signing_in_over_a_session_ends_its_services(anna, make_account, rp):
     make_account("bram.devries")
     here = browser()

@@ -25,5 +25,4 @@ def on_password_set(sender, account, via, keep_sid="", **kwargs) -> None:
 
 @receiver(accounts_deleting, dispatch_uid="oidc-accounts-deleting")
 def on_accounts_deleting(sender, accounts, reason, **kwargs) -> None:
-    for account in accounts:
-        sessions.end_for_account(account, "account_" + reason)
+    sessions.end_for_accounts(accounts, "account_" + reason)
