@@ -179,6 +179,7 @@ def start_cluster(
     extra_env: dict[str, str] | None = None,
     port_base: int | None = None,
     public_ports: dict[str, int] | None = None,
+    web_workers: int = 1,
 ) -> Cluster:
     port_base = port_base or free_block()
     public_ports = public_ports or {s: port_base + 40 + i for i, s in enumerate(SERVICES)}
@@ -199,7 +200,7 @@ def start_cluster(
             # One gunicorn worker of 4 threads per node keeps the whole topology within CI's
             # two cores; two nodes per service is what the tests are about.
             "--web-workers",
-            "1",
+            str(web_workers),
         ],
         cwd=ROOT,
         env=cluster_env(extra_env),
