@@ -225,7 +225,7 @@ def up(argv: list[str]) -> int:
     data = _prepare_all(demo_mode, static=True)
 
     from bibid.common.metrics import multiproc_env
-    from bibid.common.serving import web_command
+    from bibid.common.serving import memory_env, web_command
     from bibid.supervise import Program, Supervisor
 
     programs = []
@@ -233,6 +233,7 @@ def up(argv: list[str]) -> int:
     for service in SERVICES:
         env = _service_env(service)
         env.update(multiproc_env(service))  # metrics of all its processes (bibid.common.metrics)
+        env.update(memory_env())  # Argon2id's blocks go back to the system (serving.memory_env)
         web = web_command(
             service, bind=args.bind, port=_port(service), workers=args.workers, threads=args.threads
         )

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from bibid.common.serving import memory_env
+
 SERVICES = ("identity", "library", "reading")
 OFFSETS = {"identity": 0, "library": 10, "reading": 20}
 DEFAULT_PUBLIC_PORTS = {"identity": 8443, "library": 8444, "reading": 8445}
@@ -249,6 +251,7 @@ class Topology:
         env = self.env()
         env["DJANGO_SETTINGS_MODULE"] = f"bibid.{service}.settings"
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.state / "metrics" / metrics)
+        env.update(memory_env())  # Argon2id's blocks go back to the system
         return env
 
     def bibid(self) -> list[str]:
