@@ -426,15 +426,16 @@ def test_each_periodic_job_runs_once_and_the_standby_scheduler_takes_over(cluste
     start = time.time()
     time.sleep(10 * POLL_SECONDS)
     counted = drains_between(start, start + 10 * POLL_SECONDS)
-    # Every 2 s by one scheduler: 10 in 20 s (two schedulers would enqueue 20).
-    assert 8 <= counted <= 11, counted
+    # Every 2 s by one scheduler: 10 in 20 s (two schedulers would enqueue 20; a scheduler
+    # starved of CPU for over a second skips a run, which APScheduler logs as missed).
+    assert 6 <= counted <= 11, counted
     holder = _scheduler_holding_the_lock(cluster, "library")
     os.kill(holder, signal.SIGKILL)
     killed = time.time()
     # The standby takes the lock when it expires (10 s) and runs the jobs from then on.
     time.sleep(12 + 6 * POLL_SECONDS)
     later = drains_between(killed + 12, killed + 12 + 6 * POLL_SECONDS)
-    assert 4 <= later <= 7, later
+    assert 3 <= later <= 7, later
     rows = _task_rows(cluster, "library") + _task_rows(cluster, "identity")
     assert rows
     assert all(len(r["workers"] or []) <= 1 for r in rows), [
