@@ -438,8 +438,17 @@ def restore(argv: list[str]) -> int:
     if _port_open(topology.pg_port) or any(_port_open(p) for p in topology.public_ports.values()):
         raise SystemExit("bibid cluster restore: the cluster is running; stop it first")
     if (folder / "secrets.env").exists():
-        shutil.copy2(folder / "secrets.env", topology.secrets_file)
-        os.chmod(topology.secrets_file, 0o600)
+        from .topology import read_env_file, write_env_file
+
+        restored = read_env_file(folder / "secrets.env")
+        current = read_env_file(topology.secrets_file)
+        if (topology.pgdata / "PG_VERSION").exists() and current:
+            # This PostgreSQL keeps its own superuser (initdb set that password); the
+            # services' role gets the backup's password again (ensure_databases).
+            restored["BIBID_CLUSTER_PG_SUPERUSER_PASSWORD"] = current[
+                "BIBID_CLUSTER_PG_SUPERUSER_PASSWORD"
+            ]
+        write_env_file(topology.secrets_file, restored)
     shutil.rmtree(topology.key_dir, ignore_errors=True)
     shutil.copytree(folder / "oidc", topology.key_dir)
     found = topology.secrets()
