@@ -255,3 +255,74 @@ def test_a_program_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_pat
     assert re.search(r"supervisor +\| stopped$", out, re.MULTILINE)
     pid = int(pidfile.read_text())
     assert not _group_members(pid), "a process of the stubborn program survived"
+
+
+TIERED = """
+import sys, time
+from bibid.supervise import Program, Supervisor
+
+log = sys.argv[1]
+
+
+def program(name, tier):
+    script = (
+        f"trap 'echo {name} stopped >> {log}; exit 0' TERM; echo {name} up >> {log}; "
+        "while :; do sleep 0.1; done"
+    )
+    return Program(name, ["sh", "-c", script], tier=tier)
+
+
+def prepare():
+    while "database up" not in open(log).read():
+        time.sleep(0.05)
+    with open(log, "a") as fh:
+        fh.write("prepare\\n")
+    if sys.argv[2] == "fail":
+        raise RuntimeError("database unreachable")
+
+
+programs = [program("balancer", 2), program("service", 1), program("database", 0)]
+sys.exit(Supervisor(programs, stop_grace=2, prepare=prepare).run())
+"""
+
+
+def run_tiered(tmp_path, outcome: str) -> tuple[int, list[str], str]:
+    """The tiered supervisor of `bibid cluster up` on three small programs; SIGTERM once the
+    balancer is up (or the start failed); (exit code, the programs' log, its output)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log"
+    log.write_text("")
+    process = subprocess.Popen(
+        [sys.executable, "-c", TIERED, str(log), outcome],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        if outcome == "ok":
+            eventually(lambda: "balancer up" in log.read_text(), "the balancer started", 30)
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return code, log.read_text().splitlines(), process.stdout.read()
+
+
+def test_tiers_start_after_prepare_and_stop_from_the_front(tmp_path):
+    code, lines, _ = run_tiered(tmp_path, "ok")
+    assert code == 0
+    assert lines[:2] == ["database up", "prepare"]
+    assert sorted(lines[2:4]) == ["balancer up", "service up"]
+    # The balancer stops first, then the service, the database last.
+    assert lines[4:] == ["balancer stopped", "service stopped", "database stopped"]
+
+
+def test_a_failed_prepare_stops_everything_and_starts_nothing_more(tmp_path):
+    code, lines, out = run_tiered(tmp_path, "fail")
+    assert code == 1
+    assert lines == ["database up", "prepare", "database stopped"]
+    assert "could not start: database unreachable" in out
