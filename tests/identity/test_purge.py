@@ -1,6 +1,7 @@
 """Inactive accounts are deleted 24 hours after creation, in batches, each leaving a tombstone."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -54,6 +55,27 @@ def test_batches_report_progress(population):
     seen: list[int] = []
     purge_inactive_accounts(actor=Actor.system("test"), batch_size=2, progress=seen.append)
     assert seen == [2, 2, 1]
+
+
+def test_batches_take_the_oldest_first_whatever_the_order_of_creation(population):
+    """Batches follow the (state, created_at) index, not the primary key (ordered by key,
+    PostgreSQL walked every active account for each batch; bench/scale.py)."""
+    old, _young, _old_active = population
+    for age, account in enumerate(old):  # the last one made is the oldest
+        Account.objects.filter(pk=account.pk).update(
+            created_at=account.created_at - timedelta(minutes=age)
+        )
+    left: list[set[str]] = []
+
+    def after_batch(_count: int) -> None:
+        left.append(
+            set(Account.objects.filter(state="inactive").values_list("username", flat=True))
+        )
+
+    purge_inactive_accounts(actor=Actor.system("test"), batch_size=2, progress=after_batch)
+    names = [a.username for a in old]
+    assert left[0] == {*names[:3], "young.inactive"}
+    assert left[1] == {names[0], "young.inactive"}
 
 
 def test_command_dry_run_and_real_run(population):

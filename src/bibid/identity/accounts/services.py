@@ -110,9 +110,12 @@ def purge_inactive_accounts(
     deleted = 0
     while True:
         with transaction.atomic():
+            # Oldest first, in the order of the (state, created_at) index: a batch reads its
+            # 500 index entries. Ordered by primary key, PostgreSQL walked the key through
+            # every active account for each batch (1.4 ms against 135 ms with a million).
             batch = list(
                 candidates.select_for_update(skip_locked=True)
-                .order_by("pk")
+                .order_by("created_at", "pk")
                 .values("pk", "public_id", "username", "created_at")[:batch_size]
             )
             if not batch:
