@@ -597,11 +597,20 @@ def read_feed(api: LibraryApi) -> dict:
     """Read the library's whole feed from the start, page by page, as its follower does. A
     503 (the service shedding load: ten readers on eight threads) is waited out as its
     Retry-After says and the page asked again; those refusals are counted."""
-    after, pages, changes, refused = 0, [], 0, 0
+    after, pages, changes, refused, resets = 0, [], 0, 0, 0
     started = time.perf_counter()
     while True:
         began = time.perf_counter()
-        answer = api.call("GET", "/changes", params={"after": after, "limit": FEED_PAGE})
+        try:
+            answer = api.call("GET", "/changes", params={"after": after, "limit": FEED_PAGE})
+        except requests.ConnectionError:
+            # A keep-alive connection the server closed as it was reused (gunicorn closes
+            # one idle for 2 s; a reader that waited out a 503 may find it closed): a
+            # follower asks again. Worker restarts would show in the log check below.
+            resets += 1
+            if resets > 100:
+                raise
+            continue
         if answer.status_code == 503 and refused < 1000:
             refused += 1
             time.sleep(min(5.0, float(answer.headers.get("Retry-After") or 1)))
@@ -620,6 +629,7 @@ def read_feed(api: LibraryApi) -> dict:
         "pages": pages,
         "changes": changes,
         "refused": refused,
+        "resets": resets,
     }
 
 
@@ -635,8 +645,8 @@ def feeds(system: harness.System, clients: list[dict]) -> dict:
     def read(index: int) -> None:
         try:
             results[index] = read_feed(apis[index])
-        except Misbehaved as error:
-            failures.append(str(error))
+        except (Misbehaved, requests.RequestException) as error:
+            failures.append(f"{apis[index].code}: {error}")
 
     threads = [threading.Thread(target=read, args=(i,)) for i in range(len(apis))]
     for thread in threads:
@@ -687,6 +697,7 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
         },
     )
     verifiers = login.Verifiers(args.concurrency)
+    log_start = system.log_path.stat().st_size
     try:
         clients, tokens = set_up_libraries(system, args.libraries)
         helpdesk = Helpdesk(system, tokens)
@@ -752,10 +763,35 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
         result["feed"] = feeds(system, clients)
         result["rss"]["after the feed, at the end"] = rss = worker_rss(system)
         show_rss("at the end", rss)
+        result["health"] = health(system.log_path, log_start)
+    except BaseException:
+        kept = (
+            Path(tempfile.gettempdir()) / f"bibid-bench-scale-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        )
+        shutil.copyfile(system.log_path, kept)
+        print(f"bibid up's output is kept in {kept}", file=sys.stderr)
+        raise
     finally:
         verifiers.close()
         harness.stop_system(system)
     return result
+
+
+HEALTH = {
+    "worker timeouts": re.compile(r"WORKER TIMEOUT"),
+    "workers started again": re.compile(r"Booting worker"),
+    "tracebacks": re.compile(r"Traceback \(most recent call last\)"),
+    # bibid.request's line per request: method, route, status (503 is load shedding).
+    "5xx answers other than 503": re.compile(r"bibid\.request \[[^\]]*\] \S+ \S+ 5(?!03)\d\d "),
+}
+
+
+def health(log: Path, start: int) -> dict[str, int]:
+    """What `bibid up` logged after start-up that a healthy run does not log."""
+    with log.open("rb") as fh:
+        fh.seek(start)
+        text = fh.read().decode(errors="replace")
+    return {name: len(pattern.findall(text)) for name, pattern in HEALTH.items()}
 
 
 # -- report --------------------------------------------------------------------------------
@@ -871,7 +907,12 @@ def report(result: dict, args: argparse.Namespace) -> None:
         f"{one_seconds:.1f} s ({total_pages / one_seconds:.1f} pages/s); all ten at once "
         f"{feed['together_seconds']:.1f} s ({total_pages / feed['together_seconds']:.1f} pages/s)"
     )
-    print("  (last 10: the ten pages before the final, shorter one)")
+    resets = sum(o["resets"] for o in (*feed["one_by_one"], *feed["together"]))
+    print(
+        "  (last 10: the ten pages before the final, shorter one; 503s: pages refused by load "
+        f"shedding and asked again after Retry-After; keep-alive connections found closed and "
+        f"asked again: {resets})"
+    )
 
     print(f"\nRSS of each gunicorn worker, MB (target < {RSS_MB}):")
     worst = 0.0
@@ -882,6 +923,10 @@ def report(result: dict, args: argparse.Namespace) -> None:
             parts.append(f"{service} {' / '.join(f'{mb:.0f}' for mb in sorted(values))}")
         print(f"  {moment}: {'; '.join(parts)}")
     print(f"  largest {worst:.0f} MB: {verdict(worst < RSS_MB)}")
+    print(
+        "\nbibid up's log after start-up: "
+        + ", ".join(f"{name}: {count}" for name, count in result["health"].items())
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
