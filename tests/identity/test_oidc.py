@@ -358,7 +358,7 @@ RIGHT_EXPIRED = {"code": "audiobooks", "valid_until": "2020-01-01"}
 
 @pytest.fixture
 def linked_anna(anna, clock):
-    today = clock().date()
+    today = timezone.localdate(clock())  # the services' day (Amsterdam), not UTC's
     link(
         anna,
         "maas",
@@ -401,7 +401,7 @@ def linked_anna(anna, clock):
 def test_libraries_and_rights_claims(linked_anna, rp, clock):
     tokens = sign_in_to(rp, browser())
     claims = verified(tokens["id_token"])[1]
-    today = clock().date()
+    today = timezone.localdate(clock())  # the services' day (Amsterdam), not UTC's
     assert claims["libraries"] == [  # by name; no card numbers for a reading service
         {"code": "duin", "name": "Bibliotheek Duinstreek"},
         {"code": "maas", "name": "Bibliotheek aan de Maas"},
