@@ -10,7 +10,11 @@ with a subscription, over `--libraries` libraries) and measures, over real HTTP:
    latency (POST /api/v1/customers/{card}/diagnosis at the library, which asks identity's
    status once, as bench/diagnose.py measures it) at `--small` accounts, then grows the same
    databases to `--accounts` and measures again: p50/p95 and the ratio large / small
-   (target: sign-in and diagnosis p95 at 1 M within 1.2x of 10 k);
+   (target: sign-in and diagnosis p95 at 1 M within 1.2x of 10 k). A second system, the
+   reference, is loaded with the same small data and stays at that size; both are measured
+   in rounds that take turns, so the large size is also compared with the small one in the
+   same minutes (a shared machine's speed drifts), and the two at equal size give the noise
+   floor of the ratio;
 2. `bibid identity purge-inactive` of `--inactive` expired inactive accounts (imported as
    inactive, each linked to a library; the command runs with its clock a day ahead, so the
    services' own five-minute purge leaves them alone) while patrons keep signing in: time
@@ -61,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -315,20 +320,6 @@ class Patrons:
         if errors:
             raise Misbehaved(f"warm-up sign-ins failed: {errors[:5]}")
 
-    def measure(self, total: int, verifiers: login.Verifiers, rounds: int = 4):
-        """`total` sign-ins in `rounds` rounds, taking turns with 50 bare Argon2id
-        verifications (login.py's way: the shared machine's speed drifts within a minute);
-        (latencies in ms, verifications/s)."""
-        errors: list[str] = []
-        latencies: list[float] = []
-        speeds = []
-        for share in login.split(total, rounds):
-            speeds.append(hash_rate(verifiers, 50))
-            login.drive(self.clients, self.browsers, share, latencies, errors)
-        if errors:
-            raise Misbehaved(f"{len(errors)} sign-ins failed: {errors[:5]}")
-        return [seconds * 1000 for seconds in latencies], statistics.mean(speeds)
-
     def with_concurrency(self, system: harness.System, concurrency: int) -> Patrons:
         """The same warmed-up browsers, signing in `concurrency` at a time."""
         other = Patrons(system, [], concurrency)
@@ -410,14 +401,69 @@ class Helpdesk:
             )
         return took
 
-    def measure(self, customers: list[dict], rounds: int, rng: random.Random) -> list[float]:
-        for customer in customers:  # warm-up
-            self.diagnose(customer)
-        return [
-            self.diagnose(customer)
-            for _ in range(rounds)
-            for customer in rng.sample(customers, len(customers))
-        ]
+    def one_round(self, customers: list[dict], rng: random.Random) -> list[float]:
+        """Each customer diagnosed once, in a shuffled order."""
+        return [self.diagnose(customer) for customer in rng.sample(customers, len(customers))]
+
+
+# -- two systems, the same minutes ----------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """One running system with its libraries: `grown` grows to the large size, `reference`
+    stays at the small one, so that both can be measured in the same minutes."""
+
+    name: str
+    system: harness.System
+    clients: list[dict]
+    helpdesk: Helpdesk
+    taken: set[int] = field(default_factory=set)
+
+
+def measure_sites(
+    sites: list[tuple[Site, list[dict], list[dict]]],
+    args: argparse.Namespace,
+    verifiers: login.Verifiers,
+    rng: random.Random,
+) -> tuple[dict, dict[str, Patrons]]:
+    """Sign-ins and diagnoses at each site, in rounds that take turns between the sites (and
+    with bare Argon2id verifications: the machine's speed), as login.py takes turns: a shared
+    machine's speed drifts within a minute, so both sites see the same machine. Each site is
+    given (site, patrons' account rows, customers' rows)."""
+    patrons = {}
+    for site, rows, customers in sites:
+        patrons[site.name] = Patrons(site.system, rows, args.concurrency)
+        say(f"{site.name}: warm-up of {len(rows)} patrons and {len(customers)} customers")
+        patrons[site.name].warm()
+        for customer in customers:
+            site.helpdesk.diagnose(customer)
+    found = {site.name: {"signins": [], "diagnoses": []} for site, _, _ in sites}
+    errors: list[str] = []
+    speeds = []
+    say(f"{args.signins} sign-ins at each of {len(sites)} system(s), in 4 rounds ({machine()})")
+    for number, share in enumerate(login.split(args.signins, 4)):
+        speeds.append(hash_rate(verifiers, 50))
+        for site, _, _ in sites[:: 1 if number % 2 == 0 else -1]:
+            latencies: list[float] = []
+            login.drive(
+                patrons[site.name].clients, patrons[site.name].browsers, share, latencies, errors
+            )
+            found[site.name]["signins"] += [seconds * 1000 for seconds in latencies]
+    if errors:
+        raise Misbehaved(f"{len(errors)} sign-ins failed: {errors[:5]}")
+    say(f"{args.rounds} rounds of diagnoses at each system ({machine()})")
+    for number in range(args.rounds):
+        for site, _, customers in sites[:: 1 if number % 2 == 0 else -1]:
+            found[site.name]["diagnoses"] += site.helpdesk.one_round(customers, rng)
+    for name, data in found.items():
+        (s50, s95), (d50, d95) = p50_p95(data["signins"]), p50_p95(data["diagnoses"])
+        say(
+            f"{name}: sign-in p50/p95 {s50:.1f} / {s95:.1f} ms, diagnosis p50/p95 "
+            f"{d50:.1f} / {d95:.1f} ms"
+        )
+    found["hash_rate"] = statistics.mean(speeds)
+    return found, patrons
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -685,6 +731,38 @@ def feeds(system: harness.System, clients: list[dict]) -> dict:
 # -- the run -------------------------------------------------------------------------------
 
 
+def start(var: Path, name: str, args: argparse.Namespace) -> harness.System:
+    say(f"starting bibid up --workers {args.workers} --threads {args.threads} ({name})")
+    (var / name).mkdir()
+    return harness.start_system(
+        var / name,
+        workers=args.workers,
+        threads=args.threads,
+        extra_env={
+            # No poller of the library service runs during the benchmark (the feed, the
+            # push queue): what is measured is the load the benchmark makes.
+            "BIBID_LIBRARY_POLL_SECONDS": str(86400),
+            **dict(pair.split("=", 1) for pair in args.env),
+        },
+    )
+
+
+def load(site: Site, customers: Path, accounts: Path, rows: int, var: Path) -> dict:
+    """Import with the real commands; the library learns its links; the databases settle."""
+    done = {
+        "library": run_import(site.system, "library", customers, rows, var),
+        "identity": run_import(site.system, "identity", accounts, rows, var),
+        "rows": rows,
+    }
+    linked = learn_links(site.system)
+    took = settle(site.system)
+    say(
+        f"{site.name}: the library learnt {linked:,} links (set-up); VACUUM ANALYZE and "
+        f"CHECKPOINT {took:.0f} s"
+    )
+    return done
+
+
 def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
     rng = random.Random(args.seed)
     result: dict = {"rss": {}}
@@ -698,69 +776,65 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
     size = sum(f.stat().st_size for f in files.rglob("*.jsonl")) / 1e6
     say(f"files ready ({size:,.0f} MB under {files})")
 
-    clock = var / "clock-offset"
-    clock.write_text("0")
-    say(f"starting bibid up --workers {args.workers} --threads {args.threads} on PostgreSQL")
-    system = harness.start_system(
-        var / "system",
-        workers=args.workers,
-        threads=args.threads,
-        extra_env={
-            # No poller of the library service runs during the benchmark (the feed, the
-            # push queue): what is measured is the load the benchmark makes.
-            "BIBID_LIBRARY_POLL_SECONDS": str(86400),
-            **dict(pair.split("=", 1) for pair in args.env),
-        },
-    )
+    systems: list[harness.System] = []
     verifiers = login.Verifiers(args.concurrency)
-    log_start = system.log_path.stat().st_size
     try:
-        clients, tokens = set_up_libraries(system, args.libraries)
-        helpdesk = Helpdesk(system, tokens)
-        taken_accounts: set[int] = set()
-        taken_customers: set[int] = set()
-        loaded = 0
-        for size_name, count, index in (("small", args.small, 0), ("large", args.accounts, 1)):
-            rows = count - loaded
-            result.setdefault("imports", {})[size_name] = {
-                "library": run_import(system, "library", parts["customers"][index], rows, var),
-                "identity": run_import(system, "identity", parts["accounts"][index], rows, var),
-                "rows": rows,
-            }
-            loaded = count
-            linked = learn_links(system)
-            took = settle(system)
-            say(
-                f"set-up: the library learnt {linked:,} links; VACUUM ANALYZE and CHECKPOINT "
-                f"{took:.0f} s"
-            )
-            patrons = Patrons(
-                system,
-                sample(accounts, count, args.patrons, rng, taken_accounts),
-                args.concurrency,
-            )
-            say(f"{size_name} ({count:,} accounts): warm-up of {args.patrons} patrons")
-            patrons.warm()
-            say(f"{size_name}: {args.signins} sign-ins ({machine()})")
-            signins, speed = patrons.measure(args.signins, verifiers)
-            picked = sample(customers, count, args.customers, rng, taken_customers)
-            say(f"{size_name}: {args.rounds} x {len(picked)} diagnoses ({machine()})")
-            diagnoses = helpdesk.measure(picked, args.rounds, rng)
-            result[size_name] = {
-                "accounts": count,
-                "signins": signins,
-                "diagnoses": diagnoses,
-                "hash_rate": speed,
-            }
-            say(
-                f"{size_name}: sign-in p50/p95 {p50_p95(signins)[0]:.1f} / "
-                f"{p50_p95(signins)[1]:.1f} ms, diagnosis p50/p95 {p50_p95(diagnoses)[0]:.1f}"
-                f" / {p50_p95(diagnoses)[1]:.1f} ms, {speed:.1f} bare verifications/s"
-            )
-            result["rss"][f"after the {count:,}-account run"] = rss = worker_rss(system)
-            show_rss(f"after {count:,}", rss)
-            if size_name == "small":
-                patrons.close()
+        sites = []
+        for name in ("grown", "reference"):
+            system = start(var, name, args)
+            systems.append(system)
+            clients, tokens = set_up_libraries(system, args.libraries)
+            sites.append(Site(name, system, clients, Helpdesk(system, tokens)))
+        grown, reference = sites
+        system = grown.system
+        log_start = system.log_path.stat().st_size
+        result["imports"] = {}
+        for site in sites:
+            done = load(site, parts["customers"][0], parts["accounts"][0], args.small, var)
+            result["imports"].setdefault("small", done)
+
+        # The small size at both systems (the same data): how far two identical systems
+        # differ when measured in the same minutes, the noise floor of the ratio below.
+        rows = sample(accounts, args.small, args.patrons, rng, grown.taken)
+        picked = sample(customers, args.small, args.customers, rng, set())
+        result["small"], patrons = measure_sites(
+            [(grown, rows, picked), (reference, rows, picked)], args, verifiers, rng
+        )
+        for each in patrons.values():
+            each.close()
+        result["rss"][f"after the {args.small:,}-account run"] = rss = worker_rss(system)
+        show_rss(f"after {args.small:,}", rss)
+
+        say(f"growing {grown.name} to {args.accounts:,} accounts")
+        result["imports"]["large"] = load(
+            grown,
+            parts["customers"][1],
+            parts["accounts"][1],
+            args.accounts - args.small,
+            var,
+        )
+        result["large"], patrons = measure_sites(
+            [
+                (
+                    grown,
+                    sample(accounts, args.accounts, args.patrons, rng, grown.taken),
+                    sample(customers, args.accounts, args.customers, rng, set()),
+                ),
+                (
+                    reference,
+                    sample(accounts, args.small, args.patrons, rng, reference.taken | grown.taken),
+                    sample(customers, args.small, args.customers, rng, set()),
+                ),
+            ],
+            args,
+            verifiers,
+            rng,
+        )
+        patrons["reference"].close()
+        harness.stop_system(reference.system)  # its work is done: two idle cores' worth less
+        systems.remove(reference.system)
+        result["rss"][f"after the {args.accounts:,}-account run"] = rss = worker_rss(system)
+        show_rss(f"after {args.accounts:,}", rss)
 
         result["purge"] = []
         loads = sorted({args.concurrency, 1}, reverse=True)
@@ -771,7 +845,7 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
             say(f"purge: importing {args.inactive:,} inactive accounts (linked, never activated)")
             run_import(system, "identity", inactive, args.inactive, var)
             settle(system)
-            signing_in = patrons.with_concurrency(system, concurrency)
+            signing_in = patrons["grown"].with_concurrency(system, concurrency)
             say(
                 f"purge: {concurrency} patron(s) at once signing in for {args.before:.0f} s, "
                 f"then bibid purge-inactive ({machine()})"
@@ -781,29 +855,30 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
             done["concurrency"] = concurrency
             result["purge"].append(done)
             say(f"purge: {done['deleted']:,} accounts in {done['seconds']:.1f} s")
-        patrons.close()
+        patrons["grown"].close()
 
         result["rss"]["after the purge"] = worker_rss(system)
-        say(f"nightly sync of {clients[0]['library']} ({machine()})")
-        result["sync"] = nightly_sync(system, clients[0], var)
+        say(f"nightly sync of {grown.clients[0]['library']} ({machine()})")
+        result["sync"] = nightly_sync(system, grown.clients[0], var)
         for night in result["sync"]["nights"]:
             say(f"sync, {night['night']} night: {night['counts']} in {night['seconds']:.1f} s")
 
         result["rss"]["after the sync (bulk calls of 5,000)"] = worker_rss(system)
-        result["feed"] = feeds(system, clients)
+        result["feed"] = feeds(system, grown.clients)
         result["rss"]["after the feed, at the end"] = rss = worker_rss(system)
         show_rss("at the end", rss)
         result["health"] = health(system.log_path, log_start)
     except BaseException:
-        kept = (
-            Path(tempfile.gettempdir()) / f"bibid-bench-scale-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        )
-        shutil.copyfile(system.log_path, kept)
-        print(f"bibid up's output is kept in {kept}", file=sys.stderr)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for number, each in enumerate(systems):
+            kept = Path(tempfile.gettempdir()) / f"bibid-bench-scale-{stamp}-{number}.log"
+            shutil.copyfile(each.log_path, kept)
+            print(f"bibid up's output is kept in {kept}", file=sys.stderr)
         raise
     finally:
         verifiers.close()
-        harness.stop_system(system)
+        for each in systems:
+            harness.stop_system(each)
     return result
 
 
@@ -832,7 +907,6 @@ def verdict(ok: bool) -> str:
 
 
 def report(result: dict, args: argparse.Namespace) -> None:
-    small, large = result["small"], result["large"]
     print(
         f"\nScale on PostgreSQL: {args.small:,} then {args.accounts:,} accounts and customers "
         f"over {args.libraries} libraries; bibid up --workers {args.workers} --threads "
@@ -847,25 +921,36 @@ def report(result: dict, args: argparse.Namespace) -> None:
             f"({rows / done['identity']:,.0f}/s)"
         )
 
-    print(f"\n{'':<34}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}   bare verifications/s")
-    for label, data in ((f"{args.small:,}", small), (f"{args.accounts:,}", large)):
-        for kind in ("signins", "diagnoses"):
-            p50, p95 = p50_p95(data[kind])
-            name = "sign-in" if kind == "signins" else "diagnosis"
-            extra = f"   {data['hash_rate']:.1f}" if kind == "signins" else ""
-            print(f"  {name + ' at ' + label:<32}{p50:>9.1f}{p95:>9.1f}{len(data[kind]):>7}{extra}")
-    for kind, name in (("signins", "sign-in"), ("diagnoses", "diagnosis")):
-        ratio = p50_p95(large[kind])[1] / p50_p95(small[kind])[1]
-        p50_ratio = p50_p95(large[kind])[0] / p50_p95(small[kind])[0]
+    big, few = f"{args.accounts:,}", f"{args.small:,}"
+    rows = [
+        ("small", "grown", f"{few}, grown system, before growing"),
+        ("small", "reference", f"{few}, reference, same minutes"),
+        ("large", "grown", f"{big}, grown system"),
+        ("large", "reference", f"{few}, reference, same minutes"),
+    ]
+    for kind, name in (("signins", "Sign-in"), ("diagnoses", "Diagnosis")):
+        print(f"\n{name + ' at':<46}{'p50 ms':>8}{'p95 ms':>8}{'n':>6}")
+        for phase, site, label in rows:
+            values = result[phase][site][kind]
+            p50, p95 = p50_p95(values)
+            print(f"  {label:<44}{p50:>8.1f}{p95:>8.1f}{len(values):>6}")
+
+        def p95(phase: str, site: str, kind: str = kind) -> float:
+            return p50_p95(result[phase][site][kind])[1]
+
+        grown = p95("large", "grown") / p95("small", "grown")
+        same = p95("large", "grown") / p95("large", "reference")
+        floor = p95("small", "grown") / p95("small", "reference")
         print(
-            f"  {name} p95 ratio {args.accounts:,} / {args.small:,}: {ratio:.2f} (p50 "
-            f"{p50_ratio:.2f}); target <= {SIGNIN_RATIO}: {verdict(ratio <= SIGNIN_RATIO)}"
+            f"  p95 {big} / {few}, the grown system before and after (minutes apart): "
+            f"{grown:.2f}, target <= {SIGNIN_RATIO}: {verdict(grown <= SIGNIN_RATIO)}\n"
+            f"  p95 {big} / {few}, grown against reference in the same minutes: "
+            f"{same:.2f}, target <= {SIGNIN_RATIO}: {verdict(same <= SIGNIN_RATIO)}\n"
+            f"  control, the two systems at {few} each (same minutes): {floor:.2f}"
         )
-    speed = large["hash_rate"] / small["hash_rate"]
-    ratio = p50_p95(large["signins"])[1] / p50_p95(small["signins"])[1]
     print(
-        f"  machine speed (bare verifications/s) large / small: {speed:.2f}; the sign-in p95 "
-        f"ratio at the small size's speed (ratio x speed, a hint only): {ratio * speed:.2f}"
+        f"\nBare Argon2id verifications/s (the machine's speed): {result['small']['hash_rate']:.1f}"
+        f" while the small size was measured, {result['large']['hash_rate']:.1f} the large"
     )
 
     for purged in result["purge"]:
@@ -1001,7 +1086,6 @@ def main(argv: list[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="bibid-bench-scale-") as var,
             tempfile.TemporaryDirectory(prefix="bibid-bench-scale-files-") as files,
         ):
-            (Path(var) / "system").mkdir()
             try:
                 result = run(args, Path(var), Path(files))
             except Misbehaved as error:
