@@ -58,6 +58,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -498,8 +499,16 @@ def show_rss(label: str, rss: dict[str, list[float]]) -> None:
 # -- the purge -----------------------------------------------------------------------------
 
 
-def purge(system: harness.System, patrons: Patrons, var: Path, expected: int, before: float):
-    """`bibid identity purge-inactive` with its clock a day ahead, while patrons sign in."""
+def purge(
+    system: harness.System,
+    patrons: Patrons,
+    var: Path,
+    expected: int,
+    before: float,
+    nice: int = 0,
+):
+    """`bibid identity purge-inactive` with its clock a day ahead, while patrons sign in;
+    `nice`: run it at that lower CPU priority (`nice -n`)."""
     clock = var / "purge-clock"
     clock.write_text(str(25 * 3600))  # past the 24-hour activation window
     env = {**system.env, "BIBID_TEST_CLOCK_FILE": str(clock)}
@@ -518,13 +527,22 @@ def purge(system: harness.System, patrons: Patrons, var: Path, expected: int, be
     if found < expected:
         raise Misbehaved(f"the purge would find {found}, not {expected}: {out}")
     stop = threading.Event()
+    quiet = login.CpuMeter(system.process.pid, system.databases)
+    quiet.start()
+    quiet_started = time.perf_counter()
     samples, errors = patrons.keep_going(stop)
     first_output: list[float] = []
     try:
         time.sleep(before)
+        cpu_before = quiet.stop()
+        cpu_before["seconds"] = time.perf_counter() - quiet_started
+        meter = login.CpuMeter(system.process.pid, system.databases)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        meter.start()
         started = time.perf_counter()
+        niced = ["nice", "-n", str(nice)] if nice else []
         command = subprocess.Popen(
-            [sys.executable, "-m", "bibid", "purge-inactive"],
+            [*niced, sys.executable, "-m", "bibid", "purge-inactive"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -547,6 +565,13 @@ def purge(system: harness.System, patrons: Patrons, var: Path, expected: int, be
         output = command.stdout.read().decode()
         command.wait()
         ended = time.perf_counter()
+        cpu = meter.stop()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The command's own CPU (this process's only child finished meanwhile), and where
+        # the rest of the machine's went: login.CpuMeter's kinds ("other" then holds the
+        # command, which is not below `bibid up`, and whatever else ran on the machine).
+        cpu["command"] = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+        cpu["other"] = max(0.0, cpu["other"] - cpu["command"])
         reader.join(timeout=10)
         time.sleep(3)
     finally:
@@ -571,6 +596,9 @@ def purge(system: harness.System, patrons: Patrons, var: Path, expected: int, be
         "during": [ms for at, ms in samples if started <= at <= ended],
         "working_samples": [ms for at, ms in samples if working <= at <= ended],
         "after": [ms for at, ms in samples if at > ended],
+        "cpu": cpu,
+        "cpu_before": cpu_before,
+        "nice": nice,
     }
 
 
@@ -850,7 +878,7 @@ def run(args: argparse.Namespace, var: Path, files: Path) -> dict:
                 f"purge: {concurrency} patron(s) at once signing in for {args.before:.0f} s, "
                 f"then bibid purge-inactive ({machine()})"
             )
-            done = purge(system, signing_in, var, args.inactive, args.before)
+            done = purge(system, signing_in, var, args.inactive, args.before, args.purge_nice)
             signing_in.close()
             done["concurrency"] = concurrency
             result["purge"].append(done)
@@ -963,6 +991,22 @@ def report(result: dict, args: argparse.Namespace) -> None:
             f"batches; a dry run, start-up and count, took {purged['startup']:.1f} s); target "
             f"< {PURGE_SECONDS} s: {verdict(purged['seconds'] < PURGE_SECONDS)}"
         )
+        niced = f" (under nice -n {purged['nice']})" if purged["nice"] else ""
+        for label, cpu, seconds in (
+            ("before", purged["cpu_before"], purged["cpu_before"]["seconds"]),
+            ("while it ran", purged["cpu"], purged["seconds"]),
+        ):
+            command = (
+                f"the command {cpu['command'] / seconds:.2f}{niced}, " if "command" in cpu else ""
+            )
+            print(
+                f"  cores busy {label} (CPU seconds / wall seconds): {command}"
+                f"the databases {cpu['database'] / seconds:.2f}, identity's web workers "
+                f"{cpu['identity web'] / seconds:.2f}, the rest of bibid up "
+                f"{cpu['rest of bibid'] / seconds:.2f}, this benchmark "
+                f"{cpu['client'] / seconds:.2f}, everything else on the machine "
+                f"{cpu['other'] / seconds:.2f}"
+            )
         before = p50_p95(purged["before"])
         print(
             f"  sign-in {'before':<30} p50 {before[0]:6.1f}  p95 {before[1]:6.1f}  max "
@@ -1066,6 +1110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=cores)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument(
+        "--purge-nice", type=int, default=0, help="run the purge command under nice -n N"
+    )
     parser.add_argument(
         "--env", action="append", default=[], metavar="K=V", help="for the services (repeatable)"
     )
