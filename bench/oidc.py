@@ -17,7 +17,7 @@ hash. See bench/README.md.
     .venv/bin/python bench/oidc.py [--requests 300] [--concurrency N] [--workers N]
                                    [--threads 4] [--postgres URL]
                                    [--in-process | --no-in-process] [--in-process-count 100]
-                                   [--sql]
+                                   [--sql] [--profile FILE]
 
 Only numbers are printed; nothing is asserted about time. The run fails (exit 1) only when
 a step of a sign-in gets an unexpected answer, because then the figures would mean nothing.
@@ -29,6 +29,7 @@ import argparse
 import base64
 import concurrent.futures
 import contextlib
+import cProfile
 import hashlib
 import html
 import json
@@ -582,6 +583,7 @@ def run_in_process(label: str, args: argparse.Namespace, postgres: str | None) -
                         "--in-process-count",
                         str(args.in_process_count),
                         *(["--sql"] if args.sql else []),
+                        *(["--profile", f"{args.profile}.{label}"] if args.profile else []),
                     ],
                     env=env,
                     cwd=ROOT,
@@ -743,9 +745,13 @@ def in_process_child(args: argparse.Namespace) -> int:
     with connection.execute_wrapper(counter):
         for browser in browsers * 2:  # warm-up: device cookies, templates, caches
             sign_in(browser, counter)
-        measured = [
-            sign_in(browsers[i % len(browsers)], counter) for i in range(args.in_process_count)
-        ]
+        profiler = cProfile.Profile() if args.profile else contextlib.nullcontext()
+        with profiler:
+            measured = [
+                sign_in(browsers[i % len(browsers)], counter) for i in range(args.in_process_count)
+            ]
+    if args.profile:
+        profiler.dump_stats(args.profile)
     # The bare hash, as the sign-in checks it (Django's check_password with the configured
     # Argon2id hasher), in this process: what the login POST's CPU is compared with.
     password = secrets.token_urlsafe(16)
@@ -848,6 +854,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sql", action="store_true", help="list one in-process sign-in's statements, by caller"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile the measured in-process sign-ins (cProfile) into FILE.<database>",
     )
     parser.add_argument("--in-process-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

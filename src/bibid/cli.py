@@ -233,7 +233,7 @@ def up(argv: list[str]) -> int:
     for service in SERVICES:
         env = _service_env(service)
         env.update(multiproc_env(service))  # metrics of all its processes (bibid.common.metrics)
-        env.update(memory_env())  # Argon2id's blocks go back to the system (serving.memory_env)
+        env.update(memory_env())  # one malloc arena: Argon2id blocks reused (serving.memory_env)
         web = web_command(
             service, bind=args.bind, port=_port(service), workers=args.workers, threads=args.threads
         )

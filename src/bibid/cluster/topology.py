@@ -251,7 +251,7 @@ class Topology:
         env = self.env()
         env["DJANGO_SETTINGS_MODULE"] = f"bibid.{service}.settings"
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.state / "metrics" / metrics)
-        env.update(memory_env())  # Argon2id's blocks go back to the system
+        env.update(memory_env())  # one malloc arena: Argon2id blocks reused
         return env
 
     def bibid(self) -> list[str]:
