@@ -14,9 +14,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from .harness import ROOT
+
+pytestmark = pytest.mark.fuzz  # once, on CI's PostgreSQL pass (conftest says why)
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(system):
