@@ -18,6 +18,7 @@ globals().update(
             "bibid.identity.mail",
             "bibid.identity.libraries",
             "bibid.identity.selfservice",
+            "bibid.identity.passkeys",
             # The checkpoint and report of `bibid identity import` (docs/import.md).
             "bibid.common.imports",
         ],

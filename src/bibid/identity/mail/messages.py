@@ -45,6 +45,8 @@ def _subject(message: OutboxMessage) -> str:
         "email_changed": _("Je e-mailadres is gewijzigd"),
         "username_changed": _("Je gebruikersnaam is gewijzigd"),
         "account_deleted": _("Je inlogaccount is verwijderd"),
+        "passkey_added": _("Er is een passkey toegevoegd aan je inlogaccount"),
+        "passkey_removed": _("Er is een passkey verwijderd van je inlogaccount"),
         "link_code": _("Je code om je inlogaccount te koppelen"),
         "recovery_email_set_by_library": _(
             "Een bibliotheek heeft je herstel-e-mailadres veranderd"

@@ -162,3 +162,13 @@ class DeleteAccountForm(forms.Form):
         ),
         error_messages={"required": _("Vink aan dat je dit begrijpt.")},
     )
+
+
+class PasskeyNameForm(forms.Form):
+    """The name a patron gives a passkey ("telefoon", "laptop thuis")."""
+
+    name = forms.CharField(
+        label=_("Naam van de passkey"),
+        max_length=64,
+        help_text=_("Zodat je later weet welke het is, bijvoorbeeld telefoon of laptop."),
+    )

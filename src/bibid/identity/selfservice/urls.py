@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import passkey_views, views
 
 app_name = "selfservice"
 urlpatterns = [
@@ -19,6 +19,12 @@ urlpatterns = [
     path("bibliotheken/<int:link_id>/intrekken/", views.withdraw_link, name="withdraw_link"),
     path("bibliotheken/wijzigingen-toestaan/", views.lift_freeze, name="lift_freeze"),
     path("niet-ik/<str:token>/", views.not_me, name="not_me"),
+    path("passkeys/", passkey_views.passkeys_page, name="passkeys"),
+    path("passkeys/bevestigen/", passkey_views.confirm, name="passkey_confirm"),
+    path("passkeys/toevoegen/begin/", passkey_views.add_begin, name="passkey_add_begin"),
+    path("passkeys/toevoegen/", passkey_views.add, name="passkey_add"),
+    path("passkeys/<int:passkey_id>/naam/", passkey_views.rename, name="passkey_rename"),
+    path("passkeys/<int:passkey_id>/verwijderen/", passkey_views.remove, name="passkey_remove"),
     path("dev/postbus/", views.dev_mailbox, name="dev_mailbox"),
     path("dev/postbus/<int:pk>/", views.dev_message, name="dev_message"),
 ]

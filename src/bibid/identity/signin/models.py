@@ -34,6 +34,12 @@ class LoginEvent(models.Model):
         NO_PASSWORD = "no_password", _("nog geen wachtwoord gekozen")
         THROTTLED = "throttled", _("te veel pogingen (vertraagd)")
         REPORTED = "reported", _("gemeld door dienst")
+        # Passkey sign-ins (details["method"] == "passkey"; a success is OK): a credential
+        # this identity never saw, one the patron removed (kept by hash, so the helpdesk
+        # can say so), and one whose signature, challenge or sign count was refused.
+        PASSKEY_UNKNOWN = "passkey_unknown", _("onbekende passkey")
+        PASSKEY_REMOVED = "passkey_removed", _("verwijderde passkey")
+        PASSKEY_INVALID = "passkey_invalid", _("passkey geweigerd")
 
     at = models.DateTimeField(_("tijdstip"), default=clock.now)
     kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices, default=Kind.LOGIN)

@@ -1,26 +1,34 @@
 """Sign-in and sign-out pages: parse the form, call the flow, render the answer."""
 
+import json
+
 from django.conf import settings
 from django.contrib import auth
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from bibid.common.http import client_ip, user_agent
 from bibid.identity.accounts.usernames import username_key
 
-from . import device, flow
+from . import device, flow, passkey, session
 from .forms import LoginForm
 
 
-def safe_next(request: HttpRequest) -> str:
-    """The page to go to after signing in: only a path on this very host (no open redirect)."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
+def safe_next(request: HttpRequest, target: str | None = None) -> str:
+    """The page to go to after signing in: only a path on this very host (no open redirect).
+    `target`: the value to check (the passkey path's JSON); else the request's `next`."""
+    if target is None:
+        target = request.POST.get("next") or request.GET.get("next") or ""
+    if not isinstance(target, str):
+        return ""
     if (
         url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -53,6 +61,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 # out properly, so the services they signed in to are told as well.
                 auth.logout(request)
             auth.login(request, account)
+            session.started(request.session, passkey=False)  # pops a passkey's "amr"
             request.session.save()  # inside the sign-in's transaction; not again at the end
 
         result = flow.sign_in(
@@ -109,3 +118,80 @@ def logged_out_view(request: HttpRequest) -> HttpResponse:
 def help_view(request: HttpRequest) -> HttpResponse:
     """The patron's side of the helpdesk advice (the seed): what to try before calling."""
     return render(request, "signin/help.html")
+
+
+# -- passkeys -------------------------------------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> dict:
+    if len(request.body) > 64 * 1024:  # an assertion is a few kilobytes at most
+        return {}
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _passkey_failed() -> str:
+    # One text for every refusal (unknown or removed passkey, bad signature, inactive
+    # account): the answer must not tell whether an account or a passkey exists.
+    return _(
+        "Inloggen met deze passkey is niet gelukt. Log in met je gebruikersnaam en "
+        "wachtwoord, of probeer een andere passkey."
+    )
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def passkey_begin(request: HttpRequest) -> JsonResponse:
+    """The options for the browser's passkey dialogue; the challenge stays in the session."""
+    return JsonResponse({"publicKey": passkey.begin(request)})
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def passkey_login(request: HttpRequest) -> JsonResponse:
+    """Check the browser's passkey answer and sign in as the password path does."""
+    body = _json_body(request)
+    fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
+    next_url = safe_next(request, fields.get("next", ""))
+    seen_device = device.read(request)
+
+    def start_session(account) -> None:
+        if request.user.is_authenticated and request.user.pk != account.pk:
+            auth.logout(request)  # as on the password path: a shared computer
+        auth.login(request, account)
+        session.started(request.session, passkey=True)  # "amr": ["hwk", "user"]
+        request.session.save()
+
+    result = passkey.sign_in(
+        request,
+        body.get("credential") if isinstance(body.get("credential"), dict) else {},
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+        on_success=start_session,
+    )
+    if result.ok:
+        response = JsonResponse({"redirect": next_url or resolve_url(settings.LOGIN_REDIRECT_URL)})
+        device.remember(response, seen_device, result.account.username_key)
+        return response
+    if result.throttled:
+        response = JsonResponse(
+            {
+                "error": ngettext(
+                    "Er is te vaak geprobeerd in te loggen. Probeer het over %(s)d seconde "
+                    "opnieuw.",
+                    "Er is te vaak geprobeerd in te loggen. Probeer het over %(s)d seconden "
+                    "opnieuw.",
+                    result.retry_after,
+                )
+                % {"s": result.retry_after}
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(result.retry_after)
+        return response
+    return JsonResponse({"error": _passkey_failed()}, status=400)

@@ -13,7 +13,7 @@
  *     {% csrf_token %}
  *     ...other inputs (a passkey's name, `next`)...
  *     <button type="submit">...</button>
- *     <p class="form-error" data-webauthn-error role="alert" hidden></p>
+ *     <p class="alert" data-webauthn-error role="alert" hidden></p>
  *   </form>
  *
  * The form is `hidden` in the markup and shown here only when the browser has WebAuthn, so a

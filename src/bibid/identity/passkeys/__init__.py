@@ -1,0 +1,1 @@
+"""Patrons' passkeys (WebAuthn credentials): what is stored, added, renamed and removed."""
