@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bibid.common import clock
 from bibid.library.customers.models import Customer
 from bibid.library.loginaccounts import identity as client_module
 from bibid.library.loginaccounts import pushes
@@ -87,3 +88,75 @@ def test_a_fix_whose_push_is_late_waits_for_it(slow_pushes, settings, restores_i
     again = api.send("post", f"/customers/{card}/diagnosis", {"problem": "cannot-login"})
     codes = [f["code"] for f in again.json()["findings"] + again.json()["also_seen"]]
     assert "authorization-outdated" not in codes
+
+
+IN_PROGRESS = {  # identity's answer to a request whose Idempotency-Key is still running
+    "type": "https://bibid.example/problems/request-in-progress",
+    "title": "Request in progress",
+    "status": 409,
+    "code": "request_in_progress",
+    "messages": {"nl": "Hetzelfde verzoek wordt nog verwerkt.", "en": "Still running."},
+}
+
+
+@pytest.mark.parametrize("worker_delivers", [True, False], ids=["worker answered", "no answer"])
+def test_a_push_that_meets_the_queues_own_waits_for_its_answer(
+    transactional_db, demo, live_identity, settings, restores_identity, worker_delivers
+):
+    """The helpdesk's push_now and the queue's worker can send one push (same key) at once:
+    identity answers the later one 409 "still running". push_now then waits for the other's
+    answer (bounded) instead of calling a push that is arriving "waiting" (a CI flake on a
+    busy machine), and when no answer comes it still says so. The proxy gives push_now
+    identity's 409; this test's thread plays the worker, whose push reaches the real identity."""
+    import threading
+
+    met = threading.Event()
+
+    def reply(method, path):
+        if method == "PUT" and "/authorization" in path and not met.is_set():
+            met.set()
+            return 409, IN_PROGRESS
+        return None
+
+    proxy = IdentityProxy(live_identity.url, reply=reply)
+    settings.BIBID_PUBLIC_URLS = {**settings.BIBID_PUBLIC_URLS, "identity": proxy.url}
+    settings.BIBID_IDENTITY_TIMEOUT = 2.0
+    client_module._tokens.clear()
+    customer = (
+        Customer.objects.filter(account_id__isnull=False, library__code="aan-de-maas")
+        .select_related("library")
+        .first()
+    )
+    PendingPush.objects.filter(customer=customer).delete()
+    row = PendingPush.objects.create(
+        customer=customer, requested_at=clock.now(), next_attempt_at=clock.now()
+    )
+    worker_counts = {"pushed": 0, "dropped": 0, "waiting": 0}
+
+    def the_queues_worker():
+        met.wait(30)
+        time.sleep(0.3)  # push_now has had its 409 and waits
+        pushes._push_one(
+            PendingPush.objects.select_related("customer__library").get(pk=row.pk),
+            {},
+            worker_counts,
+        )
+
+    worker = threading.Thread(target=the_queues_worker, daemon=True)
+    try:
+        if worker_delivers:
+            worker.start()
+        done = pushes.push_now(customer)
+        worker.join(30) if worker_delivers else None
+    finally:
+        proxy.close()
+        client_module._tokens.clear()
+    assert met.is_set()  # push_now did meet the "other" push
+    if worker_delivers:
+        assert worker_counts["pushed"] == 1, worker_counts
+        assert done is True
+        assert not PendingPush.objects.filter(customer=customer).exists()
+    else:
+        assert done is False  # nobody answered: it is still waiting, and says so
+        left = PendingPush.objects.get(customer=customer)
+        assert left.attempts == 1 and "request_in_progress" in left.last_error

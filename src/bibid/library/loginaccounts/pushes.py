@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
@@ -131,7 +133,12 @@ def _push_one(row: PendingPush, clients: dict[int, IdentityClient], counts: dict
             PendingPush.objects.filter(pk=row.pk, version=row.version).delete()
             counts["dropped"] += 1
         else:
-            logger.warning("push for %s refused: %s", customer.card_number, problem)
+            if problem.code == "request_in_progress":
+                # The same push (same key) is on its way from another sender: the queue's
+                # worker and the helpdesk's push_now can meet. Its answer settles the row.
+                counts["in_progress"] = counts.get("in_progress", 0) + 1
+            else:
+                logger.warning("push for %s refused: %s", customer.card_number, problem)
             _retry_later(row, f"{problem.status} {problem.code}")
             counts["waiting"] += 1
         return True
@@ -159,7 +166,16 @@ def push_now(customer: Customer) -> bool:
         return True
     counts = {"pushed": 0, "dropped": 0, "waiting": 0}
     _push_one(row, {}, counts)
-    return not PendingPush.objects.filter(customer_id=customer.pk).exists()
+    waiting = PendingPush.objects.filter(customer_id=customer.pk)
+    if counts.get("in_progress"):
+        # identity is carrying out this very push for the queue's worker (409: same key,
+        # still running). That request ends within its own timeout, and the worker removes
+        # the row when it is answered: wait that long rather than tell the helpdesk that a
+        # push which is arriving is still waiting. Bounded: a few seconds, polled.
+        deadline = time.monotonic() + settings.BIBID_IDENTITY_TIMEOUT + 1
+        while waiting.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return not waiting.exists()
 
 
 def _retry_later(row: PendingPush, error: str, *, at_least: int | None = None) -> None:
