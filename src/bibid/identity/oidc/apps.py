@@ -10,7 +10,7 @@ class OidcConfig(AppConfig):
     def ready(self) -> None:
         from bibid.common import metrics
 
-        from . import checks, csp, signals  # noqa: F401  (registers system checks and receivers)
+        from . import checks, clients, csp, signals  # noqa: F401  (system checks, receivers)
         from .tasks import MAX_ATTEMPTS
 
         # Back-channel logouts still to deliver (those given up on are no longer waiting).

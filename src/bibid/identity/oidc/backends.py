@@ -6,7 +6,10 @@ from oauth2_provider.oauth2_backends import OAuthLibCore
 
 from bibid.common.http import client_ip, user_agent
 
-from . import events, sessions, support
+from . import sessions, support
+
+# Where the sign-in code leaves how the patron signed in (a list of RFC 8176 values).
+AMR_KEY = "bibid_amr"
 
 
 class Core(OAuthLibCore):
@@ -24,27 +27,21 @@ class Core(OAuthLibCore):
                 checks.append(support.refuse_unsupported)
 
     def create_authorization_response(self, request, scopes, credentials, allow):
-        signing_in = allow and request.user.is_authenticated
-        if signing_in:
+        if allow and request.user.is_authenticated:
+            # Stored with the code (one row: validators.save_authorization_code): the
+            # identity session it is given in, how the patron signed in (RFC 8176 values;
+            # the sign-in code leaves them in the session, none meaning a password) and
+            # where from, for the helpdesk's event when the service exchanges the code.
             credentials["sid"] = sessions.ensure_sid(request)
             credentials["session_expires_at"] = request.session.get_expiry_date()
-        uri, headers, body, status = super().create_authorization_response(
-            request, scopes, credentials, allow
-        )
-        if signing_in and "code=" in (uri or ""):
-            # The helpdesk sees each service the patron signed in to, and from where.
-            from oauth2_provider.models import get_application_model
+            credentials["amr"] = amr_of(request.session)
+            credentials["signin_ip"] = client_ip(request)
+            credentials["signin_browser"] = user_agent(request)
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
-            application = (
-                get_application_model()
-                .objects.filter(client_id=credentials.get("client_id"))
-                .first()
-            )
-            if application is not None:
-                events.record_service_signin(
-                    account=request.user,
-                    application=application,
-                    ip=client_ip(request),
-                    browser=user_agent(request),
-                )
-        return uri, headers, body, status
+
+def amr_of(session) -> list[str]:
+    stored = session.get(AMR_KEY)
+    if isinstance(stored, list) and stored and all(isinstance(v, str) for v in stored):
+        return stored
+    return ["pwd"]

@@ -1,6 +1,7 @@
 """What a service learns about the signed-in patron, by scope (least privilege per client).
 
-- openid: `sub` (the account's public id, never the internal key) and `sid`.
+- openid: `sub` (the account's public id, never the internal key) and `sid`; in the ID
+  token, `amr` (how the patron signed in, RFC 8176) and `acr` (passkey or password).
 - profile: `preferred_username`.
 - libraries: the libraries the account is linked to; the customer reference (card number)
   only for that library's own Mijn Menu.
@@ -23,14 +24,29 @@ CLAIM_SCOPES = {
     "preferred_username": "profile",
     "libraries": "libraries",
     "rights": "rights",
+    # How the patron signed in (RFC 8176; OIDC Core 2): in the ID token only.
+    "amr": "openid",
+    "acr": "openid",
 }
+
+ACR_PASSKEY = "urn:bibid:acr:passkey"
+ACR_PASSWORD = "urn:bibid:acr:password"  # noqa: S105 - a name, not a secret
+ACR_VALUES = [ACR_PASSKEY, ACR_PASSWORD]
+
+
+def acr_for(amr: list[str]) -> str:
+    """A passkey (hardware-bound key, "hwk") is the stronger class; anything else counts
+    as a password sign-in."""
+    return ACR_PASSKEY if "hwk" in amr else ACR_PASSWORD
 
 
 def _current_or_future(right: Right, today: date) -> bool:
     return right.valid_until is None or right.valid_until >= today
 
 
-def for_account(account: Account, *, library_id: int | None, sid: str = "") -> dict:
+def for_account(
+    account: Account, *, library_id: int | None, sid: str = "", amr: list[str] | None = None
+) -> dict:
     """All claims; the validator drops those whose scope was not granted."""
     links = sorted(
         Link.objects.filter(account=account).select_related("library"),
@@ -55,4 +71,7 @@ def for_account(account: Account, *, library_id: int | None, sid: str = "") -> d
     }
     if sid:
         claims["sid"] = sid
+    if amr:
+        claims["amr"] = list(amr)
+        claims["acr"] = acr_for(amr)
     return claims

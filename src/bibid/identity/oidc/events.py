@@ -19,7 +19,7 @@ KINDS = {
 MAX_DETAILS_BYTES = 2000
 
 
-def _printable(text: str, limit: int) -> str:
+def printable(text: str, limit: int) -> str:
     return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
@@ -58,7 +58,7 @@ class Report:
             sub=str(body.get("sub") or ""),
             kind=kind,
             details=details,
-            browser=_printable(str(body.get("browser") or ""), 300),
+            browser=printable(str(body.get("browser") or ""), 300),
             address=address,
         )
 
@@ -90,6 +90,6 @@ def record_service_signin(*, account, application, ip: str, browser: str) -> Non
         outcome=LoginEvent.Outcome.SUCCESS,
         reason=LoginEvent.Reason.OK,
         ip=ip or None,
-        user_agent=_printable(browser, 300),
+        user_agent=printable(browser, 300),
         service=application.name[:200],
     )

@@ -84,6 +84,9 @@ class ServiceSession(models.Model):
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, blank=True)
+    # How the patron signed in at the latest sign-in that joined it (RFC 8176): a refresh's
+    # new ID token says the same as the first.
+    amr = models.JSONField(default=list)
 
     class Meta:
         verbose_name = _("aangemelde dienst")
@@ -107,23 +110,45 @@ class ServiceSession(models.Model):
 
 
 class IssuedCode(models.Model):
-    """An authorization code given within a service session.
+    """An authorization code: everything its exchange needs, in one row written by one
+    statement at the authorization endpoint (django-oauth-toolkit's Grant is not used).
 
-    Kept after it is exchanged (only its SHA-256: the table never holds a usable code), so
-    that a second use is recognised as a replay (RFC 6749 4.1.2): the request is refused
-    and the session ends, revoking every token the code yielded (sessions.py).
+    Only the code's SHA-256 is stored, so the table never holds a usable code. The row is
+    kept after the exchange, so that a second use is recognised as a replay (RFC 6749
+    4.1.2): the request is refused and the service session ends, revoking every token the
+    code yielded (sessions.py). The service session itself is made or joined when the code
+    is exchanged (a code never exchanged leaves no session to end); until then the code
+    carries its identity session (`sid`, `session_expires_at`), and ending that identity
+    session deletes its pending codes.
     """
 
     code_hash = models.CharField(max_length=64, unique=True)
-    session = models.ForeignKey(ServiceSession, on_delete=models.CASCADE, related_name="codes")
-    # The code itself (DOT's grant) until it is exchanged or expires; then deleted by DOT.
-    grant = models.OneToOneField(
-        "oauth2_provider.Grant",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
+    application = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="+"
     )
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # Set when the code is exchanged: the session whose tokens a replay revokes.
+    session = models.ForeignKey(
+        ServiceSession, on_delete=models.CASCADE, related_name="codes", null=True, blank=True
+    )
+    sid = models.CharField(max_length=64, db_index=True, default="")
+    session_expires_at = models.DateTimeField(null=True)
+    expires_at = models.DateTimeField(null=True)
+    redirect_uri = models.TextField(default="")
+    scope = models.TextField(default="")
+    code_challenge = models.CharField(max_length=128, default="")
+    code_challenge_method = models.CharField(max_length=10, default="")
+    nonce = models.CharField(max_length=255, default="")
+    # RFC 8707 resource indicators asked for at authorization (DOT's Grant.resource).
+    resource = models.JSONField(default=list)
+    # How the patron signed in (RFC 8176 values): the ID token's amr and acr.
+    amr = models.JSONField(default=list)
+    # Where the patron's browser was, for the helpdesk's "signed in to <service>" event,
+    # written when the code is exchanged (the token request comes from the service).
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, default="", blank=True)
     created_at = models.DateTimeField(default=clock.now)
     exchanged_at = models.DateTimeField(null=True, blank=True)
 
@@ -132,7 +157,7 @@ class IssuedCode(models.Model):
         verbose_name_plural = _("uitgegeven codes")
 
     def __str__(self) -> str:
-        return f"{self.session_id}:{self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.application_id}:{self.created_at:%Y-%m-%d %H:%M}"
 
     @staticmethod
     def hash(code: str) -> str:

@@ -11,10 +11,12 @@ ends the service session it was given in (RFC 6749 4.1.2).
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from oauth2_provider.models import get_refresh_token_model
 
@@ -72,6 +74,83 @@ def join(*, sid: str, account, application, expires_at: datetime) -> ServiceSess
     return session
 
 
+@cache
+def _join_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    table = quote(ServiceSession._meta.db_table)
+    # The partial unique index on live sessions (sid, application) is the conflict target:
+    # a later sign-in joins the live session, carrying it to the identity session's
+    # current end. The WHERE leaves a session of another account or past its end alone
+    # (no row comes back): `join` then decides, as before.
+    return (
+        f"INSERT INTO {table} (id, sid, account_id, application_id, created_at, expires_at,"  # noqa: S608
+        " ended_at, end_reason, amr) VALUES (%s, %s, %s, %s, %s, %s, NULL, '', %s)"
+        " ON CONFLICT (sid, application_id) WHERE ended_at IS NULL DO UPDATE SET"
+        f" expires_at = CASE WHEN excluded.expires_at > {table}.expires_at"
+        f" THEN excluded.expires_at ELSE {table}.expires_at END, amr = excluded.amr"
+        f" WHERE {table}.account_id = excluded.account_id AND {table}.expires_at > %s"
+        " RETURNING id"
+    )
+
+
+def join_for_code(issued) -> ServiceSession:
+    """`join` for a code being exchanged, in one statement (an upsert) when the service's
+    live session in this identity session can simply be joined or made."""
+    fields = {f.name: f for f in ServiceSession._meta.fields}
+    now = clock.now()
+    new_id = uuid.uuid4()
+    params = [
+        fields["id"].get_db_prep_value(new_id, connection),
+        issued.sid,
+        issued.account_id,
+        issued.application_id,
+        fields["created_at"].get_db_prep_value(now, connection),
+        fields["expires_at"].get_db_prep_value(issued.session_expires_at, connection),
+        fields["amr"].get_db_prep_save(issued.amr, connection),
+        fields["expires_at"].get_db_prep_value(now, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_join_sql(connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
+        session = join(
+            sid=issued.sid,
+            account=issued.account,
+            application=issued.application,
+            expires_at=issued.session_expires_at,
+        )
+        if session.amr != issued.amr:
+            session.amr = issued.amr
+            session.save(update_fields=["amr"])
+        return session
+    (key,) = row
+    # What the token request needs of it (its key is the tokens' family); the row's
+    # expires_at may be later than this code's (a later sign-in carried it further).
+    return ServiceSession(
+        id=key if isinstance(key, uuid.UUID) else uuid.UUID(str(key)),
+        sid=issued.sid,
+        account_id=issued.account_id,
+        application_id=issued.application_id,
+        created_at=now,
+        expires_at=issued.session_expires_at,
+        amr=issued.amr,
+    )
+
+
+def end_after_lost_code(session_pk) -> None:
+    """A code's exchange found it used up or deleted after the tokens were saved in its
+    session's family: the session ends and its tokens go, even when it had ended already
+    (those tokens were written after its end revoked the others)."""
+    get_refresh_token_model().revoke_family(session_pk)
+    end(list(_live(pk=session_pk)), "code_replayed")
+
+
+def _drop_pending_codes(**filters) -> None:
+    # A code given in an identity session that has ended must not start a new service
+    # session when it is exchanged a moment later.
+    IssuedCode.objects.filter(exchanged_at__isnull=True, **filters).delete()
+
+
 def end_for_replayed_code(*, code: str, application) -> int:
     """A code already exchanged was presented again by its own service (RFC 6749 4.1.2:
     deny it, and revoke the tokens it yielded): end the service session it was given in,
@@ -84,7 +163,7 @@ def end_for_replayed_code(*, code: str, application) -> int:
         .select_related("session__application__bibid_client", "session__account")
         .first()
     )
-    if issued is None or issued.exchanged_at is None:
+    if issued is None or issued.exchanged_at is None or issued.session is None:
         return 0  # never given, or not exchanged yet (expired, or the wrong verifier)
     return end([issued.session], "code_replayed")
 
@@ -128,20 +207,28 @@ def _live(**filters):
 
 
 def end_sid(sid: str, reason: str) -> int:
-    return end(list(_live(sid=sid)), reason) if sid else 0
+    if not sid:
+        return 0
+    _drop_pending_codes(sid=sid)
+    return end(list(_live(sid=sid)), reason)
 
 
 def end_for_account(account, reason: str, *, keep_sid: str = "") -> int:
     sessions = _live(account=account)
+    codes = IssuedCode.objects.filter(exchanged_at__isnull=True, account=account)
     if keep_sid:
         sessions = sessions.exclude(sid=keep_sid)
+        codes = codes.exclude(sid=keep_sid)
+    codes.delete()
     return end(list(sessions), reason)
 
 
 def end_for_accounts(accounts: Iterable, reason: str) -> int:
     """`end_for_account` for many accounts at once, in one query (the purge deletes accounts
     in batches of 500: a query per account made it 80 % of the purge's time)."""
-    return end(list(_live(account__in=[account.pk for account in accounts])), reason)
+    keys = [account.pk for account in accounts]
+    _drop_pending_codes(account__in=keys)
+    return end(list(_live(account__in=keys)), reason)
 
 
 def signed_in_services(sid: str) -> list[ServiceSession]:

@@ -13,7 +13,7 @@ from . import views
 # Reversed by DOT under its own namespace ("oauth2_provider:authorize", ...).
 provider_patterns = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
-    path("token/", dot.TokenView.as_view(), name="token"),
+    path("token/", views.TokenView.as_view(), name="token"),
     path("revoke_token/", dot.RevokeTokenView.as_view(), name="revoke-token"),
     re_path(
         r"^\.well-known/openid-configuration/?$",

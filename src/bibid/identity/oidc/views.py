@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -11,18 +12,22 @@ from django.contrib.auth.hashers import check_password
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import (
     InvalidOIDCClientError,
     InvalidOIDCRedirectURIError,
     OAuthToolkitError,
 )
-from oauth2_provider.models import get_application_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import AuthorizationView as DotAuthorizationView
+from oauth2_provider.views import TokenView as DotTokenView
 from oauth2_provider.views.oidc import ConnectDiscoveryInfoView, RPInitiatedLogoutView
 
 from bibid.common import clock
@@ -31,7 +36,7 @@ from bibid.common.problems import Problem, problem_response
 from bibid.identity.accounts.models import Account
 from bibid.identity.signin import flow
 
-from . import events, sessions, support
+from . import claims, clients, events, sessions, support
 from .models import Client, ServiceSession
 
 
@@ -59,6 +64,8 @@ class DiscoveryView(ConnectDiscoveryInfoView):
         # The `claims` request parameter is accepted but not honoured: claims follow the
         # granted scopes only (claims.py).
         data["claims_parameter_supported"] = False
+        # How the patron signed in, in the ID token (claims.py; issue 17).
+        data["acr_values_supported"] = claims.ACR_VALUES
         data["backchannel_logout_supported"] = True
         data["backchannel_logout_session_supported"] = True
         # RFC 7009 token revocation, served at o/revoke_token/ (RFC 8414 metadata names).
@@ -96,7 +103,32 @@ class AuthorizationView(DotAuthorizationView):
             query = request.GET.copy()
             query["prompt"] = " ".join({*query.get("prompt", "").split(), "login"})
             request.GET = query
-        return super().get(request, *args, **kwargs)
+        return self._authorize(request, *args, **kwargs)
+
+    def _authorize(self, request, *args, **kwargs):
+        """DOT's `get` for the usual case, without its second load of the client: a
+        registered service (they all skip the consent page) gets its code at once.
+        Everything else (prompt=login, resource indicators, a client with a consent page)
+        takes DOT's own way."""
+        prompt = set(request.GET.get("prompt", "").split())
+        if prompt & {"login", "create"} or "resource" in request.GET:
+            return super().get(request, *args, **kwargs)
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        application = clients.application(credentials["client_id"])
+        if application is None or not application.skip_authorization:
+            return super().get(request, *args, **kwargs)
+        if isinstance(credentials.get("ui_locales"), list):
+            credentials["ui_locales"] = " ".join(credentials["ui_locales"])
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
+            )
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        return self.redirect(uri, application)
 
     def handle_no_permission(self):
         # A request this provider will refuse (a request object, prompt=consent, ...) is
@@ -138,6 +170,26 @@ class AuthorizationView(DotAuthorizationView):
             params.append(("iss", oauth2_settings.oidc_issuer(self.request)))
             redirect_to = urlunsplit(parts._replace(query=urlencode(params)))
         return super().redirect(redirect_to, application)
+
+
+class TokenView(DotTokenView):
+    """DOT's token endpoint, without reading back the access token it has just written
+    (DOT does, only to send `app_authorized`, which nothing here listens to; with a
+    listener it is read as DOT does)."""
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(self, request, *args, **kwargs):
+        _url, headers, body, status = self.create_token_response(request)
+        if status == 200 and app_authorized.has_listeners():
+            access_token = json.loads(body).get("access_token")
+            if access_token is not None:
+                checksum = hashlib.sha256(access_token.encode()).hexdigest()
+                token = get_access_token_model().objects.get(token_checksum=checksum)
+                app_authorized.send(sender=self, request=request, token=token)
+        response = HttpResponse(content=body, status=status)
+        for key, value in headers.items():
+            response[key] = value
+        return response
 
 
 class LogoutView(RPInitiatedLogoutView):
