@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 from bibid.common import clock
 
 SESSION_KEY = "rp_patron"
+PASSKEY_ACR = "urn:bibid:acr:passkey"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ class Patron:
     rights: tuple[PatronRight, ...] = ()
     rights_read_at: datetime | None = None
     libraries: tuple[dict[str, str], ...] = ()  # [{"code", "name", "customer_ref"}] of this client
+    # How the patron signed in, from the ID token (RFC 8176 `amr`, and `acr`); only the ID
+    # token says it (userinfo does not), so it is kept from the sign-in. Absent means the
+    # password: identity leaves it out for a password sign-in.
+    amr: tuple[str, ...] = ()
+    acr: str = ""
+
+    @property
+    def signed_in_with_passkey(self) -> bool:
+        """A passkey ("hwk": proof of a hardware key) or identity's passkey level."""
+        return "hwk" in self.amr or self.acr == PASSKEY_ACR
 
     def rights_on(self, day: date | None = None) -> list[PatronRight]:
         today = day or clock.today()
@@ -76,6 +87,8 @@ class Patron:
             "rights": [r.as_claim() for r in self.rights],
             "rights_read_at": self.rights_read_at.isoformat() if self.rights_read_at else None,
             "libraries": [dict(x) for x in self.libraries],
+            "amr": list(self.amr),
+            "acr": self.acr,
         }
 
     @classmethod
@@ -90,6 +103,8 @@ class Patron:
                 else None
             ),
             libraries=tuple(data.get("libraries", [])),
+            amr=tuple(str(x) for x in data.get("amr") or ()),
+            acr=str(data.get("acr") or ""),
         )
 
 

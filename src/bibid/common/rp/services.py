@@ -50,7 +50,16 @@ def patron_from_claims(claims: dict[str, Any]) -> Patron:
         libraries=tuple(
             {k: str(v) for k, v in lib.items()} for lib in claims.get("libraries") or []
         ),
+        amr=_amr(claims.get("amr")),
+        acr=str(claims.get("acr") or ""),
     )
+
+
+def _amr(value: Any) -> tuple[str, ...]:
+    # RFC 8176: a JSON array of strings; anything else is ignored (then: the password).
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(x) for x in value if isinstance(x, str))
 
 
 def _now() -> int:
@@ -198,7 +207,11 @@ def _userinfo(request: HttpRequest) -> dict | None:
 def _keep(request: HttpRequest, patron: Patron, claims: dict[str, Any]) -> Patron:
     """Store the patron as identity now describes them (the username as known if absent)."""
     fresh = replace(
-        patron_from_claims(claims), username=claims.get("preferred_username") or patron.username
+        patron_from_claims(claims),
+        username=claims.get("preferred_username") or patron.username,
+        # userinfo does not say how the patron signed in: keep what the ID token said.
+        amr=patron.amr,
+        acr=patron.acr,
     )
     set_patron(request, fresh)
     request.rp_rights_fresh = True  # read at identity during this request
