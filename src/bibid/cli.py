@@ -175,6 +175,11 @@ def _print_signins(data: dict, title: str = "Bibid is running:") -> None:
         print("\nLibrary staff (console at /console/ of the library service):")
         for s in data["staff"]:
             print(f"  {s['username']:<14} {s['password']:<27} {s['library']:<12} {s['role']}")
+        # Demo data only: the published one-time-code secret of each (an authenticator app
+        # takes it typed, or compute the codes with any TOTP tool).
+        print("  (second step: a code from an app set up with the TOTP secret below)")
+        for s in data["staff"]:
+            print(f"  {s['username']:<14} TOTP {s.get('totp_secret', '')}")
     if data.get("customers"):
         print("\nDemo customers (search them in the console by card number):")
         for c in data["customers"]:

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from bibid.common import demo as spec
 from bibid.library.customers.models import Customer
-from bibid.library.staff.models import AuditEvent
+from bibid.library.staff.models import AuditEvent, Staff
+from tests.mfa_support import pass_second_step
 
 pytestmark = pytest.mark.django_db
 PASSWORDS = {s.username: s.password for s in spec.STAFF}
@@ -21,6 +22,9 @@ def signed_in(username: str) -> Client:
         "/console/inloggen/", {"username": username, "password": PASSWORDS[username]}
     )
     assert response.status_code == 302, response.content[:500]
+    # The password opens the second step only (bibid.common.mfa); demo staff have an app.
+    done = pass_second_step(client, Staff.objects.get(username=username), "/console/tweede-stap/")
+    assert done.status_code == 302, done.content[:500]
     return client
 
 

@@ -17,6 +17,7 @@ from bibid.library.loginaccounts import services as login
 from bibid.library.loginaccounts.models import PendingPush
 from bibid.library.staff.models import AuditEvent, Staff
 from bibid.library.staff.permissions import Actor
+from tests.mfa_support import pass_second_step
 
 from .fake_identity import BASE, CODE, FakeLinks
 
@@ -56,6 +57,9 @@ def signed_in(username: str) -> Client:
         ).status_code
         == 302
     )
+    # The password opens the second step only (bibid.common.mfa); demo staff have an app.
+    done = pass_second_step(client, Staff.objects.get(username=username), "/console/tweede-stap/")
+    assert done.status_code == 302, done.content[:500]
     return client
 
 

@@ -14,6 +14,7 @@ globals().update(
             "oauth2_provider",
             "ninja",
             "bibid.identity.accounts",
+            "bibid.common.mfa",  # the second step of staff and operators
             "bibid.identity.signin",
             "bibid.identity.mail",
             "bibid.identity.libraries",

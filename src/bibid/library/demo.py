@@ -3,6 +3,7 @@ and customers in every state the seed's procedures talk about (bibid.common.demo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from django.db import transaction
 
 from bibid.common import clock
 from bibid.common import demo as spec
+from bibid.common.mfa import services as mfa
 from bibid.library.customers.models import Customer
 from bibid.library.loginaccounts.models import PendingPush
 from bibid.library.staff.models import ApiToken, AuditEvent, Staff
@@ -25,6 +27,19 @@ OPERATOR = ("beheer", "Beheer-bibliotheeksysteem-2026")
 def demo_token(username: str) -> str:
     """A published token per demo staff member, so `bibid demo --show` can print it."""
     return "bibid_demo_" + hashlib.sha256(f"bibid-demo-{username}".encode()).hexdigest()[:32]
+
+
+def demo_totp_secret(username: str) -> str:
+    """A published one-time-code secret per demo staff member (demo data only), so a tester
+    can add it to an authenticator app or compute the codes; real staff enrol their own."""
+    digest = hashlib.sha256(f"bibid-demo-totp-{username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
+
+
+def _demo_second_factor(staff: Staff) -> None:
+    mfa.enrol_totp(
+        user=staff, secret=demo_totp_secret(staff.username), step=0, name="demo", actor="demo"
+    )
 
 
 def exists() -> bool:
@@ -119,8 +134,12 @@ def load() -> None:
             name="demo",
             prefix=raw[:12],
             digest=hashlib.sha256(raw.encode()).hexdigest(),
+            role=staff.role,
+            expires_at=clock.now() + timedelta(days=365),
         )
-    Staff.objects.create_superuser(*OPERATOR, name="Beheerder bibliotheeksysteem")
+        _demo_second_factor(staff)
+    operator = Staff.objects.create_superuser(*OPERATOR, name="Beheerder bibliotheeksysteem")
+    _demo_second_factor(operator)
     # Every linked customer's rights go to the login service once the services run, as
     # after any change; Gerrit Mulder's stay out of date on purpose (the seed's step 4).
     outdated = {card for code, card, _u, auth in spec.links() if auth == "outdated"}
@@ -199,9 +218,16 @@ def summary() -> dict:
                 "library": s.library,
                 "role": s.role,
                 "api_token": demo_token(s.username),
+                "totp_secret": demo_totp_secret(s.username),
             }
             for s in spec.STAFF
         ],
-        "library_operators": [{"username": OPERATOR[0], "password": OPERATOR[1]}],
+        "library_operators": [
+            {
+                "username": OPERATOR[0],
+                "password": OPERATOR[1],
+                "totp_secret": demo_totp_secret(OPERATOR[0]),
+            }
+        ],
         "customers": customers,
     }

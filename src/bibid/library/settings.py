@@ -12,6 +12,7 @@ globals().update(
             "bibid.library.home",
             "bibid.library.tenants",
             "bibid.library.staff",
+            "bibid.common.mfa",  # the second step of staff and operators
             "bibid.library.customers",
             "bibid.library.subscriptions",
             "bibid.library.loginaccounts",

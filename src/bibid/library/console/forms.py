@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bibid.common.words import money
 from bibid.library.customers.validators import past_date, printable
+from bibid.library.staff.models import Staff
 
 
 class StaffLoginForm(forms.Form):
@@ -178,3 +179,25 @@ class TokenForm(forms.Form):
     name = forms.CharField(
         label=_("Waarvoor is dit token?"), max_length=100, validators=[printable]
     )
+    role = forms.ChoiceField(
+        label=_("Wat mag het token?"),
+        required=False,
+        help_text=_(
+            "Nooit meer dan jouw eigen rol; kies de laagste die het programma nodig heeft."
+        ),
+    )
+    days = forms.IntegerField(
+        label=_("Geldig (dagen)"),
+        min_value=1,
+        max_value=365,
+        initial=90,
+        required=False,
+        help_text=_("Hoogstens 365 dagen; daarna werkt het token niet meer."),
+    )
+
+    def __init__(self, *args, staff=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        ranks = [Staff.Role.DESK, Staff.Role.HELPDESK, Staff.Role.MANAGER]
+        own = ranks.index(staff.role) if staff is not None and staff.role in ranks else 0
+        self.fields["role"].choices = [(r.value, r.label) for r in ranks[: own + 1]]
+        self.fields["role"].initial = ranks[own].value

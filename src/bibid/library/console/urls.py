@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from bibid.common.mfa import urls as mfa_urls
+
 from . import helpdesk_views, views
 
 app_name = "console"
@@ -29,4 +31,12 @@ urlpatterns = [
     ),
     path("lid-worden/", views.register, name="register"),
     path("tokens/", views.api_tokens, name="tokens"),
+    path("medewerkers/", views.staff_list, name="staff"),
+    path(
+        "medewerkers/<int:pk>/tweede-stap-herstellen/",
+        views.staff_reset_second_factor,
+        name="staff_reset_second_factor",
+    ),
+    # The second step after the password (bibid.common.mfa).
+    *mfa_urls.patterns(views.CONSOLE_FLOW),
 ]

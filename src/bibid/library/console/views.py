@@ -17,6 +17,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bibid.common.http import client_ip
+from bibid.common.mfa import flow as mfa_flow
+from bibid.common.mfa.models import Authenticator
 from bibid.common.problems import Problem
 from bibid.library import desk
 from bibid.library.customers import selectors
@@ -24,8 +26,8 @@ from bibid.library.customers.services import CustomerData
 from bibid.library.loginaccounts import menu
 from bibid.library.loginaccounts import services as login
 from bibid.library.loginaccounts.unconfirmed import open_calls
-from bibid.library.staff import signin, tokens
-from bibid.library.staff.models import ApiToken, AuditEvent
+from bibid.library.staff import second_factor, signin, tokens
+from bibid.library.staff.models import ApiToken, AuditEvent, Staff
 from bibid.library.staff.permissions import Actor, can
 from bibid.library.subscriptions.rights import current_membership, latest_membership
 
@@ -89,13 +91,42 @@ def login_view(request: HttpRequest) -> HttpResponse:
             ip=client_ip(request),
         )
         if result.ok:
-            auth.login(request, result.staff)
-            return HttpResponseRedirect(context["next"] or reverse(settings.LOGIN_REDIRECT_URL))
+            # Not signed in yet: the password only opens the second step (bibid.common.mfa).
+            mfa_flow.begin(request, result.staff, context["next"])
+            return HttpResponseRedirect(reverse("console:mfa_second_step"))
         if result.reason == "throttled":
             context["retry_after"], status = result.retry_after, 429
         else:
             context["failed"] = True
     return render(request, "console/login.html", context, status=status)
+
+
+def _pending_staff(request: HttpRequest):
+    return mfa_flow.pending_user(request)
+
+
+def _complete(request: HttpRequest, staff, method: str) -> str:
+    """The second step succeeded: only now is the staff member signed in."""
+    next_url = mfa_flow.pending_next(request)
+    auth.login(request, staff)  # cycles the session key
+    mfa_flow.mark_verified(request, staff)
+    return next_url or reverse(settings.LOGIN_REDIRECT_URL)
+
+
+def _verified_staff(request: HttpRequest):
+    return request.user if mfa_flow.is_verified(request) else None
+
+
+CONSOLE_FLOW = mfa_flow.Flow(
+    scope="staff",
+    base_template="console/base.html",
+    namespace="console",
+    issuer="Bibid bibliotheek",
+    user=_pending_staff,
+    complete=_complete,
+    start_url=lambda request: reverse("console:login"),
+    verified_user=_verified_staff,
+)
 
 
 @require_POST
@@ -386,7 +417,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST if "name" in request.POST else None)
+    form = TokenForm(request.POST if "name" in request.POST else None, staff=request.user)
     created = None
     if request.method == "POST":
         if "revoke" in request.POST:
@@ -397,10 +428,18 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
                 tokens.revoke_token(actor=request.actor, token=token)
             return HttpResponseRedirect(reverse("console:tokens"))
         if form.is_valid():
-            created, _token = tokens.create_token(
-                actor=request.actor, staff=request.user, name=form.cleaned_data["name"]
-            )
-            form = TokenForm()
+            try:
+                created, _token = tokens.create_token(
+                    actor=request.actor,
+                    staff=request.user,
+                    name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"] or None,
+                    days=form.cleaned_data["days"] or tokens.DEFAULT_DAYS,
+                )
+            except Problem as problem:
+                form.add_error(problem.field, problem.text((get_language() or "nl")[:2]))
+            else:
+                form = TokenForm(staff=request.user)
     return render(
         request,
         "console/tokens.html",
@@ -410,3 +449,57 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             "tokens": request.user.api_tokens.order_by("-created_at"),
         },
     )
+
+
+# -- colleagues and their second step ------------------------------------------------------
+
+
+def _manager_required(view):
+    """A manager of a library (their own colleagues) or an operator (every staff member)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("console:login"))
+        if not (user.is_superuser or (user.library_id and user.role == Staff.Role.MANAGER)):
+            return render(request, "bibid/error.html", {"status": 403}, status=403)
+        request.actor = Actor(user, via="console")
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapper)
+
+
+@_manager_required
+def staff_list(request: HttpRequest) -> HttpResponse:
+    colleagues = Staff.objects.select_related("library").order_by("library__name", "username")
+    if not request.user.is_superuser:
+        colleagues = colleagues.filter(library_id=request.user.library_id)
+    enrolled = set(
+        Authenticator.objects.filter(user__in=colleagues).values_list("user_id", flat=True)
+    )
+    return render(
+        request,
+        "console/staff.html",
+        {
+            "colleagues": [(c, c.pk in enrolled) for c in colleagues],
+            "reset": request.session.pop("console_staff_reset", None),
+        },
+    )
+
+
+@_manager_required
+@require_POST
+def staff_reset_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        colleague = second_factor.colleague(request.actor, pk)
+        second_factor.reset_second_factor(actor=request.actor, staff=colleague)
+    except Problem as problem:
+        if problem.status == 404:
+            raise Http404 from problem
+        raise
+    request.session["console_staff_reset"] = {
+        "name": colleague.name,
+        "email": colleague.email,
+    }
+    return HttpResponseRedirect(reverse("console:staff"))

@@ -8,3 +8,8 @@ class StaffConfig(AppConfig):
     name = "bibid.library.staff"
     label = "staff"
     verbose_name = _("Medewerkers")
+
+    def ready(self) -> None:
+        from . import second_factor
+
+        second_factor.connect()

@@ -90,6 +90,13 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=clock.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The token's scope: a role no higher than its owner's. A token works without the second
+    # step, so it is made to do less (a desk token for a script that only searches) and to
+    # end by itself (bibid.library.staff.tokens: 90 days unless chosen, at most 365).
+    role = models.CharField(
+        _("bereik"), max_length=16, choices=Staff.Role.choices, default=Staff.Role.DESK
+    )
+    expires_at = models.DateTimeField(_("verloopt"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("API-token")
