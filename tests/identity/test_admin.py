@@ -7,6 +7,7 @@ from django.test import Client
 
 from bibid.common.guard import lanes as guard
 from bibid.identity.accounts.models import Account, AccountEvent
+from tests.mfa_support import pass_second_step
 
 pytestmark = pytest.mark.django_db
 OPERATOR_PASSWORD = "Beheer-van-Bibid-test"
@@ -21,6 +22,8 @@ def operator(db):
 def admin_client(operator):
     client = Client()
     client.post("/inloggen/", {"username": "beheer", "password": OPERATOR_PASSWORD})
+    # The admin asks for the second step too (bibid.common.mfa): an app, a computed code.
+    assert pass_second_step(client, operator, "/beheer/tweede-stap/").status_code == 302
     return client
 
 

@@ -12,6 +12,7 @@ from django.test import Client
 from bibid.identity.accounts.models import Account
 from bibid.identity.oidc.models import LogoutDelivery, ServiceSession
 from bibid.identity.signin.models import LoginEvent
+from tests.mfa_support import pass_second_step
 
 from .api_helpers import link_with_patron, make_library
 from .conftest import PASSWORD
@@ -215,12 +216,14 @@ OPERATOR_PASSWORD = "Beheer-van-Bibid-test"
 
 @pytest.fixture
 def admin_client(db):
-    Account.objects.create_superuser("beheer", OPERATOR_PASSWORD)
+    operator = Account.objects.create_superuser("beheer", OPERATOR_PASSWORD)
     client = Client()
     assert (
         client.post("/inloggen/", {"username": "beheer", "password": OPERATOR_PASSWORD}).status_code
         == 302
     )
+    # The admin asks for the second step too (bibid.common.mfa): an app, a computed code.
+    assert pass_second_step(client, operator, "/beheer/tweede-stap/").status_code == 302
     return client
 
 
