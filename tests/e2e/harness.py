@@ -231,6 +231,13 @@ def start_system(
             env[f"{service.upper()}_DATABASE_URL"] = url
         databases.append(tag)
     env.update(extra_env or {})
+    for service in SERVICES:
+        # extra_env may name a service's port or public URL (WebAuthn needs a host name such
+        # as localhost: browsers refuse an IP address as its relying party id).
+        prefix = service.upper()
+        urls[service] = (
+            env.get(f"{prefix}_PUBLIC_URL") or f"http://127.0.0.1:{env[f'{prefix}_PORT']}"
+        )
     log_path = var_dir / "bibid-up.log"
     log = log_path.open("w")
     process = subprocess.Popen(
