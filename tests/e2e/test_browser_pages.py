@@ -440,6 +440,7 @@ def walk_patron(walk: Walk, page: Page, patron: Patron) -> None:
     ):
         walk.go(page, "identity", path, f"identity: {what}")
         walk.click(page, button(page, send), f"identity: {what}, errors")
+    walk.go(page, "identity", "/passkeys/", "identity: passkeys")
     walk.go(page, "identity", "/bibliotheken/wijzigingen-toestaan/", "identity: allow libraries")
     walk.go(page, "identity", "/", "identity: Mijn inlogaccount (libraries frozen)")
     withdraw = page.get_by_test_id("libraries").get_by_role("link").first
