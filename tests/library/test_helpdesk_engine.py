@@ -378,3 +378,60 @@ def test_a_missing_field_is_an_error():
     assert error.value.fields == ["account.has_password"]
     with pytest.raises(identity_status.UnexpectedAnswer):
         identity_status.parse({**answer(), "account": None})  # linked without an account
+
+
+# -- passkeys (issue 17): identity's passkey refusals, read from its answer ------------------
+
+
+def passkey_event(reason: str, minute: int, outcome: str = "failure", **details) -> dict:
+    return {
+        "at": datetime(2026, 12, 6, 10, minute, tzinfo=UTC).isoformat(),
+        "kind": "login",
+        "outcome": outcome,
+        "reason": reason,
+        "address": "192.0.2.0/24",
+        "browser": "Safari op iOS",
+        "service": "",
+        "details": {"method": "passkey", "credential": "ab12", **details},
+    }
+
+
+def passkey_findings(*events: dict) -> list[Found]:
+    from types import SimpleNamespace
+
+    status = identity_status.parse(answer(recent_events=list(events)))  # newest first
+    return checks.REGISTRY["passkey_trouble"]().run(SimpleNamespace(status=status))
+
+
+def test_a_removed_passkey_still_offered_is_found_until_the_patron_signs_in():
+    found = passkey_findings(
+        passkey_event("passkey_removed", 30, name="iPhone van Anna"),
+        passkey_event("passkey_removed", 29),
+        passkey_event("wrong_password", 28) | {"details": None},
+    )
+    assert [f.code for f in found] == ["passkey-removed"]
+    assert "verwijderd" in found[0].summary and found[0].question
+    assert found[0].evidence[0].startswith("2 mislukte pogingen met een passkey")
+    assert "Passkey: iPhone van Anna" in found[0].evidence
+    # A sign-in since (with the password, here) makes the old attempts history.
+    assert (
+        passkey_findings(
+            passkey_event("ok", 31, outcome="success") | {"details": None},
+            passkey_event("passkey_removed", 30),
+        )
+        == []
+    )
+
+
+def test_a_refused_passkey_is_its_own_finding_and_the_cause_only_after_the_password_checks():
+    found = passkey_findings(
+        passkey_event("passkey_invalid", 30), passkey_event("passkey_unknown", 29)
+    )
+    # A passkey the identity never saw belongs to no account: not in an account's history.
+    assert [f.code for f in found] == ["passkey-refused"]
+    # On the procedure's path the passkey comes after the block and the wrong passwords.
+    _path, on_path, _also, step = evaluate("cannot-login", "passkey-removed", "password-failures")
+    assert [f.code for f in on_path] == ["password-failures"]
+    _path, on_path, _also, step = evaluate("cannot-login", "passkey-removed")
+    assert [f.code for f in on_path] == ["passkey-removed"]
+    assert (step.kind, step.node) != ("fix", "passkey")  # advice: no one-click fix exists

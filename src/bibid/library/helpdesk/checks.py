@@ -556,6 +556,82 @@ class PasswordFailures(Check):
 
 
 @register
+class PasskeyTrouble(Check):
+    """Passkey sign-ins that failed since the patron last signed in (identity's LoginEvent,
+    details.method "passkey"): a passkey removed from the account that the device still
+    offers, or one refused (its signature or owner did not check out). The password and its
+    reset flow always remain; the patron adds the passkey again once signed in."""
+
+    name = "passkey_trouble"
+    codes = ("passkey-removed", "passkey-refused")
+    REASONS = {"passkey_removed": "passkey-removed", "passkey_invalid": "passkey-refused"}
+
+    def run(self, ctx):
+        if ctx.status is None:
+            return []
+        tries: dict[str, list] = {}
+        for event in ctx.status.recent_events:  # newest first
+            if event.kind != "login":
+                continue
+            if event.outcome == "success":
+                break  # signed in since: what came before is history, not the cause
+            code = self.REASONS.get(event.reason)
+            if code is not None:
+                tries.setdefault(code, []).append(event)
+        found = []
+        if "passkey-removed" in tries:
+            events = tries["passkey-removed"]
+            found.append(
+                Found(
+                    "passkey-removed",
+                    _(
+                        "De klant probeert in te loggen met een passkey die uit het "
+                        "inlogaccount is verwijderd; het apparaat biedt hem nog aan."
+                    ),
+                    self._evidence(events),
+                    question=_(
+                        "Laat de klant inloggen met gebruikersnaam en wachtwoord (of via "
+                        "Wachtwoord vergeten), de oude passkey van het apparaat halen en in "
+                        "Mijn inlogaccount een nieuwe toevoegen."
+                    ),
+                )
+            )
+        if "passkey-refused" in tries:
+            events = tries["passkey-refused"]
+            found.append(
+                Found(
+                    "passkey-refused",
+                    _("De inlogdienst weigert de passkey van de klant."),
+                    self._evidence(events),
+                    question=_(
+                        "Laat de klant inloggen met gebruikersnaam en wachtwoord en de passkey "
+                        "in Mijn inlogaccount verwijderen en opnieuw toevoegen."
+                    ),
+                )
+            )
+        return found
+
+    @staticmethod
+    def _evidence(events) -> tuple[str, ...]:
+        latest = events[0]
+        name = (latest.details or {}).get("name")
+        lines = [
+            ngettext(
+                "%(n)d mislukte poging met een passkey sinds de klant laatst inlogde, laatst "
+                "op %(at)s.",
+                "%(n)d mislukte pogingen met een passkey sinds de klant laatst inlogde, laatst "
+                "op %(at)s.",
+                len(events),
+            )
+            % {"n": len(events), "at": when(latest.at)},
+            _("Browser: %(b)s") % {"b": latest.browser or "?"},
+        ]
+        if name:
+            lines.append(_("Passkey: %(name)s") % {"name": name})
+        return tuple(lines)
+
+
+@register
 class RecoveryEmail(Check):
     name = "recovery_email"
     codes = ("recovery-email-missing", "recovery-email-differs", "no-email-address")

@@ -38,6 +38,8 @@ WORDS = {
     "recovery-email-differs": _("ander herstel-e-mailadres"),
     "no-email-address": _("geen e-mailadres"),
     "browser-interference": _("sessie afgebroken in de browser"),
+    "passkey-removed": _("verwijderde passkey"),
+    "passkey-refused": _("passkey geweigerd"),
     "no-problem-found": _("geen probleem gevonden"),
 }
 CODES = frozenset(WORDS)

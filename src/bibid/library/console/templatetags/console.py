@@ -16,9 +16,14 @@ REASONS = {
     "no_password": _("nog geen wachtwoord gekozen"),
     "throttled": _("te vaak geprobeerd (even wachten)"),
     "reported": _("gemeld door de dienst"),
+    "passkey_unknown": _("onbekende passkey"),
+    "passkey_removed": _("verwijderde passkey (staat nog op het apparaat)"),
+    "passkey_invalid": _("passkey geweigerd"),
 }
 KINDS = {
     "login": _("inloggen"),
+    # A sign-in with a passkey instead of the password (identity's details.method).
+    "login_passkey": _("inloggen met passkey"),
     "logout": _("uitloggen"),
     "service": _("ingelogd bij dienst"),
     "logout_detected": _("uitgelogd (AUTHENTICATION.LOGOUT_DETECTED)"),
@@ -53,6 +58,16 @@ def reason_label(code: str) -> str:
 @register.filter
 def kind_label(code: str) -> str:
     return KINDS.get(code, code)
+
+
+@register.filter
+def event_label(event) -> str:
+    """An event's kind, saying how a sign-in was made (identity's details.method)."""
+    details = event.get("details") if isinstance(event, dict) else getattr(event, "details", None)
+    kind = event.get("kind") if isinstance(event, dict) else event.kind
+    if kind == "login" and (details or {}).get("method") == "passkey":
+        kind = "login_passkey"
+    return KINDS.get(kind, kind)
 
 
 @register.filter
