@@ -18,6 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, Response, expect
 
+from .console_pages import second_step
 from .library_api import approve_handover
 from .oidc import library_api as identity_api
 
@@ -111,6 +112,7 @@ def sign_in(page: Page, system, username: str = STAFF) -> None:
     page.get_by_label("Gebruikersnaam").fill(username)
     page.get_by_label("Wachtwoord").fill(staff(system, username)["password"])
     navigate(page, page.get_by_role("button", name="Inloggen", exact=True).click)
+    navigate(page, lambda: second_step(page, system, username))
     expect(heading(page)).to_have_text("Klant zoeken")
 
 

@@ -37,8 +37,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from bibid.common.demo import SUBSCRIPTION_TYPES
 from bibid.library.helpdesk.findings import CODES
 
-from .console_pages import ask_to_link, choose_type, library_api, open_customer, show
+from .console_pages import ask_to_link, choose_type, library_api, open_customer, second_step, show
 from .console_pages import sign_in as staff_sign_in
+from .console_pages import staff as staff_of
 from .harness import ROOT
 from .library_api import LIBRARY_B, Library, authorization, demo_client, fresh_address, fresh_card
 from .mailbox import Received
@@ -478,7 +479,14 @@ def walk_member(walk: Walk, page: Page) -> None:
 
 def walk_console(walk: Walk, page: Page) -> None:
     system = walk.system
-    staff_sign_in(page, system, STAFF)
+    page.goto(walk.url("library", "/console/inloggen/"))
+    page.get_by_label("Gebruikersnaam").fill(STAFF)
+    page.get_by_label("Wachtwoord").fill(staff_of(system, STAFF)["password"])
+    page.get_by_role("button", name="Inloggen", exact=True).click()
+    expect(heading(page)).to_have_text("Tweede stap")
+    walk.look(page, "console: second step")
+    second_step(page, system, STAFF)
+    expect(heading(page)).to_have_text("Klant zoeken")
     walk.look(page, "console: search")
     menu_row(walk, page)
     in_english_and_back(walk, page, "console: search")
@@ -557,6 +565,16 @@ def walk_console(walk: Walk, page: Page) -> None:
     walk.go(page, "library", "/console/tokens/", "console: API tokens")
     page.get_by_label("Waarvoor is dit token?").fill(f"pagina-{uuid.uuid4().hex[:6]}")
     walk.click(page, button(page, "Maak token"), "console: a new API token")
+
+    # The second step's own pages (bibid.common.mfa): one's factors, adding one, new codes.
+    walk.go(page, "library", "/console/tweede-stap/beheren/", "console: your second step")
+    walk.go(page, "library", "/console/tweede-stap/instellen/", "console: add an app or key")
+    walk.go(page, "library", "/console/tweede-stap/beheren/", "console: your second step")
+    walk.click(page, button(page, "Maak nieuwe herstelcodes"), "console: new recovery codes")
+    # A manager's list of colleagues.
+    page.get_by_role("button", name="Uitloggen").click()
+    staff_sign_in(page, system, "manager.maas")
+    walk.go(page, "library", "/console/medewerkers/", "console: colleagues (manager)")
 
 
 def menu_row(walk: Walk, page: Page) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 
+import pyotp
 import pytest
 import requests
 
@@ -27,7 +29,7 @@ from .harness import (
     stop_system,
     wait_ready,
 )
-from .oidc import sign_in_at_identity
+from .oidc import post_form, sign_in_at_identity
 
 TIMEOUT = 30
 OPERATOR, OPERATOR_PASSWORD = "operator", "Een-beheerder-met-een-lange-zin"
@@ -207,6 +209,19 @@ def test_the_operator_signs_in_to_beheer(first_start):
     identity = first_start.urls["identity"]
     with requests.Session() as browser:
         sign_in_at_identity(browser, identity, OPERATOR, OPERATOR_PASSWORD)
+        # The password alone does not open the admin: the first visit sets up the second step
+        # (bibid.common.mfa), with a code computed here as an authenticator app would.
+        setup = browser.get(f"{identity}/beheer/", timeout=TIMEOUT)
+        assert setup.url == f"{identity}/beheer/tweede-stap/instellen/", setup.url
+        secret = re.search(r'data-testid="totp-secret">([^<]+)<', setup.text).group(1)
+        done = post_form(
+            browser,
+            setup.url,
+            setup.url,
+            {"code": pyotp.TOTP(secret.replace(" ", "")).now()},
+        )
+        assert done.url == f"{identity}/beheer/tweede-stap/herstelcodes/", done.url
+        assert done.text.count("<li><code>") == 10  # the recovery codes, shown once
         admin = browser.get(f"{identity}/beheer/", timeout=TIMEOUT, allow_redirects=False)
         assert admin.status_code == 200, admin.headers.get("Location")
         assert OPERATOR in admin.text

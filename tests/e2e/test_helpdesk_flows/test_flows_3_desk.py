@@ -7,6 +7,7 @@ from datetime import date
 
 import requests
 
+from ..console_pages import http_second_step
 from ..library_api import fresh_card
 from ..oidc import TIMEOUT, library_api
 from .walk import (
@@ -38,6 +39,8 @@ def staff_console(system) -> requests.Session:
         follow=False,
     )
     assert signed.status_code == 302, signed.text[:300]
+    done = http_second_step(http, system, "balie.maas")  # bibid.common.mfa
+    assert done.status_code == 302, done.text[:300]
     return http
 
 
