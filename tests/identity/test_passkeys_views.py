@@ -259,3 +259,12 @@ def test_the_passkey_endpoints_need_the_csrf_token(enrolled):
     client = Client(enforce_csrf_checks=True)
     assert post_json(client, "/inloggen/passkey/begin/", {}).status_code == 403
     assert post_json(client, "/inloggen/passkey/", {}).status_code == 403
+
+
+def test_deleting_the_account_deletes_its_passkeys(enrolled, patron):
+    from bibid.identity.accounts.actors import Actor
+    from bibid.identity.accounts.services import delete_account
+
+    assert Passkey.objects.filter(account=patron).exists()
+    delete_account(account=patron, actor=Actor.system("test"), reason="test")
+    assert not Passkey.objects.exists() and not PasskeyUser.objects.exists()
