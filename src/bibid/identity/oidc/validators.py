@@ -114,12 +114,10 @@ class Validator(OAuth2Validator):
         nonce, challenge, method and redirect URI one by one)."""
         cached = getattr(request, "_bibid_issued", None)
         if cached is None or cached[0] != code:
-            row = (
-                IssuedCode.objects.select_related("account")
-                .filter(code_hash=IssuedCode.hash(code or ""))
-                .first()
-            )
-            cached = (code, row)
+            rows = IssuedCode.objects.select_related("account").filter(
+                code_hash=IssuedCode.hash(code or "")
+            )[:1]  # unique: no ORDER BY (first() adds one)
+            cached = (code, next(iter(rows), None))
             request._bibid_issued = cached
         return cached[1]
 
