@@ -22,6 +22,7 @@ from bibid.identity.oidc.services import (
     remove_service,
     set_service_active,
 )
+from tests.mfa_support import pass_second_step
 
 from .test_oidc import (  # noqa: F401  (signing_keys_fixture: autouse, a key to sign with)
     Rp,
@@ -219,7 +220,10 @@ def test_the_admin_keeps_one_origin_and_records_a_new_one(commits, settings):
     Account.objects.create_superuser("beheerder", "Een-beheerder-met-een-lange-zin")
     done = register_new(commits)
     admin = Client()
-    admin.force_login(Account.objects.get(username="beheerder"))
+    operator = Account.objects.get(username="beheerder")
+    admin.force_login(operator)
+    # The admin asks for the second step too (bibid.common.mfa).
+    assert pass_second_step(admin, operator, "/beheer/tweede-stap/").status_code == 302
     url = f"/beheer/oauth2_provider/application/{done.application.pk}/change/"
     page = admin.get(url)
     assert page.status_code == 200
