@@ -14,6 +14,7 @@ from bibid.library.helpdesk.definitions import Definition
 from bibid.library.helpdesk.findings import Found
 from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import Staff
+from tests.mfa_support import force_login_verified
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -297,7 +298,7 @@ def test_a_case_path_from_json_skips_what_it_cannot_read():
 
 def signed_in(username: str) -> Client:
     client = Client()
-    client.force_login(Staff.objects.get(username=username))
+    force_login_verified(client, Staff.objects.get(username=username))
     return client
 
 

@@ -17,6 +17,7 @@ from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import Staff
 from bibid.library.staff.permissions import Actor
 from bibid.library.tenants.models import Library
+from tests.mfa_support import force_login_verified
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ def test_own_case_is_of_ones_own_library(cases):
 
 def signed_in(username: str) -> Client:
     client = Client()
-    client.force_login(Staff.objects.get(username=username))
+    force_login_verified(client, Staff.objects.get(username=username))
     return client
 
 

@@ -19,6 +19,7 @@ from bibid.library.helpdesk import definitions, findings, report
 from bibid.library.helpdesk.models import Case
 from bibid.library.staff.models import Staff
 from bibid.library.staff.permissions import Actor
+from tests.mfa_support import force_login_verified
 
 from .test_helpdesk_report import case
 from .visible_text import SVG, codes_in, svg_text, visible
@@ -72,7 +73,7 @@ def cases(demo):
 
 def signed_in(username: str, language: str = "nl") -> Client:
     client = Client()
-    client.force_login(Staff.objects.get(username=username))
+    force_login_verified(client, Staff.objects.get(username=username))
     client.cookies["bibid_language"] = language
     return client
 

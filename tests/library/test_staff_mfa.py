@@ -161,6 +161,7 @@ def test_a_manager_resets_a_colleague_of_their_own_library_only(demo):
     assert not Authenticator.objects.filter(user=desk).exists()
     event = AuditEvent.objects.get(action="reset", staff=desk)
     assert event.who == "manager.maas" and event.result == "ok"
+    # The demo colleague has no address: the page says to tell them in person.
     assert "laat het de medewerker zelf weten" in manager.get("/console/medewerkers/").text
     # A desk member may not.
     helper = signed_in("helpdesk.maas")

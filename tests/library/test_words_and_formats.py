@@ -16,6 +16,7 @@ from django.utils import translation
 from bibid.common import words
 from bibid.library.helpdesk import findings
 from bibid.library.staff.models import Staff
+from tests.mfa_support import force_login_verified
 
 from .visible_text import codes_in, visible
 
@@ -29,7 +30,7 @@ def client_for(language: str, username: str | None = None) -> Client:
     client = Client()
     client.cookies["bibid_language"] = language
     if username:
-        client.force_login(Staff.objects.get(username=username))
+        force_login_verified(client, Staff.objects.get(username=username))
     return client
 
 

@@ -218,9 +218,14 @@ class BlockInfo:
 
 def account_block(username_key: str, *, at: datetime | None = None) -> BlockInfo:
     """What the account lane says about a username right now (for staff and operators)."""
+    return lane_block(account_lane(username_key), at=at)
+
+
+def lane_block(lane: Lane, *, at: datetime | None = None) -> BlockInfo:
+    """What any lane says right now: its failures this hour and the wait, if any."""
     now = (at or clock.now()).timestamp()
     row = (
-        Throttle.objects.filter(key=account_lane(username_key).key)
+        Throttle.objects.filter(key=lane.key)
         .values("failures", "window_start", "blocked_until")
         .first()
     )
@@ -249,11 +254,17 @@ def lift_account_delay(username_key: str, *, at: datetime | None = None) -> bool
     stays closed until its hour is over. Unlike lift_account_block, an unblock loop gives a
     guesser nothing. True when there was a wait to lift.
     """
+    return lift_delay(account_lane(username_key), at=at)
+
+
+def lift_delay(lane: Lane, *, at: datetime | None = None) -> bool:
+    """End the current wait of any lane, keeping its failures and its hourly cap (see
+    lift_account_delay for why the count stays). True when there was a wait to lift."""
     now = (at or clock.now()).timestamp()
     return bool(
-        Throttle.objects.filter(
-            key=account_lane(username_key).key, blocked_until__gt=now, failures__lt=F("cap")
-        ).update(blocked_until=0)
+        Throttle.objects.filter(key=lane.key, blocked_until__gt=now, failures__lt=F("cap")).update(
+            blocked_until=0
+        )
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pyotp
 from django.db import transaction
+from django.db.models import Count
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from bibid.common import clock, sealing
@@ -20,7 +21,7 @@ from bibid.common.db import quick_commit
 from bibid.common.guard import lanes as guard
 
 from . import events
-from .models import Authenticator, RecoveryCode
+from .models import Authenticator, MfaEvent, RecoveryCode
 
 ISSUER = "Bibid"
 RECOVERY_COUNT = 10
@@ -62,12 +63,87 @@ def recovery_left(user) -> int:
     return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
 
 
+@dataclass(frozen=True)
+class ResetNotice:
+    by: str  # the name of who reset it (their username when no name was recorded)
+    at: object  # datetime
+
+
+def last_reset(user) -> ResetNotice | None:
+    """The reset that left `user` without a factor, if that is why they enrol now: told at
+    the next sign-in too, so a staff member without mail (or who missed it) still learns it,
+    and one who never asked for it can raise the alarm."""
+    if has_factor(user):
+        return None
+    event = MfaEvent.objects.filter(user=user, action="reset").order_by("-at", "-pk").first()
+    if event is None:
+        return None
+    return ResetNotice(by=str(event.detail.get("by_name") or event.actor), at=event.at)
+
+
 # -- guessing limits --------------------------------------------------------------------
+
+
+def account_lane(user, scope: str) -> guard.Lane:
+    return guard.lane(ACCOUNT, f"{scope}:{user.pk}")
 
 
 def lanes(*, user, scope: str, ip: str) -> list[guard.Lane]:
     """The account lane (per user of this service) and the address lane of a second step."""
-    return [guard.lane(ACCOUNT, f"{scope}:{user.pk}"), guard.network_lane(ADDRESS, ip)]
+    return [account_lane(user, scope), guard.network_lane(ADDRESS, ip)]
+
+
+def block(user, scope: str) -> guard.BlockInfo:
+    """The second step's account lane of `user` now: failures this hour and any wait."""
+    return guard.lane_block(account_lane(user, scope))
+
+
+# At most three lifts per user per hour, counted by the guard itself (one atomic statement,
+# so two managers clicking at once cannot both get a fourth). Why a limit at all: a guesser
+# who has the password and talks a manager into "unblocking" again and again would
+# otherwise turn the slow-down into no limit; and why the failures stay: the attempt after a
+# lift that fails again waits again, longer, and the hourly cap still holds.
+LIFTS = guard.Policy("mfa_lift", free=3, max_delay=3600, cap=3)
+
+
+def lift_block(*, user, scope: str, actor: str, detail: dict | None = None) -> str:
+    """End the current wait of `user`'s second step (a manager or operator who helps):
+    lifted | nothing (no wait, or the lane is at its hourly cap) | limit (three lifts this
+    hour already). The caller checks that `actor` may do this. Audited either way."""
+    if guard.lane_block(account_lane(user, scope)).blocked_until is None:
+        return "nothing"
+    if guard.reserve([guard.lane(LIFTS, f"{scope}:{user.pk}")]) is not None:
+        outcome = "limit"
+    else:
+        outcome = "lifted" if guard.lift_delay(account_lane(user, scope)) else "nothing"
+    events.record(
+        user=user,
+        action="block_lifted",
+        result="ok" if outcome == "lifted" else "refused",
+        actor=actor,
+        detail={**(detail or {}), "outcome": outcome},
+    )
+    return outcome
+
+
+def refusals_since(users, since) -> dict[int, int]:
+    """Refused second steps per user id since `since` (the audit trail, one query)."""
+    rows = (
+        MfaEvent.objects.filter(user__in=users, action="second_factor_refused", at__gte=since)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["user_id"]: row["n"] for row in rows}
+
+
+def recovery_left_of(users) -> dict[int, int]:
+    """Unused recovery codes per user id (one query)."""
+    rows = (
+        RecoveryCode.objects.filter(user__in=users, used_at__isnull=True)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["user_id"]: row["n"] for row in rows}
 
 
 def reserve(lanes_: list[guard.Lane]) -> guard.Denied | None:

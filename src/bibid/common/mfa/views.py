@@ -215,6 +215,7 @@ def setup(request: HttpRequest, flow: Flow) -> HttpResponse:
             "qr": _qr_svg(uri),
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "adding": adding,
+            "reset": None if adding else services.last_reset(user),
             "base_template": flow.base_template,
         },
         status=400 if error else 200,

@@ -37,6 +37,11 @@ urlpatterns = [
         views.staff_reset_second_factor,
         name="staff_reset_second_factor",
     ),
+    path(
+        "medewerkers/<int:pk>/tweede-stap-deblokkeren/",
+        views.staff_lift_second_factor_block,
+        name="staff_lift_second_factor_block",
+    ),
     # The second step after the password (bibid.common.mfa).
     *mfa_urls.patterns(views.CONSOLE_FLOW),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 
 from django.conf import settings
@@ -10,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -18,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from bibid.common.http import client_ip
 from bibid.common.mfa import flow as mfa_flow
+from bibid.common.mfa import services as mfa
 from bibid.common.mfa.models import Authenticator
 from bibid.common.problems import Problem
 from bibid.library import desk
@@ -45,16 +49,31 @@ from .forms import (
 RESULT_KEY = "console_result"
 
 
+def _signed_in_fully(request: HttpRequest) -> HttpResponse | None:
+    """None when the session is a staff member's who passed the second step; else the way
+    to the sign-in. Defence in depth: the console signs in only after the second step, but
+    a session signed in some other way (a bug elsewhere, a session made by a tool, one from
+    before the second step existed) must not reach a page with a password alone; such a
+    session is ended, not kept half-trusted."""
+    if request.user.is_authenticated and not mfa_flow.is_verified(request):
+        auth.logout(request)
+    if not request.user.is_authenticated:
+        # The whole address (a chart's ?case= too), encoded as Django's own login
+        # redirect does: slashes kept, the query's ? and & escaped.
+        return redirect_to_login(request.get_full_path(), reverse("console:login"))
+    return None
+
+
 def staff_required(view):
-    """Signed in as staff of a library; system operators without one use the admin."""
+    """Signed in as staff of a library, second step passed; system operators without a
+    library use the admin."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
+        refused = _signed_in_fully(request)
+        if refused is not None:
+            return refused
         user = request.user
-        if not user.is_authenticated:
-            # The whole address (a chart's ?case= too), encoded as Django's own login
-            # redirect does: slashes kept, the query's ? and & escaped.
-            return redirect_to_login(request.get_full_path(), reverse("console:login"))
         if user.library_id is None:
             return render(request, "bibid/error.html", {"status": 403}, status=403)
         request.actor = Actor(user, via="console")
@@ -459,9 +478,10 @@ def _manager_required(view):
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
+        refused = _signed_in_fully(request)
+        if refused is not None:
+            return refused
         user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("console:login"))
         if not (user.is_superuser or (user.library_id and user.role == Staff.Role.MANAGER)):
             return render(request, "bibid/error.html", {"status": 403}, status=403)
         request.actor = Actor(user, via="console")
@@ -470,36 +490,75 @@ def _manager_required(view):
     return never_cache(wrapper)
 
 
+@dataclass(frozen=True)
+class ColleagueRow:
+    staff: Staff
+    enrolled: bool
+    recovery_left: int
+    refusals_today: int
+    blocked_until: datetime | None
+
+
 @_manager_required
 def staff_list(request: HttpRequest) -> HttpResponse:
+    """Colleagues and their second step: set up or not, recovery codes left, refusals today
+    (the audit trail) and a wait of the guard, so a colleague locked out is seen and helped."""
     colleagues = Staff.objects.select_related("library").order_by("library__name", "username")
     if not request.user.is_superuser:
         colleagues = colleagues.filter(library_id=request.user.library_id)
+    colleagues = list(colleagues)
     enrolled = set(
         Authenticator.objects.filter(user__in=colleagues).values_list("user_id", flat=True)
     )
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    refusals = mfa.refusals_since(colleagues, midnight)
+    codes = mfa.recovery_left_of(colleagues)
+    rows = [
+        ColleagueRow(
+            staff=c,
+            enrolled=c.pk in enrolled,
+            recovery_left=codes.get(c.pk, 0),
+            refusals_today=refusals.get(c.pk, 0),
+            blocked_until=second_factor.block(c).blocked_until,
+        )
+        for c in colleagues
+    ]
     return render(
         request,
         "console/staff.html",
         {
-            "colleagues": [(c, c.pk in enrolled) for c in colleagues],
+            "colleagues": rows,
             "reset": request.session.pop("console_staff_reset", None),
+            "lifted": request.session.pop("console_staff_lifted", None),
         },
     )
+
+
+def _colleague_or_404(request: HttpRequest, pk: int) -> Staff:
+    try:
+        return second_factor.colleague(request.actor, pk)
+    except Problem as problem:
+        if problem.status == 404:
+            raise Http404 from problem
+        raise
 
 
 @_manager_required
 @require_POST
 def staff_reset_second_factor(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        colleague = second_factor.colleague(request.actor, pk)
-        second_factor.reset_second_factor(actor=request.actor, staff=colleague)
-    except Problem as problem:
-        if problem.status == 404:
-            raise Http404 from problem
-        raise
+    colleague = _colleague_or_404(request, pk)
+    second_factor.reset_second_factor(actor=request.actor, staff=colleague)
     request.session["console_staff_reset"] = {
         "name": colleague.name,
         "email": colleague.email,
     }
+    return HttpResponseRedirect(reverse("console:staff"))
+
+
+@_manager_required
+@require_POST
+def staff_lift_second_factor_block(request: HttpRequest, pk: int) -> HttpResponse:
+    colleague = _colleague_or_404(request, pk)
+    outcome = second_factor.lift_block(actor=request.actor, staff=colleague)
+    request.session["console_staff_lifted"] = {"name": colleague.name, "outcome": outcome}
     return HttpResponseRedirect(reverse("console:staff"))

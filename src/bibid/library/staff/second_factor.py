@@ -6,12 +6,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from bibid.common import clock
 from bibid.common.mfa import events
 from bibid.common.mfa import services as mfa
 from bibid.common.problems import Problem
 
 from .models import AuditEvent, Staff
 from .permissions import Actor
+from .tasks import tell_second_factor_reset
+
+SCOPE = "staff"  # the console's lane scope (console.views.CONSOLE_FLOW)
 
 
 def may_reset(actor: Actor, staff: Staff) -> bool:
@@ -40,11 +44,32 @@ def colleague(actor: Actor, pk: int) -> Staff:
 @transaction.atomic
 def reset_second_factor(*, actor: Actor, staff: Staff) -> int:
     """Remove the staff member's factors and recovery codes; they enrol at their next
-    sign-in. The library system sends no e-mail of its own (identity's outbox is identity's),
-    so the page tells the manager to inform the colleague; the audit trail has it."""
+    sign-in. The staff member is told: by mail when they have an address (a task queued
+    once the reset is committed: never a mail for a reset that rolled back, and never a
+    mail server inside the transaction or the request), and at their next sign-in by the
+    setup page (bibid.common.mfa.services.last_reset) in any case."""
     if not may_reset(actor, staff):
         raise Problem(404, "not_found", _("Niet gevonden."))
-    return mfa.reset(user=staff, actor=actor.label, detail={"by": actor.label})
+    by = actor.staff.name if actor.staff is not None else actor.label
+    removed = mfa.reset(user=staff, actor=actor.label, detail={"by": actor.label, "by_name": by})
+    at = clock.now().isoformat()
+    transaction.on_commit(lambda: tell_second_factor_reset.enqueue(staff.pk, by, at))
+    return removed
+
+
+def block(staff: Staff):
+    """The guard's wait on the staff member's second step (the console's lane)."""
+    return mfa.block(staff, SCOPE)
+
+
+def lift_block(*, actor: Actor, staff: Staff) -> str:
+    """End the wait of a colleague's second step: lifted | nothing | limit. Not a reset: the
+    failures stay counted and at most three lifts an hour (bibid.common.mfa.services.LIFTS),
+    so a guesser with the password gains no unblock loop; the staff member still needs a
+    correct code."""
+    if not may_reset(actor, staff):
+        raise Problem(404, "not_found", _("Niet gevonden."))
+    return mfa.lift_block(user=staff, scope=SCOPE, actor=actor.label, detail={"by": actor.label})
 
 
 def _mirror(sender, event, user, **kwargs) -> None:
