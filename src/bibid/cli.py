@@ -170,7 +170,8 @@ def _print_signins(data: dict, title: str = "Bibid is running:") -> None:
     if data.get("operators"):
         print("\nIdentity operators (admin at /beheer/):")
         for p in data["operators"]:
-            print(f"  {p['username']:<16} {p['password']}")
+            # Demo data only: the published one-time-code secret of the admin's second step.
+            print(f"  {p['username']:<16} {p['password']:<26} TOTP {p.get('totp_secret', '')}")
     if data.get("staff"):
         print("\nLibrary staff (console at /console/ of the library service):")
         for s in data["staff"]:

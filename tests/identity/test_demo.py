@@ -120,3 +120,26 @@ def test_reset_runs_any_number_of_times(settings):
     assert Account.objects.filter(username="beheer", is_superuser=True).count() == 1
     # Afresh: what happened before the reset is gone with the old accounts.
     assert not LoginEvent.objects.filter(username="anna.jansen", outcome="success").exists()
+
+
+def test_the_demo_operator_has_a_published_one_time_code_secret(settings):
+    import pyotp
+    from django.test import Client
+
+    from bibid.common import clock
+    from bibid.identity import demo
+
+    settings.BIBID_DEMO = True
+    operator = load()["operators"][0]
+    secret = operator["totp_secret"]
+    assert secret == demo.demo_totp_secret("beheer")
+    client = Client()
+    signed = client.post("/inloggen/", {"username": "beheer", "password": operator["password"]})
+    assert signed.status_code == 302
+    # The admin asks for the second step (not its setup: the demo enrolled the secret), and
+    # a code computed from the printed secret, as an app would, opens it.
+    assert client.get("/beheer/").status_code == 302
+    assert client.get("/beheer/tweede-stap/").status_code == 200
+    step = client.post("/beheer/tweede-stap/", {"code": pyotp.TOTP(secret).at(clock.now())})
+    assert step.status_code == 302
+    assert client.get("/beheer/").status_code == 200

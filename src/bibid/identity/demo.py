@@ -7,6 +7,8 @@ account ids without talking to each other, so `bibid up` can load them before ei
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from uuid import UUID
 
@@ -16,6 +18,7 @@ from bibid.common import clock
 from bibid.common import demo as spec
 from bibid.common.guard import lanes as guard
 from bibid.common.guard.models import Throttle
+from bibid.common.mfa import services as mfa
 from bibid.identity.accounts.actors import DEMO
 from bibid.identity.accounts.models import Account, AccountEvent
 from bibid.identity.accounts.services import create_account, inactive_cutoff
@@ -38,6 +41,14 @@ OUTDATED = Authorization(
     },
     rights=(),
 )
+
+
+def demo_totp_secret(username: str) -> str:
+    """A published one-time-code secret per demo operator (demo data only: load_demo refuses
+    outside demo mode), so a tester can pass the admin's second step; real operators enrol
+    their own. Not the library's secret for a namesake: each service has its own."""
+    digest = hashlib.sha256(f"bibid-demo-totp-identity-{username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
 
 
 def _usernames() -> list[str]:
@@ -137,7 +148,10 @@ def load() -> None:
             _apply(link, OUTDATED, now - timedelta(days=10))
             link.save()
     for username, password in OPERATORS:
-        Account.objects.create_superuser(username, password)
+        operator = Account.objects.create_superuser(username, password)
+        mfa.enrol_totp(
+            user=operator, secret=demo_totp_secret(username), step=0, name="demo", actor="demo"
+        )
     register_services()
 
 
@@ -202,6 +216,7 @@ def summary() -> dict:
                 "password": password,
                 "state": current_state(name),
                 "note": "beheerder inlogdienst",
+                "totp_secret": demo_totp_secret(name),
             }
             for name, password in OPERATORS
         ],
