@@ -109,7 +109,8 @@ LIFTS = guard.Policy("mfa_lift", free=3, max_delay=3600, cap=3)
 def lift_block(*, user, scope: str, actor: str, detail: dict | None = None) -> str:
     """End the current wait of `user`'s second step (a manager or operator who helps):
     lifted | nothing (no wait, or the lane is at its hourly cap) | limit (three lifts this
-    hour already). The caller checks that `actor` may do this. Audited either way."""
+    hour already). The caller checks that `actor` may do this. Every try on a lane that
+    was waiting is audited, lifted or refused; with no wait there is nothing to change."""
     if guard.lane_block(account_lane(user, scope)).blocked_until is None:
         return "nothing"
     if guard.reserve([guard.lane(LIFTS, f"{scope}:{user.pk}")]) is not None:
