@@ -57,6 +57,26 @@ def system(tmp_path_factory, mailbox) -> System:
     stop_system(running)
 
 
+@pytest.fixture(scope="session")
+def named_system(tmp_path_factory, mailbox) -> System:
+    """A second system whose identity and library answer at http://localhost:<port>: a
+    browser refuses an IP address as a WebAuthn relying party id, so passkeys and security
+    keys (test_browser_passkeys.py, test_browser_mfa.py) need a host name. One system for
+    both modules: a start costs about 40 s of CI. (The main `system` stays on 127.0.0.1,
+    where the other tests' URLs and cookies live.)"""
+    from .harness import free_port
+
+    var = tmp_path_factory.mktemp("bibid-named")
+    env = {"EMAIL_URL": mailbox.url}
+    for service in ("identity", "library"):
+        port = free_port()
+        env[f"{service.upper()}_PORT"] = str(port)
+        env[f"{service.upper()}_PUBLIC_URL"] = f"http://localhost:{port}"
+    running = start_system(var, extra_env=env)
+    yield running
+    stop_system(running)
+
+
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
 

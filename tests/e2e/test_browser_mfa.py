@@ -20,7 +20,6 @@ from playwright.sync_api import Page, expect
 
 from .console_pages import CODE_LABEL, heading, second_step
 from .console_pages import staff as staff_of
-from .harness import free_port, start_system, stop_system
 
 pytestmark = pytest.mark.browser
 
@@ -28,19 +27,8 @@ DESK, MANAGER = "balie.maas", "manager.maas"
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory, mailbox):
-    var = tmp_path_factory.mktemp("bibid-mfa")
-    port = free_port()
-    running = start_system(
-        var,
-        extra_env={
-            "EMAIL_URL": mailbox.url,
-            "LIBRARY_PORT": str(port),
-            "LIBRARY_PUBLIC_URL": f"http://localhost:{port}",
-        },
-    )
-    yield running
-    stop_system(running)
+def system(named_system):
+    return named_system  # identity and library on localhost (conftest: named_system)
 
 
 def url(system, path: str) -> str:

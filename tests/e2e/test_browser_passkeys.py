@@ -1,11 +1,11 @@
 """Passkeys in a real browser: Chromium's virtual authenticator (DevTools' WebAuthn domain).
 
-One system, started here with identity at http://localhost:<port> (a browser refuses an IP
-address as a WebAuthn relying party id), and ONE test that walks the whole journey, so the
-start-up is paid once: a patron adds a passkey in Mijn inlogaccount, signs out, signs in
-with it at identity and through Mijn Menu (an OIDC sign-in that says "met een passkey"),
-removes it, and is then refused with the same generic message as a passkey identity never
-saw (the enumeration rule of test_enumeration.py, on the passkey path).
+One system (conftest's named_system) with identity at http://localhost:<port> (a browser
+refuses an IP address as a WebAuthn relying party id), and ONE test that walks the whole
+journey, so the start-up is paid once: a patron adds a passkey in Mijn inlogaccount, signs
+out, signs in with it at identity and through Mijn Menu (an OIDC sign-in that says "met een
+passkey"), removes it, and is then refused with the same generic message as a passkey
+identity never saw (the enumeration rule of test_enumeration.py, on the passkey path).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Page, expect
 
-from .harness import free_port, start_system, stop_system
-
 pytestmark = pytest.mark.browser
 
 ANNA = "anna.jansen"  # linked at aan-de-maas in the demo data (src/bibid/common/demo.py)
@@ -29,19 +27,8 @@ GENERIC = re.compile(r"^Inloggen met deze passkey is niet gelukt\.")
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory, mailbox):
-    var = tmp_path_factory.mktemp("bibid-passkeys")
-    port = free_port()
-    running = start_system(
-        var,
-        extra_env={
-            "EMAIL_URL": mailbox.url,
-            "IDENTITY_PORT": str(port),
-            "IDENTITY_PUBLIC_URL": f"http://localhost:{port}",
-        },
-    )
-    yield running
-    stop_system(running)
+def system(named_system):
+    return named_system  # identity and library on localhost (conftest: named_system)
 
 
 def identity(system, path: str) -> str:
