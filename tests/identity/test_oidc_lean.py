@@ -140,3 +140,54 @@ def test_another_process_sees_a_change_through_the_shared_version(anna, rp):
     assert loaded is not None
     clients.invalidate()  # what a change in another process does to the shared cache
     assert not loaded.fresh(clients._version(), loaded.loaded_at)
+
+
+def test_a_session_past_its_end_is_superseded_not_joined(anna, rp):
+    """The upsert leaves a live row past its end alone; the old path closes it (its tokens
+    stay revoked) and the exchange starts a new session."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import RefreshToken
+
+    here = browser()
+    first = authorize(here, rp)
+    old_tokens = exchange(rp, first.code, first.verifier).json()
+    old = ServiceSession.objects.get()
+    ServiceSession.objects.filter(pk=old.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    again = authorize(here, rp)
+    tokens = exchange(rp, again.code, again.verifier).json()
+    old.refresh_from_db()
+    assert old.end_reason == "superseded" and old.ended_at is not None
+    new = ServiceSession.objects.get(ended_at__isnull=True)
+    assert new.pk != old.pk and new.sid == old.sid
+    assert tokens["refresh_token"]
+    assert RefreshToken.objects.filter(token_family=new.pk, revoked__isnull=True).count() == 1
+    assert refresh(rp, old_tokens["refresh_token"]).status_code == 400
+
+
+def test_a_sign_out_during_the_exchange_revokes_what_it_wrote(anna, rp):
+    """The patron signs out between the code's check and its use: the sign-out deletes the
+    pending code, the exchange finds it gone, and the tokens it wrote meanwhile go."""
+    from unittest import mock
+
+    from bibid.identity.oidc import sessions
+
+    real_join = sessions.join_for_code
+
+    def join_then_sign_out(issued):
+        session = real_join(issued)
+        sessions.end_sid(issued.sid, "logout")
+        return session
+
+    auth = authorize(browser(), rp)
+    with mock.patch.object(sessions, "join_for_code", join_then_sign_out):
+        response = exchange(rp, auth.code, auth.verifier)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert not ServiceSession.objects.filter(ended_at__isnull=True).exists()
+    from oauth2_provider.models import AccessToken, RefreshToken
+
+    assert not AccessToken.objects.exists()
+    assert all(t.revoked for t in RefreshToken.objects.all())

@@ -186,7 +186,9 @@ class TokenView(DotTokenView):
                 checksum = hashlib.sha256(access_token.encode()).hexdigest()
                 token = get_access_token_model().objects.get(token_checksum=checksum)
                 app_authorized.send(sender=self, request=request, token=token)
-        response = HttpResponse(content=body, status=status)
+        # JSON also when oauthlib's error came as an exception (a code used up by a
+        # concurrent exchange or a sign-out), whose headers name no content type.
+        response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
             response[key] = value
         return response
