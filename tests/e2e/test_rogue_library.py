@@ -4,7 +4,8 @@ Duinstreek's API client) attacks patrons of library A (Bibliotheek aan de Maas).
 Each test tries one attack or chain from the testers' findings (docs/security/threat-model.md)
 and asserts that it is refused or needs the patron, and that nothing changed for the victim:
 the old password still signs in, the recovery address is the same and confirmed, no link to
-B, no reset mail. This module: linking (L2), the username oracle (L5), card numbers (L6).
+B, no reset mail. This module: linking (L2), the username oracle (L5), card numbers (L6), and
+the staff second step (issue 17: a manager of B cannot reset or unblock it for staff of A).
 The recovery address, unblock and acting role (L3, L4, acting headers) are in
 test_rogue_library_recovery.py.
 
@@ -21,6 +22,9 @@ import uuid
 import pytest
 import requests
 
+from .console_pages import http_second_step
+from .console_pages import staff as demo_staff
+from .oidc import csrf_of
 from .rogue import (
     LIBRARY_A,
     LIBRARY_B,
@@ -314,3 +318,61 @@ def test_status_names_only_accounts_linked_to_library_b_itself(lib_b):
     typed = ok(lib_b.status(b_card(), ANNA[0]), 200)["typed"]
     assert typed["linked_here_to"] == "3020000001" and typed["exists"] is True
     assert typed["username_of_account"] == ANNA[0]
+
+
+# -- the staff second step (issue 17) --------------------------------------------------------
+
+
+def console_as(system, username: str) -> requests.Session:
+    """A staff member's console session over plain HTTP: password, then the second step."""
+    http = requests.Session()
+    http.headers["X-Forwarded-For"] = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"
+    sign_in_url = f"{system.urls['library']}/console/inloggen/"
+    page = http.get(sign_in_url, timeout=TIMEOUT)
+    password = demo_staff(system, username)["password"]
+    signed = http.post(
+        sign_in_url,
+        data={
+            "csrfmiddlewaretoken": csrf_of(page.text),
+            "username": username,
+            "password": password,
+        },
+        headers={"Referer": sign_in_url},
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert signed.status_code == 302, describe(signed)
+    done = http_second_step(http, system, username)
+    assert done.status_code == 302, describe(done)
+    return http
+
+
+def test_a_manager_of_library_b_cannot_reset_or_unblock_a_second_step_at_library_a(system):
+    """Staff of A are A's: B's manager does not see them, and posting A's own reset and
+    unblock addresses (ids are guessable) gets 404, not a reset: A's desk keeps its factor."""
+    staff_page = f"{system.urls['library']}/console/medewerkers/"
+    a = console_as(system, "manager.maas")
+    listed = a.get(staff_page, timeout=TIMEOUT)
+    assert listed.status_code == 200, describe(listed)
+    row = next(r for r in listed.text.split("<tr") if "balie.maas" in r)
+    reset = re.search(r'action="([^"]*tweede-stap-herstellen/)"', row)
+    assert reset, row  # A's manager may reset A's desk: the form is there
+    target = int(re.search(r"/medewerkers/(\d+)/", reset.group(1)).group(1))
+
+    b = console_as(system, "manager.duin")
+    own = b.get(staff_page, timeout=TIMEOUT)
+    assert own.status_code == 200 and "balie.duin" in own.text, describe(own)
+    assert "balie.maas" not in own.text
+    for action in ("tweede-stap-herstellen", "tweede-stap-deblokkeren"):
+        attack = f"{staff_page}{target}/{action}/"
+        refused = b.post(
+            attack,
+            data={"csrfmiddlewaretoken": csrf_of(own.text)},
+            headers={"Referer": staff_page},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+        assert refused.status_code == 404, (action, describe(refused))
+    again = a.get(staff_page, timeout=TIMEOUT)
+    row = next(r for r in again.text.split("<tr") if "balie.maas" in r)
+    assert "tweede-stap-herstellen" in row  # still enrolled: nothing was reset
