@@ -163,6 +163,11 @@ def test_authlib_full_flow_with_id_token_checked_against_jwks(system, discovery,
     assert claims["sub"] == account["account_id"]
     assert claims["preferred_username"] == username
     assert claims["sid"]
+    # How the patron signed in (issue 17, RFC 8176): a password here. A passkey sign-in's
+    # ["hwk", "user"] reaches Mijn Menu's Authlib client in test_browser_passkeys.py.
+    assert claims["amr"] == ["pwd"] and claims["acr"] == "urn:bibid:acr:password"
+    assert {"amr", "acr"} <= set(discovery["claims_supported"])
+    assert claims["acr"] in discovery["acr_values_supported"]
     # Mijn Menu of this library learns its own customer reference; the expired right is gone.
     assert claims["libraries"] == [
         {"code": "aan-de-maas", "name": "Bibliotheek aan de Maas", "customer_ref": ref}
