@@ -18,6 +18,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from .authenticator import virtual_authenticator
 from .console_pages import CODE_LABEL, heading, second_step
 from .console_pages import staff as staff_of
 
@@ -98,20 +99,7 @@ def test_staff_enrol_an_app_then_a_security_key_and_sign_in_with_each(system, br
         expect(heading(page)).to_have_text("Klant zoeken")
 
         # A security key: Chromium's virtual authenticator.
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                }
-            },
-        )
+        virtual_authenticator(page)
         page.goto(url(system, "/console/tweede-stap/instellen/"))
         page.get_by_label("Naam van de sleutel").fill("virtuele sleutel")
         with page.expect_navigation():

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Page, expect
 
+from .authenticator import virtual_authenticator
+
 pytestmark = pytest.mark.browser
 
 ANNA = "anna.jansen"  # linked at aan-de-maas in the demo data (src/bibid/common/demo.py)
@@ -45,25 +47,6 @@ def demo_password(system, username: str) -> str:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def virtual_authenticator(page: Page) -> tuple:
-    """A platform authenticator with resident keys and user verification, always approving."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
 
 
 def sign_in_with_password(page: Page, system, username: str, password: str) -> None:
