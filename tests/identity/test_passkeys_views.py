@@ -15,9 +15,9 @@ from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.passkeys.models import Passkey, PasskeyUser, RemovedPasskey
 from bibid.identity.signin import passkey as passkey_flow
 from bibid.identity.signin.models import LoginEvent
+from tests.webauthn_soft import SoftAuthenticator
 
 from .conftest import PASSWORD
-from .test_passkeys_webauthn import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db
 

@@ -5,101 +5,16 @@ count that goes back, a bad signature."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from datetime import timedelta
 
-import cbor2
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.test import RequestFactory
 
 from bibid.common import clock
 from bibid.common import webauthn as wa
-
-
-class SoftAuthenticator:
-    """A passkey authenticator in software (test only): one P-256 key per credential."""
-
-    def __init__(self, *, origin: str | None = None, rp_id: str | None = None):
-        rp = wa.relying_party()
-        self.origin = origin or rp.origin
-        self.rp_id = rp_id or rp.id
-        self.credentials: dict[bytes, dict] = {}
-
-    def _client_data(self, kind: str, options: dict) -> bytes:
-        return json.dumps(
-            {"type": kind, "challenge": options["challenge"], "origin": self.origin},
-            separators=(",", ":"),
-        ).encode()
-
-    def create(self, options: dict) -> dict:
-        """The browser's JSON for navigator.credentials.create() (attestation "none")."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        numbers = key.public_key().public_numbers()
-        cose = cbor2.dumps(
-            {
-                1: 2,
-                3: -7,
-                -1: 1,
-                -2: numbers.x.to_bytes(32, "big"),
-                -3: numbers.y.to_bytes(32, "big"),
-            }
-        )
-        credential_id = secrets.token_bytes(16)
-        user_handle = wa.from_b64url(options["user"]["id"])
-        self.credentials[credential_id] = {"key": key, "count": 0, "user": user_handle}
-        auth_data = (
-            hashlib.sha256(self.rp_id.encode()).digest()
-            + bytes([0x45])  # user present, user verified, attested credential data
-            + (0).to_bytes(4, "big")
-            + bytes(16)  # AAGUID
-            + len(credential_id).to_bytes(2, "big")
-            + credential_id
-            + cose
-        )
-        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
-        return {
-            "id": wa.b64url(credential_id),
-            "rawId": wa.b64url(credential_id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": wa.b64url(self._client_data("webauthn.create", options)),
-                "attestationObject": wa.b64url(attestation),
-                "transports": ["internal"],
-            },
-            "clientExtensionResults": {},
-        }
-
-    def get(self, options: dict, credential_id: bytes | None = None, *, count=None) -> dict:
-        """The browser's JSON for navigator.credentials.get() with a discoverable credential."""
-        credential_id = credential_id or next(iter(self.credentials))
-        held = self.credentials[credential_id]
-        held["count"] = held["count"] + 1 if count is None else count
-        auth_data = (
-            hashlib.sha256(self.rp_id.encode()).digest()
-            + bytes([0x05])  # user present, user verified
-            + held["count"].to_bytes(4, "big")
-        )
-        client_data = self._client_data("webauthn.get", options)
-        signature = held["key"].sign(
-            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
-        )
-        return {
-            "id": wa.b64url(credential_id),
-            "rawId": wa.b64url(credential_id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": wa.b64url(client_data),
-                "authenticatorData": wa.b64url(auth_data),
-                "signature": wa.b64url(signature),
-                "userHandle": wa.b64url(held["user"]),
-            },
-            "clientExtensionResults": {},
-        }
+from tests.webauthn_soft import SoftAuthenticator
 
 
 def _request():
