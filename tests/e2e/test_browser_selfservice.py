@@ -47,7 +47,7 @@ def sign_in(page: Page, system, username: str, password: str) -> None:
     page.goto(identity(system, "/inloggen/"))
     page.get_by_label("Gebruikersnaam of pasnummer").fill(username)
     page.get_by_label("Wachtwoord", exact=True).fill(password)
-    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_role("button", name="Inloggen", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mijn inlogaccount")
 
 

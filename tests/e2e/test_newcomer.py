@@ -64,7 +64,7 @@ def test_reset_a_password_with_the_dev_mailbox(no_js_page, plain_system):
     page.goto(f"{identity}/inloggen/")
     page.get_by_label("Gebruikersnaam of pasnummer").fill("anna.jansen")
     page.get_by_label("Wachtwoord", exact=True).fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_role("button", name="Inloggen", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mijn inlogaccount")
 
 

@@ -49,7 +49,7 @@ def test_the_definitions_load_without_django():
         "import sys\n"
         "from bibid.library.helpdesk import definitions, engine\n"
         "assert len([d for d in definitions.all_definitions().values()"
-        " if d.kind == 'flow']) == 10\n"
+        " if d.kind == 'flow']) == 11\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] == 'django']\n"
         "assert not [m for m in loaded if m.split('.')[1:2] in (['conf'], ['db'],"
         " ['contrib'], ['http'], ['template'])], loaded\n"
