@@ -12,7 +12,12 @@ from bibid.library.helpdesk import definitions
 
 from .walk import VISITED
 
-WALKS = ("test_flows_1_signin", "test_flows_2_selfservice", "test_flows_3_desk")
+WALKS = (
+    "test_flows_1_signin",
+    "test_flows_2_selfservice",
+    "test_flows_3_desk",
+    "test_flows_4_passkey",
+)
 
 
 def test_every_node_of_every_flow_was_walked(request):
