@@ -4,8 +4,9 @@ One system (conftest's named_system) with identity at http://localhost:<port> (a
 refuses an IP address as a WebAuthn relying party id), and ONE test that walks the whole
 journey, so the start-up is paid once: a patron adds a passkey in Mijn inlogaccount, signs
 out, signs in with it at identity and through Mijn Menu (an OIDC sign-in that says "met een
-passkey"), removes it, and is then refused with the same generic message as a passkey
-identity never saw (the enumeration rule of test_enumeration.py, on the passkey path).
+passkey") and so in the Online Bibliotheek, removes it, and is then refused with the same
+generic message as a passkey identity never saw (the enumeration rule of
+test_enumeration.py, on the passkey path).
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def test_a_patron_adds_a_passkey_signs_in_with_it_and_removes_it(system, browser
         expect(page.get_by_test_id("signed-in-with")).to_have_text(
             "Je bent ingelogd met een passkey."
         )
+        # And so in the Online Bibliotheek: Mijn Menu's link, no password asked on the way.
+        page.get_by_role("link", name="Naar de Online Bibliotheek").click()
+        expect(page).to_have_url(system.urls["reading"] + "/")
+        expect(page.locator(".who")).to_have_text(ANNA)
 
         # The list shows its use; removing it (signed in) leaves the password.
         page.goto(identity(system, "/passkeys/"))
