@@ -36,6 +36,7 @@ from bibid.library.helpdesk import definitions
 from bibid.library.helpdesk.findings import CODES
 
 from .library_api import approve_handover, choose_password
+from .passkeys_http import add_passkey, authenticator, passkey_attempt, remove_passkey
 from .scenarios import (
     CL,
     EB,
@@ -374,6 +375,54 @@ def child_without_email_activated_at_desk(w: World) -> Made:
     card = w.member("jeugd", birth_date="2013-09-09", email=None)
     w.active_without_password(card)
     return names(Made(card))
+
+
+def with_passkeys(w: World, made: Made, *names: str):
+    """The patron signs in with the password and adds passkeys (a software authenticator,
+    tests/e2e/passkeys_http.py); the device and the signed-in browser."""
+    browser, key = w.browser_at(made.patron), authenticator(w.system)
+    for name in names:
+        added = add_passkey(w.system, browser, key, name)
+        assert added.status_code == 200, added.text
+    return key, browser
+
+
+def refused(answer) -> None:
+    assert answer.status_code == 400, (answer.status_code, answer.text)
+
+
+def removed_passkey_still_offered(w: World) -> Made:
+    made = all_in_order(w)
+    key, browser = with_passkeys(w, made, "telefoon")
+    remove_passkey(w.system, browser, "telefoon")
+    refused(passkey_attempt(w.system, key))  # the device still offers it
+    return made
+
+
+def old_phone_removed_new_one_kept(w: World) -> Made:
+    made = all_in_order(w)
+    key, browser = with_passkeys(w, made, "oude telefoon", "nieuwe telefoon")
+    old = next(iter(key.credentials))
+    remove_passkey(w.system, browser, "oude telefoon")
+    refused(passkey_attempt(w.system, key, old))
+    refused(passkey_attempt(w.system, key, old))
+    return made
+
+
+def passkey_signed_by_another_key(w: World) -> Made:
+    made = all_in_order(w)
+    key, _browser = with_passkeys(w, made, "telefoon")
+    refused(passkey_attempt(w.system, key.impostor()))
+    return made
+
+
+def cloned_passkey_counter_behind(w: World) -> Made:
+    """A copied authenticator: its signature counter is behind the one identity saw last."""
+    made = all_in_order(w)
+    key, _browser = with_passkeys(w, made, "telefoon")
+    assert passkey_attempt(w.system, key).status_code == 200  # signs in, counter 1
+    refused(passkey_attempt(w.system, key, count=1))  # the copy says 1 again
+    return made
 
 
 def logout_detected_reported_by_mijn_menu(w: World) -> Made:
@@ -803,6 +852,40 @@ SCENARIOS = [
         None,
         "no-email-address",
         "question ask_address",
+    ),
+    # Passkeys (issue 17): a refused passkey explains why the patron cannot sign in with it;
+    # the password and its reset stay, so the walk goes on to what the helpdesk asks next.
+    S(
+        "a removed passkey still offered by the device",
+        removed_passkey_still_offered,
+        CL,
+        None,
+        "passkey-removed",
+        "question try_now",
+    ),
+    S(
+        "old phone's passkey removed, the new one kept",
+        old_phone_removed_new_one_kept,
+        CL,
+        None,
+        "passkey-removed",
+        "question try_now",
+    ),
+    S(
+        "a passkey signed by another key",
+        passkey_signed_by_another_key,
+        CL,
+        None,
+        "passkey-refused",
+        "question try_now",
+    ),
+    S(
+        "a copied passkey, its counter behind",
+        cloned_passkey_counter_behind,
+        CL,
+        None,
+        "passkey-refused",
+        "question try_now",
     ),
     S(
         "LOGOUT_DETECTED reported by Mijn Menu",

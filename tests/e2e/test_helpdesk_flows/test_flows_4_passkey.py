@@ -14,6 +14,7 @@ import requests
 from tests.webauthn_soft import SoftAuthenticator
 
 from ..oidc import TIMEOUT, csrf_of
+from ..passkeys_http import add_passkey, authenticator, post_json
 from .walk import (
     LIBRARY,
     PASSWORD,
@@ -36,21 +37,6 @@ REFUSAL = (
     "of probeer een andere passkey."
 )
 PASSKEY_FORM = re.compile(r'<form[^>]*data-webauthn="get".*?</form>', re.S)
-
-
-def authenticator(system) -> SoftAuthenticator:
-    return SoftAuthenticator(origin=system.urls["identity"], rp_id="127.0.0.1")
-
-
-def post_json(http: requests.Session, url: str, body: dict, token: str) -> requests.Response:
-    """As bibid/webauthn.js posts: JSON, the form's CSRF token in X-CSRFToken."""
-    return http.post(
-        url,
-        json=body,
-        headers={"X-CSRFToken": token, "Accept": "application/json", "Referer": url},
-        timeout=TIMEOUT,
-        allow_redirects=False,
-    )
 
 
 def click(system, walk: Walk, http, key: SoftAuthenticator, credential_id=None, *, page=None):
@@ -77,19 +63,6 @@ def click(system, walk: Walk, http, key: SoftAuthenticator, credential_id=None, 
     return post_json(
         http, f"{identity}/inloggen/passkey/", {"credential": answer, "fields": fields}, token
     )
-
-
-def add_passkey(system, http, key: SoftAuthenticator, name: str) -> requests.Response:
-    """On Mijn inlogaccount, Passkeys: "Passkey toevoegen" (the session signed in recently)."""
-    identity = system.urls["identity"]
-    page = http.get(f"{identity}/passkeys/", timeout=TIMEOUT)
-    assert 'data-webauthn="create"' in page.text, "no add form: not signed in recently?"
-    token = csrf_of(page.text)
-    body = {"fields": {"name": name}}
-    begun = post_json(http, f"{identity}/passkeys/toevoegen/begin/", body, token)
-    assert begun.status_code == 200, begun.text
-    answer = key.create(begun.json()["publicKey"])
-    return post_json(http, f"{identity}/passkeys/toevoegen/", {**body, "credential": answer}, token)
 
 
 def patron_with_passkey(system) -> tuple[str, str, SoftAuthenticator, requests.Session]:
