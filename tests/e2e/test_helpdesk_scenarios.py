@@ -59,7 +59,7 @@ DESK_MAY_NOT = {"login_account_unblock", "unlink"}
 
 @pytest.fixture(scope="module")
 def world(system, mailbox) -> World:
-    return World(system, mailbox, patrons=48)
+    return World(system, mailbox, patrons=56)  # one per set-up that needs a fresh account
 
 
 # -- the set-ups -------------------------------------------------------------------------
