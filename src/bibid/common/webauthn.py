@@ -27,6 +27,7 @@ API (every function is keyword-only after `request`):
   those (a second factor for a known account). `passkey=True`: user verification required
   (the passkey is the whole sign-in, so it must be "something you have" *and* a PIN or
   biometric); `passkey=False`: preferred (the password already was the first factor).
+- `posted(request) -> dict`: the JSON object webauthn.js posted (bounded), or {}.
 - `read_assertion(credential) -> Assertion`: the credential id and user handle of the browser's
   answer, WITHOUT verifying anything, so the caller can look up the stored public key.
 - `finish_authentication(request, *, purpose, assertion, public_key, sign_count)
@@ -195,6 +196,22 @@ def begin_registration(
     _store_challenge(request, purpose, options.challenge, passkey=passkey)
     # Through py_webauthn's own JSON (enums become their plain values) and back to a dict.
     return json.loads(options_to_json(options))
+
+
+# A browser's answer is a few kilobytes; a bigger body is not one (and is not parsed).
+POSTED_MAX = 64 * 1024
+
+
+def posted(request) -> dict:
+    """The JSON object bibid/webauthn.js posted (the browser's answer and the form's fields);
+    {} for anything else, so the caller refuses it with its one generic message."""
+    if len(request.body) > POSTED_MAX:
+        return {}
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _load(credential: str | dict | bytes) -> dict:

@@ -5,8 +5,6 @@ shown once. Thin: each parses, calls one operation, renders the answer."""
 
 from __future__ import annotations
 
-import json
-
 import segno
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -85,14 +83,6 @@ def _has_key(user) -> bool:
     return Authenticator.objects.filter(user=user, kind=Authenticator.Kind.WEBAUTHN).exists()
 
 
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 @never_cache
 @require_POST
 def key_begin(request: HttpRequest, flow: Flow) -> JsonResponse:
@@ -130,7 +120,7 @@ def key_finish(request: HttpRequest, flow: Flow) -> JsonResponse:
         return _throttled(response, denied.retry_after)
     reason = "ok"
     try:
-        assertion = wa.read_assertion(_json_body(request).get("credential") or {})
+        assertion = wa.read_assertion(wa.posted(request).get("credential") or {})
         key = Authenticator.objects.filter(
             user=user,
             kind=Authenticator.Kind.WEBAUTHN,
@@ -266,7 +256,7 @@ def key_register_finish(request: HttpRequest, flow: Flow) -> JsonResponse:
     user, adding = _enrolling_user(request, flow)
     if user is None:
         return JsonResponse({"error": _refused()}, status=400)
-    body = _json_body(request)
+    body = wa.posted(request)
     name = str((body.get("fields") or {}).get("name") or "").strip()[:100]
     try:
         registered = wa.finish_registration(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from bibid.common import clock, fastsql
@@ -19,7 +19,7 @@ from bibid.identity.mail.models import OutboxMessage
 from bibid.identity.mail.services import enqueue
 
 from .models import Passkey, PasskeyUser, RemovedPasskey
-from .selectors import credential_hash, handle_of, passkey_of
+from .selectors import credential_hash, passkey_of
 
 # Enough for a phone, a laptop, a tablet and two security keys, and then some; a bound so
 # that a signed-in browser cannot fill the table.
@@ -28,16 +28,12 @@ NAME_MAX = 64
 
 
 def user_handle(account: Account) -> bytes:
-    """The account's WebAuthn user handle, made (32 random bytes) on first use."""
-    handle = handle_of(account)
-    if handle is not None:
-        return handle
-    try:
-        with transaction.atomic():
-            PasskeyUser.objects.create(account=account, handle=secrets.token_bytes(32))
-    except IntegrityError:
-        pass  # made by a parallel request meanwhile: use that one
-    return handle_of(account) or b""
+    """The account's WebAuthn user handle, made (32 random bytes) on first use; a parallel
+    first use gets the same one (get_or_create takes the row the other request made)."""
+    row, _made = PasskeyUser.objects.get_or_create(
+        account=account, defaults={"handle": secrets.token_bytes(32)}
+    )
+    return bytes(row.handle)
 
 
 def clean_name(name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.contrib import messages
@@ -87,16 +86,6 @@ def confirm(request: HttpRequest) -> HttpResponse:
     return _page(request, confirm=form, status=400)
 
 
-def _body(request: HttpRequest) -> dict:
-    if len(request.body) > 64 * 1024:
-        return {}
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _fields(body: dict) -> dict:
     fields = body.get("fields")
     return fields if isinstance(fields, dict) else {}
@@ -121,7 +110,7 @@ def add_begin(request: HttpRequest) -> JsonResponse:
         return _not_recent()
     account = request.user
     try:
-        passkey_services.clean_name(str(_fields(_body(request)).get("name", "")))
+        passkey_services.clean_name(str(_fields(wa.posted(request)).get("name", "")))
     except Problem as problem:
         return _refused(problem.text(_language()))
     options = wa.begin_registration(
@@ -146,7 +135,7 @@ def add(request: HttpRequest) -> JsonResponse:
     if not _recent(request):
         wa.discard_challenge(request, purpose=PURPOSE)
         return _not_recent()
-    body = _body(request)
+    body = wa.posted(request)
     credential = body.get("credential")
     try:
         registered = wa.finish_registration(

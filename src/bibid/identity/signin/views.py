@@ -1,7 +1,5 @@
 """Sign-in and sign-out pages: parse the form, call the flow, render the answer."""
 
-import json
-
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -15,6 +13,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bibid.common import webauthn as wa
 from bibid.common.http import client_ip, user_agent
 from bibid.identity.accounts.usernames import username_key
 
@@ -123,16 +122,6 @@ def help_view(request: HttpRequest) -> HttpResponse:
 # -- passkeys -------------------------------------------------------------------------------
 
 
-def _json_body(request: HttpRequest) -> dict:
-    if len(request.body) > 64 * 1024:  # an assertion is a few kilobytes at most
-        return {}
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _passkey_failed() -> str:
     # One text for every refusal (unknown or removed passkey, bad signature, inactive
     # account): the answer must not tell whether an account or a passkey exists.
@@ -155,7 +144,7 @@ def passkey_begin(request: HttpRequest) -> JsonResponse:
 @require_POST
 def passkey_login(request: HttpRequest) -> JsonResponse:
     """Check the browser's passkey answer and sign in as the password path does."""
-    body = _json_body(request)
+    body = wa.posted(request)
     fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
     next_url = safe_next(request, fields.get("next", ""))
     seen_device = device.read(request)
