@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
+from urllib.parse import urlparse
 
 import pyotp
 import pytest
@@ -173,13 +174,78 @@ def http_second_step(http: requests.Session, system, username: str) -> requests.
     )
 
 
+# The signed-in staff sessions of this run, per (console, staff member): the session's cookies.
+# Each second step spends one time step of the app, and a step is accepted once (three usable
+# per 30 s, the one before and after included), so the fourth sign-in of one member within
+# 30 s waited for the clock: up to half a minute per test, minutes per CI run. Later sign-ins
+# of a member therefore reuse the session the first one made; a session that has ended (signed
+# out, expired, the member's factor reset) is noticed and replaced by a new sign-in. The form
+# and the second step themselves are driven by the tests about them (test_browser_console's
+# sign-in tests, test_browser_mfa, the page walk), which do not use these helpers.
+_STAFF_SESSIONS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _signed_in_path(path: str) -> bool:
+    return path.startswith(CONSOLE) and not path.startswith((SIGN_IN, SECOND_STEP))
+
+
 def sign_in(page: Page, system, username: str) -> None:
+    """The console as this staff member: this run's session of theirs, else a sign-in by the
+    form with the second step."""
+    key = (system.urls["library"], username)
+    saved = _STAFF_SESSIONS.get(key)
+    if saved:
+        page.context.add_cookies(
+            [{"name": n, "value": v, "url": system.urls["library"]} for n, v in saved.items()]
+        )
+        page.goto(url(system, CONSOLE))
+        if _signed_in_path(urlparse(page.url).path):
+            expect(heading(page)).to_have_text("Klant zoeken")
+            return
+        del _STAFF_SESSIONS[key]
     page.goto(url(system, SIGN_IN))
     page.get_by_label("Gebruikersnaam").fill(username)
     page.get_by_label("Wachtwoord").fill(staff(system, username)["password"])
     page.get_by_role("button", name="Inloggen", exact=True).click()
     second_step(page, system, username)
     expect(heading(page)).to_have_text("Klant zoeken")
+    cookies = page.context.cookies(system.urls["library"])
+    _STAFF_SESSIONS[key] = {c["name"]: c["value"] for c in cookies}
+
+
+def staff_http(system, username: str, http: requests.Session | None = None) -> requests.Session:
+    """A plain HTTP client signed in to the console as this staff member (this run's session
+    of theirs when it is still valid, see _STAFF_SESSIONS)."""
+    http = http or requests.Session()
+    key = (system.urls["library"], username)
+    saved = _STAFF_SESSIONS.get(key)
+    if saved:
+        for name, value in saved.items():
+            http.cookies.set(name, value)
+        check = http.get(url(system, CONSOLE), timeout=TIMEOUT, allow_redirects=False)
+        if check.status_code == 200:
+            return http
+        del _STAFF_SESSIONS[key]
+        http.cookies.clear()
+    page = http.get(url(system, SIGN_IN), timeout=TIMEOUT)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text[:300]
+    signed = http.post(
+        url(system, SIGN_IN),
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": username,
+            "password": staff(system, username)["password"],
+        },
+        headers={"Referer": url(system, SIGN_IN)},
+        timeout=TIMEOUT,
+        allow_redirects=False,
+    )
+    assert signed.status_code == 302, signed.text[:300]
+    done = http_second_step(http, system, username)
+    assert done.status_code == 302, done.text[:300]
+    _STAFF_SESSIONS[key] = http.cookies.get_dict()
+    return http
 
 
 def open_customer(page: Page, system, card: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, Response, expect
 
-from .console_pages import second_step
+from .console_pages import sign_in as console_sign_in
 from .library_api import approve_handover
 from .oidc import library_api as identity_api
 
@@ -108,12 +108,7 @@ def navigate(page: Page, act) -> Response:
 
 
 def sign_in(page: Page, system, username: str = STAFF) -> None:
-    page.goto(url(system, "/console/inloggen/"))
-    page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord").fill(staff(system, username)["password"])
-    navigate(page, page.get_by_role("button", name="Inloggen", exact=True).click)
-    navigate(page, lambda: second_step(page, system, username))
-    expect(heading(page)).to_have_text("Klant zoeken")
+    console_sign_in(page, system, username)
 
 
 def open_customer(page: Page, system, card: str, name: str) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 
 import requests
 
-from ..console_pages import http_second_step
+from ..console_pages import staff_http
 from ..library_api import fresh_card
 from ..oidc import TIMEOUT, library_api
 from .walk import (
@@ -23,7 +23,6 @@ from .walk import (
     hidden_fields,
     library_customer,
     option,
-    staff,
     submit,
 )
 
@@ -31,17 +30,8 @@ from .walk import (
 
 
 def staff_console(system) -> requests.Session:
-    http, library = browser(), system.urls["library"]
-    signed = submit(
-        http,
-        f"{library}/console/inloggen/",
-        {"username": "balie.maas", "password": staff(system)["password"]},
-        follow=False,
-    )
-    assert signed.status_code == 302, signed.text[:300]
-    done = http_second_step(http, system, "balie.maas")  # bibid.common.mfa
-    assert done.status_code == 302, done.text[:300]
-    return http
+    """balie.maas at the console (password and second step, or this run's session of theirs)."""
+    return staff_http(system, "balie.maas", browser())
 
 
 def register(
