@@ -607,6 +607,34 @@ def run_in_process(label: str, args: argparse.Namespace, postgres: str | None) -
     return {"database": label, **json.loads(result)}
 
 
+class GcTime:
+    """CPU seconds in Python's cyclic garbage collector while active, and collections per
+    generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> GcTime:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+
 class Statements:
     """Counts what passes through the connection's cursors (execute_wrapper): data
     statements and transaction control apart, and the seconds spent in the driver."""
@@ -668,6 +696,10 @@ def in_process_child(args: argparse.Namespace) -> int:
 
     browsers = create_patrons(Shell, IN_PROCESS_PATRONS)
     link_patrons(Shell, browsers)
+    # What a web worker does once it has loaded the application (bibid.common.serving).
+    from bibid.common.serving import settle_heap
+
+    settle_heap()
     service = Service(
         client_id=READING_SERVICE.client_id,
         client_secret=READING_SERVICE.client_secret,
@@ -700,8 +732,13 @@ def in_process_child(args: argparse.Namespace) -> int:
 
         def timed(call, *a, **kw):
             data, control, seconds = counter.snapshot()
+            profiler = step_profilers.get(STEPS[len(steps)]) if measuring else None
             cpu = time.process_time()
+            if profiler is not None:
+                profiler.enable()
             response = call(*a, **kw)
+            if profiler is not None:
+                profiler.disable()
             cpu = time.process_time() - cpu
             after = counter.snapshot()
             steps.append((after[0] - data, after[1] - control, after[2] - seconds, cpu))
@@ -741,17 +778,21 @@ def in_process_child(args: argparse.Namespace) -> int:
         device[browser.username] = patron.cookies[DEVICE_COOKIE].value
         return steps
 
+    # --profile: one cProfile per step (FILE.<step>, spaces as dashes), of the measured sign-ins.
+    step_profilers = {step: cProfile.Profile() for step in STEPS} if args.profile else {}
+    measuring = False
     counter = Statements()
     with connection.execute_wrapper(counter):
         for browser in browsers * 2:  # warm-up: device cookies, templates, caches
             sign_in(browser, counter)
-        profiler = cProfile.Profile() if args.profile else contextlib.nullcontext()
-        with profiler:
+        measuring = True
+        gc_time = GcTime()
+        with gc_time:
             measured = [
                 sign_in(browsers[i % len(browsers)], counter) for i in range(args.in_process_count)
             ]
-    if args.profile:
-        profiler.dump_stats(args.profile)
+    for step, profiler in step_profilers.items():
+        profiler.dump_stats(f"{args.profile}.{step.replace(' ', '-')}")
     # The bare hash, as the sign-in checks it (Django's check_password with the configured
     # Argon2id hasher), in this process: what the login POST's CPU is compared with.
     password = secrets.token_urlsafe(16)
@@ -785,6 +826,8 @@ def in_process_child(args: argparse.Namespace) -> int:
                     for i in range(len(STEPS))
                 ],
                 "total_cpu_ms": statistics.median(sum(x[3] for x in s) for s in measured) * 1000,
+                "gc_ms": gc_time.seconds * 1000 / len(measured),
+                "gc_collections": gc_time.collections,
             }
         )
     )
@@ -818,6 +861,11 @@ def report_in_process(results: list[dict], args: argparse.Namespace) -> None:
         print(
             f"bare hash (check_password, CPU) {r['hash_ms']:.2f} ms; outside the hash "
             f"{outside:.2f} ms per sign-in (target < {OUTSIDE_HASH_TARGET_MS:.0f}): {met}"
+        )
+        young, middle, old = r["gc_collections"]
+        print(
+            f"garbage collector {r['gc_ms']:.2f} ms per sign-in "
+            f"({young}/{middle}/{old} collections of generation 0/1/2)"
         )
 
 
@@ -858,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="FILE",
-        help="profile the measured in-process sign-ins (cProfile) into FILE.<database>",
+        help="a cProfile of each step of the measured in-process sign-ins: FILE.<database>.<step>",
     )
     parser.add_argument("--in-process-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ other error of ours, instead of gunicorn's own HTML page.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from typing import Any
@@ -78,6 +79,10 @@ def refusal_bytes(exc: BaseException) -> bytes | None:
 class Worker(ThreadWorker):
     """The load-shedding gthread worker, answering gunicorn's own refusals as problems."""
 
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        settle_heap()
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         answer = refusal_bytes(exc)
         if answer is None:
@@ -90,6 +95,21 @@ class Worker(ThreadWorker):
             write_nonblock(client, answer)
         except OSError:
             self.log.debug("the client left before the refusal was sent")
+
+
+def settle_heap() -> None:
+    """Move everything the process holds after loading the application out of the cyclic
+    garbage collector's reach (gc.freeze), after one last collection.
+
+    Why: Django, its apps, models, URL patterns and translations are some hundreds of
+    thousands of objects that live as long as the process; every full collection walked all
+    of them again, about a tenth of a second each, and a busy worker runs one every few
+    hundred requests (bench/oidc.py: 1.5 ms of collector per sign-in before, 0.3 ms after).
+    Frozen objects are never collected, so nothing is lost that could be freed: they were
+    going to live until the process ends anyway. The collect first keeps the garbage left by
+    loading from being frozen with them."""
+    gc.collect()
+    gc.freeze()
 
 
 def memory_env() -> dict[str, str]:
