@@ -8,6 +8,8 @@ running process, which has its clients loaded already (bibid.identity.oidc.clien
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlencode, urlsplit
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -18,10 +20,13 @@ from bibid.identity.oidc.claims import ACR_PASSKEY, ACR_PASSWORD
 from bibid.identity.oidc.models import IssuedCode, ServiceSession
 from bibid.identity.signin.models import LoginEvent
 
+from .conftest import PASSWORD
 from .test_oidc import (  # noqa: F401  (the *_fixture names are fixtures: rp, signing_keys)
+    UA,
     authorize,
     browser,
     exchange,
+    pkce_pair,
     refresh,
     rp_fixture,
     signing_keys_fixture,
@@ -191,3 +196,103 @@ def test_a_sign_out_during_the_exchange_revokes_what_it_wrote(anna, rp):
 
     assert not AccessToken.objects.exists()
     assert all(t.revoked for t in RefreshToken.objects.all())
+
+
+# -- the sign-in answers with the code (bibid.identity.signin.views.continue_in_place) --------
+
+
+VERIFIER, CHALLENGE = pkce_pair()
+
+
+def authorize_url(rp, **overrides) -> str:
+    """The authorization request a service sends a browser with, as a path on this host."""
+    params = {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile",
+        "state": "s-123",
+        "nonce": "n-456",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        **overrides,
+    }
+    return "/o/authorize/?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def sign_in_from(next_url: str, password: str = PASSWORD, counted: list | None = None):
+    """A fresh browser on the sign-in page the authorization endpoint sent it to, posting;
+    `counted` gets the POST's data statements."""
+    here = Client(HTTP_USER_AGENT=UA, REMOTE_ADDR="192.0.2.10")
+    page = here.get("/inloggen/", {"next": next_url})
+    assert page.status_code == 200
+    form = {"username": "anna.jansen", "password": password, "next": next_url}
+    with CaptureQueriesContext(connection) as at_post:
+        done = here.post("/inloggen/", form)
+    if counted is not None:
+        counted.extend(data_statements(at_post))
+    return here, done
+
+
+def test_the_sign_in_answers_with_the_code_for_the_service(anna, rp):
+    """One request less per sign-in: the sign-in's answer is the authorization endpoint's
+    (the code, state and iss), not a redirect to the endpoint; the code is the usual one."""
+    assert authorize(browser(), rp).code  # the client is loaded, as in a running process
+    statements: list[str] = []
+    here, done = sign_in_from(authorize_url(rp), counted=statements)
+    assert done.status_code == 302
+    location = urlsplit(done["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == rp.redirect_uri
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert query["state"] == "s-123" and query["iss"].endswith("/o") and query["code"]
+    # The sign-in's own 6 statements, then the authorization's (at most AUTHORIZE_MAX).
+    assert len(statements) <= 6 + AUTHORIZE_MAX, statements
+
+    tokens = exchange(rp, query["code"], VERIFIER)
+    assert tokens.status_code == 200, tokens.content
+    _header, claims = verified(tokens.json()["id_token"])
+    assert claims["nonce"] == "n-456" and claims["amr"] == ["pwd"]
+    assert exchange(rp, query["code"], VERIFIER).status_code == 400  # still single use
+    assert IssuedCode.objects.count() == 2  # the warm-up's and this one: no other
+    # The browser is signed in: the next service's request gets its code at once.
+    assert authorize(here, rp).code
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"redirect_uri": "https://evil.example/steal/"},  # not registered: never sent there
+        {"client_id": "no-such-service"},
+        {"code_challenge": None, "code_challenge_method": None},  # PKCE is required
+    ],
+    ids=["foreign-redirect-uri", "unknown-client", "no-pkce"],
+)
+def test_a_bad_authorization_request_is_answered_at_its_own_address(anna, rp, overrides):
+    """What the endpoint refuses is not answered by the sign-in: the browser goes to the
+    endpoint as before (its error page, or the error for a valid service's redirect URI, is
+    the endpoint's own answer), and no code exists."""
+    next_url = authorize_url(rp, **overrides)
+    here, done = sign_in_from(next_url)
+    assert done.status_code == 302
+    if overrides.get("code_challenge", "") is None:
+        # A valid client and redirect URI: the error goes to the service, as the endpoint
+        # itself answers it.
+        assert done["Location"].startswith(rp.redirect_uri + "?")
+        assert "error=invalid_request" in done["Location"] and "code=" not in done["Location"]
+    else:
+        assert done["Location"] == next_url
+        answer = here.get(next_url)
+        assert answer.status_code == 400
+        assert "evil.example" not in answer.get("Location", "")
+    assert not IssuedCode.objects.exists()
+
+
+def test_a_failed_sign_in_issues_nothing(anna, rp):
+    _here, done = sign_in_from(authorize_url(rp), password="not-the-password")  # noqa: S106
+    assert done.status_code == 200 and b'name="password"' in done.content
+    assert not IssuedCode.objects.exists()
+
+
+def test_another_next_page_is_still_a_redirect_to_it(anna):
+    _here, done = sign_in_from("/account/")
+    assert (done.status_code, done["Location"]) == (302, "/account/")

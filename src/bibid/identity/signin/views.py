@@ -1,10 +1,14 @@
 """Sign-in and sign-out pages: parse the form, call the flow, render the answer."""
 
+import copy
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import auth
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import render, resolve_url
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -37,6 +41,53 @@ def safe_next(request: HttpRequest, target: str | None = None) -> str:
     ):
         return target
     return ""
+
+
+# The pages a sign-in may answer in place of a redirect to them (continue_in_place).
+IN_PLACE = frozenset({"oauth2_provider:authorize"})
+
+
+def continue_in_place(request: HttpRequest, next_url: str) -> HttpResponse | None:
+    """The answer of the page after signing in, when that page is the authorization endpoint
+    and answers with a redirect (the code, or an error, for the service): given now, in the
+    sign-in's own response, instead of a redirect to the endpoint that the browser would
+    follow at once. Why: that was a whole request of its own (a round trip on a patron's
+    phone, and a request's share of the server's work) in every sign-in to a service.
+
+    The endpoint sees what it would have seen from the browser's next request: a GET of that
+    very URL (`next`, checked by safe_next to be a path on this host), by the patron just
+    signed in, with this session. Nothing is skipped: it validates the whole request as
+    always. Any other answer (a page: an error page, the consent page) is discarded and the
+    browser is sent to the endpoint as before, so that the page shows at its own address;
+    such answers change nothing."""
+    if not next_url:
+        return None
+    parts = urlsplit(next_url)
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        return None
+    if match.view_name not in IN_PLACE:
+        return None
+    inner = copy.copy(request)
+    inner.method = "GET"
+    inner.path = inner.path_info = parts.path
+    inner.META = {
+        **request.META,
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+    }
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_ORIGIN"):
+        inner.META.pop(name, None)
+    inner.GET = QueryDict(parts.query)
+    inner.POST = QueryDict()
+    inner._files = MultiValueDict()
+    inner.resolver_match = match
+    response = match.func(inner, *match.args, **match.kwargs)
+    if response.status_code != 302:
+        return None
+    return response
 
 
 @sensitive_post_parameters("password")
@@ -74,7 +125,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             on_success=start_session,
         )
         if result.ok:
-            response = HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+            response = continue_in_place(request, next_url) or HttpResponseRedirect(
+                next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
+            )
             # Remember the name as typed (a card number, say) as well as the username.
             typed = username_key(form.cleaned_data["username"])
             device.remember(response, seen_device, typed, result.account.username_key)
