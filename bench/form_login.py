@@ -56,6 +56,7 @@ from bench.oidc import DEVICE_COOKIE  # noqa: E402
 
 PATRONS = 20
 ALL = "all middlewares"
+SERVER = "= the whole server side (ClientHandler), less the hash"
 
 
 def short(path: str) -> str:
@@ -170,15 +171,22 @@ def child(args: argparse.Namespace) -> int:
             continue
         variants[name] = client
 
+    # Each variant is measured against logins with every middleware taken in turn with it,
+    # one login each (which goes first alternates), so that both see the same moment of a
+    # machine whose speed drifts; the variants' order rotates from round to round.
     times: dict[str, list[float]] = {name: [] for name in variants}
-    order = list(variants)
+    paired: dict[str, list[float]] = {name: [] for name in variants if name != ALL}
+    order = list(paired)
     turn = 0
     for number in range(args.rounds):
         shift = number % len(order)
         for name in order[shift:] + order[:shift]:
-            for _ in range(args.per_round):
-                times[name].append(log_in(variants[name], browsers[turn % len(browsers)]))
-                turn += 1
+            for i in range(args.per_round):
+                for which in (ALL, name) if i % 2 == 0 else (name, ALL):
+                    spent = log_in(variants[which], browsers[turn % len(browsers)])
+                    (paired[name] if which == ALL else times[name]).append(spent)
+                    turn += 1
+    times[ALL] = [t for values in paired.values() for t in values]
 
     # cProfile of logins with every middleware.
     profiler = cProfile.Profile()
@@ -186,7 +194,7 @@ def child(args: argparse.Namespace) -> int:
     for i in range(args.profiled):
         profiled += log_in(full, browsers[i % len(browsers)], profiler)
     stats = pstats.Stats(profiler, stream=io.StringIO())
-    parts = profile_parts(stats.stats, base, args.profiled)  # type: ignore[attr-defined]
+    parts = profile_parts(stats.stats, base, args.profiled, verify)  # type: ignore[attr-defined]
     hash_ms = cum_code(stats.stats, verify) / args.profiled * 1000  # type: ignore[attr-defined]
     print(
         json.dumps(
@@ -194,6 +202,7 @@ def child(args: argparse.Namespace) -> int:
                 "middleware": base,
                 "medians": {name: statistics.median(v) * 1000 for name, v in times.items()},
                 "counts": {name: len(v) for name, v in times.items()},
+                "paired": {name: statistics.median(v) * 1000 for name, v in paired.items()},
                 "broken": broken,
                 "profiled_outside_ms": profiled / args.profiled * 1000,
                 "profiled_hash_ms": hash_ms,
@@ -233,7 +242,7 @@ def own_call(stats: dict, call, inner) -> float:
     return stats[key][3] - rest
 
 
-def profile_parts(stats: dict, middleware: list[str], logins: int) -> dict[str, float]:
+def profile_parts(stats: dict, middleware: list[str], logins: int, verify) -> dict[str, float]:
     """ms per login (profiled) of each part, by cumulative time."""
     from importlib import import_module
 
@@ -272,6 +281,13 @@ def profile_parts(stats: dict, middleware: list[str], logins: int) -> dict[str, 
     )
     parts["form validation (full_clean)"] = cum(_file("django.forms.forms"), "full_clean")
     parts["template rendering (shortcuts.render)"] = cum(_file("django.shortcuts"), "render")
+    hashed = cum_code(stats, verify)
+    flow = _file("bibid.identity.signin.flow")
+    parts["sign-in flow less the hash (guard, SQL, audit)"] = cum(flow, "sign_in") - hashed
+    from django.test.client import ClientHandler
+
+    server = cum_code(stats, ClientHandler.__call__) - hashed
+    parts[SERVER] = server
     return {name: seconds / logins * 1000 for name, seconds in parts.items()}
 
 
@@ -332,7 +348,7 @@ def report(result: dict, args: argparse.Namespace) -> None:
         name = f"middleware {short(path)}"
         profiled = result["parts"][name] * scale
         if path in medians:
-            cost = total - medians[path]
+            cost = result["paired"][path] - medians[path]
             print(f"{name:<52}{cost:>10.2f}{cost / total:>8.1%}  left out (median difference)")
             name = "    the same, by cProfile"
         print(f"{name:<52}{profiled:>10.2f}{profiled / total:>8.1%}  cProfile")
@@ -341,10 +357,15 @@ def report(result: dict, args: argparse.Namespace) -> None:
             continue
         cost = ms * scale
         print(f"{name:<52}{cost:>10.2f}{cost / total:>8.1%}  cProfile")
+    client = result["profiled_outside_ms"] - result["parts"][SERVER]
+    cost = client * scale
+    print(
+        f"{'test client (not a server): the rest':<52}{cost:>10.2f}{cost / total:>8.1%}  cProfile"
+    )
     for path, why in broken.items():
         print(f"left out, {short(path)} breaks the login: {why[:100]}")
     print(
-        "\nleft out: median(all) - median(without it), same run, alternating rounds; "
+        "\nleft out: median(all) - median(without it), logins taking turns one by one; "
         "cProfile: cumulative time per login\nas a share of the profiled outside-the-hash "
         "time, times the unprofiled median. Parts overlap (auth.login includes\nthe CSRF "
         "rotation and the session's key cycle; the session middleware's hooks include the "

@@ -287,12 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         gets = f"{s.gets / s.get_seconds:>8.1f}{s.get_cpu / s.gets * 1000:>12.2f}" if s.gets else ""
         print(
             f"{s.name:<10}{rate:>9.1f}{rate / limit:>7.2f}"
-            f"{statistics.median(s.latencies) * 1000:>8.1f}{s.cpu / s.logins * 1000:>14.2f}{gets}"
+            f"{statistics.median(s.latencies) * 1000:>8.1f}{s.cpu / s.logins * 1000:>14.2f}"
+            f"{s.cpu / s.logins * 1000 - 1000 * cores / limit:>13.2f}{gets}"
         )
     print(
         "CPU ms/login: CPU time of the server's processes (master and workers, /proc) per "
-        "login, the hash included;\nratio = logins/s / bare verifications/s in as many "
-        "processes, rounds taking turns."
+        "login, the hash included;\nbeside hash: less the core-ms of one bare verification "
+        "at the limit; ratio = logins/s / bare\nverifications/s in as many processes, rounds "
+        "taking turns."
     )
     if errors:
         print(f"{len(errors)} logins FAILED, e.g. {errors[:3]}")
