@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     head = (
         f"{'server':<10}{'logins/s':>9}{'ratio':>7}{'p50 ms':>8}{'CPU ms/login':>14}"
-        f"{'GETs/s':>8}{'CPU ms/GET':>12}"
+        f"{'beside hash':>13}{'GETs/s':>8}{'CPU ms/GET':>12}"
     )
     print(f"{head}\n{'-' * len(head)}")
     for s in servers:
