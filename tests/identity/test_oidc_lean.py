@@ -288,7 +288,7 @@ def test_a_bad_authorization_request_is_answered_at_its_own_address(anna, rp, ov
 
 
 def test_a_failed_sign_in_issues_nothing(anna, rp):
-    _here, done = sign_in_from(authorize_url(rp), password="not-the-password")  # noqa: S106
+    _here, done = sign_in_from(authorize_url(rp), password="not-the-password")
     assert done.status_code == 200 and b'name="password"' in done.content
     assert not IssuedCode.objects.exists()
 
