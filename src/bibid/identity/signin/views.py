@@ -78,6 +78,7 @@ def continue_in_place(request: HttpRequest, next_url: str) -> HttpResponse | Non
         "PATH_INFO": parts.path,
         "QUERY_STRING": parts.query,
     }
+    # A browser's GET after the redirect carries no body and (same origin) no Origin.
     for name in ("CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_ORIGIN"):
         inner.META.pop(name, None)
     inner.GET = QueryDict(parts.query)
