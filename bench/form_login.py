@@ -36,12 +36,9 @@ import contextlib
 import cProfile
 import io
 import json
-import os
 import pstats
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -51,8 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.login import ACCOUNT_PAGE, LOGIN_PATH, TOKEN_RE, create_patrons  # noqa: E402
-from bench.oidc import DEVICE_COOKIE  # noqa: E402
+from bench.login import ACCOUNT_PAGE, LOGIN_PATH, TOKEN_RE  # noqa: E402
+from bench.oidc import DEVICE_COOKIE, in_process_patrons, run_identity_child  # noqa: E402
 
 PATRONS = 20
 ALL = "all middlewares"
@@ -73,21 +70,12 @@ def child(args: argparse.Namespace) -> int:
     import html
 
     from django.conf import settings
-    from django.core.management import call_command
     from django.test import Client as TestClient
     from django.test.utils import override_settings
 
     from bibid.identity.signin import flow
 
-    call_command("prepare", "--static", "--demo=if-empty", stdout=io.StringIO())
-
-    class Shell:  # bench/login.py's create_patrons runs its code in the identity shell
-        @staticmethod
-        def identity_shell(code: str) -> str:
-            exec(code, {})  # noqa: S102 - our own set-up code, as `bibid identity shell -c`
-            return ""
-
-    browsers = create_patrons(Shell, PATRONS)
+    browsers = in_process_patrons(PATRONS)
 
     # The CPU time of the password check, to take out of each login's CPU.
     hashed = [0.0]
@@ -295,39 +283,15 @@ def profile_parts(stats: dict, middleware: list[str], logins: int, verify) -> di
 
 
 def run_child(args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bibid-bench-") as var:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
-        env.pop("DEBUG", None)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "bibid.identity.settings",
-                "BIBID_VAR_DIR": var,
-                "BIBID_DEMO": "1",  # as tests/e2e/harness.py: plain http, demo keys
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        Path(var, "static", "identity").mkdir(parents=True)
-        log = Path(var, "child.log")
-        with log.open("w") as errors:
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    f"--rounds={args.rounds}",
-                    f"--per-round={args.per_round}",
-                    f"--profiled={args.profiled}",
-                ],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
-            )
-        lines = done.stdout.strip().splitlines()
-        if done.returncode != 0 or not lines:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-            raise RuntimeError(f"the in-process run failed ({done.returncode}):\n{tail}")
+    lines = run_identity_child(
+        __file__,
+        [
+            "--child",
+            f"--rounds={args.rounds}",
+            f"--per-round={args.per_round}",
+            f"--profiled={args.profiled}",
+        ],
+    )
     return json.loads(lines[-1])
 
 

@@ -560,10 +560,15 @@ def report_http(outcomes: list[Outcome], args: argparse.Namespace) -> None:
 # -- in-process: statements and CPU per step -----------------------------------------------
 
 
-def run_in_process(label: str, args: argparse.Namespace, postgres: str | None) -> dict:
-    """The in-process measurement in a child process: Django is set up once per process,
-    with one database, and its per-request log lines must not mix with this output."""
-    print(f"\n== {label}: in-process, {args.in_process_count} sign-ins", flush=True)
+def run_identity_child(
+    script: str, child_args: list[str], *, database_url: str | None = None
+) -> list[str]:
+    """Run `script` with `child_args` in a child process with the identity service's
+    settings, a fresh state folder and (unless `database_url` names one) a fresh SQLite
+    database, in demo mode as the HTTP run (tests/e2e/harness.py: plain http, the generated
+    signing key, the demo's service clients). A child of its own: Django is set up once per
+    process, and its per-request log lines (stderr, kept in a file) must not mix with the
+    output. Returns the child's output lines; raises with the end of its log if it failed."""
     with tempfile.TemporaryDirectory(prefix="bibid-bench-") as var:
         env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
         env.pop("DEBUG", None)
@@ -571,49 +576,81 @@ def run_in_process(label: str, args: argparse.Namespace, postgres: str | None) -
             {
                 "DJANGO_SETTINGS_MODULE": "bibid.identity.settings",
                 "BIBID_VAR_DIR": var,
-                # As the HTTP run (tests/e2e/harness.py): demo mode, so plain http, the
-                # generated signing key and the demo's service clients.
                 "BIBID_DEMO": "1",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if database_url:
+            env["IDENTITY_DATABASE_URL"] = database_url
         Path(var, "static", "identity").mkdir(parents=True)
-        database = f"bibid_bench_oidc_{secrets.token_hex(4)}"
-        if postgres:
-            import psycopg
-
-            with psycopg.connect(postgres, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{database}"')
-            env["IDENTITY_DATABASE_URL"] = urlsplit(postgres)._replace(path=f"/{database}").geturl()
         log = Path(var, "child.log")
-        try:
-            with log.open("w") as errors:
-                done = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--in-process-child",
-                        "--in-process-count",
-                        str(args.in_process_count),
-                        *(["--sql"] if args.sql else []),
-                        *(["--profile", f"{args.profile}.{label}"] if args.profile else []),
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    text=True,
-                )
-        finally:
-            if postgres:
-                import psycopg
-
-                with psycopg.connect(postgres, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        with log.open("w") as errors:
+            done = subprocess.run(
+                [sys.executable, script, *child_args],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
         lines = done.stdout.strip().splitlines()
         if done.returncode != 0 or not lines:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
             raise RuntimeError(f"the in-process run failed ({done.returncode}):\n{tail}")
+    return lines
+
+
+def in_process_patrons(count: int) -> list[Browser]:
+    """In a child (after django.setup()): the database prepared with the demo, and `count`
+    patrons made as bench/login.py's create_patrons makes them (its code, run here)."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command("prepare", "--static", "--demo=if-empty", stdout=io.StringIO())
+    return create_patrons(InProcessShell, count)
+
+
+class InProcessShell:
+    """bench/login.py's create_patrons (and link_patrons) run their code in the identity
+    shell; in the child, this process is that shell."""
+
+    @staticmethod
+    def identity_shell(code: str) -> str:
+        exec(code, {})  # noqa: S102 - our own set-up code, as `bibid identity shell -c`
+        return ""
+
+
+def run_in_process(label: str, args: argparse.Namespace, postgres: str | None) -> dict:
+    """The in-process measurement in a child process (run_identity_child), on a database of
+    its own."""
+    print(f"\n== {label}: in-process, {args.in_process_count} sign-ins", flush=True)
+    database = f"bibid_bench_oidc_{secrets.token_hex(4)}"
+    database_url = None
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        database_url = urlsplit(postgres)._replace(path=f"/{database}").geturl()
+    try:
+        lines = run_identity_child(
+            __file__,
+            [
+                "--in-process-child",
+                "--in-process-count",
+                str(args.in_process_count),
+                *(["--sql"] if args.sql else []),
+                *(["--profile", f"{args.profile}.{label}"] if args.profile else []),
+            ],
+            database_url=database_url,
+        )
+    finally:
+        if postgres:
+            import psycopg
+
+            with psycopg.connect(postgres, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     *sql, result = lines
     if sql:
         print("\n".join(sql))
@@ -705,24 +742,13 @@ def in_process_child(args: argparse.Namespace) -> int:
     import django
 
     django.setup()
-    import io
-
     from django.conf import settings
     from django.contrib.auth.hashers import check_password, make_password
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client as TestClient
 
-    call_command("prepare", "--static", "--demo=if-empty", stdout=io.StringIO())
-
-    class Shell:  # bench/login.py's create_patrons runs its code in the identity shell
-        @staticmethod
-        def identity_shell(code: str) -> str:
-            exec(code, {})  # noqa: S102 - our own set-up code, as `bibid identity shell -c`
-            return ""
-
-    browsers = create_patrons(Shell, IN_PROCESS_PATRONS)
-    link_patrons(Shell, browsers)
+    browsers = in_process_patrons(IN_PROCESS_PATRONS)
+    link_patrons(InProcessShell, browsers)
     # What a web worker does once it has loaded the application (bibid.common.serving).
     from bibid.common.serving import settle_heap
 

@@ -22,8 +22,7 @@ import uuid
 import pytest
 import requests
 
-from .console_pages import http_second_step
-from .console_pages import staff as demo_staff
+from .console_pages import staff_http
 from .oidc import csrf_of
 from .rogue import (
     LIBRARY_A,
@@ -327,24 +326,7 @@ def console_as(system, username: str) -> requests.Session:
     """A staff member's console session over plain HTTP: password, then the second step."""
     http = requests.Session()
     http.headers["X-Forwarded-For"] = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"
-    sign_in_url = f"{system.urls['library']}/console/inloggen/"
-    page = http.get(sign_in_url, timeout=TIMEOUT)
-    password = demo_staff(system, username)["password"]
-    signed = http.post(
-        sign_in_url,
-        data={
-            "csrfmiddlewaretoken": csrf_of(page.text),
-            "username": username,
-            "password": password,
-        },
-        headers={"Referer": sign_in_url},
-        timeout=TIMEOUT,
-        allow_redirects=False,
-    )
-    assert signed.status_code == 302, describe(signed)
-    done = http_second_step(http, system, username)
-    assert done.status_code == 302, describe(done)
-    return http
+    return staff_http(system, username, http)
 
 
 def test_a_manager_of_library_b_cannot_reset_or_unblock_a_second_step_at_library_a(system):
